@@ -1,0 +1,1 @@
+//! Model validation with tract-onnx (placeholder: filled in by the model-validation issue).

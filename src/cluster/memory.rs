@@ -1,0 +1,1 @@
+//! The in-memory cluster double (filled in by the plan issue).

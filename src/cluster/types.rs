@@ -1,0 +1,128 @@
+//! Plain data types shared by every [`super::Cluster`] implementation.
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use std::fmt;
+
+/// A group/version/kind, as written in a manifest's `apiVersion` and `kind`.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct Gvk {
+    /// Empty for the core group (`apiVersion: v1`).
+    pub group: String,
+    pub version: String,
+    pub kind: String,
+}
+
+impl Gvk {
+    /// Splits an `apiVersion` (`apps/v1`, `v1`) and pairs it with `kind`.
+    pub fn from_api_version(api_version: &str, kind: &str) -> Self {
+        let (group, version) = match api_version.rsplit_once('/') {
+            Some((group, version)) => (group.to_owned(), version.to_owned()),
+            None => (String::new(), api_version.to_owned()),
+        };
+        Self { group, version, kind: kind.to_owned() }
+    }
+
+    /// The `apiVersion` string this GVK is written as.
+    pub fn api_version(&self) -> String {
+        if self.group.is_empty() {
+            self.version.clone()
+        } else {
+            format!("{}/{}", self.group, self.version)
+        }
+    }
+
+    /// Group and kind, the identity of a kind across versions (`Deployment.apps`).
+    pub fn group_kind(&self) -> String {
+        if self.group.is_empty() {
+            self.kind.clone()
+        } else {
+            format!("{}.{}", self.kind, self.group)
+        }
+    }
+}
+
+impl fmt::Display for Gvk {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}/{}", self.api_version(), self.kind)
+    }
+}
+
+/// A resolved resource: what discovery says about a kind.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct ResourceType {
+    pub gvk: Gvk,
+    /// The URL path segment, e.g. `deployments`.
+    pub plural: String,
+    pub namespaced: bool,
+}
+
+/// Identifies one object for messages and maps: `Deployment.apps dev/iris-server`.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct ObjectKey {
+    /// `Kind.group` (group omitted for the core group), stable across API versions.
+    pub group_kind: String,
+    pub namespace: Option<String>,
+    pub name: String,
+}
+
+impl ObjectKey {
+    pub fn new(gvk: &Gvk, namespace: Option<&str>, name: &str) -> Self {
+        Self {
+            group_kind: gvk.group_kind(),
+            namespace: namespace.map(str::to_owned),
+            name: name.to_owned(),
+        }
+    }
+
+    /// Reads kind, namespace and name from an object as the API returns it. `None` when the
+    /// object lacks `apiVersion`, `kind` or `metadata.name`.
+    pub fn of(object: &Value) -> Option<Self> {
+        let gvk = Gvk::from_api_version(
+            object.get("apiVersion")?.as_str()?,
+            object.get("kind")?.as_str()?,
+        );
+        let metadata = object.get("metadata")?;
+        let name = metadata.get("name")?.as_str()?;
+        let namespace = metadata.get("namespace").and_then(Value::as_str);
+        Some(Self::new(&gvk, namespace, name))
+    }
+}
+
+impl fmt::Display for ObjectKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match &self.namespace {
+            Some(namespace) => write!(f, "{} {}/{}", self.group_kind, namespace, self.name),
+            None => write!(f, "{} {}", self.group_kind, self.name),
+        }
+    }
+}
+
+/// Options of a server-side apply.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ApplyOptions {
+    pub field_manager: String,
+    /// Take ownership of fields another manager owns instead of failing with a conflict.
+    pub force: bool,
+    /// `dryRun=All`: run admission and defaulting, persist nothing.
+    pub dry_run: bool,
+}
+
+impl ApplyOptions {
+    /// Apply as Coxswain's field manager.
+    pub fn coxswain(force: bool, dry_run: bool) -> Self {
+        Self { field_manager: super::FIELD_MANAGER.to_owned(), force, dry_run }
+    }
+}
+
+/// One event of a WATCH.
+#[derive(Debug, Clone, PartialEq)]
+pub enum WatchEvent {
+    Added(Value),
+    Modified(Value),
+    Deleted(Value),
+    /// Progress marker carrying only a resourceVersion to resume from.
+    Bookmark {
+        resource_version: String,
+    },
+}
