@@ -2,6 +2,9 @@
 //!
 //! The library holds all behaviour; the `coxswain` binary and the desktop app are thin shells
 //! over it. Concerns are kept apart the way Argo CD's gitops-engine keeps them: loading the
-//! desired state ([`repo`]), talking to a cluster ([`cluster`]), diffing and syncing.
+//! desired state ([`repo`]), checking it ([`policy`]), talking to a cluster ([`cluster`]).
 
 pub mod cluster;
+pub mod diagnostic;
+pub mod repo;
+pub mod yaml;
