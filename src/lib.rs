@@ -4,7 +4,11 @@
 //! over it. Concerns are kept apart the way Argo CD's gitops-engine keeps them: loading the
 //! desired state ([`repo`]), checking it ([`policy`]), talking to a cluster ([`cluster`]).
 
+pub mod check;
 pub mod cluster;
 pub mod diagnostic;
+pub mod exit;
+pub mod pipeline;
+pub mod policy;
 pub mod repo;
 pub mod yaml;
