@@ -1,4 +1,4 @@
-//! Coxswain: a declarative GitOps pipeline for machine-learning deployments on Kubernetes.
+//! Coxswain: a declarative `GitOps` pipeline for machine-learning deployments on Kubernetes.
 //!
 //! The library holds all behaviour; the `coxswain` binary and the desktop app are thin shells
 //! over it. Concerns are kept apart the way Argo CD's gitops-engine keeps them: loading the

@@ -1,5 +1,8 @@
 //! The `coxswain` command: parses arguments and calls the library, nothing else.
 
+// Doc comments here are clap help text shown verbatim to users: no Markdown backticks.
+#![allow(clippy::doc_markdown)]
+
 use clap::{Parser, Subcommand, ValueEnum};
 use coxswain::exit::ExitCode;
 use std::path::PathBuf;

@@ -127,7 +127,7 @@ pub fn parse_pipeline(
         )]);
     };
     let mut pipeline: Pipeline = decode_document(document, file).map_err(|d| vec![d])?;
-    pipeline.file = file.to_owned();
+    file.clone_into(&mut pipeline.file);
     let problems = check_stages(&pipeline, document, env_names);
     if problems.is_empty() { Ok(pipeline) } else { Err(problems) }
 }
@@ -196,6 +196,9 @@ fn check_stages(pipeline: &Pipeline, document: &Document, env_names: &[String]) 
     let from: HashMap<&str, &str> =
         pipeline.stages.iter().filter_map(|s| Some((s.env.as_str(), s.from.as_deref()?))).collect();
     for (index, stage) in pipeline.stages.iter().enumerate() {
+        if stage.from.as_deref() == Some(stage.env.as_str()) {
+            continue; // reported above as promoted from itself
+        }
         let mut current = stage.env.as_str();
         for _ in 0..=pipeline.stages.len() {
             match from.get(current) {
@@ -213,5 +216,6 @@ fn check_stages(pipeline: &Pipeline, document: &Document, env_names: &[String]) 
             }
         }
     }
+    problems.sort();
     problems
 }

@@ -67,29 +67,15 @@ pub fn rule(id: &str) -> Option<&'static Rule> {
     RULES.iter().find(|r| r.id == id)
 }
 
-/// Runs every enabled rule on an environment's objects. Unknown ids in `policy.disable` are
-/// reported as errors so a typo does not silently keep a rule on.
+/// Runs every enabled rule on an environment's objects. (Unknown ids in `policy.disable` are
+/// input errors, reported by the loader, so a typo does not silently keep a rule on.)
 pub fn check(env: &Environment) -> Vec<Diagnostic> {
-    let config_file = format!("environments/{}/env.yaml", env.name);
-    let mut findings = Vec::new();
-    for id in &env.config.policy.disable {
-        if rule(id).is_none() {
-            let known: Vec<&str> = RULES.iter().map(|r| r.id).collect();
-            findings.push(Diagnostic::error(
-                &config_file,
-                0,
-                "invalid-config",
-                format!("policy.disable names unknown rule \"{id}\" (rules: {})", known.join(", ")),
-            ));
-        }
-    }
     let mut checker = Checker { env, findings: Vec::new() };
     for object in &env.objects {
         checker.object(object);
     }
     checker.replicas();
-    findings.extend(checker.findings);
-    findings
+    checker.findings
 }
 
 struct Checker<'a> {
@@ -103,7 +89,7 @@ impl Checker<'_> {
         rule_id: &'static str,
         object: &DesiredObject,
         pointer: &str,
-        message: String,
+        message: &str,
     ) {
         if self.env.config.policy.disable.iter().any(|d| d == rule_id) {
             return;
@@ -165,7 +151,7 @@ impl Checker<'_> {
                 "resources-requests",
                 object,
                 &format!("{pointer}/resources"),
-                format!("{what} sets no {} request", missing.join(" or ")),
+                &format!("{what} sets no {} request", missing.join(" or ")),
             );
         }
         if limits.and_then(|l| l.get("memory")).is_none() {
@@ -173,7 +159,7 @@ impl Checker<'_> {
                 "resources-limits",
                 object,
                 &format!("{pointer}/resources"),
-                format!("{what} sets no memory limit"),
+                &format!("{what} sets no memory limit"),
             );
         }
         if needs_probes {
@@ -182,7 +168,7 @@ impl Checker<'_> {
                     "readiness-probe",
                     object,
                     pointer,
-                    format!("{what} has no readinessProbe"),
+                    &format!("{what} has no readinessProbe"),
                 );
             }
             if container.get("livenessProbe").is_none() {
@@ -190,7 +176,7 @@ impl Checker<'_> {
                     "liveness-probe",
                     object,
                     pointer,
-                    format!("{what} has no livenessProbe"),
+                    &format!("{what} has no livenessProbe"),
                 );
             }
         }
@@ -201,11 +187,11 @@ impl Checker<'_> {
                         "image-tag",
                         object,
                         &format!("{pointer}/image"),
-                        format!("{what} image \"{image}\" {why}"),
+                        &format!("{what} image \"{image}\" {why}"),
                     );
                 }
             }
-            None => self.report("image-tag", object, pointer, format!("{what} names no image")),
+            None => self.report("image-tag", object, pointer, &format!("{what} names no image")),
         }
         let gpu_request = requests.and_then(|r| r.get(GPU));
         let gpu_limit = limits.and_then(|l| l.get(GPU));
@@ -215,7 +201,7 @@ impl Checker<'_> {
                     "gpu-limits",
                     object,
                     &format!("{pointer}/resources"),
-                    format!(
+                    &format!(
                         "{what} requests {} {GPU} but limits {}; they must be equal",
                         quantity_text(gpu_request).unwrap_or_else(|| "no".into()),
                         quantity_text(gpu_limit).unwrap_or_else(|| "none".into()),
@@ -223,7 +209,7 @@ impl Checker<'_> {
                 );
             }
             if !selects_gpu_nodes {
-                self.report("gpu-limits", object, &format!("{pointer}/resources"), format!(
+                self.report("gpu-limits", object, &format!("{pointer}/resources"), &format!(
                     "{what} uses {GPU} but the pod has no nodeSelector or toleration for GPU nodes"
                 ));
             }
@@ -252,7 +238,7 @@ impl Checker<'_> {
             let replicas = object.value.pointer("/spec/replicas");
             if let Some(hpa) = hpa {
                 if replicas.is_some() {
-                    self.report("replicas-with-hpa", object, "/spec/replicas", format!(
+                    self.report("replicas-with-hpa", object, "/spec/replicas", &format!(
                         "sets spec.replicas but HorizontalPodAutoscaler {} scales it; remove spec.replicas so a sync does not reset the scale",
                         hpa.name()
                     ));
@@ -260,14 +246,14 @@ impl Checker<'_> {
                 let hpa_min =
                     hpa.value.pointer("/spec/minReplicas").and_then(Value::as_u64).unwrap_or(1);
                 if hpa_min < u64::from(minimum) {
-                    self.report("min-replicas", hpa, "/spec/minReplicas", format!(
+                    self.report("min-replicas", hpa, "/spec/minReplicas", &format!(
                         "minReplicas is {hpa_min}, below the {minimum} this environment requires"
                     ));
                 }
             } else {
                 let count = replicas.and_then(Value::as_u64).unwrap_or(1);
                 if count < u64::from(minimum) {
-                    self.report("min-replicas", object, "/spec/replicas", format!(
+                    self.report("min-replicas", object, "/spec/replicas", &format!(
                         "runs {count} replica(s) and no HPA scales it; this environment requires at least {minimum}"
                     ));
                 }

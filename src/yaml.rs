@@ -146,7 +146,7 @@ impl Builder {
                 if anchor != 0 {
                     self.anchors.insert(anchor, value.clone());
                 }
-                self.push_value(value, line).map_err(error)?;
+                self.push_value(value, line);
             }
             Event::Alias(anchor) => {
                 let value = self
@@ -165,7 +165,7 @@ impl Builder {
                     return Ok(());
                 }
                 self.count(count_nodes(&value)).map_err(&error)?;
-                self.push_value(value, line).map_err(error)?;
+                self.push_value(value, line);
             }
             Event::SequenceStart(anchor, _) | Event::MappingStart(anchor, _) => {
                 if self.stack.len() >= MAX_DEPTH {
@@ -233,13 +233,12 @@ impl Builder {
         }
     }
 
-    fn push_value(&mut self, value: Value, line: u32) -> Result<(), String> {
+    fn push_value(&mut self, value: Value, line: u32) {
         let pointer = self.child_pointer();
         let entry_line = self.entry_line(line);
         self.lines.lines.entry(pointer).or_insert(entry_line);
         self.doc_line.get_or_insert(line);
         self.attach(value);
-        Ok(())
     }
 
     fn attach(&mut self, value: Value) {
@@ -349,6 +348,7 @@ fn looks_like_float(text: &str) -> bool {
 mod tests {
     use super::*;
     use serde_json::json;
+    use std::fmt::Write as _;
 
     #[test]
     fn resolves_core_schema_scalars() {
@@ -391,7 +391,7 @@ mod tests {
         let mut bomb = String::from("a0: &a0 [x, x, x, x, x, x, x, x, x, x]\n");
         for i in 1..9 {
             let refs = vec![format!("*a{}", i - 1); 10].join(", ");
-            bomb.push_str(&format!("a{i}: &a{i} [{refs}]\n"));
+            let _ = writeln!(bomb, "a{i}: &a{i} [{refs}]");
         }
         let err = parse_documents(&bomb).unwrap_err();
         assert!(err.message.contains("alias bomb"), "{err:?}");

@@ -2,9 +2,11 @@
 //! fields are errors (a typo such as `protectd: true` must not silently leave prod unprotected).
 
 use crate::diagnostic::Diagnostic;
-use crate::yaml::{self, Document};
+use crate::yaml::{self, Document, LineMap};
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
+use std::fmt::Write as _;
+use std::sync::Arc;
 
 /// Settings of one environment.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -100,21 +102,40 @@ pub fn decode_document<T: DeserializeOwned>(
 ) -> Result<T, Diagnostic> {
     serde_path_to_error::deserialize(&document.value).map_err(|error| {
         let mut pointer = String::new();
-        for segment in error.path().iter() {
+        for segment in error.path() {
             pointer.push('/');
             pointer.push_str(&yaml::escape_pointer_token(&segment.to_string()));
         }
         let inner = error.inner().to_string();
         let line = document.lines.line_of(&pointer).unwrap_or(document.line);
         // serde_path_to_error ends the path with an unknown field's own name: name only the parent.
-        let mut segments: Vec<String> = error.path().iter().map(ToString::to_string).collect();
+        let mut segments: Vec<&serde_path_to_error::Segment> = error.path().iter().collect();
         if unknown_field_name(&inner).is_some() {
             segments.pop();
         }
-        let message =
-            if segments.is_empty() { inner } else { format!("{}: {inner}", segments.join(".")) };
+        let path = dotted_path(&segments);
+        let message = if path.is_empty() { inner } else { format!("{path}: {inner}") };
         Diagnostic::error(file, line, "invalid-config", message)
     })
+}
+
+/// `stages[0].gates`, the way a reader writes a YAML path.
+fn dotted_path(segments: &[&serde_path_to_error::Segment]) -> String {
+    let mut path = String::new();
+    for segment in segments {
+        match segment {
+            serde_path_to_error::Segment::Seq { index } => {
+                let _ = write!(path, "[{index}]");
+            }
+            other => {
+                if !path.is_empty() {
+                    path.push('.');
+                }
+                path.push_str(&other.to_string());
+            }
+        }
+    }
+    path
 }
 
 fn unknown_field_name(message: &str) -> Option<&str> {
@@ -122,14 +143,15 @@ fn unknown_field_name(message: &str) -> Option<&str> {
     rest.split_once('`').map(|(name, _)| name)
 }
 
-/// Parses `env.yaml` text. An empty file means all defaults.
-pub fn parse_env_config(text: &str, file: &str) -> Result<EnvConfig, Diagnostic> {
+/// Parses `env.yaml` text. An empty file means all defaults. The line map lets later checks
+/// (namespace name, policy rule ids) point at the right line.
+pub fn parse_env_config(text: &str, file: &str) -> Result<(EnvConfig, Arc<LineMap>), Diagnostic> {
     let documents = yaml::parse_documents(text).map_err(|e| {
         Diagnostic::error(file, e.line, "yaml-syntax", format!("invalid YAML: {}", e.message))
     })?;
     match documents.as_slice() {
-        [] => Ok(EnvConfig::default()),
-        [document] => decode_document(document, file),
+        [] => Ok((EnvConfig::default(), Arc::default())),
+        [document] => Ok((decode_document(document, file)?, document.lines.clone())),
         [_, second, ..] => Err(Diagnostic::error(
             file,
             second.line,
@@ -160,7 +182,7 @@ mod tests {
 
     #[test]
     fn empty_file_is_all_defaults() {
-        let config = parse_env_config("# nothing\n", "e/env.yaml").unwrap();
+        let (config, _) = parse_env_config("# nothing\n", "e/env.yaml").unwrap();
         assert!(config.prune && !config.protected && config.branch == "main");
     }
 }

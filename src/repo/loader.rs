@@ -110,7 +110,7 @@ fn check_document(
     let mut string_field = |pointer: &str, field: &str| -> Option<String> {
         match value.pointer(pointer) {
             Some(Value::String(s)) if !s.is_empty() => Some(s.clone()),
-            Some(Value::String(_)) | None | Some(Value::Null) => {
+            Some(Value::String(_) | Value::Null) | None => {
                 problems.push(error(
                     lines.line_of(pointer).unwrap_or(line),
                     "missing-field",
@@ -146,7 +146,11 @@ fn check_document(
     let gvk = Gvk::from_api_version(&api_version, &kind);
     let name_line = lines.line_of("/metadata/name").unwrap_or(line);
     if let Err(why) = check_name(&kind, &name) {
-        problems.push(error(name_line, "invalid-name", format!("{kind} name \"{name}\" is {why}")));
+        problems.push(error(
+            name_line,
+            "invalid-name",
+            format!("invalid {kind} name \"{name}\": {why}"),
+        ));
     }
     if kind.ends_with("List") && map.contains_key("items") {
         problems.push(error(
@@ -159,7 +163,7 @@ fn check_document(
     let namespace_line = lines.line_of("/metadata/namespace").unwrap_or(name_line);
     let declared_namespace = value.pointer("/metadata/namespace").cloned();
     let namespace = if is_builtin_cluster_scoped(&gvk) {
-        if !env.config.allow_cluster_scoped.iter().any(|k| *k == kind) {
+        if !env.config.allow_cluster_scoped.contains(&kind) {
             problems.push(error(
                 line,
                 "cluster-scoped-not-allowed",

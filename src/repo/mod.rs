@@ -1,4 +1,4 @@
-//! The GitOps repo on disk: `environments/<env>/` folders of manifests and their `env.yaml`.
+//! The `GitOps` repo on disk: `environments/<env>/` folders of manifests and their `env.yaml`.
 
 pub mod config;
 pub mod loader;
@@ -12,6 +12,7 @@ pub use object::{DesiredObject, Source};
 use crate::diagnostic::Diagnostic;
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 /// Errors that stop loading altogether (problems inside files are [`Diagnostic`]s instead).
 #[derive(Debug, thiserror::Error)]
@@ -44,19 +45,35 @@ impl Environment {
     pub fn from_files(name: &str, config_text: Option<&str>, files: &[SourceFile]) -> Self {
         let config_file = format!("environments/{name}/env.yaml");
         let mut diagnostics = Vec::new();
-        let config = match config_text.map(|text| config::parse_env_config(text, &config_file)) {
-            None => EnvConfig::default(),
-            Some(Ok(config)) => config,
-            Some(Err(diagnostic)) => {
-                diagnostics.push(diagnostic);
-                EnvConfig::default()
+        let (config, lines) =
+            match config_text.map(|text| config::parse_env_config(text, &config_file)) {
+                None => (EnvConfig::default(), Arc::default()),
+                Some(Ok(parsed)) => parsed,
+                Some(Err(diagnostic)) => {
+                    diagnostics.push(diagnostic);
+                    (EnvConfig::default(), Arc::default())
+                }
+            };
+        let line_of = |pointer: &str| lines.line_of(pointer).unwrap_or(0);
+        for (index, id) in config.policy.disable.iter().enumerate() {
+            if crate::policy::rule(id).is_none() {
+                let known: Vec<&str> = crate::policy::RULES.iter().map(|r| r.id).collect();
+                diagnostics.push(Diagnostic::error(
+                    &config_file,
+                    line_of(&format!("/policy/disable/{index}")),
+                    "invalid-config",
+                    format!(
+                        "policy.disable names unknown rule \"{id}\" (rules: {})",
+                        known.join(", ")
+                    ),
+                ));
             }
-        };
+        }
         let namespace = config.namespace.clone().unwrap_or_else(|| name.to_owned());
         if let Err(why) = loader::check_namespace(&namespace) {
             diagnostics.push(Diagnostic::error(
                 &config_file,
-                0,
+                line_of("/namespace"),
                 "invalid-name",
                 format!("namespace \"{namespace}\" of environment \"{name}\" is not a valid namespace name: {why}"),
             ));
@@ -68,7 +85,7 @@ impl Environment {
     }
 }
 
-/// A GitOps repo checked out on disk.
+/// A `GitOps` repo checked out on disk.
 #[derive(Debug, Clone)]
 pub struct Repo {
     root: PathBuf,
@@ -176,7 +193,7 @@ impl Repo {
                 self.collect(&path, files, diagnostics, visited);
                 continue;
             }
-            if !(file_name.ends_with(".yaml") || file_name.ends_with(".yml")) {
+            if !is_yaml_file(&file_name) {
                 continue;
             }
             if self.inside_repo(&full, &path, diagnostics).is_none() {
@@ -205,7 +222,7 @@ impl Repo {
             match std::fs::read(&full) {
                 Ok(contents) => files.push(SourceFile { path, contents }),
                 Err(e) => {
-                    diagnostics.push(Diagnostic::error(&path, 0, "unreadable-file", e.to_string()))
+                    diagnostics.push(Diagnostic::error(&path, 0, "unreadable-file", e.to_string()));
                 }
             }
         }
@@ -243,4 +260,11 @@ impl Repo {
             }
         }
     }
+}
+
+/// `.yaml` / `.yml`, in any letter case.
+pub(crate) fn is_yaml_file(name: &str) -> bool {
+    Path::new(name)
+        .extension()
+        .is_some_and(|ext| ext.eq_ignore_ascii_case("yaml") || ext.eq_ignore_ascii_case("yml"))
 }

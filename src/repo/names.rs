@@ -1,4 +1,4 @@
-//! Kubernetes name rules, so a bad name is caught with its file:line before the API server
+//! Kubernetes name rules, so a bad name is caught with its file and line before the API server
 //! rejects it mid-sync.
 
 /// Kinds whose names must be DNS-1123 labels (no dots, ≤ 63), not subdomains.
@@ -7,9 +7,9 @@ const LABEL_NAMED_KINDS: &[&str] = &["Namespace", "Service"];
 /// Checks a `metadata.name`; `Err` says what is wrong.
 pub fn check_name(kind: &str, name: &str) -> Result<(), String> {
     if LABEL_NAMED_KINDS.contains(&kind) {
-        check_label(name).map_err(|why| format!("{kind} names must be DNS-1123 labels: {why}"))
+        check_label(name).map_err(|why| format!("{kind} names must be DNS-1123 labels and {why}"))
     } else {
-        check_subdomain(name).map_err(|why| format!("not a valid DNS-1123 subdomain: {why}"))
+        check_subdomain(name).map_err(|why| format!("names must be DNS-1123 subdomains and {why}"))
     }
 }
 
