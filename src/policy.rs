@@ -7,6 +7,7 @@ use crate::diagnostic::{Diagnostic, Severity};
 use crate::repo::{DesiredObject, Environment};
 use serde::Serialize;
 use serde_json::Value;
+use std::collections::HashMap;
 
 /// A policy rule's identity and what it enforces.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -224,17 +225,20 @@ impl Checker<'_> {
             1
         });
         let env = self.env;
+        let mut hpas: HashMap<(&str, &str), &DesiredObject> = HashMap::new();
+        for hpa in env.objects.iter().filter(|o| o.kind() == "HorizontalPodAutoscaler") {
+            let target = |field: &str| {
+                hpa.value.pointer(&format!("/spec/scaleTargetRef/{field}")).and_then(Value::as_str)
+            };
+            if let (Some(kind), Some(name)) = (target("kind"), target("name")) {
+                hpas.entry((kind, name)).or_insert(hpa);
+            }
+        }
         for object in &env.objects {
             if !matches!(object.kind(), "Deployment" | "StatefulSet") {
                 continue;
             }
-            let hpa = env.objects.iter().find(|h| {
-                h.kind() == "HorizontalPodAutoscaler"
-                    && h.value.pointer("/spec/scaleTargetRef/kind").and_then(Value::as_str)
-                        == Some(object.kind())
-                    && h.value.pointer("/spec/scaleTargetRef/name").and_then(Value::as_str)
-                        == Some(object.name())
-            });
+            let hpa = hpas.get(&(object.kind(), object.name())).copied();
             let replicas = object.value.pointer("/spec/replicas");
             if let Some(hpa) = hpa {
                 if replicas.is_some() {

@@ -62,8 +62,12 @@ pub struct YamlError {
 }
 
 /// Escapes a key for use in a JSON pointer (RFC 6901).
-pub fn escape_pointer_token(key: &str) -> String {
-    key.replace('~', "~0").replace('/', "~1")
+pub fn escape_pointer_token(key: &str) -> std::borrow::Cow<'_, str> {
+    if key.contains(['~', '/']) {
+        key.replace('~', "~0").replace('/', "~1").into()
+    } else {
+        key.into()
+    }
 }
 
 /// Parses every document of a YAML stream. Empty documents (only comments, or `---` alone) are

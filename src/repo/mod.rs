@@ -138,7 +138,17 @@ impl Repo {
             }
             return Ok(vec![self.load_env(wanted)]);
         }
-        Ok(names.iter().map(|name| self.load_env(name)).collect())
+        // Environments are independent: load them on parallel threads.
+        Ok(std::thread::scope(|scope| {
+            let handles: Vec<_> =
+                names.iter().map(|name| scope.spawn(move || self.load_env(name))).collect();
+            handles
+                .into_iter()
+                .map(|handle| {
+                    handle.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic))
+                })
+                .collect()
+        }))
     }
 
     /// Loads one environment from the working tree.
