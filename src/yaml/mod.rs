@@ -6,6 +6,10 @@
 //! Scalars are resolved with the YAML 1.2 core schema; aliases are expanded under a budget so a
 //! "billion laughs" document fails cleanly instead of exhausting memory.
 
+mod emit;
+
+pub use emit::to_yaml;
+
 use saphyr_parser::{Event, Parser, ScalarStyle, Span};
 use serde_json::{Map, Number, Value};
 use std::collections::HashMap;
