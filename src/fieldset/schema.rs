@@ -1,0 +1,156 @@
+//! How lists and maps of the built-in kinds merge, standing in for the `OpenAPI` schema the real
+//! server reads (`x-kubernetes-list-type`, `x-kubernetes-list-map-keys`, `x-kubernetes-map-type`).
+//!
+//! Only the built-in API groups use the table. Custom resources get atomic lists, which is what the
+//! server does for lists whose schema declares no list type.
+
+use super::PathElement;
+use serde_json::Value;
+
+/// How a list field merges under server-side apply.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ListType {
+    /// The whole list is one value, replaced as a unit and owned as one field.
+    Atomic,
+    /// A list of distinct scalars; each element is owned on its own (`v:"x"`).
+    Set,
+    /// A list of maps identified by the merge keys (`k:{"name":"x"}`); each element and each of its
+    /// fields is owned on its own.
+    Map(&'static [MapKey]),
+}
+
+/// One merge key of a keyed list, with the default the server assumes when an element omits it
+/// (container ports without `protocol` are keyed as `"TCP"`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct MapKey {
+    pub name: &'static str,
+    pub default: Option<&'static str>,
+}
+
+const fn key(name: &'static str) -> MapKey {
+    MapKey { name, default: None }
+}
+
+const NAME: &[MapKey] = &[key("name")];
+const CONTAINER_PORT: &[MapKey] =
+    &[key("containerPort"), MapKey { name: "protocol", default: Some("TCP") }];
+const SERVICE_PORT: &[MapKey] = &[key("port"), MapKey { name: "protocol", default: Some("TCP") }];
+const MOUNT_PATH: &[MapKey] = &[key("mountPath")];
+const DEVICE_PATH: &[MapKey] = &[key("devicePath")];
+const IP: &[MapKey] = &[key("ip")];
+const TOPOLOGY_SPREAD: &[MapKey] = &[key("topologyKey"), key("whenUnsatisfiable")];
+const TYPE: &[MapKey] = &[key("type")];
+const UID: &[MapKey] = &[key("uid")];
+
+/// API groups whose kinds the built-in table describes.
+const BUILTIN_GROUPS: &[&str] = &[
+    "",
+    "apps",
+    "batch",
+    "autoscaling",
+    "networking.k8s.io",
+    "policy",
+    "rbac.authorization.k8s.io",
+    "coordination.k8s.io",
+    "apiextensions.k8s.io",
+    "storage.k8s.io",
+    "scheduling.k8s.io",
+    "discovery.k8s.io",
+];
+
+/// The merge rules for one object, chosen by its `apiVersion` and `kind`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Schema {
+    builtin: bool,
+    kind: String,
+}
+
+impl Schema {
+    /// The rules for `object`, read from its `apiVersion` and `kind`.
+    pub fn for_object(object: &Value) -> Self {
+        let api_version = object.get("apiVersion").and_then(Value::as_str).unwrap_or_default();
+        let kind = object.get("kind").and_then(Value::as_str).unwrap_or_default();
+        let group = api_version.rsplit_once('/').map_or("", |(group, _)| group);
+        Self { builtin: BUILTIN_GROUPS.contains(&group), kind: kind.to_owned() }
+    }
+
+    /// Whether the object is of a built-in API group, whose lists the table describes.
+    pub fn is_builtin(&self) -> bool {
+        self.builtin
+    }
+
+    /// The list type of field `field` inside the map at `parent`.
+    pub fn list_type(&self, parent: &[PathElement], field: &str) -> ListType {
+        if is_field_path(parent, &["metadata"]) {
+            return match field {
+                "finalizers" => ListType::Set,
+                "ownerReferences" => ListType::Map(UID),
+                _ => ListType::Atomic,
+            };
+        }
+        if !self.builtin {
+            return ListType::Atomic;
+        }
+        match field {
+            "containers"
+            | "initContainers"
+            | "ephemeralContainers"
+            | "imagePullSecrets"
+            | "volumes" => ListType::Map(NAME),
+            "env" if in_container(parent) => ListType::Map(NAME),
+            "ports" if in_container(parent) => ListType::Map(CONTAINER_PORT),
+            "ports" if self.kind == "Service" && is_field_path(parent, &["spec"]) => {
+                ListType::Map(SERVICE_PORT)
+            }
+            "volumeMounts" if in_container(parent) => ListType::Map(MOUNT_PATH),
+            "volumeDevices" if in_container(parent) => ListType::Map(DEVICE_PATH),
+            "hostAliases" => ListType::Map(IP),
+            "topologySpreadConstraints" => ListType::Map(TOPOLOGY_SPREAD),
+            "conditions" if is_field_path(parent, &["status"]) => ListType::Map(TYPE),
+            _ => ListType::Atomic,
+        }
+    }
+
+    /// True when the map in field `field` of the map at `parent` is replaced as a whole
+    /// (`x-kubernetes-map-type: atomic`): label selectors and node selectors.
+    pub fn is_atomic_map(&self, _parent: &[PathElement], field: &str) -> bool {
+        self.builtin
+            && matches!(
+                field,
+                "selector" | "podSelector" | "namespaceSelector" | "labelSelector" | "nodeSelector"
+            )
+    }
+}
+
+fn is_field_path(path: &[PathElement], names: &[&str]) -> bool {
+    path.len() == names.len()
+        && path
+            .iter()
+            .zip(names)
+            .all(|(element, name)| matches!(element, PathElement::Field(f) if f == name))
+}
+
+/// True when `parent` is an element of a containers list (`...containers[name="x"]`).
+fn in_container(parent: &[PathElement]) -> bool {
+    match parent {
+        [.., PathElement::Field(list), PathElement::Key(_)] => {
+            matches!(list.as_str(), "containers" | "initContainers" | "ephemeralContainers")
+        }
+        _ => false,
+    }
+}
+
+/// The key element naming `item` in a list with merge keys `keys`, or `None` when the item is
+/// not a map or lacks a key field that has no default.
+pub fn key_of(item: &Value, keys: &[MapKey]) -> Option<PathElement> {
+    let map = item.as_object()?;
+    let mut fields = Vec::with_capacity(keys.len());
+    for key in keys {
+        let value = match map.get(key.name) {
+            Some(value) if !value.is_null() => value.clone(),
+            _ => Value::String(key.default?.to_owned()),
+        };
+        fields.push((key.name, value));
+    }
+    Some(PathElement::key(fields))
+}
