@@ -1,4 +1,4 @@
-//! The kinds Coxswain has applied in an environment, kept in a small ConfigMap in its
+//! The kinds Coxswain has applied in an environment, kept in a small `ConfigMap` in its
 //! namespace. Plan LISTs these kinds even when git no longer declares any object of them, so an
 //! object whose whole kind left git is still found and pruned — without listing every kind the
 //! cluster serves.
@@ -15,7 +15,11 @@ pub fn config_map_gvk() -> Gvk {
 }
 
 /// Reads the recorded kinds (empty when the env was never synced).
-pub async fn read_kinds(cluster: &dyn Cluster, config_maps: &ResourceType, namespace: &str) -> Result<BTreeSet<Gvk>, ClusterError> {
+pub async fn read_kinds(
+    cluster: &dyn Cluster,
+    config_maps: &ResourceType,
+    namespace: &str,
+) -> Result<BTreeSet<Gvk>, ClusterError> {
     let Some(object) = cluster.get(config_maps, Some(namespace), INVENTORY_NAME).await? else {
         return Ok(BTreeSet::new());
     };
@@ -23,7 +27,8 @@ pub async fn read_kinds(cluster: &dyn Cluster, config_maps: &ResourceType, names
     Ok(kinds
         .lines()
         .filter_map(|line| {
-            let (api_version, kind) = line.trim().rsplit_once('/').map_or(("", ""), |(a, k)| (a, k));
+            let (api_version, kind) =
+                line.trim().rsplit_once('/').map_or(("", ""), |(a, k)| (a, k));
             (!kind.is_empty()).then(|| Gvk::from_api_version(api_version, kind))
         })
         .collect())
@@ -31,7 +36,8 @@ pub async fn read_kinds(cluster: &dyn Cluster, config_maps: &ResourceType, names
 
 /// The inventory object recording `kinds` for `env`.
 pub fn inventory_object(env: &str, namespace: &str, kinds: &BTreeSet<Gvk>) -> Value {
-    let lines: Vec<String> = kinds.iter().map(|gvk| format!("{}/{}", gvk.api_version(), gvk.kind)).collect();
+    let lines: Vec<String> =
+        kinds.iter().map(|gvk| format!("{}/{}", gvk.api_version(), gvk.kind)).collect();
     json!({
         "apiVersion": "v1",
         "kind": "ConfigMap",

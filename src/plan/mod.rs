@@ -7,7 +7,9 @@
 
 pub mod render;
 
-use crate::cluster::{ApplyOptions, Cluster, ClusterError, FIELD_MANAGER, Gvk, ObjectKey, ResourceType};
+use crate::cluster::{
+    ApplyOptions, Cluster, ClusterError, FIELD_MANAGER, Gvk, ObjectKey, ResourceType,
+};
 use crate::diagnostic::Diagnostic;
 use crate::fieldset::{FieldSet, is_subset_object};
 use crate::normalize::{mask_secret_pair, normalize};
@@ -115,7 +117,11 @@ impl EnvPlan {
 /// Plans one environment against a cluster. Errors that concern one object become entries of
 /// `errors`; errors that make the whole plan meaningless (cluster unreachable, forbidden LIST)
 /// are returned.
-pub async fn plan_env(cluster: &dyn Cluster, env: &Environment, options: &PlanOptions) -> Result<EnvPlan, ClusterError> {
+pub async fn plan_env(
+    cluster: &dyn Cluster,
+    env: &Environment,
+    options: &PlanOptions,
+) -> Result<EnvPlan, ClusterError> {
     let concurrency = options.concurrency.max(1);
     let mut errors = Vec::new();
     let namespace_type = cluster.resolve(&Gvk::from_api_version("v1", "Namespace")).await?;
@@ -194,7 +200,9 @@ pub async fn plan_env(cluster: &dyn Cluster, env: &Environment, options: &PlanOp
                 // Desired kinds: namespace-wide, to find objects that exist but are not ours yet.
                 // Prune-only kinds: just our own objects.
                 let filter = (!desired_kind).then_some(selector.as_str());
-                let items = cluster.list(&resource, resource.namespaced.then_some(namespace.as_str()), filter).await?;
+                let items = cluster
+                    .list(&resource, resource.namespaced.then_some(namespace.as_str()), filter)
+                    .await?;
                 Ok::<_, ClusterError>((resource, items))
             }
         })
@@ -216,7 +224,20 @@ pub async fn plan_env(cluster: &dyn Cluster, env: &Environment, options: &PlanOp
     let planned: Vec<Result<ObjectPlan, Diagnostic>> = stream::iter(desired)
         .map(|(key, resource, value, source, gvk)| {
             let live_object = live.get(&key).map(|(_, v)| v.clone());
-            async move { classify(cluster, key, resource, value, source, gvk, live_object, options, can_dry_run_creates).await }
+            async move {
+                classify(
+                    cluster,
+                    key,
+                    resource,
+                    value,
+                    source,
+                    gvk,
+                    live_object,
+                    options,
+                    can_dry_run_creates,
+                )
+                .await
+            }
         })
         .buffered(concurrency)
         .collect()
@@ -249,7 +270,13 @@ pub async fn plan_env(cluster: &dyn Cluster, env: &Environment, options: &PlanOp
     }
     objects.sort_by(|a, b| a.key.cmp(&b.key));
     errors.sort();
-    Ok(EnvPlan { env: env.name.clone(), namespace: env.namespace.clone(), namespace_exists, objects, errors })
+    Ok(EnvPlan {
+        env: env.name.clone(),
+        namespace: env.namespace.clone(),
+        namespace_exists,
+        objects,
+        errors,
+    })
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -276,12 +303,17 @@ async fn classify(
         desired: Some(desired.clone()),
         live: live.clone(),
     };
-    let reject = |error: ClusterError| Diagnostic::error(&source.file, source.line, error_code(&error), error.to_string());
+    let reject = |error: ClusterError| {
+        Diagnostic::error(&source.file, source.line, error_code(&error), error.to_string())
+    };
     let Some(live) = live else {
         plan.action = Action::Create;
         if can_dry_run_creates {
             // Validates the object (admission, schema) now rather than halfway through a sync.
-            cluster.apply(&resource, &desired, &ApplyOptions::coxswain(options.force_conflicts, true)).await.map_err(reject)?;
+            cluster
+                .apply(&resource, &desired, &ApplyOptions::coxswain(options.force_conflicts, true))
+                .await
+                .map_err(reject)?;
             plan.server_dry_run = true;
         }
         let mut after = normalize(&desired);
@@ -292,7 +324,10 @@ async fn classify(
     if is_unchanged_locally(&desired, &live) {
         return Ok(plan);
     }
-    let result = cluster.apply(&resource, &desired, &ApplyOptions::coxswain(options.force_conflicts, true)).await.map_err(reject)?;
+    let result = cluster
+        .apply(&resource, &desired, &ApplyOptions::coxswain(options.force_conflicts, true))
+        .await
+        .map_err(reject)?;
     plan.server_dry_run = true;
     let mut before = normalize(&live);
     let mut after = normalize(&result);
@@ -315,7 +350,8 @@ pub fn is_unchanged_locally(desired: &Value, live: &Value) -> bool {
         return false; // no ownership information: let the server decide
     };
     let ours = entries.iter().find(|entry| {
-        entry.get("manager").and_then(Value::as_str) == Some(FIELD_MANAGER) && entry.get("operation").and_then(Value::as_str) == Some("Apply")
+        entry.get("manager").and_then(Value::as_str) == Some(FIELD_MANAGER)
+            && entry.get("operation").and_then(Value::as_str) == Some("Apply")
     });
     let Some(fields) = ours.and_then(|entry| entry.get("fieldsV1")) else {
         return false; // we never applied it: adopting it is a change of ownership

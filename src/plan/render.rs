@@ -55,26 +55,53 @@ impl PlanReport {
             .environments
             .iter()
             .flat_map(|env| {
-                let namespace_row = (!env.namespace_exists).then(|| [env.env.clone(), "Namespace".to_owned(), env.namespace.clone(), "create".to_owned()]);
-                namespace_row.into_iter().chain(env.objects.iter().filter(|o| o.action != Action::Unchanged).map(|o| {
-                    [env.env.clone(), o.key.group_kind.clone(), o.key.name.clone(), o.action.as_str().to_owned()]
-                }))
+                let namespace_row = (!env.namespace_exists).then(|| {
+                    [
+                        env.env.clone(),
+                        "Namespace".to_owned(),
+                        env.namespace.clone(),
+                        "create".to_owned(),
+                    ]
+                });
+                namespace_row.into_iter().chain(
+                    env.objects.iter().filter(|o| o.action != Action::Unchanged).map(|o| {
+                        [
+                            env.env.clone(),
+                            o.key.group_kind.clone(),
+                            o.key.name.clone(),
+                            o.action.as_str().to_owned(),
+                        ]
+                    }),
+                )
             })
             .collect();
         if rows.is_empty() {
             out.push_str("No changes.\n");
         } else {
             let header = ["ENV", "KIND", "NAME", "ACTION"].map(str::to_owned);
-            let widths: Vec<usize> = (0..4).map(|i| rows.iter().chain([&header]).map(|r| r[i].len()).max().unwrap_or(0)).collect();
+            let widths: Vec<usize> = (0..4)
+                .map(|i| rows.iter().chain([&header]).map(|r| r[i].len()).max().unwrap_or(0))
+                .collect();
             for row in [&header].into_iter().chain(&rows) {
-                let line = (0..4).map(|i| format!("{:w$}", row[i], w = widths[i])).collect::<Vec<_>>().join("  ");
+                let line = (0..4)
+                    .map(|i| format!("{:w$}", row[i], w = widths[i]))
+                    .collect::<Vec<_>>()
+                    .join("  ");
                 let _ = writeln!(out, "{}", paint(line.trim_end(), action_colour(&row[3]), colour));
             }
         }
         for env in &self.environments {
-            for object in env.objects.iter().filter(|o| !o.diff.is_empty() && o.action != Action::Unchanged) {
-                let _ = writeln!(out, "\n{} {} ({}{})", paint(object.action.as_str(), action_colour(object.action.as_str()), colour), object.key, env.env,
-                    object.source.as_ref().map(|s| format!(", {s}")).unwrap_or_default());
+            for object in
+                env.objects.iter().filter(|o| !o.diff.is_empty() && o.action != Action::Unchanged)
+            {
+                let _ = writeln!(
+                    out,
+                    "\n{} {} ({}{})",
+                    paint(object.action.as_str(), action_colour(object.action.as_str()), colour),
+                    object.key,
+                    env.env,
+                    object.source.as_ref().map(|s| format!(", {s}")).unwrap_or_default()
+                );
                 for line in object.diff.lines() {
                     let tint = match line.as_bytes().first() {
                         Some(b'+') if !line.starts_with("+++") => "32",
@@ -92,14 +119,17 @@ impl PlanReport {
         let s = self.summary;
         let _ = writeln!(
             out,
-            "\nPlan: {} to create, {} to update, {} to prune, {} unchanged{}{}{}",
+            "\nPlan: {} to create, {} to update, {} to prune, {} unchanged{}{}.",
             s.create + s.namespaces,
             s.update,
             s.prune,
             s.unchanged,
-            if s.orphan > 0 { format!(", {} orphaned (pruning off)", s.orphan) } else { String::new() },
+            if s.orphan > 0 {
+                format!(", {} orphaned (pruning off)", s.orphan)
+            } else {
+                String::new()
+            },
             if s.errors > 0 { format!(", {} errors", s.errors) } else { String::new() },
-            "."
         );
         out
     }
@@ -108,8 +138,15 @@ impl PlanReport {
     pub fn render_markdown(&self) -> String {
         let mut out = String::from("### Coxswain plan\n\n");
         let s = self.summary;
-        let _ = writeln!(out, "**{} to create, {} to update, {} to prune, {} unchanged**{}\n", s.create + s.namespaces, s.update, s.prune, s.unchanged,
-            if s.errors > 0 { format!(" — ⚠️ {} errors", s.errors) } else { String::new() });
+        let _ = writeln!(
+            out,
+            "**{} to create, {} to update, {} to prune, {} unchanged**{}\n",
+            s.create + s.namespaces,
+            s.update,
+            s.prune,
+            s.unchanged,
+            if s.errors > 0 { format!(" — ⚠️ {} errors", s.errors) } else { String::new() }
+        );
         if !s.has_changes() && s.errors == 0 {
             out.push_str("No changes.\n");
             return out;
@@ -120,12 +157,28 @@ impl PlanReport {
                 let _ = writeln!(out, "| {} | Namespace | {} | create |", env.env, env.namespace);
             }
             for object in env.objects.iter().filter(|o| o.action != Action::Unchanged) {
-                let _ = writeln!(out, "| {} | {} | {} | {} |", env.env, object.key.group_kind, object.key.name, object.action.as_str());
+                let _ = writeln!(
+                    out,
+                    "| {} | {} | {} | {} |",
+                    env.env,
+                    object.key.group_kind,
+                    object.key.name,
+                    object.action.as_str()
+                );
             }
         }
         for env in &self.environments {
-            for object in env.objects.iter().filter(|o| o.action != Action::Unchanged && !o.diff.is_empty()) {
-                let _ = write!(out, "\n<details><summary>{} <code>{}</code> ({})</summary>\n\n```diff\n{}```\n</details>\n", object.action.as_str(), object.key, env.env, object.diff);
+            for object in
+                env.objects.iter().filter(|o| o.action != Action::Unchanged && !o.diff.is_empty())
+            {
+                let _ = write!(
+                    out,
+                    "\n<details><summary>{} <code>{}</code> ({})</summary>\n\n```diff\n{}```\n</details>\n",
+                    object.action.as_str(),
+                    object.key,
+                    env.env,
+                    object.diff
+                );
             }
             if !env.errors.is_empty() {
                 let _ = writeln!(out, "\n**Errors in {}:**\n", env.env);

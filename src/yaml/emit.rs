@@ -130,9 +130,9 @@ fn needs_quotes(s: &str) -> bool {
     if RESERVED.contains(&s) || s.trim() != s {
         return true;
     }
-    if "-?:,[]{}#&*!|>'\"%@`~".contains(first)
-        && !(first == '-' && s.len() > 1 && !s.starts_with("- ") && !s.starts_with("--"))
-    {
+    // `-x` is a plain string; `-`, `- x` and `--x` are not (or read oddly).
+    let plain_dash = first == '-' && s.len() > 1 && !s.starts_with("- ") && !s.starts_with("--");
+    if "-?:,[]{}#&*!|>'\"%@`~".contains(first) && !plain_dash {
         return true;
     }
     if s.contains(": ") || s.contains(" #") || s.ends_with(':') || s.chars().any(char::is_control) {
