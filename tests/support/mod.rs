@@ -17,7 +17,10 @@ pub fn example_repo() -> std::path::PathBuf {
 pub fn env_from(name: &str, config: Option<&str>, files: &[(&str, &str)]) -> Environment {
     let files: Vec<SourceFile> = files
         .iter()
-        .map(|(path, text)| SourceFile { path: format!("environments/{name}/{path}"), contents: text.as_bytes().to_vec() })
+        .map(|(path, text)| SourceFile {
+            path: format!("environments/{name}/{path}"),
+            contents: text.as_bytes().to_vec(),
+        })
         .collect();
     let env = Environment::from_files(name, config, &files);
     assert!(!env.has_errors(), "test env has errors: {:?}", env.diagnostics);
@@ -31,7 +34,14 @@ pub async fn apply_directly(cluster: &MemoryCluster, env: &Environment) {
     let mut kinds = BTreeSet::new();
     for object in &env.objects {
         let resource = cluster.resolve(&object.gvk).await.unwrap();
-        cluster.apply(&resource, &desired_with_ownership(object, &env.name), &ApplyOptions::coxswain(false, false)).await.unwrap();
+        cluster
+            .apply(
+                &resource,
+                &desired_with_ownership(object, &env.name),
+                &ApplyOptions::coxswain(false, false),
+            )
+            .await
+            .unwrap();
         kinds.insert(object.gvk.clone());
     }
     let config_maps = cluster.resolve(&inventory::config_map_gvk()).await.unwrap();
@@ -41,7 +51,10 @@ pub async fn apply_directly(cluster: &MemoryCluster, env: &Environment) {
 
 /// A model-server Deployment manifest.
 pub fn deployment(name: &str, image: &str, replicas: u32, env_vars: &[(&str, &str)]) -> String {
-    let vars: String = env_vars.iter().map(|(k, v)| format!("            - name: {k}\n              value: \"{v}\"\n")).collect();
+    let vars: String = env_vars
+        .iter()
+        .map(|(k, v)| format!("            - name: {k}\n              value: \"{v}\"\n"))
+        .collect();
     let env_block = if vars.is_empty() { String::new() } else { format!("          env:\n{vars}") };
     format!(
         "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: {name}\nspec:\n  replicas: {replicas}\n  selector:\n    matchLabels: {{app: {name}}}\n  template:\n    metadata:\n      labels: {{app: {name}}}\n    spec:\n      containers:\n        - name: server\n          image: {image}\n{env_block}          resources:\n            requests: {{cpu: 100m, memory: 128Mi}}\n            limits: {{memory: 256Mi}}\n"

@@ -1,0 +1,91 @@
+//! What git says about the repo Coxswain syncs from: the revision, and whether a protected
+//! environment may be synced from this checkout at all.
+
+use git2::{Repository, StatusOptions};
+use serde::Serialize;
+use std::path::Path;
+
+/// The checkout's state, as recorded in history.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct GitInfo {
+    /// HEAD's commit, when the repo is a git checkout with a commit.
+    pub sha: Option<String>,
+    /// HEAD's branch (`None` when detached).
+    pub branch: Option<String>,
+    /// Branches (local, or remote-tracking under `origin/`) whose tip is HEAD.
+    pub branches_at_head: Vec<String>,
+    /// Uncommitted or untracked files under the environment's folder.
+    pub dirty_files: Vec<String>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum GitError {
+    #[error("{repo}: {message}")]
+    Git { repo: String, message: String },
+    #[error(
+        "environment {env} is protected: {reason}. Protected environments sync only from a \
+         committed revision of branch {branch} with a clean environments/{env}/ folder"
+    )]
+    Protected { env: String, branch: String, reason: String },
+}
+
+fn git_error(repo: &Path, error: &git2::Error) -> GitError {
+    GitError::Git { repo: repo.display().to_string(), message: error.message().to_owned() }
+}
+
+/// Inspects the checkout at `root` for `environments/<env>/`. `Ok(None)` when `root` is not in a
+/// git repository.
+pub fn inspect(root: &Path, env: &str) -> Result<Option<GitInfo>, GitError> {
+    let repo = match Repository::discover(root) {
+        Ok(repo) => repo,
+        Err(e) if e.code() == git2::ErrorCode::NotFound => return Ok(None),
+        Err(e) => return Err(git_error(root, &e)),
+    };
+    let head = repo.head().ok();
+    let sha = head.as_ref().and_then(|h| h.target()).map(|oid| oid.to_string());
+    let branch = head.as_ref().filter(|h| h.is_branch()).and_then(|h| h.shorthand()).map(str::to_owned);
+    let mut branches_at_head = Vec::new();
+    if let Some(target) = head.as_ref().and_then(git2::Reference::target) {
+        for (kind, prefix) in [(git2::BranchType::Local, ""), (git2::BranchType::Remote, "origin/")] {
+            let branches = repo.branches(Some(kind)).map_err(|e| git_error(root, &e))?;
+            for (branch, _) in branches.flatten() {
+                let name = branch.name().ok().flatten().unwrap_or_default().to_owned();
+                if branch.get().target() == Some(target) && name.starts_with(prefix) {
+                    branches_at_head.push(name.trim_start_matches(prefix).to_owned());
+                }
+            }
+        }
+    }
+    // Status paths are relative to the work tree, which may sit above the Coxswain repo root.
+    let workdir = repo.workdir().unwrap_or(root).canonicalize().unwrap_or_else(|_| root.to_path_buf());
+    let root = root.canonicalize().unwrap_or_else(|_| root.to_path_buf());
+    let prefix = root.strip_prefix(&workdir).unwrap_or(Path::new(""));
+    let env_path = prefix.join("environments").join(env);
+    let pathspec = env_path.to_string_lossy().replace('\\', "/");
+    let mut options = StatusOptions::new();
+    options.include_untracked(true).recurse_untracked_dirs(true).include_ignored(false).pathspec(&pathspec);
+    let statuses = repo.statuses(Some(&mut options)).map_err(|e| git_error(&root, &e))?;
+    let dirty_files = statuses.iter().filter_map(|s| s.path().map(str::to_owned)).collect();
+    Ok(Some(GitInfo { sha, branch, branches_at_head, dirty_files }))
+}
+
+/// Refuses a protected env unless the checkout is a clean, committed revision of `branch`.
+pub fn check_protected(info: Option<&GitInfo>, env: &str, branch: &str) -> Result<(), GitError> {
+    let refuse = |reason: String| Err(GitError::Protected { env: env.to_owned(), branch: branch.to_owned(), reason });
+    let Some(info) = info else { return refuse("the repo is not a git checkout".into()) };
+    if info.sha.is_none() {
+        return refuse("the repo has no commit yet".into());
+    }
+    if !info.dirty_files.is_empty() {
+        let mut files = info.dirty_files.clone();
+        files.truncate(5);
+        return refuse(format!("the folder has uncommitted changes ({})", files.join(", ")));
+    }
+    let on_branch = info.branch.as_deref() == Some(branch) || info.branches_at_head.iter().any(|b| b == branch);
+    if !on_branch {
+        let at = info.branch.clone().unwrap_or_else(|| "a detached HEAD".into());
+        return refuse(format!("HEAD is {at}, not the tip of {branch}"));
+    }
+    Ok(())
+}
