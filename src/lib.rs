@@ -5,3 +5,4 @@
 //! desired state ([`repo`]), talking to a cluster ([`cluster`]), diffing and syncing.
 
 pub mod cluster;
+pub mod yaml_edit;
