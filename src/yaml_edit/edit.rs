@@ -7,7 +7,7 @@ use saphyr_parser::{Event, ScalarStyle};
 
 use super::error::YamlEditError;
 use super::path::YamlPath;
-use super::scalar::render;
+use super::scalar::{Context, render};
 use super::source::{Quoting, byte_offset, scalar_text};
 use super::tree::{Aliases, Kind, Lookup, NodeId, Tree, parse_events};
 
@@ -116,17 +116,17 @@ fn editable_target(tree: &Tree<'_>, path: &YamlPath) -> Result<NodeId, YamlEditE
                 .unwrap_or_default();
             Err(YamlEditError::AliasValue {
                 path: path.clone(),
-                line: tree.line(id),
+                line,
                 name,
                 anchor_line: target.map_or(0, |t| tree.line(t)),
             })
         }
         Some(Kind::Scalar) => match tree.scalar(id) {
             Some((_, ScalarStyle::Literal | ScalarStyle::Folded)) => {
-                Err(YamlEditError::BlockScalar { path: path.clone(), line: tree.line(id) })
+                Err(YamlEditError::BlockScalar { path: path.clone(), line })
             }
             Some(("", ScalarStyle::Plain)) => {
-                Err(YamlEditError::EmptyValue { path: path.clone(), line: tree.line(id) })
+                Err(YamlEditError::EmptyValue { path: path.clone(), line })
             }
             _ => Ok(id),
         },
@@ -182,7 +182,8 @@ fn plan<'e>(
             scalar_text(text, start..end, *anchor != 0 || tag.is_some(), quoting)
         })
         .ok_or_else(|| unverified(path, &format!("no readable value text at line {line}")))?;
-    let (replacement, quoting) = render(old, quoting, value);
+    let context = if tree.in_flow(id) { Context::Flow } else { Context::Block };
+    let (replacement, quoting) = render(old, quoting, value, context);
     let style = match quoting {
         Quoting::Plain => ScalarStyle::Plain,
         Quoting::Single => ScalarStyle::SingleQuoted,

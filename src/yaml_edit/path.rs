@@ -140,33 +140,22 @@ impl PathParser<'_> {
 
     /// A key after a dot or at the start: quoted or bare.
     fn key(&mut self) -> Result<String, YamlPathError> {
-        match self.peek() {
-            Some(q @ ('"' | '\'')) => {
-                self.pos += 1;
-                self.quoted(q)
-            }
-            _ => {
-                let start = self.pos;
-                while let Some(c) = self.peek() {
-                    if matches!(c, '.' | '[' | ']' | '"' | '\'') {
-                        break;
-                    }
-                    self.pos += 1;
-                }
-                if self.pos == start {
-                    let found =
-                        self.peek().map_or_else(|| "the end".to_owned(), |c| format!("`{c}`"));
-                    return Err(self.error(format!("expected a key, found {found}")));
-                }
-                Ok(self
-                    .chars
-                    .get(start..self.pos)
-                    .unwrap_or_default()
-                    .iter()
-                    .map(|&(_, c)| c)
-                    .collect())
-            }
+        if let Some(q @ ('"' | '\'')) = self.peek() {
+            self.pos += 1;
+            return self.quoted(q);
         }
+        let start = self.pos;
+        while let Some(c) = self.peek() {
+            if matches!(c, '.' | '[' | ']' | '"' | '\'') {
+                break;
+            }
+            self.pos += 1;
+        }
+        if self.pos == start {
+            let found = self.peek().map_or_else(|| "the end".to_owned(), |c| format!("`{c}`"));
+            return Err(self.error(format!("expected a key, found {found}")));
+        }
+        Ok(self.chars.get(start..self.pos).unwrap_or_default().iter().map(|&(_, c)| c).collect())
     }
 
     /// After `[`: `0]`, `"key"]` or `'key']`.

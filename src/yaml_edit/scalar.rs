@@ -4,6 +4,8 @@
 //! 1.2 reader. So "what type does this plain scalar have" is answered conservatively: anything that
 //! either spec resolves to a non-string is treated as a non-string.
 
+use std::fmt::Write as _;
+
 use super::source::Quoting;
 
 /// What a plain scalar resolves to, under YAML 1.1 or 1.2 (whichever is not a string wins).
@@ -20,10 +22,22 @@ pub(crate) enum PlainType {
     Str,
 }
 
+/// Where the scalar sits: inside a flow collection (`{..}`, `[..]`) or not.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub(crate) enum Context {
+    Block,
+    Flow,
+}
+
 /// The new scalar text and the style it is written in.
-pub(crate) fn render(old_value: &str, old: Quoting, new_value: &str) -> (String, Quoting) {
+pub(crate) fn render(
+    old_value: &str,
+    old: Quoting,
+    new_value: &str,
+    context: Context,
+) -> (String, Quoting) {
     match old {
-        Quoting::Plain if plain_keeps_meaning(old_value, new_value) => {
+        Quoting::Plain if plain_keeps_meaning(old_value, new_value, context) => {
             (new_value.to_owned(), Quoting::Plain)
         }
         Quoting::Single if new_value.chars().all(|c| is_printable(c) && c != '\u{FEFF}') => {
@@ -38,8 +52,14 @@ pub(crate) fn render(old_value: &str, old: Quoting, new_value: &str) -> (String,
 /// one that reads as a number, bool, null or date stays plain only where the old value was of
 /// the same type (`replicas: 2` → `3`). Floats whose text a reader would not keep (`1.10` reads
 /// as 1.1) are quoted, because such values are versions far more often than numbers.
-fn plain_keeps_meaning(old: &str, new: &str) -> bool {
+fn plain_keeps_meaning(old: &str, new: &str, context: Context) -> bool {
     if !is_safe_plain(new) {
+        return false;
+    }
+    // go-yaml v2 (Kubernetes) and libyaml reject `a:b` inside flow collections, although YAML
+    // 1.2 allows it. Only write it where the old value already had a colon (`s3://..`), so a file
+    // those readers could read stays readable.
+    if context == Context::Flow && new.contains(':') && !old.contains(':') {
         return false;
     }
     match resolve_plain(new) {
@@ -64,13 +84,14 @@ fn float_text_survives(s: &str) -> bool {
 
 /// Whether `s`, written unquoted as a mapping value or sequence item (block or flow), parses
 /// back as exactly `s`. Conservative: flow indicators are refused even where block context would
-/// allow them.
+/// allow them, and so are a leading `?` or `:`, which libyaml-based readers take as indicators
+/// in flow collections.
 pub(crate) fn is_safe_plain(s: &str) -> bool {
     let Some(first) = s.chars().next() else { return false };
     let second = s.chars().nth(1);
     let indicator_ok = match first {
-        '-' | '?' | ':' => second.is_some_and(|c| !matches!(c, ' ' | '\t')),
-        '#' | '&' | '*' | '!' | '|' | '>' | '\'' | '"' | '%' | '@' | '`' => false,
+        '-' => second.is_some_and(|c| !matches!(c, ' ' | '\t')),
+        '?' | ':' | '#' | '&' | '*' | '!' | '|' | '>' | '\'' | '"' | '%' | '@' | '`' => false,
         _ => true,
     };
     indicator_ok
@@ -89,12 +110,8 @@ pub(crate) fn is_safe_plain(s: &str) -> bool {
 /// single-line scalar.
 fn is_printable(c: char) -> bool {
     match c {
-        '\t' => true,
-        '\u{20}'..='\u{7E}' => true,
-        '\u{85}' => false,
         '\u{A0}'..='\u{D7FF}' => !matches!(c, '\u{2028}' | '\u{2029}'),
-        '\u{E000}'..='\u{FFFD}' => true,
-        '\u{10000}'..='\u{10FFFF}' => true,
+        '\t' | '\u{20}'..='\u{7E}' | '\u{E000}'..='\u{FFFD}' | '\u{10000}'..='\u{10FFFF}' => true,
         _ => false,
     }
 }
@@ -121,13 +138,14 @@ pub(crate) fn double_quoted(s: &str) -> String {
             '\u{2029}' => out.push_str("\\P"),
             c if c == '\u{FEFF}' || !is_printable(c) => {
                 let code = u32::from(c);
-                if code <= 0xFF {
-                    out.push_str(&format!("\\x{code:02X}"));
+                // Writing to a String cannot fail.
+                let _ = if code <= 0xFF {
+                    write!(out, "\\x{code:02X}")
                 } else if code <= 0xFFFF {
-                    out.push_str(&format!("\\u{code:04X}"));
+                    write!(out, "\\u{code:04X}")
                 } else {
-                    out.push_str(&format!("\\U{code:08X}"));
-                }
+                    write!(out, "\\U{code:08X}")
+                };
             }
             c => out.push(c),
         }
@@ -273,7 +291,7 @@ mod tests {
 
     #[test]
     fn plain_values_are_quoted_when_they_would_change_meaning() {
-        let plain = |old: &str, new: &str| render(old, Quoting::Plain, new);
+        let plain = |old: &str, new: &str| render(old, Quoting::Plain, new, Context::Block);
         assert_eq!(plain("v1.9", "v1.10"), ("v1.10".into(), Quoting::Plain));
         assert_eq!(plain("v1.9", "1.10"), ("\"1.10\"".into(), Quoting::Double));
         assert_eq!(plain("1.9", "1.10"), ("\"1.10\"".into(), Quoting::Double));
@@ -287,14 +305,25 @@ mod tests {
         assert_eq!(plain("abc", "-x"), ("-x".into(), Quoting::Plain));
         assert_eq!(plain("abc", "- x"), ("\"- x\"".into(), Quoting::Double));
         assert_eq!(plain("abc", "a,b"), ("\"a,b\"".into(), Quoting::Double));
+        assert_eq!(plain("abc", "?x"), ("\"?x\"".into(), Quoting::Double));
+        assert_eq!(plain("abc", "a:b"), ("a:b".into(), Quoting::Plain));
+        let flow = |old: &str, new: &str| render(old, Quoting::Plain, new, Context::Flow);
+        assert_eq!(flow("abc", "a:b"), ("\"a:b\"".into(), Quoting::Double));
+        assert_eq!(flow("s3://a", "s3://b"), ("s3://b".into(), Quoting::Plain));
     }
 
     #[test]
     fn quoted_styles_escape_their_quotes() {
-        assert_eq!(render("x", Quoting::Single, "it's"), ("'it''s'".into(), Quoting::Single));
-        assert_eq!(render("x", Quoting::Single, "a\nb"), ("\"a\\nb\"".into(), Quoting::Double));
         assert_eq!(
-            render("x", Quoting::Double, "say \"hi\" \\ o/"),
+            render("x", Quoting::Single, "it's", Context::Block),
+            ("'it''s'".into(), Quoting::Single)
+        );
+        assert_eq!(
+            render("x", Quoting::Single, "a\nb", Context::Block),
+            ("\"a\\nb\"".into(), Quoting::Double)
+        );
+        assert_eq!(
+            render("x", Quoting::Double, "say \"hi\" \\ o/", Context::Block),
             (r#""say \"hi\" \\ o/""#.into(), Quoting::Double)
         );
         assert_eq!(double_quoted("\u{1}\u{85}\u{FEFF}é"), "\"\\x01\\N\\uFEFFé\"");

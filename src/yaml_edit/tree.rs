@@ -27,6 +27,8 @@ pub(crate) struct Node {
     /// Index into [`Tree::events`] of the event that starts this node.
     pub event: usize,
     pub kind: Kind,
+    /// The mapping or sequence holding this node.
+    pub parent: Option<NodeId>,
 }
 
 pub(crate) struct Tree<'a> {
@@ -139,7 +141,10 @@ impl<'a> Tree<'a> {
                 Kind::Sequence(_) => Some(Frame::Sequence { id, items: Vec::new() }),
                 Kind::Scalar | Kind::Alias(_) => None,
             };
-            nodes.push(Node { event: index, kind });
+            let parent = stack.last().map(|frame| match frame {
+                Frame::Mapping { id, .. } | Frame::Sequence { id, .. } => *id,
+            });
+            nodes.push(Node { event: index, kind, parent });
             if anchor != 0 {
                 anchors.insert(anchor, id);
             }
@@ -177,6 +182,21 @@ impl<'a> Tree<'a> {
             Some((Event::Scalar(value, style, ..), _)) => Some((value, *style)),
             _ => None,
         }
+    }
+
+    /// Whether the node sits inside a flow collection. A flow collection's start event ends
+    /// with its `{` or `[`; a block collection's ends at its first entry.
+    pub(crate) fn in_flow(&self, id: NodeId) -> bool {
+        let Some((_, span)) = self.node(id).and_then(|n| n.parent).and_then(|p| self.event(p))
+        else {
+            return false;
+        };
+        span.end
+            .index()
+            .checked_sub(1)
+            .and_then(|last| super::source::byte_offset(self.source, last))
+            .and_then(|b| self.source.get(b..))
+            .is_some_and(|rest| rest.starts_with(['{', '[']))
     }
 
     /// The node an alias refers to.
