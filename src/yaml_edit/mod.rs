@@ -15,7 +15,9 @@
 //!   (`replicas: 2` → `3`); otherwise it is double-quoted (`v1.9` → `"1.10"`, since a plain
 //!   `1.10` reads as the float 1.1; likewise `yes`, `null`, `a: b`). Type resolution is
 //!   conservative: both YAML 1.1 (Kubernetes' go-yaml: `yes`, `on`, `0644`) and YAML 1.2 rules
-//!   count. Single-quoted values stay single-quoted (`'` doubled) unless the value has
+//!   count. Values starting with `?` or `:`, and inside flow collections values with a `:` where
+//!   the old value had none, are quoted too: Kubernetes' reader (go-yaml v2, like libyaml)
+//!   rejects `{k: a:b}` although YAML 1.2 allows it. Single-quoted values stay single-quoted (`'` doubled) unless the value has
 //!   characters only double quotes can escape; double-quoted values escape `"`, `\` and control
 //!   characters.
 //! - Block scalars (`|`, `>`) are refused, as are aliases (`*x`: the value is shared) and paths
