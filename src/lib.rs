@@ -17,3 +17,4 @@ pub mod plan;
 pub mod policy;
 pub mod repo;
 pub mod yaml;
+pub mod yaml_edit;
