@@ -1,0 +1,67 @@
+//! Loads a kubeconfig the way kubectl finds it, with messages that say what to fix.
+
+use crate::cluster::ClusterError;
+use kube::config::{KubeConfigOptions, Kubeconfig};
+use std::path::PathBuf;
+
+/// Reads `KUBECONFIG` (a path list, merged) or `~/.kube/config` and builds a client config for
+/// `context`, or for the current context when `None`.
+pub(super) async fn load(context: Option<&str>) -> Result<kube::Config, ClusterError> {
+    let kubeconfig = read()?;
+    if let Some(wanted) = context
+        && !kubeconfig.contexts.iter().any(|named| named.name == wanted)
+    {
+        let known: Vec<&str> =
+            kubeconfig.contexts.iter().map(|named| named.name.as_str()).collect();
+        return Err(config_error(format!(
+            "no context named {wanted:?}; the kubeconfig has {}",
+            if known.is_empty() { "no contexts".to_owned() } else { known.join(", ") }
+        )));
+    }
+    if context.is_none() && kubeconfig.current_context.as_deref().unwrap_or("").is_empty() {
+        return Err(config_error(
+            "no current context is set; pass a context or run `kubectl config use-context NAME`"
+                .to_owned(),
+        ));
+    }
+    let options = KubeConfigOptions { context: context.map(str::to_owned), ..Default::default() };
+    kube::Config::from_custom_kubeconfig(kubeconfig, &options)
+        .await
+        .map_err(|error| config_error(error.to_string()))
+}
+
+fn read() -> Result<Kubeconfig, ClusterError> {
+    let from_env: Vec<PathBuf> = std::env::var_os("KUBECONFIG")
+        .map(|value| std::env::split_paths(&value).filter(|p| !p.as_os_str().is_empty()).collect())
+        .unwrap_or_default();
+    let paths = if from_env.is_empty() {
+        let Some(home) = std::env::home_dir() else {
+            return Err(config_error(
+                "KUBECONFIG is not set and there is no home directory to find ~/.kube/config in"
+                    .to_owned(),
+            ));
+        };
+        vec![home.join(".kube").join("config")]
+    } else {
+        from_env
+    };
+    // kubectl skips missing files in KUBECONFIG; it fails only when none is there.
+    let present: Vec<&PathBuf> = paths.iter().filter(|path| path.exists()).collect();
+    if present.is_empty() {
+        let listed: Vec<String> = paths.iter().map(|path| path.display().to_string()).collect();
+        return Err(config_error(format!(
+            "no kubeconfig found at {}; set KUBECONFIG or create the file (e.g. with your \
+             cloud's `get-credentials` command)",
+            listed.join(", ")
+        )));
+    }
+    present.into_iter().try_fold(Kubeconfig::default(), |merged, path| {
+        Kubeconfig::read_from(path)
+            .and_then(|config| merged.merge(config))
+            .map_err(|error| config_error(format!("{}: {error}", path.display())))
+    })
+}
+
+fn config_error(message: String) -> ClusterError {
+    ClusterError::Config { message }
+}
