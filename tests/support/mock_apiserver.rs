@@ -38,7 +38,7 @@ impl Reply {
     }
 
     /// A `meta/v1 Status` failure as the API server sends it.
-    pub fn status(code: u16, reason: &str, message: &str, details: Value) -> Self {
+    pub fn status(code: u16, reason: &str, message: &str, details: &Value) -> Self {
         Self::json(
             code,
             &json!({
@@ -187,7 +187,8 @@ async fn answer(mut stream: TcpStream, shared: Arc<Shared>) {
     }
     head.push_str("\r\n");
     // The client may have given up (timeout tests); a failed write is expected then.
-    if stream.write_all(head.as_bytes()).await.is_ok() && stream.write_all(&reply.body).await.is_ok()
+    if stream.write_all(head.as_bytes()).await.is_ok()
+        && stream.write_all(&reply.body).await.is_ok()
     {
         let _ = stream.shutdown().await;
     }
@@ -204,7 +205,7 @@ fn next_reply(shared: &Shared, request: &Recorded) -> Reply {
 }
 
 fn not_found() -> Reply {
-    Reply::status(404, "NotFound", "the server could not find the requested resource", json!({}))
+    Reply::status(404, "NotFound", "the server could not find the requested resource", &json!({}))
 }
 
 const MAX_HEAD: usize = 64 * 1024;

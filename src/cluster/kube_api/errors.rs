@@ -95,11 +95,16 @@ pub(super) fn from_response(status: u16, body: &[u8], target: &Target) -> Cluste
             Target::Object(key) if parsed.reason == "AlreadyExists" => {
                 ClusterError::AlreadyExists { object: key.clone() }
             }
-            Target::Object(key) => ClusterError::Conflict {
-                object: key.clone(),
-                message,
-                conflicts: field_conflicts(&parsed.details.causes),
-            },
+            Target::Object(key) => {
+                let conflicts = field_conflicts(&parsed.details.causes);
+                // "Apply failed with 1 conflict: conflict with ..." lists what `conflicts`
+                // renders again; keep only the summary then.
+                let message = match message.split_once(": ") {
+                    Some((summary, _)) if !conflicts.is_empty() => summary.to_owned(),
+                    _ => message,
+                };
+                ClusterError::Conflict { object: key.clone(), message, conflicts }
+            }
             _ => other(format!("conflict (409): {message}")),
         },
         400 | 422 => match target {
