@@ -5,7 +5,7 @@ use coxswain::cluster::{
     ApplyOptions, Cluster, ClusterError, FieldConflict, Gvk, ObjectKey, ResourceType, WatchEvent,
 };
 use coxswain::fieldset::{FieldSet, is_subset_object};
-use futures::StreamExt;
+use futures::{FutureExt, StreamExt};
 use serde_json::{Value, json};
 
 type TestResult = Result<(), Box<dyn std::error::Error>>;
@@ -601,6 +601,7 @@ async fn dry_run_persists_nothing() -> TestResult {
     let cluster = MemoryCluster::new().with_namespace("dev");
     let deployments = resource(&cluster, "apps/v1", "Deployment").await;
     let before = cluster.resource_version();
+    let mut events = cluster.watch(&deployments, None, None, None).await?;
     let preview = cluster
         .apply(&deployments, &deployment("web", "web:1", 2), &ApplyOptions::coxswain(false, true))
         .await?;
@@ -613,6 +614,7 @@ async fn dry_run_persists_nothing() -> TestResult {
     assert!(preview.get("status").is_none(), "no controller ran");
     assert_eq!(cluster.resource_version(), before);
     assert!(cluster.get(&deployments, Some("dev"), "web").await?.is_none());
+    assert!(events.next().now_or_never().is_none(), "a dry run is not an event");
 
     let live = cluster.apply(&deployments, &deployment("web", "web:1", 2), &apply_opts()).await?;
     let preview = cluster
@@ -1032,5 +1034,60 @@ async fn a_stored_deployment_looks_like_the_api_servers() -> TestResult {
         json!({"limits": {"cpu": 0.5}});
     let live = cluster.apply(&deployments, &desired, &apply_opts()).await?;
     insta::assert_yaml_snapshot!(live);
+    Ok(())
+}
+
+#[tokio::test]
+async fn forbidden_updates_are_refused() -> TestResult {
+    let cluster = MemoryCluster::new().with_namespace("dev");
+    let sets = resource(&cluster, "apps/v1", "StatefulSet").await;
+    let claim = |size: &str| json!([{"metadata": {"name": "data"}, "spec": {"accessModes": ["ReadWriteOnce"], "resources": {"requests": {"storage": size}}}}]);
+    let mut set = deployment("db", "postgres:16", 1);
+    set["kind"] = json!("StatefulSet");
+    set["spec"]["serviceName"] = json!("db");
+    set["spec"]["volumeClaimTemplates"] = claim("1Gi");
+    let live = cluster.apply(&sets, &set, &apply_opts()).await?;
+    assert_eq!(text(&live, "/spec/volumeClaimTemplates/0/spec/volumeMode"), "Filesystem");
+    set["spec"]["replicas"] = json!(3);
+    cluster.apply(&sets, &set, &apply_opts()).await?;
+    set["spec"]["volumeClaimTemplates"] = claim("2Gi");
+    let error = cluster.apply(&sets, &set, &apply_opts()).await.expect_err("forbidden");
+    assert!(
+        error
+            .to_string()
+            .contains("spec: Forbidden: updates to statefulset spec for fields other than"),
+        "{error}"
+    );
+
+    let config_maps = resource(&cluster, "v1", "ConfigMap").await;
+    let mut frozen = config_map("frozen", &json!({}));
+    frozen["immutable"] = json!(true);
+    cluster.apply(&config_maps, &frozen, &apply_opts()).await?;
+    frozen["data"]["k"] = json!("changed");
+    let error = cluster.apply(&config_maps, &frozen, &apply_opts()).await.expect_err("immutable");
+    assert!(
+        error.to_string().contains("data: Forbidden: field is immutable when `immutable` is set"),
+        "{error}"
+    );
+    Ok(())
+}
+
+#[tokio::test]
+async fn replace_keeps_status_and_records_an_update() -> TestResult {
+    let cluster = MemoryCluster::new().with_namespace("dev");
+    let deployments = resource(&cluster, "apps/v1", "Deployment").await;
+    let live = cluster.apply(&deployments, &deployment("web", "web:1", 2), &apply_opts()).await?;
+    let mut edited = live.clone();
+    edited["metadata"].as_object_mut().map(|m| m.shift_remove("managedFields"));
+    edited["spec"]["template"]["spec"]["containers"][0]["image"] = json!("web:hotfix");
+    edited["status"] = json!({"readyReplicas": 99});
+    let replaced = cluster.update_as("kubectl-edit", &deployments, &edited)?;
+    assert_eq!(replaced["status"]["readyReplicas"], 2, "PUT on the main resource ignores status");
+    assert_eq!(
+        owned(&replaced, "kubectl-edit", "Update"),
+        [r#".spec.template.spec.containers[name="server"].image"#]
+    );
+    assert!(!owned(&replaced, "coxswain", "Apply").iter().any(|f| f.ends_with("].image")));
+    assert_eq!(replaced["metadata"]["generation"], 2);
     Ok(())
 }

@@ -98,7 +98,7 @@ impl ManagedEntry {
 
 /// Reads `metadata.managedFields` of a request body; `None` when the body has none.
 pub(super) fn parse_managed_fields(object: &Value) -> Result<Option<Vec<ManagedEntry>>, String> {
-    let Some(entries) = object.pointer("/metadata/managedFields") else {
+    let Some(entries) = object.pointer("/metadata/managedFields").filter(|e| !e.is_null()) else {
         return Ok(None);
     };
     let Some(entries) = entries.as_array() else {
