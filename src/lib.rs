@@ -1,8 +1,19 @@
-//! Coxswain: a declarative GitOps pipeline for machine-learning deployments on Kubernetes.
+//! Coxswain: a declarative `GitOps` pipeline for machine-learning deployments on Kubernetes.
 //!
 //! The library holds all behaviour; the `coxswain` binary and the desktop app are thin shells
 //! over it. Concerns are kept apart the way Argo CD's gitops-engine keeps them: loading the
-//! desired state ([`repo`]), talking to a cluster ([`cluster`]), diffing and syncing.
+//! desired state ([`repo`]), checking it ([`policy`]), talking to a cluster ([`cluster`]).
 
+pub mod check;
 pub mod cluster;
+pub mod diagnostic;
+pub mod exit;
 pub mod fieldset;
+pub mod inventory;
+pub mod normalize;
+pub mod ownership;
+pub mod pipeline;
+pub mod plan;
+pub mod policy;
+pub mod repo;
+pub mod yaml;

@@ -1,0 +1,22 @@
+//! Process exit codes, shared by every command so scripts can rely on them.
+
+/// What a command's outcome means to a script.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ExitCode {
+    /// Success; for `plan --detailed-exitcode`, also "no changes".
+    Ok = 0,
+    /// Bad input, unreachable cluster, or another error.
+    Error = 1,
+    /// `plan --detailed-exitcode` found changes.
+    Changes = 2,
+    /// A gate failed: policy, model validation or health.
+    GateFailed = 3,
+    /// Another sync holds the environment's lock.
+    LockHeld = 4,
+}
+
+impl From<ExitCode> for std::process::ExitCode {
+    fn from(code: ExitCode) -> Self {
+        std::process::ExitCode::from(code as u8)
+    }
+}

@@ -1,0 +1,384 @@
+//! Plan: what a sync would change, computed in few requests and shown without noise.
+//!
+//! Per environment: one discovery lookup per kind, one LIST per kind (namespace-wide, so objects
+//! that exist but are not ours yet are found without a GET each), then a cheap local test decides
+//! "unchanged"; only objects that may change get a server-side dry-run apply, and the preview is
+//! the diff between the live object and the dry-run result, both normalised.
+
+pub mod render;
+
+use crate::cluster::{
+    ApplyOptions, Cluster, ClusterError, FIELD_MANAGER, Gvk, ObjectKey, ResourceType,
+};
+use crate::diagnostic::Diagnostic;
+use crate::fieldset::{FieldSet, is_subset_object};
+use crate::normalize::{mask_secret_pair, normalize};
+use crate::ownership::{desired_with_ownership, is_prunable, owned_selector};
+use crate::repo::{Environment, Source};
+use crate::{inventory, yaml};
+use futures::{StreamExt, TryStreamExt, stream};
+use serde::Serialize;
+use serde_json::Value;
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+
+/// Options of a plan.
+#[derive(Debug, Clone)]
+pub struct PlanOptions {
+    /// Dry-run with `force` so fields owned by other managers do not count as conflicts.
+    pub force_conflicts: bool,
+    /// Requests in flight at once (LISTs and dry-runs).
+    pub concurrency: usize,
+}
+
+impl Default for PlanOptions {
+    fn default() -> Self {
+        Self { force_conflicts: false, concurrency: 8 }
+    }
+}
+
+/// What a sync would do to one object.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Action {
+    Create,
+    Update,
+    /// Owned by Coxswain in this env, gone from git: deleted by a sync.
+    Prune,
+    /// Would be pruned, but the env has `prune: false`.
+    Orphan,
+    Unchanged,
+}
+
+impl Action {
+    /// Whether a sync would write (apply or delete) this object.
+    pub fn is_change(self) -> bool {
+        matches!(self, Self::Create | Self::Update | Self::Prune)
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Create => "create",
+            Self::Update => "update",
+            Self::Prune => "prune",
+            Self::Orphan => "orphan",
+            Self::Unchanged => "unchanged",
+        }
+    }
+}
+
+/// One object's planned action.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ObjectPlan {
+    #[serde(flatten)]
+    pub key: ObjectKey,
+    pub api_version: String,
+    pub kind: String,
+    pub action: Action,
+    /// Where git declares it (absent for prune candidates).
+    pub source: Option<Source>,
+    /// Unified diff of normalised YAML, live → result; empty when unchanged.
+    pub diff: String,
+    /// Whether the server computed the result (dry-run) or it was decided locally.
+    pub server_dry_run: bool,
+    #[serde(skip)]
+    pub resource: ResourceType,
+    /// The object to apply, with ownership labels (absent for prune).
+    #[serde(skip)]
+    pub desired: Option<Value>,
+    /// The live object as listed (absent for creates).
+    #[serde(skip)]
+    pub live: Option<Value>,
+}
+
+/// The plan of one environment.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct EnvPlan {
+    pub env: String,
+    pub namespace: String,
+    /// False when the namespace does not exist yet (a sync creates it).
+    pub namespace_exists: bool,
+    pub objects: Vec<ObjectPlan>,
+    /// Problems that block a sync: unknown kinds, objects the server rejects, conflicts.
+    pub errors: Vec<Diagnostic>,
+}
+
+impl EnvPlan {
+    pub fn count(&self, action: Action) -> usize {
+        self.objects.iter().filter(|o| o.action == action).count()
+    }
+
+    pub fn has_changes(&self) -> bool {
+        !self.namespace_exists || self.objects.iter().any(|o| o.action.is_change())
+    }
+}
+
+/// Plans one environment against a cluster. Errors that concern one object become entries of
+/// `errors`; errors that make the whole plan meaningless (cluster unreachable, forbidden LIST)
+/// are returned.
+pub async fn plan_env(
+    cluster: &dyn Cluster,
+    env: &Environment,
+    options: &PlanOptions,
+) -> Result<EnvPlan, ClusterError> {
+    let concurrency = options.concurrency.max(1);
+    let mut errors = Vec::new();
+    let namespace_type = cluster.resolve(&Gvk::from_api_version("v1", "Namespace")).await?;
+    let config_maps = cluster.resolve(&inventory::config_map_gvk()).await?;
+    let namespace_exists = cluster.get(&namespace_type, None, &env.namespace).await?.is_some();
+
+    // Desired objects, resolved to their resources.
+    let mut resources: HashMap<Gvk, ResourceType> = HashMap::new();
+    let mut desired = Vec::new();
+    for object in &env.objects {
+        let resource = match resources.get(&object.gvk) {
+            Some(resource) => resource.clone(),
+            None => match cluster.resolve(&object.gvk).await {
+                Ok(resource) => {
+                    resources.insert(object.gvk.clone(), resource.clone());
+                    resource
+                }
+                Err(ClusterError::UnknownKind { .. }) => {
+                    errors.push(Diagnostic::error(&object.source.file, object.source.line, "unknown-kind", format!(
+                        "{} {}: the cluster serves no kind {} (check apiVersion, or install its CRD first)",
+                        object.kind(), object.name(), object.gvk
+                    )));
+                    continue;
+                }
+                Err(other) => return Err(other),
+            },
+        };
+        let mut value = desired_with_ownership(object, &env.name);
+        let mut key = object.key.clone();
+        if !resource.namespaced && key.namespace.is_some() {
+            // The loader took an unfamiliar kind for namespaced; discovery knows better.
+            if !env.config.allow_cluster_scoped.iter().any(|k| k == object.kind()) {
+                errors.push(Diagnostic::error(&object.source.file, object.source.line, "cluster-scoped-not-allowed", format!(
+                    "{} \"{}\" is cluster-scoped; add {} to allowClusterScoped in environments/{}/env.yaml to manage it from this environment",
+                    object.kind(), object.name(), object.kind(), env.name
+                )));
+                continue;
+            }
+            key.namespace = None;
+            if let Some(metadata) = value.get_mut("metadata").and_then(Value::as_object_mut) {
+                metadata.remove("namespace");
+            }
+        }
+        desired.push((key, resource, value, object.source.clone(), object.gvk.clone()));
+    }
+
+    // Kinds to LIST: every desired kind, plus kinds applied before (for prune).
+    let mut kinds: BTreeMap<String, (ResourceType, bool)> = BTreeMap::new();
+    for resource in resources.values() {
+        kinds.insert(resource.gvk.group_kind(), (resource.clone(), true));
+    }
+    if namespace_exists {
+        for gvk in inventory::read_kinds(cluster, &config_maps, &env.namespace).await? {
+            if kinds.contains_key(&gvk.group_kind()) {
+                continue;
+            }
+            match cluster.resolve(&gvk).await {
+                Ok(resource) => {
+                    kinds.insert(gvk.group_kind(), (resource, false));
+                }
+                Err(ClusterError::UnknownKind { .. }) => {} // the kind (a CRD) is gone, and its objects with it
+                Err(other) => return Err(other),
+            }
+        }
+    }
+    let selector = owned_selector(&env.name);
+    let lists: Vec<(ResourceType, Vec<Value>)> = stream::iter(kinds.into_values())
+        .map(|(resource, desired_kind)| {
+            let selector = selector.clone();
+            let namespace = env.namespace.clone();
+            async move {
+                // A fresh namespace holds nothing: skip namespaced LISTs there.
+                if resource.namespaced && !namespace_exists {
+                    return Ok((resource, Vec::new()));
+                }
+                // Desired kinds: namespace-wide, to find objects that exist but are not ours yet.
+                // Prune-only kinds: just our own objects.
+                let filter = (!desired_kind).then_some(selector.as_str());
+                let items = cluster
+                    .list(&resource, resource.namespaced.then_some(namespace.as_str()), filter)
+                    .await?;
+                Ok::<_, ClusterError>((resource, items))
+            }
+        })
+        .buffer_unordered(concurrency)
+        .try_collect()
+        .await?;
+    let mut live: HashMap<ObjectKey, (ResourceType, Value)> = HashMap::new();
+    for (resource, items) in lists {
+        for item in items {
+            if let Some(key) = ObjectKey::of(&item) {
+                live.insert(key, (resource.clone(), item));
+            }
+        }
+    }
+
+    // Classify, dry-running only what may change.
+    let desired_keys: BTreeSet<ObjectKey> = desired.iter().map(|d| d.0.clone()).collect();
+    let can_dry_run_creates = namespace_exists;
+    let planned: Vec<Result<ObjectPlan, Diagnostic>> = stream::iter(desired)
+        .map(|(key, resource, value, source, gvk)| {
+            let live_object = live.get(&key).map(|(_, v)| v.clone());
+            async move {
+                classify(
+                    cluster,
+                    key,
+                    resource,
+                    value,
+                    source,
+                    gvk,
+                    live_object,
+                    options,
+                    can_dry_run_creates,
+                )
+                .await
+            }
+        })
+        .buffered(concurrency)
+        .collect()
+        .await;
+    let mut objects = Vec::new();
+    for result in planned {
+        match result {
+            Ok(plan) => objects.push(plan),
+            Err(diagnostic) => errors.push(diagnostic),
+        }
+    }
+    for (key, (resource, object)) in &live {
+        if desired_keys.contains(key) || !is_prunable(object, &env.name) {
+            continue;
+        }
+        let mut before = normalize(object);
+        mask_secret_pair(Some(&mut before), None);
+        objects.push(ObjectPlan {
+            key: key.clone(),
+            api_version: resource.gvk.api_version(),
+            kind: resource.gvk.kind.clone(),
+            action: if env.config.prune { Action::Prune } else { Action::Orphan },
+            source: None,
+            diff: unified_diff(key, Some(&before), None),
+            server_dry_run: false,
+            resource: resource.clone(),
+            desired: None,
+            live: Some(object.clone()),
+        });
+    }
+    objects.sort_by(|a, b| a.key.cmp(&b.key));
+    errors.sort();
+    Ok(EnvPlan {
+        env: env.name.clone(),
+        namespace: env.namespace.clone(),
+        namespace_exists,
+        objects,
+        errors,
+    })
+}
+
+#[allow(clippy::too_many_arguments)]
+async fn classify(
+    cluster: &dyn Cluster,
+    key: ObjectKey,
+    resource: ResourceType,
+    desired: Value,
+    source: Source,
+    gvk: Gvk,
+    live: Option<Value>,
+    options: &PlanOptions,
+    can_dry_run_creates: bool,
+) -> Result<ObjectPlan, Diagnostic> {
+    let mut plan = ObjectPlan {
+        key: key.clone(),
+        api_version: gvk.api_version(),
+        kind: gvk.kind.clone(),
+        action: Action::Unchanged,
+        source: Some(source.clone()),
+        diff: String::new(),
+        server_dry_run: false,
+        resource: resource.clone(),
+        desired: Some(desired.clone()),
+        live: live.clone(),
+    };
+    let reject = |error: ClusterError| {
+        Diagnostic::error(&source.file, source.line, error_code(&error), error.to_string())
+    };
+    let Some(live) = live else {
+        plan.action = Action::Create;
+        if can_dry_run_creates {
+            // Validates the object (admission, schema) now rather than halfway through a sync.
+            cluster
+                .apply(&resource, &desired, &ApplyOptions::coxswain(options.force_conflicts, true))
+                .await
+                .map_err(reject)?;
+            plan.server_dry_run = true;
+        }
+        let mut after = normalize(&desired);
+        mask_secret_pair(None, Some(&mut after));
+        plan.diff = unified_diff(&key, None, Some(&after));
+        return Ok(plan);
+    };
+    if is_unchanged_locally(&desired, &live) {
+        return Ok(plan);
+    }
+    let result = cluster
+        .apply(&resource, &desired, &ApplyOptions::coxswain(options.force_conflicts, true))
+        .await
+        .map_err(reject)?;
+    plan.server_dry_run = true;
+    let mut before = normalize(&live);
+    let mut after = normalize(&result);
+    if before == after {
+        return Ok(plan);
+    }
+    mask_secret_pair(Some(&mut before), Some(&mut after));
+    plan.action = Action::Update;
+    plan.diff = unified_diff(&key, Some(&before), Some(&after));
+    Ok(plan)
+}
+
+/// True when applying `desired` cannot change `live`: every desired field already has its value,
+/// and no field Coxswain applied before has left `desired` (its removal would be a change).
+pub fn is_unchanged_locally(desired: &Value, live: &Value) -> bool {
+    if !is_subset_object(desired, live) {
+        return false;
+    }
+    let Some(entries) = live.pointer("/metadata/managedFields").and_then(Value::as_array) else {
+        return false; // no ownership information: let the server decide
+    };
+    let ours = entries.iter().find(|entry| {
+        entry.get("manager").and_then(Value::as_str) == Some(FIELD_MANAGER)
+            && entry.get("operation").and_then(Value::as_str) == Some("Apply")
+    });
+    let Some(fields) = ours.and_then(|entry| entry.get("fieldsV1")) else {
+        return false; // we never applied it: adopting it is a change of ownership
+    };
+    match FieldSet::from_fields_v1(fields) {
+        Ok(owned) => owned.difference(&FieldSet::from_object(desired)).is_empty(),
+        Err(_) => false,
+    }
+}
+
+fn error_code(error: &ClusterError) -> &'static str {
+    match error {
+        ClusterError::Conflict { .. } => "conflict",
+        ClusterError::Invalid { .. } => "rejected",
+        ClusterError::Forbidden { .. } => "forbidden",
+        _ => "cluster-error",
+    }
+}
+
+/// A unified diff of two normalised objects, as YAML. `None` on one side is a create or delete.
+pub fn unified_diff(key: &ObjectKey, before: Option<&Value>, after: Option<&Value>) -> String {
+    let old = before.map(yaml::to_yaml).unwrap_or_default();
+    let new = after.map(yaml::to_yaml).unwrap_or_default();
+    let name = key.to_string();
+    similar::TextDiff::from_lines(&old, &new)
+        .unified_diff()
+        .context_radius(3)
+        .header(&format!("live: {name}"), &format!("after sync: {name}"))
+        .to_string()
+}

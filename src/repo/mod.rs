@@ -1,0 +1,280 @@
+//! The `GitOps` repo on disk: `environments/<env>/` folders of manifests and their `env.yaml`.
+
+pub mod config;
+pub mod loader;
+pub mod names;
+pub mod object;
+
+pub use config::{EnvConfig, ModelRef, PolicySettings};
+pub use loader::{EnvContext, SourceFile};
+pub use object::{DesiredObject, Source};
+
+use crate::diagnostic::Diagnostic;
+use std::collections::HashSet;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+/// Errors that stop loading altogether (problems inside files are [`Diagnostic`]s instead).
+#[derive(Debug, thiserror::Error)]
+pub enum RepoError {
+    #[error("{path}: not a Coxswain repo: no environments/ folder (pass --repo PATH)")]
+    NotARepo { path: String },
+    #[error("{path}: {source}")]
+    Io { path: String, source: std::io::Error },
+    #[error("no environment \"{name}\" in {repo}/environments (found: {found})")]
+    UnknownEnv { name: String, repo: String, found: String },
+}
+
+/// One loaded environment: its settings, its objects, and every problem found.
+#[derive(Debug, Clone)]
+pub struct Environment {
+    pub name: String,
+    pub namespace: String,
+    pub config: EnvConfig,
+    pub objects: Vec<DesiredObject>,
+    pub diagnostics: Vec<Diagnostic>,
+}
+
+impl Environment {
+    pub fn has_errors(&self) -> bool {
+        self.diagnostics.iter().any(Diagnostic::is_error)
+    }
+
+    /// Builds an environment from files already read (a working tree or a git revision).
+    /// `config_text` is the content of `env.yaml`, if the env has one.
+    pub fn from_files(name: &str, config_text: Option<&str>, files: &[SourceFile]) -> Self {
+        let config_file = format!("environments/{name}/env.yaml");
+        let mut diagnostics = Vec::new();
+        let (config, lines) =
+            match config_text.map(|text| config::parse_env_config(text, &config_file)) {
+                None => (EnvConfig::default(), Arc::default()),
+                Some(Ok(parsed)) => parsed,
+                Some(Err(diagnostic)) => {
+                    diagnostics.push(diagnostic);
+                    (EnvConfig::default(), Arc::default())
+                }
+            };
+        let line_of = |pointer: &str| lines.line_of(pointer).unwrap_or(0);
+        for (index, id) in config.policy.disable.iter().enumerate() {
+            if crate::policy::rule(id).is_none() {
+                let known: Vec<&str> = crate::policy::RULES.iter().map(|r| r.id).collect();
+                diagnostics.push(Diagnostic::error(
+                    &config_file,
+                    line_of(&format!("/policy/disable/{index}")),
+                    "invalid-config",
+                    format!(
+                        "policy.disable names unknown rule \"{id}\" (rules: {})",
+                        known.join(", ")
+                    ),
+                ));
+            }
+        }
+        let namespace = config.namespace.clone().unwrap_or_else(|| name.to_owned());
+        if let Err(why) = loader::check_namespace(&namespace) {
+            diagnostics.push(Diagnostic::error(
+                &config_file,
+                line_of("/namespace"),
+                "invalid-name",
+                format!("namespace \"{namespace}\" of environment \"{name}\" is not a valid namespace name: {why}"),
+            ));
+        }
+        let context = EnvContext { name, namespace: &namespace, config: &config };
+        let (objects, mut found) = loader::load_objects(context, files);
+        diagnostics.append(&mut found);
+        Self { name: name.to_owned(), namespace, config, objects, diagnostics }
+    }
+}
+
+/// A `GitOps` repo checked out on disk.
+#[derive(Debug, Clone)]
+pub struct Repo {
+    root: PathBuf,
+}
+
+impl Repo {
+    /// Opens the repo at `path`, which must hold an `environments/` folder.
+    pub fn open(path: &Path) -> Result<Self, RepoError> {
+        let root = path
+            .canonicalize()
+            .map_err(|source| RepoError::Io { path: path.display().to_string(), source })?;
+        if !root.join("environments").is_dir() {
+            return Err(RepoError::NotARepo { path: path.display().to_string() });
+        }
+        Ok(Self { root })
+    }
+
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+
+    /// Environment names (folders under `environments/`), sorted.
+    pub fn env_names(&self) -> Result<Vec<String>, RepoError> {
+        let dir = self.root.join("environments");
+        let entries = std::fs::read_dir(&dir)
+            .map_err(|source| RepoError::Io { path: "environments".into(), source })?;
+        let mut names = Vec::new();
+        for entry in entries {
+            let entry =
+                entry.map_err(|source| RepoError::Io { path: "environments".into(), source })?;
+            let name = entry.file_name().to_string_lossy().into_owned();
+            if !name.starts_with('.') && entry.path().is_dir() {
+                names.push(name);
+            }
+        }
+        names.sort();
+        Ok(names)
+    }
+
+    /// Loads all environments, or only `only`.
+    pub fn load(&self, only: Option<&str>) -> Result<Vec<Environment>, RepoError> {
+        let names = self.env_names()?;
+        if let Some(wanted) = only {
+            if !names.iter().any(|n| n == wanted) {
+                return Err(RepoError::UnknownEnv {
+                    name: wanted.to_owned(),
+                    repo: self.root.display().to_string(),
+                    found: names.join(", "),
+                });
+            }
+            return Ok(vec![self.load_env(wanted)]);
+        }
+        // Environments are independent: load them on parallel threads.
+        Ok(std::thread::scope(|scope| {
+            let handles: Vec<_> =
+                names.iter().map(|name| scope.spawn(move || self.load_env(name))).collect();
+            handles
+                .into_iter()
+                .map(|handle| {
+                    handle.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic))
+                })
+                .collect()
+        }))
+    }
+
+    /// Loads one environment from the working tree.
+    pub fn load_env(&self, name: &str) -> Environment {
+        let env_dir = format!("environments/{name}");
+        let mut diagnostics = Vec::new();
+        let mut files = Vec::new();
+        let mut visited = HashSet::new();
+        self.collect(&env_dir, &mut files, &mut diagnostics, &mut visited);
+        files.sort_by(|a, b| a.path.cmp(&b.path));
+        let config_path = format!("{env_dir}/env.yaml");
+        let config_index = files.iter().position(|f| f.path == config_path);
+        let config_file = config_index.map(|i| files.remove(i));
+        let config_text =
+            config_file.as_ref().map(|f| String::from_utf8_lossy(&f.contents).into_owned());
+        let mut environment = Environment::from_files(name, config_text.as_deref(), &files);
+        diagnostics.append(&mut environment.diagnostics);
+        environment.diagnostics = diagnostics;
+        environment
+    }
+
+    /// Reads the YAML files under `relative`, refusing anything that resolves outside the repo.
+    fn collect(
+        &self,
+        relative: &str,
+        files: &mut Vec<SourceFile>,
+        diagnostics: &mut Vec<Diagnostic>,
+        visited: &mut HashSet<PathBuf>,
+    ) {
+        let dir = self.root.join(relative);
+        let Some(canonical_dir) = self.inside_repo(&dir, relative, diagnostics) else { return };
+        if !visited.insert(canonical_dir) {
+            return; // a directory symlink loop
+        }
+        let entries = match std::fs::read_dir(&dir) {
+            Ok(entries) => entries,
+            Err(e) => {
+                diagnostics.push(Diagnostic::error(relative, 0, "unreadable-file", e.to_string()));
+                return;
+            }
+        };
+        let mut entries: Vec<_> = entries.filter_map(Result::ok).collect();
+        entries.sort_by_key(std::fs::DirEntry::file_name);
+        for entry in entries {
+            let file_name = entry.file_name().to_string_lossy().into_owned();
+            if file_name.starts_with('.') {
+                continue;
+            }
+            let path = format!("{relative}/{file_name}");
+            let full = entry.path();
+            if full.is_dir() {
+                self.collect(&path, files, diagnostics, visited);
+                continue;
+            }
+            if !is_yaml_file(&file_name) {
+                continue;
+            }
+            if self.inside_repo(&full, &path, diagnostics).is_none() {
+                continue;
+            }
+            match std::fs::metadata(&full) {
+                Ok(meta) if meta.len() > loader::MAX_FILE_BYTES => {
+                    diagnostics.push(Diagnostic::error(
+                        &path,
+                        0,
+                        "file-too-large",
+                        format!(
+                            "file is {} bytes; manifests over {} bytes are refused",
+                            meta.len(),
+                            loader::MAX_FILE_BYTES
+                        ),
+                    ));
+                    continue;
+                }
+                Ok(_) => {}
+                Err(e) => {
+                    diagnostics.push(Diagnostic::error(&path, 0, "unreadable-file", e.to_string()));
+                    continue;
+                }
+            }
+            match std::fs::read(&full) {
+                Ok(contents) => files.push(SourceFile { path, contents }),
+                Err(e) => {
+                    diagnostics.push(Diagnostic::error(&path, 0, "unreadable-file", e.to_string()));
+                }
+            }
+        }
+    }
+
+    /// The canonical path of `full` when it stays inside the repo; a diagnostic otherwise.
+    fn inside_repo(
+        &self,
+        full: &Path,
+        relative: &str,
+        diagnostics: &mut Vec<Diagnostic>,
+    ) -> Option<PathBuf> {
+        match full.canonicalize() {
+            Ok(canonical) if canonical.starts_with(&self.root) => Some(canonical),
+            Ok(canonical) => {
+                diagnostics.push(Diagnostic::error(
+                    relative,
+                    0,
+                    "path-escapes-repo",
+                    format!(
+                        "resolves to {} outside the repo; symlinks must stay inside it",
+                        canonical.display()
+                    ),
+                ));
+                None
+            }
+            Err(e) => {
+                diagnostics.push(Diagnostic::error(
+                    relative,
+                    0,
+                    "unreadable-file",
+                    format!("cannot resolve path: {e}"),
+                ));
+                None
+            }
+        }
+    }
+}
+
+/// `.yaml` / `.yml`, in any letter case.
+pub(crate) fn is_yaml_file(name: &str) -> bool {
+    Path::new(name)
+        .extension()
+        .is_some_and(|ext| ext.eq_ignore_ascii_case("yaml") || ext.eq_ignore_ascii_case("yml"))
+}

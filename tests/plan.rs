@@ -1,0 +1,147 @@
+//! The plan engine against the in-memory cluster double: classification, request economy
+//! (asserted on the double's request counters, not on time) and rendered output.
+
+mod support;
+
+use coxswain::cluster::memory::{MemoryCluster, Verb};
+use coxswain::cluster::{ApplyOptions, Cluster, Gvk};
+use coxswain::plan::render::PlanReport;
+use coxswain::plan::{Action, PlanOptions, plan_env};
+use coxswain::repo::Repo;
+use serde_json::json;
+use support::{apply_directly, deployment, env_from};
+
+const CONFIG: &str = "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: settings\ndata:\n  LOG_LEVEL: info\n";
+
+fn actions(plan: &coxswain::plan::EnvPlan) -> Vec<(String, &'static str)> {
+    plan.objects.iter().map(|o| (o.key.to_string(), o.action.as_str())).collect()
+}
+
+#[tokio::test]
+async fn fresh_namespace_plans_all_creates_without_dry_runs() {
+    let cluster = MemoryCluster::new();
+    let repo = Repo::open(&support::example_repo()).unwrap();
+    let env = repo.load_env("prod");
+    let plan = plan_env(&cluster, &env, &PlanOptions::default()).await.unwrap();
+    assert!(!plan.namespace_exists);
+    assert!(plan.errors.is_empty(), "{:?}", plan.errors);
+    assert_eq!(plan.count(Action::Create), 6);
+    assert_eq!(plan.objects.len(), 6);
+    // The namespace does not exist: nothing to LIST in it, nothing to dry-run against.
+    let counts = cluster.requests();
+    assert_eq!((counts.get(Verb::List), counts.get(Verb::ApplyDryRun), counts.writes()), (0, 0, 0));
+}
+
+#[tokio::test]
+async fn no_op_replan_lists_each_kind_once_and_dry_runs_nothing() {
+    let cluster = MemoryCluster::new();
+    let repo = Repo::open(&support::example_repo()).unwrap();
+    let env = repo.load_env("prod");
+    apply_directly(&cluster, &env).await;
+    cluster.reset_counters();
+    let plan = plan_env(&cluster, &env, &PlanOptions::default()).await.unwrap();
+    assert!(plan.errors.is_empty(), "{:?}", plan.errors);
+    assert!(!plan.has_changes(), "{}", PlanReport::new(vec![plan.clone()]).render_text(false));
+    assert_eq!(plan.count(Action::Unchanged), 6);
+    let counts = cluster.requests();
+    // Six objects of six kinds: one LIST per kind, and the server is asked nothing else per object.
+    assert_eq!(counts.get(Verb::List), 6);
+    assert_eq!(counts.get(Verb::ApplyDryRun), 0);
+    assert_eq!(counts.get(Verb::Get), 2, "the namespace and the inventory");
+    assert_eq!(counts.writes(), 0);
+}
+
+#[tokio::test]
+async fn one_image_bump_among_a_thousand_objects_costs_one_dry_run() {
+    let cluster = MemoryCluster::new();
+    let mut manifests = String::new();
+    for i in 0..500 {
+        manifests.push_str(&format!("---\n{}", deployment(&format!("model-{i:03}"), "ghcr.io/acme/model:1.0.0", 2, &[("MODEL_VERSION", "1.0.0")])));
+        manifests.push_str(&format!("---\napiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: model-{i:03}\ndata:\n  threads: \"2\"\n"));
+    }
+    let before = env_from("dev", None, &[("all.yaml", &manifests)]);
+    assert_eq!(before.objects.len(), 1000);
+    apply_directly(&cluster, &before).await;
+    let bumped = manifests.replacen(
+        "name: model-042\nspec:\n  replicas: 2\n  selector:\n    matchLabels: {app: model-042}\n  template:\n    metadata:\n      labels: {app: model-042}\n    spec:\n      containers:\n        - name: server\n          image: ghcr.io/acme/model:1.0.0",
+        "name: model-042\nspec:\n  replicas: 2\n  selector:\n    matchLabels: {app: model-042}\n  template:\n    metadata:\n      labels: {app: model-042}\n    spec:\n      containers:\n        - name: server\n          image: ghcr.io/acme/model:1.1.0",
+        1,
+    );
+    assert_ne!(bumped, manifests);
+    let after = env_from("dev", None, &[("all.yaml", &bumped)]);
+    cluster.reset_counters();
+    let plan = plan_env(&cluster, &after, &PlanOptions::default()).await.unwrap();
+    let counts = cluster.requests();
+    assert_eq!(counts.get(Verb::ApplyDryRun), 1);
+    assert_eq!(counts.get(Verb::List), 2);
+    assert_eq!(plan.count(Action::Update), 1);
+    assert_eq!(plan.count(Action::Unchanged), 999);
+    let update = plan.objects.iter().find(|o| o.action == Action::Update).unwrap();
+    assert_eq!(update.key.name, "model-042");
+    let changed: Vec<&str> = update.diff.lines().filter(|l| (l.starts_with('+') || l.starts_with('-')) && !l.starts_with("+++") && !l.starts_with("---")).collect();
+    assert_eq!(changed, ["-          image: ghcr.io/acme/model:1.0.0", "+          image: ghcr.io/acme/model:1.1.0"]);
+}
+
+/// The classic cases, rendered in every format: an image bump, a replica change, a removed env
+/// var, a new object, a pruned object, an unchanged object, and a foreign object left alone.
+#[tokio::test]
+async fn renders_create_update_prune_and_unchanged() {
+    let cluster = MemoryCluster::new();
+    let synced = env_from("staging", Some("namespace: iris-staging\n"), &[
+        ("server.yaml", &deployment("iris-server", "ghcr.io/acme/iris:1.0.0", 2, &[("MODEL_VERSION", "1.0.0"), ("DEBUG", "1")])),
+        ("config.yaml", CONFIG),
+        ("old.yaml", "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: retired\ndata:\n  a: b\n"),
+    ]);
+    apply_directly(&cluster, &synced).await;
+    // Someone else's object in the same namespace: never pruned.
+    let config_maps = cluster.resolve(&Gvk::from_api_version("v1", "ConfigMap")).await.unwrap();
+    let foreign = json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "kube-root-ca.crt", "namespace": "iris-staging"}, "data": {"ca.crt": "x"}});
+    cluster.apply(&config_maps, &foreign, &ApplyOptions { field_manager: "kube-controller-manager".into(), force: false, dry_run: false }).await.unwrap();
+
+    let next = env_from("staging", Some("namespace: iris-staging\n"), &[
+        ("server.yaml", &deployment("iris-server", "ghcr.io/acme/iris:1.1.0", 3, &[("MODEL_VERSION", "1.1.0")])),
+        ("config.yaml", CONFIG),
+        ("batch.yaml", "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: batching\ndata:\n  MAX_BATCH: \"64\"\n"),
+    ]);
+    let plan = plan_env(&cluster, &next, &PlanOptions::default()).await.unwrap();
+    assert_eq!(actions(&plan), [
+        ("ConfigMap iris-staging/batching".to_owned(), "create"),
+        ("ConfigMap iris-staging/retired".to_owned(), "prune"),
+        ("ConfigMap iris-staging/settings".to_owned(), "unchanged"),
+        ("Deployment.apps iris-staging/iris-server".to_owned(), "update"),
+    ]);
+    let report = PlanReport::new(vec![plan]);
+    insta::assert_snapshot!("plan_text", report.render_text(false));
+    insta::assert_snapshot!("plan_markdown", report.render_markdown());
+    insta::assert_json_snapshot!("plan_json", report);
+}
+
+#[tokio::test]
+async fn unknown_kinds_are_errors_at_their_line_before_anything_else() {
+    let cluster = MemoryCluster::new().with_namespace("dev");
+    let env = env_from("dev", None, &[("model.yaml", &format!("{CONFIG}---\napiVersion: serving.kserve.io/v1beta1\nkind: InferenceService\nmetadata:\n  name: iris\n"))]);
+    let plan = plan_env(&cluster, &env, &PlanOptions::default()).await.unwrap();
+    assert_eq!(plan.errors.len(), 1);
+    assert_eq!(plan.errors[0].to_string(), "environments/dev/model.yaml:8: error[unknown-kind]: InferenceService iris: the cluster serves no kind serving.kserve.io/v1beta1/InferenceService (check apiVersion, or install its CRD first)");
+}
+
+#[tokio::test]
+async fn conflicts_with_another_manager_name_field_and_manager() {
+    let cluster = MemoryCluster::new();
+    let env = env_from("dev", None, &[("server.yaml", &deployment("iris-server", "ghcr.io/acme/iris:1.0.0", 2, &[]))]);
+    apply_directly(&cluster, &env).await;
+    // An operator scales the deployment by hand with its own server-side apply.
+    let deployments = cluster.resolve(&Gvk::from_api_version("apps/v1", "Deployment")).await.unwrap();
+    let scale = json!({"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "iris-server", "namespace": "dev"}, "spec": {"replicas": 5}});
+    cluster.apply(&deployments, &scale, &ApplyOptions { field_manager: "kubectl".into(), force: true, dry_run: false }).await.unwrap();
+    let plan = plan_env(&cluster, &env, &PlanOptions::default()).await.unwrap();
+    assert_eq!(plan.errors.len(), 1, "{plan:#?}");
+    let message = plan.errors[0].to_string();
+    assert!(message.contains(".spec.replicas") && message.contains("\"kubectl\""), "{message}");
+    assert!(message.starts_with("environments/dev/server.yaml:1: error[conflict]"), "{message}");
+    // With --force-conflicts the plan shows the change that would take ownership back.
+    let forced = plan_env(&cluster, &env, &PlanOptions { force_conflicts: true, ..PlanOptions::default() }).await.unwrap();
+    assert!(forced.errors.is_empty());
+    assert_eq!(forced.count(Action::Update), 1);
+    assert!(forced.objects[0].diff.contains("-  replicas: 5\n+  replicas: 2\n"), "{}", forced.objects[0].diff);
+}

@@ -1,0 +1,49 @@
+//! Helpers shared by the integration tests.
+#![allow(dead_code)]
+
+use coxswain::cluster::memory::MemoryCluster;
+use coxswain::cluster::{ApplyOptions, Cluster};
+use coxswain::inventory;
+use coxswain::ownership::desired_with_ownership;
+use coxswain::repo::{Environment, SourceFile};
+use std::collections::BTreeSet;
+
+/// The bundled example repo's root.
+pub fn example_repo() -> std::path::PathBuf {
+    std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// Builds an environment from in-memory files (`name`, `text`).
+pub fn env_from(name: &str, config: Option<&str>, files: &[(&str, &str)]) -> Environment {
+    let files: Vec<SourceFile> = files
+        .iter()
+        .map(|(path, text)| SourceFile { path: format!("environments/{name}/{path}"), contents: text.as_bytes().to_vec() })
+        .collect();
+    let env = Environment::from_files(name, config, &files);
+    assert!(!env.has_errors(), "test env has errors: {:?}", env.diagnostics);
+    env
+}
+
+/// Applies every object of `env` the way a sync does, plus the inventory, so tests of the plan
+/// can start from a synced state independently of the sync engine.
+pub async fn apply_directly(cluster: &MemoryCluster, env: &Environment) {
+    cluster.add_namespace(&env.namespace);
+    let mut kinds = BTreeSet::new();
+    for object in &env.objects {
+        let resource = cluster.resolve(&object.gvk).await.unwrap();
+        cluster.apply(&resource, &desired_with_ownership(object, &env.name), &ApplyOptions::coxswain(false, false)).await.unwrap();
+        kinds.insert(object.gvk.clone());
+    }
+    let config_maps = cluster.resolve(&inventory::config_map_gvk()).await.unwrap();
+    let record = inventory::inventory_object(&env.name, &env.namespace, &kinds);
+    cluster.apply(&config_maps, &record, &ApplyOptions::coxswain(true, false)).await.unwrap();
+}
+
+/// A model-server Deployment manifest.
+pub fn deployment(name: &str, image: &str, replicas: u32, env_vars: &[(&str, &str)]) -> String {
+    let vars: String = env_vars.iter().map(|(k, v)| format!("            - name: {k}\n              value: \"{v}\"\n")).collect();
+    let env_block = if vars.is_empty() { String::new() } else { format!("          env:\n{vars}") };
+    format!(
+        "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: {name}\nspec:\n  replicas: {replicas}\n  selector:\n    matchLabels: {{app: {name}}}\n  template:\n    metadata:\n      labels: {{app: {name}}}\n    spec:\n      containers:\n        - name: server\n          image: {image}\n{env_block}          resources:\n            requests: {{cpu: 100m, memory: 128Mi}}\n            limits: {{memory: 256Mi}}\n"
+    )
+}
