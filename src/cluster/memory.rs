@@ -653,7 +653,8 @@ impl State {
         options: &ApplyOptions,
     ) -> Result<Value, ClusterError> {
         let (resource, key) = self.identify(resource, body)?;
-        if body.pointer("/metadata/managedFields").is_some_and(|m| !m.is_null()) {
+        let managed = body.pointer("/metadata/managedFields");
+        if managed.is_some_and(|m| !m.is_null() && m.as_array().is_none_or(|a| !a.is_empty())) {
             return Err(invalid(
                 &key,
                 vec![

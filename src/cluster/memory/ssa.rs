@@ -98,7 +98,7 @@ impl ManagedEntry {
 
 /// Reads `metadata.managedFields` of a request body; `None` when the body has none.
 pub(super) fn parse_managed_fields(object: &Value) -> Result<Option<Vec<ManagedEntry>>, String> {
-    let Some(entries) = object.pointer("/metadata/managedFields") else {
+    let Some(entries) = object.pointer("/metadata/managedFields").filter(|e| !e.is_null()) else {
         return Ok(None);
     };
     let Some(entries) = entries.as_array() else {
@@ -409,16 +409,20 @@ fn merge_ordered<T: Clone>(
 }
 
 /// Removes from `object` the fields in `remove`, except where a field below is still owned
-/// (`owned`). Maps and lists emptied by the removal go too, as the server drops them.
+/// (`owned`), and except the merge keys of elements that stay. Parents go before their children,
+/// so a removed element takes its fields with it. Maps and lists emptied by the removal go too,
+/// as the server drops them.
 fn prune(schema: &Schema, object: &mut Value, remove: &FieldSet, owned: &FieldSet) {
-    let paths: Vec<&Path> = remove.iter().collect();
-    for path in paths.into_iter().rev() {
-        if owned.has_descendant(path) {
+    let mut removed: Vec<&Path> = Vec::new();
+    for path in remove {
+        if removed.iter().any(|gone| path.starts_with(gone.elements()))
+            || owned.has_descendant(path)
+            || is_merge_key(path)
+            || !remove_at(schema, object, path.elements())
+        {
             continue;
         }
-        if !remove_at(schema, object, path.elements()) {
-            continue;
-        }
+        removed.push(path);
         let mut ancestor = &path.elements()[..path.len() - 1];
         while let Some(last) = ancestor.last() {
             let here = Path(ancestor.to_vec());
@@ -433,6 +437,17 @@ fn prune(schema: &Schema, object: &mut Value, remove: &FieldSet, owned: &FieldSe
             remove_at(schema, object, ancestor);
             ancestor = &ancestor[..ancestor.len() - 1];
         }
+    }
+}
+
+/// A key field of a keyed-list element (`containers[name="x"].name`): removing it alone would
+/// leave an element nobody can address.
+fn is_merge_key(path: &Path) -> bool {
+    match path.elements() {
+        [.., PathElement::Key(fields), PathElement::Field(name)] => {
+            fields.iter().any(|(key, _)| key == name)
+        }
+        _ => false,
     }
 }
 

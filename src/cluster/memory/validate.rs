@@ -411,7 +411,7 @@ pub(super) fn update(group_kind: &str, old: &Value, new: &Value) -> Vec<String> 
     };
     match group_kind {
         "Deployment.apps" | "DaemonSet.apps" => {
-            immutable("spec.selector", "/spec/selector", &mut problems)
+            immutable("spec.selector", "/spec/selector", &mut problems);
         }
         "StatefulSet.apps" => {
             let mutable = [
