@@ -89,3 +89,71 @@ pub fn check_protected(info: Option<&GitInfo>, env: &str, branch: &str) -> Resul
     }
     Ok(())
 }
+
+/// Writes a commit whose `environments/<env>/` equals that folder at commit `sha`, so git agrees
+/// with a rolled-back cluster and the next sync does not redeploy the bad version.
+///
+/// With `branch`, the commit goes on that new branch (from HEAD) and the working tree is left
+/// alone — for protected envs, whose changes go through review. Without, it goes on the current
+/// branch and the env folder in the working tree and index is updated to match.
+pub fn commit_env_restore(root: &Path, env: &str, sha: &str, branch: Option<&str>, message: &str) -> Result<git2::Oid, GitError> {
+    let repo = Repository::discover(root).map_err(|e| git_error(root, &e))?;
+    let err = |e: git2::Error| git_error(root, &e);
+    let workdir = repo.workdir().unwrap_or(root).canonicalize().unwrap_or_else(|_| root.to_path_buf());
+    let root_abs = root.canonicalize().unwrap_or_else(|_| root.to_path_buf());
+    let prefix = root_abs.strip_prefix(&workdir).unwrap_or(Path::new("")).to_path_buf();
+    let env_path = prefix.join("environments").join(env);
+    let source = repo.find_commit(git2::Oid::from_str(sha).map_err(err)?).map_err(|e| GitError::Git {
+        repo: root.display().to_string(),
+        message: format!("commit {sha} of the revision is not in this repository ({}); fetch it first", e.message()),
+    })?;
+    let head = repo.head().and_then(|h| h.peel_to_commit()).map_err(err)?;
+    let old_entry = source.tree().map_err(err)?.get_path(&env_path).map_err(|e| GitError::Git {
+        repo: root.display().to_string(),
+        message: format!("commit {sha} has no {}: {}", env_path.display(), e.message()),
+    })?;
+    let new_tree = replace_subtree(&repo, &head.tree().map_err(err)?, &env_path, old_entry.id()).map_err(err)?;
+    if new_tree == head.tree_id() {
+        return Err(GitError::Git { repo: root.display().to_string(), message: format!("{} already matches commit {sha}; nothing to commit", env_path.display()) });
+    }
+    let tree = repo.find_tree(new_tree).map_err(err)?;
+    let signature = repo.signature().or_else(|_| git2::Signature::now("Coxswain", "coxswain@localhost")).map_err(err)?;
+    let oid = match branch {
+        Some(name) => {
+            let oid = repo.commit(None, &signature, &signature, message, &tree, &[&head]).map_err(err)?;
+            repo.branch(name, &repo.find_commit(oid).map_err(err)?, false).map_err(err)?;
+            oid
+        }
+        None => {
+            let oid = repo.commit(Some("HEAD"), &signature, &signature, message, &tree, &[&head]).map_err(err)?;
+            let mut checkout = git2::build::CheckoutBuilder::new();
+            checkout.force().path(env_path.to_string_lossy().replace('\\', "/"));
+            repo.checkout_tree(tree.as_object(), Some(&mut checkout)).map_err(err)?;
+            let mut index = repo.index().map_err(err)?;
+            index.read_tree(&tree).map_err(err)?;
+            index.write().map_err(err)?;
+            oid
+        }
+    };
+    Ok(oid)
+}
+
+/// A copy of `tree` with the entry at `path` (a directory) replaced by tree `replacement`.
+fn replace_subtree(repo: &Repository, tree: &git2::Tree<'_>, path: &Path, replacement: git2::Oid) -> Result<git2::Oid, git2::Error> {
+    let mut components = path.components();
+    let Some(first) = components.next() else { return Ok(replacement) };
+    let name = first.as_os_str().to_string_lossy().into_owned();
+    let rest: std::path::PathBuf = components.collect();
+    let mut builder = repo.treebuilder(Some(tree))?;
+    let child = if rest.as_os_str().is_empty() {
+        replacement
+    } else {
+        let existing = match tree.get_name(&name) {
+            Some(entry) => repo.find_tree(entry.id())?,
+            None => repo.find_tree(repo.treebuilder(None)?.write()?)?,
+        };
+        replace_subtree(repo, &existing, &rest, replacement)?
+    };
+    builder.insert(&name, child, 0o040_000)?;
+    builder.write()
+}

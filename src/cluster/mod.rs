@@ -82,3 +82,17 @@ pub trait Cluster: Send + Sync {
         resource_version: Option<&str>,
     ) -> Result<BoxStream<'static, Result<WatchEvent, ClusterError>>, ClusterError>;
 }
+
+/// The environment variable that selects the cluster backend: unset or `kube` for the
+/// kubeconfig's cluster; `memory` for an in-process cluster (demos, the desktop app's end-to-end
+/// tests). The in-memory cluster lives only as long as the process.
+pub const BACKEND_VAR: &str = "COXSWAIN_CLUSTER";
+
+/// Connects to the cluster of `context` (the kubeconfig's current context when `None`).
+pub async fn connect(context: Option<&str>) -> Result<std::sync::Arc<dyn Cluster>, ClusterError> {
+    match std::env::var(BACKEND_VAR).as_deref() {
+        Ok("memory") => Ok(std::sync::Arc::new(memory::MemoryCluster::new())),
+        Ok("kube") | Err(_) => Ok(std::sync::Arc::new(kube_api::KubeCluster::from_kubeconfig(context).await?)),
+        Ok(other) => Err(ClusterError::Config { message: format!("{BACKEND_VAR}={other}: expected `kube` or `memory`") }),
+    }
+}

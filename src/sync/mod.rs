@@ -84,6 +84,12 @@ pub enum SyncEvent {
 /// Receives [`SyncEvent`]s as they happen.
 pub trait Progress: Send + Sync {
     fn event(&self, env: &str, event: &SyncEvent);
+
+    /// Called with the plan before anything is written; `false` cancels the sync. The CLI
+    /// prompts here; the desktop app checks the plan is the one the user previewed.
+    fn confirm(&self, _plan: &EnvPlan) -> bool {
+        true
+    }
 }
 
 /// Ignores progress.
@@ -112,6 +118,8 @@ pub enum SyncStatus {
     LockHeld,
     /// Stopped by an error; `applied` says what was written before it.
     Failed,
+    /// The preview was declined: nothing was written.
+    Cancelled,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -192,6 +200,10 @@ pub async fn sync_env(cluster: Arc<dyn Cluster>, env: &Environment, options: &Sy
     }
     if !plan.has_changes() {
         report.status = SyncStatus::NoChanges;
+        return report;
+    }
+    if !progress.confirm(&plan) {
+        report.status = SyncStatus::Cancelled;
         return report;
     }
 
@@ -437,4 +449,47 @@ async fn roll_back_after_failure(cluster: Arc<dyn Cluster>, env: &Environment, o
 pub fn environment_at(env: &Environment, raw: &Value) -> Result<Environment, HistoryError> {
     let stored = history::manifests(raw)?;
     Ok(Environment { objects: history::desired_objects(&stored), diagnostics: Vec::new(), ..env.clone() })
+}
+
+/// Why a rollback could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum RollbackError {
+    #[error(transparent)]
+    History(#[from] HistoryError),
+    #[error(transparent)]
+    Cluster(#[from] ClusterError),
+    #[error("environment {env} has no successful revision before revision {current} to roll back to")]
+    NoTarget { env: String, current: u64 },
+    #[error("environment {env} has no sync history yet")]
+    NoHistory { env: String },
+}
+
+/// The revision `rollback` restores: `to`, or the last successful one before the newest.
+pub async fn rollback_target(cluster: &dyn Cluster, env: &Environment, to: Option<u64>) -> Result<(Revision, Value), RollbackError> {
+    if let Some(number) = to {
+        return Ok(history::find(cluster, &env.name, &env.namespace, number).await?);
+    }
+    let revisions = history::list(cluster, &env.name, &env.namespace).await?;
+    let Some((current, _)) = revisions.first() else { return Err(RollbackError::NoHistory { env: env.name.clone() }) };
+    let current = current.number;
+    revisions
+        .into_iter()
+        .skip(1)
+        .find(|(r, _)| r.outcome == Outcome::Succeeded)
+        .ok_or(RollbackError::NoTarget { env: env.name.clone(), current })
+}
+
+/// Restores revision `target`'s manifests through the normal sync engine (preview, lock,
+/// health, history), recorded as a new revision.
+pub async fn rollback(cluster: Arc<dyn Cluster>, env: &Environment, target: &(Revision, Value), options: &SyncOptions, progress: &dyn Progress) -> Result<SyncReport, RollbackError> {
+    let (revision, raw) = target;
+    let restored = environment_at(env, raw)?;
+    let options = SyncOptions {
+        rollback_of: Some(revision.number),
+        git_sha: revision.git_sha.clone(),
+        message: format!("rollback to revision {}", revision.number),
+        ..options.clone()
+    };
+    progress.event(&env.name, &SyncEvent::RollingBack { to: revision.number });
+    Ok(sync_env(cluster, &restored, &options, progress).await)
 }
