@@ -21,6 +21,8 @@ type Scenario = for<'a> fn(&'a Ctx) -> BoxFuture<'a, Outcome>;
 
 struct Ctx {
     cluster: KubeCluster,
+    /// The admin configuration, for scenarios that connect as someone else.
+    config: kube::Config,
     namespace: String,
 }
 
@@ -34,7 +36,7 @@ async fn real_api_server() {
         Ok(None) => return,
         Err(error) => panic!("could not start or reach the test API server: {error}"),
     };
-    let scenarios: [(&str, Scenario); 9] = [
+    let scenarios: [(&str, Scenario); 11] = [
         ("resolve", |ctx| Box::pin(resolve(ctx))),
         ("apply-get-list", |ctx| Box::pin(apply_get_list(ctx))),
         ("apply-defaults", |ctx| Box::pin(apply_defaults(ctx))),
@@ -44,6 +46,8 @@ async fn real_api_server() {
         ("delete", |ctx| Box::pin(delete(ctx))),
         ("watch", |ctx| Box::pin(watch(ctx))),
         ("invalid", |ctx| Box::pin(invalid(ctx))),
+        ("forbidden", |ctx| Box::pin(forbidden(ctx))),
+        ("unauthorized", |ctx| Box::pin(unauthorized(ctx))),
     ];
     let mut failures = Vec::new();
     for (name, scenario) in scenarios {
@@ -67,7 +71,9 @@ async fn real_api_server() {
 
 async fn run(env: &TestEnv, name: &str, scenario: Scenario) -> Outcome {
     let namespace = env.create_namespace(&format!("cx-{name}")).await?;
-    let ctx = Ctx { cluster: env.cluster().await?, namespace };
+    let config = env.config().await?;
+    let cluster = KubeCluster::from_config(config.clone()).map_err(|e| e.to_string())?;
+    let ctx = Ctx { cluster, config, namespace };
     let outcome = match tokio::time::timeout(SCENARIO_LIMIT, scenario(&ctx)).await {
         Ok(outcome) => outcome,
         Err(_) => Err(format!("did not finish within {SCENARIO_LIMIT:?}")),
@@ -249,7 +255,18 @@ async fn conflict(ctx: &Ctx) -> Outcome {
 
     let ours = configmap(ns, "shared", "iris", &json!({"x": "2"}));
     match cluster.apply(&configmaps(), &ours, &ApplyOptions::coxswain(false, false)).await {
-        Err(ClusterError::Conflict { object, conflicts, .. }) => {
+        Err(error @ ClusterError::Conflict { .. }) => {
+            ensure_eq!(
+                error.to_string(),
+                format!(
+                    "ConfigMap {ns}/shared: conflict: Apply failed with 1 conflict [.data.x (owned \
+                     by \"other-tool\")]; rerun with --force-conflicts to take ownership"
+                ),
+                "conflict message"
+            );
+            let ClusterError::Conflict { object, conflicts, .. } = error else {
+                return Err("unreachable".into());
+            };
             ensure_eq!(object, ObjectKey::of(&ours).ok_or("key")?, "conflict object");
             ensure_eq!(
                 conflicts,
@@ -301,8 +318,11 @@ async fn replace_stale(ctx: &Ctx) -> Outcome {
     let mut late = stale.clone();
     late["data"]["holder"] = json!("c");
     match cluster.replace(&configmaps(), &late).await {
-        Err(ClusterError::Conflict { conflicts, .. }) => {
+        Err(ClusterError::Conflict { conflicts, message, .. }) => {
             ensure(conflicts.is_empty(), || format!("unexpected field conflicts {conflicts:?}"))?;
+            ensure(message.contains("the object has been modified"), || {
+                format!("stale-version message changed: {message}")
+            })?;
         }
         other => return Err(format!("stale replace: expected Conflict, got {other:?}")),
     }
@@ -364,4 +384,44 @@ async fn invalid(ctx: &Ctx) -> Outcome {
         }
         other => Err(format!("replicas -1: expected Invalid, got {other:?}")),
     }
+}
+
+async fn forbidden(ctx: &Ctx) -> Outcome {
+    let mut config = ctx.config.clone();
+    config.auth_info.impersonate = Some("coxswain-nobody".into());
+    let cluster = KubeCluster::from_config(config).map_err(|e| text(&e))?;
+    match cluster.list(&configmaps(), Some(&ctx.namespace), None).await {
+        Err(ClusterError::Forbidden { target, message }) => {
+            ensure_eq!(target, format!("ConfigMap in namespace {}", ctx.namespace), "target");
+            ensure(
+                message.contains("User \"coxswain-nobody\" cannot list resource \"configmaps\""),
+                || format!("the server's message is not kept: {message}"),
+            )
+        }
+        other => {
+            Err(format!("impersonating a user without roles: expected Forbidden, got {other:?}"))
+        }
+    }
+}
+
+async fn unauthorized(ctx: &Ctx) -> Outcome {
+    let mut config = ctx.config.clone();
+    config.auth_info = kube::config::AuthInfo {
+        token: Some("not-a-valid-token".to_owned().into()),
+        ..Default::default()
+    };
+    let cluster = KubeCluster::from_config(config).map_err(|e| text(&e))?;
+    match cluster.get(&configmaps(), Some(&ctx.namespace), "any").await {
+        Err(error @ ClusterError::Unauthorized { .. }) => ensure_eq!(
+            error.to_string(),
+            format!(
+                "ConfigMap {}/any: unauthorized (401): the credentials were refused; check the \
+                 kubeconfig user",
+                ctx.namespace
+            ),
+            "unauthorized message"
+        ),
+        other => return Err(format!("a bogus token: expected Unauthorized, got {other:?}")),
+    }
+    Ok(())
 }

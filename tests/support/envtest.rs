@@ -181,7 +181,10 @@ impl ControlPlane {
                 .arg("--disable-admission-plugins=ServiceAccount")
                 .arg("--allow-privileged=true")
                 .arg(format!("--service-account-issuer=https://127.0.0.1:{secure_port}"))
-                .arg(format!("--service-account-key-file={}", pki.service_account_key.display()))
+                .arg(format!(
+                    "--service-account-key-file={}",
+                    pki.service_account_public_key.display()
+                ))
                 .arg(format!(
                     "--service-account-signing-key-file={}",
                     pki.service_account_key.display()
@@ -262,6 +265,7 @@ struct Pki {
     admin_cert: PathBuf,
     admin_key: PathBuf,
     service_account_key: PathBuf,
+    service_account_public_key: PathBuf,
 }
 
 impl Pki {
@@ -304,6 +308,7 @@ impl Pki {
             ("admin.crt", admin_cert.pem()),
             ("admin.key", admin_key.serialize_pem()),
             ("sa.key", service_account_key.serialize_pem()),
+            ("sa.pub", service_account_key.public_key_pem()),
         ];
         for (name, pem) in &files {
             let path = dir.join(name);
@@ -316,6 +321,7 @@ impl Pki {
             admin_cert: dir.join("admin.crt"),
             admin_key: dir.join("admin.key"),
             service_account_key: dir.join("sa.key"),
+            service_account_public_key: dir.join("sa.pub"),
         })
     }
 
