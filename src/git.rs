@@ -44,7 +44,7 @@ pub fn inspect(root: &Path, env: &str) -> Result<Option<GitInfo>, GitError> {
     };
     let head = repo.head().ok();
     let sha = head.as_ref().and_then(|h| h.target()).map(|oid| oid.to_string());
-    let branch = head.as_ref().filter(|h| h.is_branch()).and_then(|h| h.shorthand()).map(str::to_owned);
+    let branch = head.as_ref().filter(|h| h.is_branch()).and_then(|h| h.shorthand().ok()).map(str::to_owned);
     let mut branches_at_head = Vec::new();
     if let Some(target) = head.as_ref().and_then(git2::Reference::target) {
         for (kind, prefix) in [(git2::BranchType::Local, ""), (git2::BranchType::Remote, "origin/")] {
@@ -66,7 +66,7 @@ pub fn inspect(root: &Path, env: &str) -> Result<Option<GitInfo>, GitError> {
     let mut options = StatusOptions::new();
     options.include_untracked(true).recurse_untracked_dirs(true).include_ignored(false).pathspec(&pathspec);
     let statuses = repo.statuses(Some(&mut options)).map_err(|e| git_error(&root, &e))?;
-    let dirty_files = statuses.iter().filter_map(|s| s.path().map(str::to_owned)).collect();
+    let dirty_files = statuses.iter().filter_map(|s| s.path().ok().map(str::to_owned)).collect();
     Ok(Some(GitInfo { sha, branch, branches_at_head, dirty_files }))
 }
 

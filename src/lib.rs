@@ -2,19 +2,27 @@
 //!
 //! The library holds all behaviour; the `coxswain` binary and the desktop app are thin shells
 //! over it. Concerns are kept apart the way Argo CD's gitops-engine keeps them: loading the
-//! desired state ([`repo`]), checking it ([`policy`]), talking to a cluster ([`cluster`]).
+//! desired state ([`repo`]), checking it ([`policy`]), talking to a cluster ([`cluster`]),
+//! diffing ([`plan`]), applying ([`sync`]), health ([`health`]) and history ([`history`]).
 
 pub mod check;
+pub mod cli;
 pub mod cluster;
 pub mod diagnostic;
 pub mod exit;
 pub mod fieldset;
+pub mod git;
+pub mod health;
+pub mod history;
 pub mod inventory;
+pub mod lock;
 pub mod normalize;
 pub mod ownership;
 pub mod pipeline;
 pub mod plan;
 pub mod policy;
 pub mod repo;
+pub mod report;
+pub mod sync;
 pub mod yaml;
 pub mod yaml_edit;

@@ -149,6 +149,11 @@ pub struct SyncReport {
 }
 
 impl SyncReport {
+    /// An empty report of `env` with `status`, for outcomes decided before the engine runs.
+    pub fn new_for(env: &Environment, status: SyncStatus) -> Self {
+        Self::new(env, status)
+    }
+
     fn new(env: &Environment, status: SyncStatus) -> Self {
         Self {
             env: env.name.clone(),
