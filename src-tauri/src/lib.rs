@@ -1,0 +1,66 @@
+//! The Coxswain desktop app: a Tauri 2 shell over `coxswain::app_api`. Commands are thin async
+//! wrappers (one `Session` call each), errors reach the UI as `{code, message, location}`, long
+//! operations stream progress over a channel, and a repo watcher plus cluster watches push fresh
+//! plans to the UI as `env-updated` events.
+
+mod commands;
+mod launch;
+mod progress;
+mod recent;
+mod state;
+mod watch;
+
+pub use launch::Launch;
+pub use state::AppState;
+
+use coxswain::app_api::{Connector, default_connector};
+use tauri::{Manager as _, Runtime};
+
+/// The app with its commands, state and plugins, over any runtime (the mock one in tests).
+pub fn builder<R: Runtime>(connector: Connector, recent_file: Option<std::path::PathBuf>) -> tauri::Builder<R> {
+    tauri::Builder::default()
+        .manage(AppState::new(connector, recent_file))
+        .invoke_handler(tauri::generate_handler![
+            commands::open_repo,
+            commands::repo_state,
+            commands::overview,
+            commands::env_detail,
+            commands::live_object,
+            commands::preview_sync,
+            commands::sync_env,
+            commands::history,
+            commands::preview_rollback,
+            commands::rollback,
+            commands::set_context,
+            commands::promote_preview,
+        ])
+}
+
+/// Runs the desktop app until its window closes.
+pub fn run(launch: &Launch) -> std::process::ExitCode {
+    let repo = launch.repo.clone();
+    let result = builder::<tauri::Wry>(default_connector(), None)
+        .plugin(tauri_plugin_dialog::init())
+        .setup(move |app| {
+            let state = app.state::<AppState>();
+            if let Ok(dir) = app.path().app_config_dir() {
+                state.set_recent_file(dir.join("recent-repos.json"));
+            }
+            let repo = repo.clone().or_else(|| state.recent().into_iter().next());
+            if let Some(repo) = repo {
+                // A failure is kept and shown by the repo picker, not fatal.
+                if let Err(error) = state.open(app.handle(), &repo) {
+                    state.set_startup_error(error);
+                }
+            }
+            Ok(())
+        })
+        .run(tauri::generate_context!());
+    match result {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("error: the desktop app could not start: {error}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}

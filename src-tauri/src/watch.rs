@@ -1,0 +1,139 @@
+//! Keeps the UI's plans fresh without polling: a debounced file watcher on `environments/`
+//! reloads only the environments whose files changed, and watches on each env's owned objects
+//! catch drift made by others. Either way the env is re-planned and its new detail is pushed to
+//! the UI as an `env-updated` event.
+
+use coxswain::app_api::{ApiError, Session, envs_touched};
+use futures::StreamExt as _;
+use notify_debouncer_mini::notify::RecursiveMode;
+use notify_debouncer_mini::{DebounceEventResult, Debouncer, new_debouncer};
+use std::collections::BTreeSet;
+use std::sync::Arc;
+use std::time::Duration;
+use tauri::{AppHandle, Emitter as _, Runtime};
+use tokio::sync::mpsc;
+
+/// The event the UI listens to; its payload is an `EnvDetail`.
+pub const ENV_UPDATED: &str = "env-updated";
+/// Emitted when re-planning an env fails; its payload is `{env, error}`.
+pub const ENV_ERROR: &str = "env-error";
+/// How long file events are gathered before acting: editors write a file in several steps.
+const FILE_DEBOUNCE: Duration = Duration::from_millis(300);
+/// How long cluster events are gathered: one sync writes many objects.
+const CLUSTER_DEBOUNCE: Duration = Duration::from_millis(500);
+/// Wait before re-opening a cluster watch that failed or ended.
+const REWATCH_AFTER: Duration = Duration::from_secs(5);
+
+/// Why an env needs a new plan.
+#[derive(Debug)]
+enum Trigger {
+    /// Its files changed: reload from disk first.
+    Files(BTreeSet<String>),
+    /// Its owned objects changed in the cluster.
+    Cluster(String),
+}
+
+/// Dropping this stops every watcher of the repo.
+pub struct Watchers {
+    _files: Debouncer<notify_debouncer_mini::notify::RecommendedWatcher>,
+    tasks: Vec<tauri::async_runtime::JoinHandle<()>>,
+}
+
+impl Drop for Watchers {
+    fn drop(&mut self) {
+        for task in &self.tasks {
+            task.abort();
+        }
+    }
+}
+
+/// Starts watching the session's repo and clusters.
+pub fn start<R: Runtime>(app: AppHandle<R>, session: Arc<Session>) -> Result<Watchers, ApiError> {
+    let (sender, receiver) = mpsc::unbounded_channel();
+    let root = session.root().to_path_buf();
+    let known = session.env_names().to_vec();
+    let file_sender = sender.clone();
+    let mut debouncer = new_debouncer(FILE_DEBOUNCE, move |result: DebounceEventResult| match result {
+        Ok(events) => {
+            let paths: Vec<_> = events.into_iter().map(|e| e.path).collect();
+            let envs = envs_touched(&root, &paths, &known);
+            if !envs.is_empty() {
+                let _ = file_sender.send(Trigger::Files(envs));
+            }
+        }
+        Err(error) => tracing::warn!(%error, "repo watcher error"),
+    })
+    .map_err(|e| ApiError::new("watch", format!("cannot watch {}: {e}", session.root().display())))?;
+    let environments = session.root().join("environments");
+    debouncer
+        .watcher()
+        .watch(&environments, RecursiveMode::Recursive)
+        .map_err(|e| ApiError::new("watch", format!("cannot watch {}: {e}", environments.display())))?;
+
+    let mut tasks = vec![tauri::async_runtime::spawn(replan(app, session.clone(), receiver))];
+    for env in session.env_names() {
+        tasks.push(tauri::async_runtime::spawn(watch_cluster(session.clone(), env.clone(), sender.clone())));
+    }
+    Ok(Watchers { _files: debouncer, tasks })
+}
+
+/// Re-plans envs as triggers arrive, merging triggers that arrive close together.
+async fn replan<R: Runtime>(app: AppHandle<R>, session: Arc<Session>, mut receiver: mpsc::UnboundedReceiver<Trigger>) {
+    while let Some(first) = receiver.recv().await {
+        if matches!(first, Trigger::Cluster(_)) {
+            tokio::time::sleep(CLUSTER_DEBOUNCE).await;
+        }
+        let mut reload = BTreeSet::new();
+        let mut envs = BTreeSet::new();
+        let mut pending = vec![first];
+        while let Ok(more) = receiver.try_recv() {
+            pending.push(more);
+        }
+        for trigger in pending {
+            match trigger {
+                Trigger::Files(names) => {
+                    envs.extend(names.iter().cloned());
+                    reload.extend(names);
+                }
+                Trigger::Cluster(name) => {
+                    envs.insert(name);
+                }
+            }
+        }
+        if !reload.is_empty() {
+            session.reload(&reload);
+        }
+        for env in envs {
+            match session.detail(&env).await {
+                Ok(detail) => {
+                    let _ = app.emit(ENV_UPDATED, &detail);
+                }
+                Err(error) => {
+                    let _ = app.emit(ENV_ERROR, serde_json::json!({"env": env, "error": error}));
+                }
+            }
+        }
+    }
+}
+
+/// Watches the env's owned objects; any change asks for a re-plan. Watches that fail (no
+/// namespace yet, cluster unreachable) or end are re-opened after a pause.
+async fn watch_cluster(session: Arc<Session>, env: String, sender: mpsc::UnboundedSender<Trigger>) {
+    loop {
+        if let Ok(streams) = session.watch_owned(&env).await {
+            let mut events = futures::stream::select_all(streams);
+            while let Some(event) = events.next().await {
+                match event {
+                    Ok(coxswain::cluster::WatchEvent::Bookmark { .. }) => {}
+                    Ok(_) => {
+                        if sender.send(Trigger::Cluster(env.clone())).is_err() {
+                            return;
+                        }
+                    }
+                    Err(_) => break,
+                }
+            }
+        }
+        tokio::time::sleep(REWATCH_AFTER).await;
+    }
+}
