@@ -98,7 +98,7 @@ export interface Token {
   text: string;
 }
 
-const KEY = /^(\s*(?:- )*)([^\s#'"][^:#]*?|"[^"]*"|'[^']*')(:)(\s|$)/;
+const KEY = /^(\s*(?:- )*)((?!- )[^\s#'"][^:#'"]*?|"[^"]*"|'[^']*')(:)(\s|$)/;
 
 /** Splits one YAML line into coloured tokens; the texts concatenate back to the line. */
 export function highlightYaml(line: string): Token[] {
