@@ -3,7 +3,7 @@
 
 use crate::AppState;
 use crate::progress::ChannelProgress;
-use coxswain::app_api::{ApiError, EnvDetail, EnvOverview, Preview, RepoInfo, RollbackOutcome};
+use coxswain::app_api::{ApiError, EnvDetail, EnvOverview, Preview, RemoteStatus, RepoInfo, RollbackOutcome};
 use coxswain::history::Revision;
 use coxswain::sync::SyncReport;
 use serde::Serialize;
@@ -76,6 +76,12 @@ pub async fn preview_rollback(state: State<'_, AppState>, env: String, to: Optio
 #[tauri::command]
 pub async fn rollback(state: State<'_, AppState>, env: String, to: u64, fingerprint: String, git: bool, on_progress: Channel<Value>) -> Result<RollbackOutcome> {
     state.session()?.rollback(&env, to, &fingerprint, git, &ChannelProgress::new(on_progress)).await
+}
+
+/// Fetches the remote now; the watcher also does so every few minutes.
+#[tauri::command]
+pub async fn remote_status(state: State<'_, AppState>) -> Result<Option<RemoteStatus>> {
+    crate::watch::fetch_remote(state.session()?).await
 }
 
 #[tauri::command]

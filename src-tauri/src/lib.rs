@@ -32,6 +32,7 @@ pub fn builder<R: Runtime>(connector: Connector, recent_file: Option<std::path::
             commands::preview_rollback,
             commands::rollback,
             commands::set_context,
+            commands::remote_status,
             commands::promote_preview,
         ])
 }

@@ -3,7 +3,7 @@
 //! catch drift made by others. Either way the env is re-planned and its new detail is pushed to
 //! the UI as an `env-updated` event.
 
-use coxswain::app_api::{ApiError, Session, envs_touched};
+use coxswain::app_api::{ApiError, RemoteStatus, Session, envs_touched, remote_status};
 use futures::StreamExt as _;
 use notify_debouncer_mini::notify::{RecursiveMode, Watcher as _};
 use notify_debouncer_mini::{DebounceEventResult, Debouncer, new_debouncer};
@@ -23,6 +23,10 @@ const FILE_DEBOUNCE: Duration = Duration::from_millis(300);
 const CLUSTER_DEBOUNCE: Duration = Duration::from_millis(500);
 /// Wait before re-opening a cluster watch that failed or ended.
 const REWATCH_AFTER: Duration = Duration::from_secs(5);
+/// How often the remote is fetched for commits not synced yet.
+const FETCH_EVERY: Duration = Duration::from_secs(300);
+/// The event carrying a `RemoteStatus` (or `{error}`) after each periodic fetch.
+pub const REMOTE_STATUS: &str = "remote-status";
 
 /// Why an env needs a new plan.
 #[derive(Debug)]
@@ -70,11 +74,32 @@ pub fn start<R: Runtime>(app: AppHandle<R>, session: Arc<Session>) -> Result<Wat
         .watch(&environments, RecursiveMode::Recursive)
         .map_err(|e| ApiError::new("watch", format!("cannot watch {}: {e}", environments.display())))?;
 
+    let app_for_fetch = app.clone();
     let mut tasks = vec![tauri::async_runtime::spawn(replan(app, session.clone(), receiver))];
     for env in session.env_names() {
         tasks.push(tauri::async_runtime::spawn(watch_cluster(session.clone(), env.clone(), sender.clone())));
     }
+    tasks.push(tauri::async_runtime::spawn(fetch_periodically(app_for_fetch, session)));
     Ok(Watchers { _files: debouncer, tasks })
+}
+
+/// Fetches the remote now and then, so commits pushed by others show before anyone syncs them.
+async fn fetch_periodically<R: Runtime>(app: AppHandle<R>, session: Arc<Session>) {
+    loop {
+        tokio::time::sleep(FETCH_EVERY).await;
+        let payload = match fetch_remote(session.clone()).await {
+            Ok(status) => serde_json::json!({ "status": status }),
+            Err(error) => serde_json::json!({ "error": error }),
+        };
+        let _ = app.emit(REMOTE_STATUS, payload);
+    }
+}
+
+/// `git fetch` and the commits HEAD lacks, off the async threads (fetching blocks).
+pub async fn fetch_remote(session: Arc<Session>) -> Result<Option<RemoteStatus>, ApiError> {
+    tauri::async_runtime::spawn_blocking(move || remote_status(session.root(), session.env_names()))
+        .await
+        .map_err(|e| ApiError::new("internal", format!("the fetch task failed: {e}")))?
 }
 
 /// Re-plans envs as triggers arrive, merging triggers that arrive close together.

@@ -207,3 +207,39 @@ async fn input_errors_leave_the_state_unknown_with_their_location() {
     assert!(error.location.as_deref().is_some_and(|l| l.starts_with("environments/staging/broken.yaml")), "{error:?}");
     assert_eq!(session.detail("nope").await.expect_err("unknown").code, "unknown-env");
 }
+
+fn commit_all(repo: &git2::Repository, message: &str) {
+    let mut index = repo.index().expect("index");
+    index.add_all(["*"], git2::IndexAddOption::DEFAULT, None).expect("add");
+    index.write().expect("write index");
+    let tree = repo.find_tree(index.write_tree().expect("tree")).expect("find tree");
+    let signature = git2::Signature::now("Ada", "ada@example.invalid").expect("signature");
+    let parent = repo.head().ok().and_then(|h| h.peel_to_commit().ok());
+    let parents: Vec<&git2::Commit<'_>> = parent.iter().collect();
+    repo.commit(Some("HEAD"), &signature, &signature, message, &tree, &parents).expect("commit");
+}
+
+#[test]
+fn remote_status_lists_fetched_commits_the_checkout_lacks_with_the_envs_they_touch() {
+    let upstream_dir = example_repo();
+    let upstream = git2::Repository::init(upstream_dir.path()).expect("init");
+    commit_all(&upstream, "example");
+    let clone_dir = tempfile::tempdir().expect("temp dir");
+    let checkout = clone_dir.path().join("checkout");
+    git2::Repository::clone(&upstream_dir.path().display().to_string(), &checkout).expect("clone");
+    let known = vec!["dev".to_owned(), "staging".to_owned(), "prod".to_owned()];
+    let status = remote_status(&checkout, &known).expect("status").expect("tracks a remote");
+    assert_eq!((status.behind, status.commits.len()), (0, 0));
+
+    set_log_level(upstream_dir.path(), "debug", "trace");
+    commit_all(&upstream, "dev: trace logging");
+    let status = remote_status(&checkout, &known).expect("status").expect("tracks a remote");
+    assert!(status.upstream.starts_with("origin/"), "{}", status.upstream);
+    assert_eq!(status.behind, 1);
+    let commit = status.commits.first().expect("one commit");
+    assert_eq!((commit.summary.as_str(), commit.author.as_str()), ("dev: trace logging", "Ada"));
+    assert_eq!(commit.envs, ["dev"]);
+
+    let plain = tempfile::tempdir().expect("temp dir");
+    assert_eq!(remote_status(plain.path(), &known).expect("no git"), None);
+}

@@ -10,6 +10,7 @@ import type {
   ProgressEvent,
   PromotePreview,
   RepoInfo,
+  RemoteStatus,
   RepoState,
   Revision,
   RollbackOutcome,
@@ -35,6 +36,8 @@ export interface Api {
   ): Promise<RollbackOutcome>;
   setContext(env: string, context: string | null): Promise<void>;
   promotePreview(from: string, to: string): Promise<PromotePreview>;
+  remoteStatus(): Promise<RemoteStatus | null>;
+  onRemoteStatus(handler: (payload: { status?: RemoteStatus | null; error?: ApiError }) => void): Promise<UnlistenFn>;
   onEnvUpdated(handler: (detail: EnvDetail) => void): Promise<UnlistenFn>;
   onEnvError(handler: (payload: { env: string; error: ApiError }) => void): Promise<UnlistenFn>;
 }
@@ -79,6 +82,9 @@ export const tauriApi: Api = {
     call('rollback', { env, to, fingerprint, git, onProgress: channel(onProgress) }),
   setContext: (env, context) => call('set_context', { env, context }),
   promotePreview: (from, to) => call('promote_preview', { from, to }),
+  remoteStatus: () => call('remote_status'),
+  onRemoteStatus: (handler) =>
+    listen<{ status?: RemoteStatus | null; error?: ApiError }>('remote-status', (e) => handler(e.payload)),
   onEnvUpdated: (handler) => listen<EnvDetail>('env-updated', (e) => handler(e.payload)),
   onEnvError: (handler) => listen<{ env: string; error: ApiError }>('env-error', (e) => handler(e.payload)),
 };

@@ -1,7 +1,7 @@
 import { get } from 'svelte/store';
 import { describe, expect, it, vi } from 'vitest';
 import type { Api } from './api';
-import { createEnvStore, createHistoryStore, createOperationStore, createRepoStore } from './stores';
+import { createEnvStore, createHistoryStore, createOperationStore, createRemoteStore, createRepoStore } from './stores';
 import type { EnvDetail, EnvOverview, Preview, ProgressEvent, SyncReport } from './types';
 
 const card = (name: string, update = 0): EnvOverview => ({
@@ -48,6 +48,8 @@ function fakeApi(overrides: Partial<Api> = {}): Api {
     rollback: fail('rollback'),
     setContext: fail('setContext'),
     promotePreview: fail('promotePreview'),
+    remoteStatus: fail('remoteStatus'),
+    onRemoteStatus: () => Promise.resolve(() => {}),
     onEnvUpdated: () => Promise.resolve(() => {}),
     onEnvError: () => Promise.resolve(() => {}),
     ...overrides,
@@ -171,5 +173,20 @@ describe('history and repo stores', () => {
     expect(get(store).error?.code).toBe('not-a-repo');
     expect(await store.open('/b')).toBe(true);
     expect(get(store)).toMatchObject({ info, recent: ['/b', '/a'], error: null });
+  });
+});
+
+describe('remote store', () => {
+  it('keeps the last fetch result, pushed or fetched', async () => {
+    let push: ((p: { status?: unknown; error?: { code: string; message: string; location: null } }) => void) | undefined;
+    const status = { upstream: 'origin/main', behind: 1, commits: [{ sha: 'abcdef0123', summary: 'dev: trace', author: 'Ada', time: '', envs: ['dev'] }] };
+    const store = createRemoteStore(
+      fakeApi({ remoteStatus: () => Promise.resolve(status), onRemoteStatus: (h) => ((push = h as typeof push), Promise.resolve(() => {})) }),
+    );
+    await store.listen();
+    await store.load();
+    expect(get(store).status?.commits[0]?.envs).toEqual(['dev']);
+    push?.({ error: { code: 'git-fetch', message: 'git fetch origin: timed out', location: null } });
+    expect(get(store)).toEqual({ status: null, error: { code: 'git-fetch', message: 'git fetch origin: timed out', location: null } });
   });
 });

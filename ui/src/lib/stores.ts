@@ -4,7 +4,7 @@
 import { get, writable, type Readable } from 'svelte/store';
 import { toApiError, type Api } from './api';
 import { emptyProgress, reduceProgress, type ProgressState } from './progress';
-import type { ApiError, EnvDetail, EnvOverview, Preview, RepoInfo, Revision, SyncReport } from './types';
+import type { ApiError, EnvDetail, EnvOverview, Preview, RemoteStatus, RepoInfo, Revision, SyncReport } from './types';
 
 // ---------------------------------------------------------------- environments
 
@@ -193,6 +193,35 @@ export function createHistoryStore(api: Api): HistoryStore {
         store.set({ env, revisions: [], loading: false, error: toApiError(error) });
       }
     },
+  };
+}
+
+// ---------------------------------------------------------------- remote commits
+
+export interface RemoteState {
+  status: RemoteStatus | null;
+  error: ApiError | null;
+}
+
+export interface RemoteStore extends Readable<RemoteState> {
+  /** Fetches now. */
+  load(): Promise<void>;
+  /** Takes the periodic fetches' results; returns the unsubscriber. */
+  listen(): Promise<() => void>;
+}
+
+export function createRemoteStore(api: Api): RemoteStore {
+  const store = writable<RemoteState>({ status: null, error: null });
+  return {
+    subscribe: store.subscribe,
+    async load() {
+      try {
+        store.set({ status: await api.remoteStatus(), error: null });
+      } catch (error) {
+        store.set({ status: null, error: toApiError(error) });
+      }
+    },
+    listen: () => api.onRemoteStatus((payload) => store.set({ status: payload.status ?? null, error: payload.error ?? null })),
   };
 }
 

@@ -214,3 +214,18 @@ export interface PromotePreview {
   gates: GateResult[];
   pullRequestUrl?: string | null;
 }
+
+export interface RemoteCommit {
+  sha: string;
+  summary: string;
+  author: string;
+  time: string;
+  envs: string[];
+}
+
+/** Commits on the checkout's upstream branch that it does not have (after a fetch). */
+export interface RemoteStatus {
+  upstream: string;
+  commits: RemoteCommit[];
+  behind: number;
+}
