@@ -586,7 +586,7 @@ pub fn remote_status(root: &Path, known: &[String]) -> Result<Option<RemoteStatu
         Err(e) => return Err(err(e)),
     };
     let Ok(head) = repo.head() else { return Ok(None) };
-    let (Some(head_name), Some(head_oid)) = (head.name().map(str::to_owned), head.target()) else { return Ok(None) };
+    let (Some(head_name), Some(head_oid)) = (head.name().ok().map(str::to_owned), head.target()) else { return Ok(None) };
     let Ok(remote_name) = repo.branch_upstream_remote(&head_name) else { return Ok(None) };
     let remote_name = remote_name.as_str().unwrap_or("origin").to_owned();
     let upstream_ref = repo.branch_upstream_name(&head_name).map_err(err)?;
@@ -621,7 +621,7 @@ pub fn remote_status(root: &Path, known: &[String]) -> Result<Option<RemoteStatu
             .unwrap_or_default();
         commits.push(RemoteCommit {
             sha: oid.to_string(),
-            summary: commit.summary().unwrap_or_default().to_owned(),
+            summary: commit.summary().ok().flatten().unwrap_or_default().to_owned(),
             author: commit.author().name().unwrap_or_default().to_owned(),
             time,
             envs: envs_changed_by(&repo, &commit, &prefix, known).map_err(err)?,

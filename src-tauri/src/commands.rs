@@ -60,7 +60,9 @@ pub async fn preview_sync(state: State<'_, AppState>, env: String) -> Result<Pre
 
 #[tauri::command]
 pub async fn sync_env(state: State<'_, AppState>, env: String, fingerprint: String, on_progress: Channel<Value>) -> Result<SyncReport> {
-    state.session()?.sync(&env, &fingerprint, &ChannelProgress::new(on_progress)).await
+    let session = state.session()?;
+    let progress = ChannelProgress::new(on_progress);
+    on_blocking_thread(move || tauri::async_runtime::block_on(session.sync(&env, &fingerprint, &progress))).await
 }
 
 #[tauri::command]
@@ -75,7 +77,18 @@ pub async fn preview_rollback(state: State<'_, AppState>, env: String, to: Optio
 
 #[tauri::command]
 pub async fn rollback(state: State<'_, AppState>, env: String, to: u64, fingerprint: String, git: bool, on_progress: Channel<Value>) -> Result<RollbackOutcome> {
-    state.session()?.rollback(&env, to, &fingerprint, git, &ChannelProgress::new(on_progress)).await
+    let session = state.session()?;
+    let progress = ChannelProgress::new(on_progress);
+    on_blocking_thread(move || tauri::async_runtime::block_on(session.rollback(&env, to, &fingerprint, git, &progress))).await
+}
+
+/// Runs a sync on a thread of its own. The engine's sync future is not provably `Send` (rustc
+/// cannot show it for the closures inside its apply streams), and Tauri runs async commands on
+/// a multi-threaded runtime, which needs `Send`; `block_on` on a blocking thread does not.
+async fn on_blocking_thread<T: Send + 'static>(work: impl FnOnce() -> Result<T> + Send + 'static) -> Result<T> {
+    tauri::async_runtime::spawn_blocking(work)
+        .await
+        .map_err(|e| ApiError::new("internal", format!("the sync task failed: {e}")))?
 }
 
 /// Fetches the remote now; the watcher also does so every few minutes.

@@ -18,7 +18,7 @@ use tauri::{Manager as _, Runtime};
 
 /// The app with its commands, state and plugins, over any runtime (the mock one in tests).
 pub fn builder<R: Runtime>(connector: Connector, recent_file: Option<std::path::PathBuf>) -> tauri::Builder<R> {
-    tauri::Builder::default()
+    tauri::Builder::<R>::new()
         .manage(AppState::new(connector, recent_file))
         .invoke_handler(tauri::generate_handler![
             commands::open_repo,

@@ -5,7 +5,7 @@
 
 use coxswain::app_api::{ApiError, RemoteStatus, Session, envs_touched, remote_status};
 use futures::StreamExt as _;
-use notify_debouncer_mini::notify::{RecursiveMode, Watcher as _};
+use notify_debouncer_mini::notify::RecursiveMode;
 use notify_debouncer_mini::{DebounceEventResult, Debouncer, new_debouncer};
 use std::collections::BTreeSet;
 use std::sync::Arc;
