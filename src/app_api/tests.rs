@@ -92,7 +92,7 @@ async fn overview_lists_environments_in_pipeline_order_with_their_changes() {
     assert!(dev.errors.is_empty(), "{:?}", dev.errors);
     assert!(dev.last_revision.is_none());
     assert!(cards[2].protected);
-    assert_eq!(cards[2].counts.create, 6);
+    assert_eq!(cards[2].counts.create, 7);
 }
 
 #[tokio::test]

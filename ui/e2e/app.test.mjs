@@ -67,9 +67,13 @@ describe('coxswain-app', () => {
     await driver.click('[data-testid="confirm"]');
     return waitFor('the result', () => driver.text('[data-testid="result"]'), 120);
   };
+  /** Expands a resource row (a second click would fold it again). */
   const openResource = async (id) => {
-    await waitFor(`resource ${id}`, () => driver.count(`[data-testid="resource-${id}"]`));
-    await driver.click(`[data-testid="resource-${id}"]`);
+    const row = `[data-testid="resource-${id}"]`;
+    await waitFor(`resource ${id}`, () => driver.count(row));
+    if ((await driver.execute('return document.querySelector(arguments[0]).getAttribute("aria-expanded")', row)) !== 'true') {
+      await driver.click(row);
+    }
   };
   const liveText = async () => {
     await driver.click('[data-testid="show-live"]');
@@ -109,7 +113,7 @@ describe('coxswain-app', () => {
     assert.deepEqual(names, ['dev', 'staging', 'prod']);
     // An empty cluster: every object and the namespace are to be created.
     assert.equal(await waitFor('dev planned', () => changes('dev')), '5');
-    assert.equal(await changes('prod'), '6');
+    assert.equal(await changes('prod'), '7');
     assert.equal(await driver.text('[data-testid="sync-state-dev"]'), 'Out of sync');
     await shot('overview');
   });

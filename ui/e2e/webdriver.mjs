@@ -1,7 +1,7 @@
 // A minimal W3C WebDriver client over HTTP (Node's fetch): just what the app's end-to-end tests
 // need, so the tests depend on no browser-automation framework.
 
-const ELEMENT = 'element-6066-11e4-a52f-4a0ac9e8f6c4';
+const ELEMENT = 'element-6066-11e4-a52e-4f735466cecf';
 
 export class WebDriver {
   /** @param {string} base e.g. http://127.0.0.1:4444 */
@@ -47,7 +47,9 @@ export class WebDriver {
 
   async find(css) {
     const value = await this.command('POST', this.sessionPath('/element'), { using: 'css selector', value: css });
-    return value[ELEMENT];
+    const id = value?.[ELEMENT];
+    if (!id) throw new Error(`WebDriver: no element id in ${JSON.stringify(value)} for ${css}`);
+    return id;
   }
 
   async click(css) {
@@ -64,8 +66,17 @@ export class WebDriver {
     return this.execute('return document.querySelectorAll(arguments[0]).length;', css);
   }
 
-  /** A PNG of the window. */
+  /** Resolves once the page has painted twice, so a screenshot shows the current DOM. */
+  async painted() {
+    await this.command('POST', this.sessionPath('/execute/async'), {
+      script: 'const done = arguments[0]; requestAnimationFrame(() => requestAnimationFrame(() => done(true)));',
+      args: [],
+    });
+  }
+
+  /** A PNG of the window, after the page has painted what its DOM holds now. */
   async screenshot() {
+    await this.painted();
     return Buffer.from(await this.command('GET', this.sessionPath('/screenshot')), 'base64');
   }
 }
