@@ -45,7 +45,7 @@ impl TestApp {
             cmd: command.into(),
             callback: CallbackFn(0),
             error: CallbackFn(1),
-            url: "http://tauri.localhost".parse().expect("url"),
+            url: "tauri://localhost".parse().expect("url"),
             body: InvokeBody::Json(args),
             headers: tauri::http::HeaderMap::default(),
             invoke_key: INVOKE_KEY.to_owned(),
