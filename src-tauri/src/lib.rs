@@ -16,9 +16,9 @@ pub use state::AppState;
 use coxswain::app_api::{Connector, default_connector};
 use tauri::{Manager as _, Runtime};
 
-/// The app with its commands, state and plugins, over any runtime (the mock one in tests).
-pub fn builder<R: Runtime>(connector: Connector, recent_file: Option<std::path::PathBuf>) -> tauri::Builder<R> {
-    tauri::Builder::<R>::new()
+/// Adds the app's commands and state to `builder` (Tauri's own, or the mock one in tests).
+pub fn builder<R: Runtime>(builder: tauri::Builder<R>, connector: Connector, recent_file: Option<std::path::PathBuf>) -> tauri::Builder<R> {
+    builder
         .manage(AppState::new(connector, recent_file))
         .invoke_handler(tauri::generate_handler![
             commands::open_repo,
@@ -57,7 +57,7 @@ fn software_rendering(_webview: tauri::webview::PlatformWebview) {}
 /// Runs the desktop app until its window closes.
 pub fn run(launch: &Launch) -> std::process::ExitCode {
     let repo = launch.repo.clone();
-    let result = builder::<tauri::Wry>(default_connector(), None)
+    let result = builder(tauri::Builder::default(), default_connector(), None)
         .plugin(tauri_plugin_dialog::init())
         .setup(move |app| {
             if std::env::var_os(GPU_VAR).is_none()

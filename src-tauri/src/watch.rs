@@ -5,8 +5,7 @@
 
 use coxswain::app_api::{ApiError, RemoteStatus, Session, envs_touched, remote_status};
 use futures::StreamExt as _;
-use notify_debouncer_mini::notify::RecursiveMode;
-use notify_debouncer_mini::{DebounceEventResult, Debouncer, new_debouncer};
+use notify::{Event, EventKind, RecommendedWatcher, RecursiveMode, Watcher as _};
 use std::collections::BTreeSet;
 use std::sync::Arc;
 use std::time::Duration;
@@ -17,9 +16,9 @@ use tokio::sync::mpsc;
 pub const ENV_UPDATED: &str = "env-updated";
 /// Emitted when re-planning an env fails; its payload is `{env, error}`.
 pub const ENV_ERROR: &str = "env-error";
-/// How long file events are gathered before acting: editors write a file in several steps.
+/// How long file events are gathered before re-planning.
 const FILE_DEBOUNCE: Duration = Duration::from_millis(300);
-/// How long cluster events are gathered: one sync writes many objects.
+/// How long cluster events are gathered before re-planning.
 const CLUSTER_DEBOUNCE: Duration = Duration::from_millis(500);
 /// Wait before re-opening a cluster watch that failed or ended.
 const REWATCH_AFTER: Duration = Duration::from_secs(5);
@@ -39,7 +38,7 @@ enum Trigger {
 
 /// Dropping this stops every watcher of the repo.
 pub struct Watchers {
-    _files: Debouncer<notify_debouncer_mini::notify::RecommendedWatcher>,
+    _files: RecommendedWatcher,
     tasks: Vec<tauri::async_runtime::JoinHandle<()>>,
 }
 
@@ -57,20 +56,19 @@ pub fn start<R: Runtime>(app: AppHandle<R>, session: Arc<Session>) -> Result<Wat
     let root = session.root().to_path_buf();
     let known = session.env_names().to_vec();
     let file_sender = sender.clone();
-    let mut debouncer = new_debouncer(FILE_DEBOUNCE, move |result: DebounceEventResult| match result {
-        Ok(events) => {
-            let paths: Vec<_> = events.into_iter().map(|e| e.path).collect();
-            let envs = envs_touched(&root, &paths, &known);
+    let mut watcher = notify::recommended_watcher(move |result: notify::Result<Event>| match result {
+        Ok(event) if changes_content(&event.kind) => {
+            let envs = envs_touched(&root, &event.paths, &known);
             if !envs.is_empty() {
                 let _ = file_sender.send(Trigger::Files(envs));
             }
         }
+        Ok(_) => {}
         Err(error) => tracing::warn!(%error, "repo watcher error"),
     })
     .map_err(|e| ApiError::new("watch", format!("cannot watch {}: {e}", session.root().display())))?;
     let environments = session.root().join("environments");
-    debouncer
-        .watcher()
+    watcher
         .watch(&environments, RecursiveMode::Recursive)
         .map_err(|e| ApiError::new("watch", format!("cannot watch {}: {e}", environments.display())))?;
 
@@ -80,7 +78,7 @@ pub fn start<R: Runtime>(app: AppHandle<R>, session: Arc<Session>) -> Result<Wat
         tasks.push(tauri::async_runtime::spawn(watch_cluster(session.clone(), env.clone(), sender.clone())));
     }
     tasks.push(tauri::async_runtime::spawn(fetch_periodically(app_for_fetch, session)));
-    Ok(Watchers { _files: debouncer, tasks })
+    Ok(Watchers { _files: watcher, tasks })
 }
 
 /// Fetches the remote now and then, so commits pushed by others show before anyone syncs them.
@@ -102,12 +100,27 @@ pub async fn fetch_remote(session: Arc<Session>) -> Result<Option<RemoteStatus>,
         .map_err(|e| ApiError::new("internal", format!("the fetch task failed: {e}")))?
 }
 
-/// Re-plans envs as triggers arrive, merging triggers that arrive close together.
+/// Whether an event can change what an env loads. Reads are not changes: the reload itself
+/// opens every file of the env, and counting that would re-plan forever.
+fn changes_content(kind: &EventKind) -> bool {
+    use notify::event::{MetadataKind, ModifyKind};
+    match kind {
+        EventKind::Create(_) | EventKind::Remove(_) | EventKind::Any => true,
+        EventKind::Modify(ModifyKind::Metadata(MetadataKind::AccessTime)) => false,
+        EventKind::Modify(_) => true,
+        EventKind::Access(_) | EventKind::Other => false,
+    }
+}
+
+/// Re-plans envs as triggers arrive, merging triggers that arrive close together (an editor
+/// writes a file in several steps; one sync writes many objects).
 async fn replan<R: Runtime>(app: AppHandle<R>, session: Arc<Session>, mut receiver: mpsc::UnboundedReceiver<Trigger>) {
     while let Some(first) = receiver.recv().await {
-        if matches!(first, Trigger::Cluster(_)) {
-            tokio::time::sleep(CLUSTER_DEBOUNCE).await;
-        }
+        tokio::time::sleep(match first {
+            Trigger::Files(_) => FILE_DEBOUNCE,
+            Trigger::Cluster(_) => CLUSTER_DEBOUNCE,
+        })
+        .await;
         let mut reload = BTreeSet::new();
         let mut envs = BTreeSet::new();
         let mut pending = vec![first];
@@ -160,5 +173,20 @@ async fn watch_cluster(session: Arc<Session>, env: String, sender: mpsc::Unbound
             }
         }
         tokio::time::sleep(REWATCH_AFTER).await;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use notify::event::{AccessKind, CreateKind, DataChange, MetadataKind, ModifyKind, RemoveKind};
+
+    #[test]
+    fn reads_are_not_changes_but_writes_creates_and_removes_are() {
+        assert!(changes_content(&EventKind::Modify(ModifyKind::Data(DataChange::Content))));
+        assert!(changes_content(&EventKind::Create(CreateKind::File)));
+        assert!(changes_content(&EventKind::Remove(RemoveKind::File)));
+        assert!(!changes_content(&EventKind::Access(AccessKind::Read)));
+        assert!(!changes_content(&EventKind::Modify(ModifyKind::Metadata(MetadataKind::AccessTime))));
     }
 }

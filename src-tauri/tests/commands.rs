@@ -12,7 +12,7 @@ use std::sync::mpsc;
 use std::time::Duration;
 use tauri::Listener as _;
 use tauri::ipc::{CallbackFn, InvokeBody};
-use tauri::test::{INVOKE_KEY, MockRuntime, get_ipc_response, mock_context, noop_assets};
+use tauri::test::{INVOKE_KEY, MockRuntime, get_ipc_response, mock_builder, mock_context, noop_assets};
 use tauri::webview::InvokeRequest;
 
 struct TestApp {
@@ -35,7 +35,7 @@ impl TestApp {
             let cluster: Arc<dyn Cluster> = Arc::new(shared.clone());
             Box::pin(async move { Ok(cluster) })
         });
-        let app = coxswain_app::builder(connector, None).build(mock_context(noop_assets())).expect("app builds");
+        let app = coxswain_app::builder(mock_builder(), connector, None).build(mock_context(noop_assets())).expect("app builds");
         let webview = tauri::WebviewWindowBuilder::new(&app, "main", tauri::WebviewUrl::default()).build().expect("webview");
         Self { app, webview, memory, repo }
     }
