@@ -87,6 +87,9 @@ describe('coxswain-app', () => {
       env: {
         ...process.env,
         COXSWAIN_CLUSTER: 'memory',
+        // WebKitWebDriver's screenshots never return from a webview without GPU compositing
+        // (the app's default) under Xvfb; everything else behaves the same either way.
+        COXSWAIN_APP_GPU: '1',
         COXSWAIN_REPO: repo,
         XDG_CONFIG_HOME: join(work, 'config'),
       },
