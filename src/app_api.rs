@@ -478,20 +478,26 @@ impl Session {
     pub async fn live_object(&self, env: &str, id: &str) -> Result<Option<String>, ApiError> {
         let env = self.env(env)?;
         let cluster = self.cluster_for(&env).await?;
-        let plan = plan_env(cluster.as_ref(), &env, &PlanOptions::default()).await?;
-        let object = plan.objects.iter().find(|o| o.key.to_string() == id).ok_or_else(|| {
-            ApiError::new(
-                "unknown-object",
-                format!(
-                    "{id} is neither in environments/{} nor owned by it in the cluster",
-                    env.name
-                ),
-            )
-        })?;
-        let Some(live) = cluster
-            .get(&object.resource, object.key.namespace.as_deref(), &object.key.name)
-            .await?
-        else {
+        // Objects git declares need one discovery lookup; prune candidates only a plan knows.
+        let (resource, key) = match env.objects.iter().find(|o| o.key.to_string() == id) {
+            Some(object) => (cluster.resolve(&object.gvk).await?, object.key.clone()),
+            None => {
+                let plan = plan_env(cluster.as_ref(), &env, &PlanOptions::default()).await?;
+                let object = plan.objects.into_iter().find(|o| o.key.to_string() == id);
+                let object = object.ok_or_else(|| {
+                    ApiError::new(
+                        "unknown-object",
+                        format!(
+                            "{id} is neither in environments/{} nor owned by it in the cluster",
+                            env.name
+                        ),
+                    )
+                })?;
+                (object.resource, object.key)
+            }
+        };
+        let namespace = key.namespace.as_deref().filter(|_| resource.namespaced);
+        let Some(live) = cluster.get(&resource, namespace, &key.name).await? else {
             return Ok(None);
         };
         let mut live = normalize(&live);
