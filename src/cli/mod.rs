@@ -12,7 +12,9 @@ use crate::exit::ExitCode;
 use crate::plan::render::PlanReport;
 use crate::plan::{PlanOptions, plan_env};
 use crate::repo::{Environment, Repo};
-use crate::sync::{RollbackError, SyncOptions, SyncReport, SyncStatus, rollback, rollback_target, sync_env};
+use crate::sync::{
+    RollbackError, SyncOptions, SyncReport, SyncStatus, rollback, rollback_target, sync_env,
+};
 use crate::{git, history, pipeline, policy, report};
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use progress::TerminalProgress;
@@ -23,7 +25,12 @@ use std::sync::Arc;
 use std::time::Duration;
 
 #[derive(Parser)]
-#[command(name = "coxswain", version, about = "GitOps for machine-learning deployments on Kubernetes", args_conflicts_with_subcommands = true)]
+#[command(
+    name = "coxswain",
+    version,
+    about = "GitOps for machine-learning deployments on Kubernetes",
+    args_conflicts_with_subcommands = true
+)]
 struct Cli {
     /// Path of the GitOps repo (holding environments/ and pipelines/).
     #[arg(long, global = true, default_value = ".", env = "COXSWAIN_REPO")]
@@ -142,8 +149,10 @@ enum Format {
 }
 
 fn parse_duration(text: &str) -> Result<Duration, String> {
-    let (number, unit) = text.find(|c: char| !c.is_ascii_digit()).map_or((text, "s"), |i| text.split_at(i));
-    let value: u64 = number.parse().map_err(|_| format!("invalid duration {text:?} (use e.g. 90s, 5m, 1h)"))?;
+    let (number, unit) =
+        text.find(|c: char| !c.is_ascii_digit()).map_or((text, "s"), |i| text.split_at(i));
+    let value: u64 =
+        number.parse().map_err(|_| format!("invalid duration {text:?} (use e.g. 90s, 5m, 1h)"))?;
     match unit {
         "s" => Ok(Duration::from_secs(value)),
         "m" => Ok(Duration::from_secs(value * 60)),
@@ -185,8 +194,22 @@ where
 /// Whether these arguments ask for headless work (the desktop app checks this before any GUI
 /// code runs, since GTK cannot start without a display).
 pub fn is_headless_invocation(args: &[String]) -> bool {
-    args.iter().skip(1).any(|a| a == "--sync" || a == "--help" || a == "-h" || a == "--version" || a == "-V")
-        || args.get(1).is_some_and(|a| matches!(a.as_str(), "check" | "plan" | "sync" | "history" | "rollback" | "validate" | "promote" | "help"))
+    args.iter()
+        .skip(1)
+        .any(|a| a == "--sync" || a == "--help" || a == "-h" || a == "--version" || a == "-V")
+        || args.get(1).is_some_and(|a| {
+            matches!(
+                a.as_str(),
+                "check"
+                    | "plan"
+                    | "sync"
+                    | "history"
+                    | "rollback"
+                    | "validate"
+                    | "promote"
+                    | "help"
+            )
+        })
 }
 
 async fn run(cli: Cli) -> Result<ExitCode, String> {
@@ -203,10 +226,20 @@ async fn run(cli: Cli) -> Result<ExitCode, String> {
             Ok(report.exit_code())
         }
         Some(Command::Plan { env, context, output, detailed_exitcode, force_conflicts }) => {
-            plan_command(&repo, env.as_deref(), context.as_deref(), output, detailed_exitcode, force_conflicts).await
+            plan_command(
+                &repo,
+                env.as_deref(),
+                context.as_deref(),
+                output,
+                detailed_exitcode,
+                force_conflicts,
+            )
+            .await
         }
         Some(Command::Sync(args)) => sync_command(&repo, args).await,
-        Some(Command::History { env, context, output }) => history_command(&repo, &env, context.as_deref(), output).await,
+        Some(Command::History { env, context, output }) => {
+            history_command(&repo, &env, context.as_deref(), output).await
+        }
         Some(Command::Rollback { env, to, git, context, dry_run, yes, timeout }) => {
             rollback_command(&repo, &env, to, git, context.as_deref(), dry_run, yes, timeout).await
         }
@@ -218,9 +251,13 @@ fn load_envs(repo: &Repo, only: Option<&str>) -> Result<Vec<Environment>, String
     let mut envs = repo.load(only).map_err(|e| e.to_string())?;
     let names = repo.env_names().map_err(|e| e.to_string())?;
     let (pipelines, _) = pipeline::load_pipelines(repo.root(), &names);
-    let order: Vec<String> = pipelines.iter().flat_map(|p| p.stages.iter().map(|s| s.env.clone())).collect();
+    let order: Vec<String> =
+        pipelines.iter().flat_map(|p| p.stages.iter().map(|s| s.env.clone())).collect();
     envs.sort_by_key(|e| order.iter().position(|n| *n == e.name).unwrap_or(usize::MAX));
-    let errors: Vec<String> = envs.iter().flat_map(|e| e.diagnostics.iter().filter(|d| d.is_error()).map(ToString::to_string)).collect();
+    let errors: Vec<String> = envs
+        .iter()
+        .flat_map(|e| e.diagnostics.iter().filter(|d| d.is_error()).map(ToString::to_string))
+        .collect();
     if errors.is_empty() {
         Ok(envs)
     } else {
@@ -245,10 +282,22 @@ impl Connections {
 }
 
 fn is_offline(error: &ClusterError) -> bool {
-    matches!(error, ClusterError::Unreachable { .. } | ClusterError::Config { .. } | ClusterError::Timeout { .. })
+    matches!(
+        error,
+        ClusterError::Unreachable { .. }
+            | ClusterError::Config { .. }
+            | ClusterError::Timeout { .. }
+    )
 }
 
-async fn plan_command(repo: &Repo, only: Option<&str>, context: Option<&str>, output: Format, detailed: bool, force_conflicts: bool) -> Result<ExitCode, String> {
+async fn plan_command(
+    repo: &Repo,
+    only: Option<&str>,
+    context: Option<&str>,
+    output: Format,
+    detailed: bool,
+    force_conflicts: bool,
+) -> Result<ExitCode, String> {
     let envs = load_envs(repo, only)?;
     let mut connections = Connections::default();
     let mut plans = Vec::new();
@@ -256,7 +305,11 @@ async fn plan_command(repo: &Repo, only: Option<&str>, context: Option<&str>, ou
     for env in &envs {
         let context = context.or(env.config.context.as_deref());
         let cluster = connections.get(context).await.map_err(|e| format!("{}: {e}", env.name))?;
-        plans.push(plan_env(cluster.as_ref(), env, &options).await.map_err(|e| format!("{}: {e}", env.name))?);
+        plans.push(
+            plan_env(cluster.as_ref(), env, &options)
+                .await
+                .map_err(|e| format!("{}: {e}", env.name))?,
+        );
     }
     let report = PlanReport::new(plans);
     match output {
@@ -277,19 +330,27 @@ async fn sync_command(repo: &Repo, args: SyncArgs) -> Result<ExitCode, String> {
     let report_targets = parse_reports(&args.reports)?;
     let envs = load_envs(repo, args.env.as_deref())?;
     let ci = std::env::var("CI").is_ok_and(|v| v == "true" || v == "1");
-    let progress = TerminalProgress::new(args.yes || ci || args.dry_run, args.output == Format::Text);
+    let progress =
+        TerminalProgress::new(args.yes || ci || args.dry_run, args.output == Format::Text);
     let mut connections = Connections::default();
     let mut reports = Vec::new();
     let mut offline = Vec::new();
     for env in &envs {
         // Gates that need no cluster come first: a policy error stops this env.
-        let policy_errors: Vec<String> = policy::check(env).iter().filter(|d| d.is_error()).map(ToString::to_string).collect();
+        let policy_errors: Vec<String> =
+            policy::check(env).iter().filter(|d| d.is_error()).map(ToString::to_string).collect();
         if !policy_errors.is_empty() {
-            reports.push(blocked(env, format!("policy gate failed:\n  {}", policy_errors.join("\n  "))));
+            reports.push(blocked(
+                env,
+                format!("policy gate failed:\n  {}", policy_errors.join("\n  ")),
+            ));
             continue;
         }
         let info = git::inspect(repo.root(), &env.name).map_err(|e| e.to_string())?;
-        if env.config.protected && !args.dry_run && let Err(error) = git::check_protected(info.as_ref(), &env.name, &env.config.branch) {
+        if env.config.protected
+            && !args.dry_run
+            && let Err(error) = git::check_protected(info.as_ref(), &env.name, &env.config.branch)
+        {
             reports.push(blocked(env, error.to_string()));
             continue;
         }
@@ -317,19 +378,35 @@ async fn sync_command(repo: &Repo, args: SyncArgs) -> Result<ExitCode, String> {
             ..SyncOptions::default()
         };
         let report = sync_env(cluster, env, &options, &progress).await;
-        if args.dry_run && report.status == SyncStatus::Failed && report.error.as_deref().is_some_and(looks_offline) {
-            offline.push((env.name.clone(), context.map(str::to_owned), report.error.clone().unwrap_or_default()));
+        if args.dry_run
+            && report.status == SyncStatus::Failed
+            && report.error.as_deref().is_some_and(looks_offline)
+        {
+            offline.push((
+                env.name.clone(),
+                context.map(str::to_owned),
+                report.error.clone().unwrap_or_default(),
+            ));
             continue;
         }
-        if args.dry_run && args.output == Format::Text && let Some(plan) = &report.plan {
-            print!("{}", PlanReport::new(vec![plan.clone()]).render_text(std::io::stdout().is_terminal()));
+        if args.dry_run
+            && args.output == Format::Text
+            && let Some(plan) = &report.plan
+        {
+            print!(
+                "{}",
+                PlanReport::new(vec![plan.clone()]).render_text(std::io::stdout().is_terminal())
+            );
         }
         reports.push(report);
     }
     progress.finish();
     write_reports(&report_targets, &reports)?;
     match args.output {
-        Format::Json => println!("{}", to_json(&serde_json::json!({"schemaVersion": 1, "environments": reports}))?),
+        Format::Json => println!(
+            "{}",
+            to_json(&serde_json::json!({"schemaVersion": 1, "environments": reports}))?
+        ),
         Format::Markdown => print!("{}", report::markdown(&reports)),
         Format::Text => {
             for r in &reports {
@@ -339,11 +416,17 @@ async fn sync_command(repo: &Repo, args: SyncArgs) -> Result<ExitCode, String> {
         }
     }
     if !offline.is_empty() {
-        println!("\nNo cluster reachable; checked everything that needs none (manifests, policy) for: {}.", offline.iter().map(|o| o.0.as_str()).collect::<Vec<_>>().join(", "));
+        println!(
+            "\nNo cluster reachable; checked everything that needs none (manifests, policy) for: {}.",
+            offline.iter().map(|o| o.0.as_str()).collect::<Vec<_>>().join(", ")
+        );
         for (env, context, reason) in &offline {
             println!("  {env}: {reason}");
             let context = context.as_deref().map(|c| format!(" --context {c}")).unwrap_or_default();
-            println!("  to preview and sync it against a cluster: coxswain --sync --repo {} --env {env}{context}", repo.root().display());
+            println!(
+                "  to preview and sync it against a cluster: coxswain --sync --repo {} --env {env}{context}",
+                repo.root().display()
+            );
         }
     }
     Ok(sync_exit_code(&reports))
@@ -370,7 +453,11 @@ fn sync_exit_code(reports: &[SyncReport]) -> ExitCode {
     let codes = reports.iter().map(|r| match r.status {
         SyncStatus::NoChanges | SyncStatus::DryRun | SyncStatus::Synced => ExitCode::Ok,
         SyncStatus::Unhealthy | SyncStatus::RolledBack => ExitCode::GateFailed,
-        SyncStatus::Blocked if r.error.as_deref().is_some_and(|e| e.starts_with("policy gate failed")) => ExitCode::GateFailed,
+        SyncStatus::Blocked
+            if r.error.as_deref().is_some_and(|e| e.starts_with("policy gate failed")) =>
+        {
+            ExitCode::GateFailed
+        }
         SyncStatus::Blocked | SyncStatus::Failed | SyncStatus::Cancelled => ExitCode::Error,
         SyncStatus::LockHeld => ExitCode::LockHeld,
     });
@@ -387,7 +474,9 @@ fn parse_reports(specs: &[String]) -> Result<Vec<(String, PathBuf)>, String> {
     specs
         .iter()
         .map(|spec| match spec.split_once('=') {
-            Some((kind @ ("junit" | "markdown" | "json"), file)) if !file.is_empty() => Ok((kind.to_owned(), PathBuf::from(file))),
+            Some((kind @ ("junit" | "markdown" | "json"), file)) if !file.is_empty() => {
+                Ok((kind.to_owned(), PathBuf::from(file)))
+            }
             _ => Err(format!("--report {spec}: expected junit=FILE, markdown=FILE or json=FILE")),
         })
         .collect()
@@ -405,22 +494,47 @@ fn write_reports(targets: &[(String, PathBuf)], reports: &[SyncReport]) -> Resul
     Ok(())
 }
 
-async fn history_command(repo: &Repo, env_name: &str, context: Option<&str>, output: Format) -> Result<ExitCode, String> {
+async fn history_command(
+    repo: &Repo,
+    env_name: &str,
+    context: Option<&str>,
+    output: Format,
+) -> Result<ExitCode, String> {
     let env = load_envs(repo, Some(env_name))?.remove(0);
-    let cluster = cluster::connect(context.or(env.config.context.as_deref())).await.map_err(|e| e.to_string())?;
-    let revisions = history::list(cluster.as_ref(), &env.name, &env.namespace).await.map_err(|e| e.to_string())?;
+    let cluster = cluster::connect(context.or(env.config.context.as_deref()))
+        .await
+        .map_err(|e| e.to_string())?;
+    let revisions = history::list(cluster.as_ref(), &env.name, &env.namespace)
+        .await
+        .map_err(|e| e.to_string())?;
     let revisions: Vec<history::Revision> = revisions.into_iter().map(|(r, _)| r).collect();
     match output {
-        Format::Json => println!("{}", to_json(&serde_json::json!({"schemaVersion": 1, "env": env.name, "revisions": revisions}))?),
+        Format::Json => println!(
+            "{}",
+            to_json(
+                &serde_json::json!({"schemaVersion": 1, "env": env.name, "revisions": revisions})
+            )?
+        ),
         Format::Text | Format::Markdown => {
             if revisions.is_empty() {
                 println!("{}: no revisions yet", env.name);
             }
-            println!("{:>4}  {:<20}  {:<10}  {:<9}  {:<24}  MESSAGE", "REV", "TIME", "GIT", "OUTCOME", "AUTHOR");
+            println!(
+                "{:>4}  {:<20}  {:<10}  {:<9}  {:<24}  MESSAGE",
+                "REV", "TIME", "GIT", "OUTCOME", "AUTHOR"
+            );
             for r in &revisions {
-                let sha = r.git_sha.as_deref().map_or("-".to_owned(), |s| s.chars().take(8).collect::<String>() + if r.dirty { "+" } else { "" });
-                let outcome = serde_json::to_value(r.outcome).ok().and_then(|v| v.as_str().map(str::to_owned)).unwrap_or_default();
-                println!("{:>4}  {:<20}  {:<10}  {:<9}  {:<24}  {}", r.number, r.time, sha, outcome, r.author, r.message);
+                let sha = r.git_sha.as_deref().map_or("-".to_owned(), |s| {
+                    s.chars().take(8).collect::<String>() + if r.dirty { "+" } else { "" }
+                });
+                let outcome = serde_json::to_value(r.outcome)
+                    .ok()
+                    .and_then(|v| v.as_str().map(str::to_owned))
+                    .unwrap_or_default();
+                println!(
+                    "{:>4}  {:<20}  {:<10}  {:<9}  {:<24}  {}",
+                    r.number, r.time, sha, outcome, r.author, r.message
+                );
             }
         }
     }
@@ -428,28 +542,66 @@ async fn history_command(repo: &Repo, env_name: &str, context: Option<&str>, out
 }
 
 #[allow(clippy::too_many_arguments, clippy::fn_params_excessive_bools)]
-async fn rollback_command(repo: &Repo, env_name: &str, to: Option<u64>, with_git: bool, context: Option<&str>, dry_run: bool, yes: bool, timeout: Duration) -> Result<ExitCode, String> {
+async fn rollback_command(
+    repo: &Repo,
+    env_name: &str,
+    to: Option<u64>,
+    with_git: bool,
+    context: Option<&str>,
+    dry_run: bool,
+    yes: bool,
+    timeout: Duration,
+) -> Result<ExitCode, String> {
     let env = load_envs(repo, Some(env_name))?.remove(0);
-    let cluster = cluster::connect(context.or(env.config.context.as_deref())).await.map_err(|e| e.to_string())?;
-    let target = rollback_target(cluster.as_ref(), &env, to).await.map_err(|e: RollbackError| e.to_string())?;
+    let cluster = cluster::connect(context.or(env.config.context.as_deref()))
+        .await
+        .map_err(|e| e.to_string())?;
+    let target = rollback_target(cluster.as_ref(), &env, to)
+        .await
+        .map_err(|e: RollbackError| e.to_string())?;
     let ci = std::env::var("CI").is_ok_and(|v| v == "true" || v == "1");
     let progress = TerminalProgress::new(yes || ci || dry_run, true);
     let options = SyncOptions { dry_run, timeout, ..SyncOptions::default() };
-    let report = rollback(cluster, &env, &target, &options, &progress).await.map_err(|e| e.to_string())?;
+    let report =
+        rollback(cluster, &env, &target, &options, &progress).await.map_err(|e| e.to_string())?;
     progress.finish();
     if dry_run && let Some(plan) = &report.plan {
-        print!("{}", PlanReport::new(vec![plan.clone()]).render_text(std::io::stdout().is_terminal()));
+        print!(
+            "{}",
+            PlanReport::new(vec![plan.clone()]).render_text(std::io::stdout().is_terminal())
+        );
     }
     let detail = report.error.as_deref().map(|e| format!(": {e}")).unwrap_or_default();
-    println!("{}: {} (revision {} restored{})", env.name, report::status_text(report.status), target.0.number, detail);
+    println!(
+        "{}: {} (revision {} restored{})",
+        env.name,
+        report::status_text(report.status),
+        target.0.number,
+        detail
+    );
     if with_git && !dry_run && !report::is_failure(report.status) {
-        let sha = target.0.git_sha.as_deref().ok_or_else(|| format!("revision {} was not synced from a git commit; cannot restore the folder from git", target.0.number))?;
-        let branch = env.config.protected.then(|| format!("coxswain/rollback-{}-{}", env.name, target.0.number));
-        let message = format!("Roll back environments/{} to revision {} ({sha})", env.name, target.0.number);
-        let oid = git::commit_env_restore(repo.root(), &env.name, sha, branch.as_deref(), &message).map_err(|e| e.to_string())?;
+        let sha = target.0.git_sha.as_deref().ok_or_else(|| {
+            format!(
+                "revision {} was not synced from a git commit; cannot restore the folder from git",
+                target.0.number
+            )
+        })?;
+        let branch = env
+            .config
+            .protected
+            .then(|| format!("coxswain/rollback-{}-{}", env.name, target.0.number));
+        let message =
+            format!("Roll back environments/{} to revision {} ({sha})", env.name, target.0.number);
+        let oid = git::commit_env_restore(repo.root(), &env.name, sha, branch.as_deref(), &message)
+            .map_err(|e| e.to_string())?;
         match branch {
-            Some(branch) => println!("committed {oid} on branch {branch}; open a pull request to merge it"),
-            None => println!("committed {oid}: environments/{} now matches revision {}", env.name, target.0.number),
+            Some(branch) => {
+                println!("committed {oid} on branch {branch}; open a pull request to merge it");
+            }
+            None => println!(
+                "committed {oid}: environments/{} now matches revision {}",
+                env.name, target.0.number
+            ),
         }
     }
     Ok(sync_exit_code(&[report]))
@@ -465,6 +617,8 @@ fn init_tracing(verbose: u8) {
         1 => "info",
         _ => "debug",
     };
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
-    let _ = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).try_init();
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
+    let _ =
+        tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).try_init();
 }

@@ -218,6 +218,12 @@ impl MemoryCluster {
         self.lock().faults.fail_after_writes(writes, fault);
     }
 
+    /// Lets `writes` writes through, fails the next `failing` writes with `fault`, then recovers:
+    /// a connection that drops for a moment.
+    pub fn fail_writes_window(&self, writes: usize, failing: usize, fault: FaultKind) {
+        self.lock().faults.fail_writes_window(writes, failing, fault);
+    }
+
     /// Fails the next request of `verb` with `error`. Calls queue up.
     pub fn fail_next(&self, verb: Verb, error: ClusterError) {
         self.lock().faults.fail_next(verb, error);
