@@ -147,7 +147,7 @@ async fn a_sync_during_a_held_lease_fails_fast_naming_the_holder() {
         "dev",
         "iris-dev",
         "alice@laptop",
-        Duration::from_secs(60),
+        Duration::from_mins(1),
     )
     .await
     .unwrap();
@@ -267,7 +267,7 @@ async fn a_conflict_stops_the_sync_naming_field_and_manager_and_force_takes_owne
     assert_eq!(live["spec"]["replicas"], 2);
 }
 
-/// Recovers the "controller" when the sync starts rolling back, as a real ReplicaSet of the
+/// Recovers the "controller" when the sync starts rolling back, as a real `ReplicaSet` of the
 /// previous version would become ready again.
 struct RecoverOnRollback(MemoryCluster);
 
