@@ -383,6 +383,7 @@ pub(crate) fn percentile(sorted: &[f64], p: f64) -> f64 {
 }
 
 #[cfg(test)]
+#[allow(clippy::float_cmp, reason = "the expected values are exactly representable")]
 mod tests {
     use super::percentile;
 

@@ -45,13 +45,27 @@ fn install_hook() {
 }
 
 fn payload_text(payload: &(dyn Any + Send)) -> String {
-    if let Some(s) = payload.downcast_ref::<&str>() {
-        (*s).to_owned()
+    let text = if let Some(s) = payload.downcast_ref::<&str>() {
+        s
     } else if let Some(s) = payload.downcast_ref::<String>() {
-        s.clone()
+        s.as_str()
     } else {
-        "non-text panic payload".to_owned()
+        "non-text panic payload"
+    };
+    condense(text)
+}
+
+/// One line, without the backtrace that `unwrap()` on an anyhow error embeds when
+/// `RUST_BACKTRACE` is set, and short enough for a report.
+fn condense(text: &str) -> String {
+    const MAX: usize = 400;
+    let text = text.split("Stack backtrace:").next().unwrap_or(text);
+    let mut one_line = text.split_whitespace().collect::<Vec<_>>().join(" ");
+    if one_line.chars().count() > MAX {
+        one_line = one_line.chars().take(MAX).collect();
+        one_line.push('…');
     }
+    one_line
 }
 
 /// Handed to the work so it can say what it is doing (for panic messages) and notice that the
@@ -171,6 +185,13 @@ mod tests {
         })
         .unwrap_err();
         assert!(matches!(err, ValidationError::Timeout { .. }), "{err}");
+    }
+
+    #[test]
+    fn condense_drops_backtrace_and_newlines() {
+        let text = "called `unwrap()` on an `Err` value: bad axis\n\nCaused by:\n  x\n\nStack backtrace:\n  0: foo";
+        assert_eq!(condense(text), "called `unwrap()` on an `Err` value: bad axis Caused by: x");
+        assert_eq!(condense(&"a".repeat(500)).chars().count(), 401);
     }
 
     #[test]

@@ -387,7 +387,7 @@ impl<'a> Gate<'a> {
             return;
         };
         let detail = if stats.batch == lat.batch {
-            format!("{} timed calls", stats.calls)
+            String::new()
         } else {
             format!(
                 "the model's batch dimension is fixed: measured at batch {} instead of {}",

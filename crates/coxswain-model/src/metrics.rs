@@ -76,6 +76,7 @@ pub(crate) fn golden_max_abs_diff(
 }
 
 #[cfg(test)]
+#[allow(clippy::float_cmp, reason = "the expected values are exactly representable")]
 mod tests {
     use super::*;
 

@@ -172,8 +172,11 @@ impl ValidationReport {
                 write_metrics_text(&mut out, "  ", m);
             }
         }
-        for note in &self.notes {
-            let _ = writeln!(out, "note: {note}");
+        if !self.notes.is_empty() {
+            out.push('\n');
+            for note in &self.notes {
+                let _ = writeln!(out, "note: {note}");
+            }
         }
         out.push('\n');
         let _ = writeln!(out, "Result: {}", self.summary());

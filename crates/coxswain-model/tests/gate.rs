@@ -1,5 +1,6 @@
 //! End-to-end behaviour of `validate`: errors for what cannot be evaluated, failed checks for
 //! what does not meet the spec, and the bundled iris models.
+#![allow(clippy::float_cmp, reason = "expected metrics are exactly representable")]
 
 mod common;
 
@@ -29,7 +30,11 @@ fn check<'a>(report: &'a ValidationReport, name: &str) -> &'a coxswain_model::Ch
 }
 
 fn sha_hex(bytes: &[u8]) -> String {
-    Sha256::digest(bytes).iter().map(|b| format!("{b:02x}")).collect()
+    use std::fmt::Write as _;
+    Sha256::digest(bytes).iter().fold(String::new(), |mut s, b| {
+        let _ = write!(s, "{b:02x}");
+        s
+    })
 }
 
 fn simple_repo() -> Repo {
@@ -217,6 +222,33 @@ fn graph_output_naming_a_missing_tensor_is_an_error_not_a_panic() {
     let err = run(&repo, "ghost.onnx", &simple_spec()).unwrap_err();
     assert!(matches!(err, ValidationError::InvalidModel { .. }), "{err:?}");
     assert!(err.to_string().contains("graph output `ghost`"), "{err}");
+}
+
+#[test]
+fn tract_panic_inside_the_model_becomes_an_error() {
+    // tract 0.23 unwraps the axis of ArgMax during analysis: an out-of-range axis panics. Found by
+    // the mutation fuzzer (an `axis: 1` byte turned into 7); the gate must report, not crash.
+    let repo = simple_repo();
+    let mut graph = linear_graph(&[D::Sym("N"), D::N(4)], &[D::Sym("N"), D::N(3)]);
+    let mut argmax = node("ArgMax", &["probabilities"], &["label"]);
+    argmax.attribute.push(tract_onnx::pb::AttributeProto {
+        name: "axis".into(),
+        i: 7,
+        r#type: 2,
+        ..Default::default()
+    });
+    graph.node.push(argmax);
+    graph.output.push(value_info("label", I64, &[D::Sym("N")]));
+    repo.write("panics.onnx", model(graph));
+    let err = run(&repo, "panics.onnx", &simple_spec()).unwrap_err();
+    match &err {
+        ValidationError::Panic { file, stage, message } => {
+            assert_eq!(file, "panics.onnx");
+            assert_eq!(stage, "analysing and optimising the model");
+            assert!(!message.contains('\n') && message.contains("reduce.rs"), "{message}");
+        }
+        other => panic!("expected a caught panic, got {other:?}"),
+    }
 }
 
 #[test]
