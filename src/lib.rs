@@ -24,5 +24,7 @@ pub mod policy;
 pub mod repo;
 pub mod report;
 pub mod sync;
+#[cfg(feature = "model-validation")]
+pub mod validate;
 pub mod yaml;
 pub mod yaml_edit;

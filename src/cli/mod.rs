@@ -85,6 +85,31 @@ enum Command {
         #[arg(short, long, value_enum, default_value_t = Format::Text)]
         output: Format,
     },
+    /// Validate models with tract-onnx: sha256 pin, contract, accuracy, golden outputs, latency,
+    /// regression against the model of the env it promotes into.
+    #[cfg(feature = "model-validation")]
+    Validate {
+        /// Validate this env's model (default: every env that declares one).
+        #[arg(long, conflicts_with = "model")]
+        env: Option<String>,
+        /// Validate this ONNX file (repo-relative) instead of an env's model; needs --spec.
+        #[arg(long, requires = "spec")]
+        model: Option<String>,
+        /// Expected sha256 of --model.
+        #[arg(long, requires = "model")]
+        sha256: Option<String>,
+        /// A YAML file holding the validation spec (or a modelValidation: block).
+        #[arg(long, requires = "model")]
+        spec: Option<PathBuf>,
+        /// Compare with this env's model (default: the env the validated one promotes into).
+        #[arg(long)]
+        against_env: Option<String>,
+        /// Skip the regression comparison.
+        #[arg(long, conflicts_with = "against_env")]
+        no_baseline: bool,
+        #[arg(short, long, value_enum, default_value_t = Format::Text)]
+        output: Format,
+    },
     /// Restore an earlier revision (preview first), recorded as a new revision.
     Rollback {
         #[arg(long)]
@@ -240,6 +265,14 @@ async fn run(cli: Cli) -> Result<ExitCode, String> {
         Some(Command::History { env, context, output }) => {
             history_command(&repo, &env, context.as_deref(), output).await
         }
+        #[cfg(feature = "model-validation")]
+        Some(Command::Validate { env, model, sha256, spec, against_env, no_baseline, output }) => {
+            validate_command(
+                &repo,
+                ValidateArgs { env, model, sha256, spec, against_env, no_baseline },
+                output,
+            )
+        }
         Some(Command::Rollback { env, to, git, context, dry_run, yes, timeout }) => {
             rollback_command(&repo, &env, to, git, context.as_deref(), dry_run, yes, timeout).await
         }
@@ -335,6 +368,7 @@ async fn sync_command(repo: &Repo, args: SyncArgs) -> Result<ExitCode, String> {
     let mut connections = Connections::default();
     let mut reports = Vec::new();
     let mut offline = Vec::new();
+    let mut model_notes = Vec::new();
     for env in &envs {
         // Gates that need no cluster come first: a policy error stops this env.
         let policy_errors: Vec<String> =
@@ -345,6 +379,18 @@ async fn sync_command(repo: &Repo, args: SyncArgs) -> Result<ExitCode, String> {
                 format!("policy gate failed:\n  {}", policy_errors.join("\n  ")),
             ));
             continue;
+        }
+        match model_gate(repo, env) {
+            Ok(Some(summary)) => model_notes.push(format!("{}: {summary}", env.name)),
+            Ok(None) => {}
+            Err(message) => {
+                let gate = message.starts_with("model validation failed");
+                reports.push(blocked(
+                    env,
+                    if gate { message } else { format!("model gate error: {message}") },
+                ));
+                continue;
+            }
         }
         let info = git::inspect(repo.root(), &env.name).map_err(|e| e.to_string())?;
         if env.config.protected
@@ -415,9 +461,14 @@ async fn sync_command(repo: &Repo, args: SyncArgs) -> Result<ExitCode, String> {
             }
         }
     }
+    if args.output == Format::Text {
+        for note in &model_notes {
+            println!("{note}");
+        }
+    }
     if !offline.is_empty() {
         println!(
-            "\nNo cluster reachable; checked everything that needs none (manifests, policy) for: {}.",
+            "\nNo cluster reachable; checked everything that needs none (manifests, policy, models) for: {}.",
             offline.iter().map(|o| o.0.as_str()).collect::<Vec<_>>().join(", ")
         );
         for (env, context, reason) in &offline {
@@ -454,7 +505,9 @@ fn sync_exit_code(reports: &[SyncReport]) -> ExitCode {
         SyncStatus::NoChanges | SyncStatus::DryRun | SyncStatus::Synced => ExitCode::Ok,
         SyncStatus::Unhealthy | SyncStatus::RolledBack => ExitCode::GateFailed,
         SyncStatus::Blocked
-            if r.error.as_deref().is_some_and(|e| e.starts_with("policy gate failed")) =>
+            if r.error.as_deref().is_some_and(|e| {
+                e.starts_with("policy gate failed") || e.starts_with("model validation failed")
+            }) =>
         {
             ExitCode::GateFailed
         }
@@ -605,6 +658,151 @@ async fn rollback_command(
         }
     }
     Ok(sync_exit_code(&[report]))
+}
+
+#[cfg(feature = "model-validation")]
+struct ValidateArgs {
+    env: Option<String>,
+    model: Option<String>,
+    sha256: Option<String>,
+    spec: Option<PathBuf>,
+    against_env: Option<String>,
+    no_baseline: bool,
+}
+
+#[cfg(feature = "model-validation")]
+fn validate_command(repo: &Repo, args: ValidateArgs, output: Format) -> Result<ExitCode, String> {
+    use crate::validate;
+    let environments = load_envs(repo, None)?;
+    let names = repo.env_names().map_err(|e| e.to_string())?;
+    let (pipelines, _) = pipeline::load_pipelines(repo.root(), &names);
+    let find_env = |name: &str| {
+        environments
+            .iter()
+            .find(|e| e.name == name)
+            .ok_or_else(|| format!("no environment \"{name}\" (found: {})", names.join(", ")))
+    };
+    let against = args.against_env.as_deref().map(find_env).transpose()?;
+    // (label, candidate, spec, baseline env)
+    let mut jobs = Vec::new();
+    if let (Some(path), Some(spec_file)) = (&args.model, &args.spec) {
+        let spec = validate::read_spec_file(spec_file).map_err(|e| e.to_string())?;
+        let candidate = crate::repo::ModelRef {
+            name: path.clone(),
+            version: None,
+            path: path.clone(),
+            sha256: args.sha256.clone(),
+        };
+        jobs.push((path.clone(), candidate, spec, against));
+    } else {
+        let selected: Vec<&Environment> = match &args.env {
+            Some(name) => vec![find_env(name)?],
+            None => environments.iter().filter(|e| e.config.model.is_some()).collect(),
+        };
+        for env in selected {
+            let model = env.config.model.clone().ok_or_else(|| {
+                validate::ValidateError::NoModel { env: env.name.clone() }.to_string()
+            })?;
+            let (spec, _) =
+                validate::spec_for_env(&pipelines, &env.name).map_err(|e| e.to_string())?;
+            let baseline =
+                against.or_else(|| validate::baseline_env(&pipelines, &environments, &env.name));
+            let label = format!(
+                "{} ({} {})",
+                env.name,
+                model.name,
+                model.version.as_deref().unwrap_or("unversioned")
+            );
+            jobs.push((label, model, spec, baseline));
+        }
+    }
+    let mut results = Vec::new();
+    let mut code = ExitCode::Ok;
+    for (label, candidate, spec, baseline_env) in jobs {
+        let baseline =
+            if args.no_baseline { None } else { baseline_env.and_then(|e| e.config.model.clone()) };
+        match validate::run(repo.root(), &candidate, &spec, baseline.as_ref()) {
+            Ok(report) => {
+                if !report.passed() && code == ExitCode::Ok {
+                    code = ExitCode::GateFailed;
+                }
+                let against = baseline_env.filter(|_| baseline.is_some()).map(|e| e.name.clone());
+                results.push((label, against, report));
+            }
+            Err(error) => {
+                eprintln!("error: {label}: {error}");
+                code = ExitCode::Error;
+            }
+        }
+    }
+    match output {
+        Format::Json => {
+            let reports: Vec<_> = results.iter().map(|(label, against, report)| serde_json::json!({"target": label, "baselineEnv": against, "passed": report.passed(), "report": report})).collect();
+            println!(
+                "{}",
+                to_json(&serde_json::json!({"schemaVersion": 1, "validations": reports}))?
+            );
+        }
+        Format::Markdown => {
+            for (label, _, report) in &results {
+                println!("#### Model validation: {label}\n\n{}", report.render_markdown());
+            }
+        }
+        Format::Text => {
+            for (label, against, report) in &results {
+                let against = against
+                    .as_deref()
+                    .map(|e| format!(", compared with {e}'s model"))
+                    .unwrap_or_default();
+                println!(
+                    "{label}{against}: {}\n{}",
+                    if report.passed() { "passed" } else { "FAILED" },
+                    report.render_text()
+                );
+            }
+        }
+    }
+    Ok(code)
+}
+
+/// The model gate of a sync: the env's model against its pipeline's spec (no regression
+/// baseline: that belongs to promotion). `Ok(None)` when the env declares no model.
+#[cfg(feature = "model-validation")]
+fn model_gate(repo: &Repo, env: &Environment) -> Result<Option<String>, String> {
+    use crate::validate;
+    let Some(model) = &env.config.model else { return Ok(None) };
+    let names = repo.env_names().map_err(|e| e.to_string())?;
+    let (pipelines, _) = pipeline::load_pipelines(repo.root(), &names);
+    let (spec, _) = match validate::spec_for_env(&pipelines, &env.name) {
+        Ok(spec) => spec,
+        Err(validate::ValidateError::NoSpec { .. }) => {
+            return Ok(Some(format!(
+                "model {}: no validation spec in pipelines/, not validated",
+                model.name
+            )));
+        }
+        Err(error) => return Err(error.to_string()),
+    };
+    let report = validate::run(repo.root(), model, &spec, None)
+        .map_err(|e| format!("model validation: {e}"))?;
+    let checks =
+        report.checks.iter().filter(|c| c.verdict != coxswain_model::Verdict::Skipped).count();
+    if report.passed() {
+        Ok(Some(format!(
+            "model {} {}: {checks} checks passed",
+            model.name,
+            model.version.as_deref().unwrap_or("")
+        )))
+    } else {
+        Err(format!("model validation failed:\n{}", report.render_text()))
+    }
+}
+
+#[cfg(not(feature = "model-validation"))]
+fn model_gate(_repo: &Repo, env: &Environment) -> Result<Option<String>, String> {
+    Ok(env.config.model.as_ref().map(|m| {
+        format!("model {}: not validated (built without the model-validation feature)", m.name)
+    }))
 }
 
 fn to_json<T: serde::Serialize>(value: &T) -> Result<String, String> {
