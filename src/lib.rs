@@ -21,6 +21,7 @@ pub mod ownership;
 pub mod pipeline;
 pub mod plan;
 pub mod policy;
+pub mod promote;
 pub mod repo;
 pub mod report;
 pub mod sync;

@@ -131,6 +131,35 @@ enum Command {
         #[arg(long, value_parser = parse_duration, default_value = "5m")]
         timeout: Duration,
     },
+    /// Promote what a pipeline stage moves (image tags, the model) into ENV: edit the values in a
+    /// private checkout, run the gates, commit on a branch, push, and open a pull request.
+    Promote {
+        /// The environment to promote into.
+        env: String,
+        /// Promote from this environment instead of the stage's `from`.
+        #[arg(long)]
+        from: Option<String>,
+        /// The pipeline (by name), when ENV is a stage of several.
+        #[arg(long)]
+        pipeline: Option<String>,
+        /// Stop after the commit, left on a local branch; needs no remote or token.
+        #[arg(long)]
+        no_push: bool,
+        /// Show the edits and the gate results only; commit nothing.
+        #[arg(long)]
+        dry_run: bool,
+        /// The git remote to push to.
+        #[arg(long, default_value = "origin")]
+        remote: String,
+        /// GitHub repository OWNER/NAME (default: the remote's URL). The token is read from GITHUB_TOKEN or GH_TOKEN.
+        #[arg(long, env = "GITHUB_REPOSITORY")]
+        github_repo: Option<String>,
+        /// GitHub REST API URL; for GitHub Enterprise Server https://HOST/api/v3.
+        #[arg(long, env = "GITHUB_API_URL")]
+        github_api: Option<String>,
+        #[arg(short, long, value_enum, default_value_t = Format::Text)]
+        output: Format,
+    },
 }
 
 #[derive(Args, Clone)]
@@ -276,7 +305,39 @@ async fn run(cli: Cli) -> Result<ExitCode, String> {
         Some(Command::Rollback { env, to, git, context, dry_run, yes, timeout }) => {
             rollback_command(&repo, &env, to, git, context.as_deref(), dry_run, yes, timeout).await
         }
+        Some(Command::Promote { env, from, pipeline, no_push, dry_run, remote, github_repo, github_api, output }) => {
+            let mut options = crate::promote::PromoteOptions::new(&env);
+            options.from = from;
+            options.pipeline = pipeline;
+            options.push = !no_push;
+            options.dry_run = dry_run;
+            options.remote = remote;
+            promote_command(&repo, options, github_repo.as_deref(), github_api.as_deref(), output).await
+        }
     }
+}
+
+/// `coxswain promote`: GitHub access comes from flags and the environment; the library decides
+/// whether it is needed (only when a pull request is opened).
+async fn promote_command(repo: &Repo, mut options: crate::promote::PromoteOptions, github_repo: Option<&str>, github_api: Option<&str>, output: Format) -> Result<ExitCode, String> {
+    use crate::promote::{ForgeAccess, Services, github_forge, promote};
+    let token = ["GITHUB_TOKEN", "GH_TOKEN"].iter().find_map(|name| std::env::var(name).ok().filter(|t| !t.is_empty()));
+    options.token.clone_from(&token);
+    let forge = github_forge(repo.root(), &options.remote, github_repo, github_api, token.as_deref());
+    let services = Services {
+        forge: match &forge {
+            Ok(forge) => ForgeAccess::Ready(forge),
+            Err(why) => ForgeAccess::Unavailable(why.clone()),
+        },
+        cluster: None,
+    };
+    let outcome = promote(repo.root(), &options, services).await.map_err(|e| e.to_string())?;
+    match output {
+        Format::Text => print!("{}", outcome.render_text()),
+        Format::Markdown => print!("{}", outcome.render_markdown(&options.command)),
+        Format::Json => println!("{}", to_json(&outcome)?),
+    }
+    Ok(outcome.exit_code())
 }
 
 /// Loads environments in pipeline order (dev before prod), refusing any with input errors.
