@@ -1005,3 +1005,36 @@ async fn invalid_object_blocks_sync(ctx: &Ctx) -> Outcome {
     ensure_eq!(ctx.cluster.writes(), Vec::<(Verb, String)>::new(), "writes of a blocked sync");
     Ok(())
 }
+
+/// The desktop app runs syncs and rollbacks as spawned tasks on a multi-threaded runtime, which
+/// needs their futures to be `Send` (the sync's apply stream once kept it from being). Runs on
+/// the in-memory double, with or without a real server.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sync_and_rollback_can_be_spawned() {
+    let cluster: Arc<dyn Cluster> = Arc::new(coxswain::cluster::memory::MemoryCluster::new());
+    let config = "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: a\ndata:\n  k: v\n";
+    let v1 = env_in("dev", "spawned", &[("a.yaml", config)]);
+    let v2 = env_in("dev", "spawned", &[("a.yaml", &config.replace("k: v", "k: w"))]);
+    for env in [v1, v2.clone()] {
+        let (cluster, env) = (cluster.clone(), env.clone());
+        let report =
+            tokio::spawn(async move { sync_env(cluster, &env, &options(), &Silent).await })
+                .await
+                .expect("the sync task panicked");
+        assert_eq!(report.status, SyncStatus::Synced, "{:?}", report.error);
+    }
+    let spawned = cluster.clone();
+    let report = tokio::spawn(async move {
+        let target = rollback_target(spawned.as_ref(), &v2, Some(1)).await?;
+        rollback(spawned.clone(), &v2, &target, &options(), &Silent).await
+    })
+    .await
+    .expect("the rollback task panicked")
+    .expect("rollback");
+    assert_eq!(report.status, SyncStatus::Synced, "{:?}", report.error);
+    let config_maps =
+        cluster.resolve(&Gvk::from_api_version("v1", "ConfigMap")).await.expect("resolve");
+    let live =
+        cluster.get(&config_maps, Some("spawned"), "a").await.expect("get").expect("a exists");
+    assert_eq!(live["data"]["k"], "v");
+}
