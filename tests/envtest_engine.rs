@@ -28,7 +28,7 @@ use coxswain::sync::tiers::tier_of;
 use coxswain::sync::{
     Silent, SyncOptions, SyncReport, SyncStatus, rollback, rollback_target, sync_env,
 };
-use envtest::TestEnv;
+use envtest::{RolloutController, TestEnv};
 use futures::future::LocalBoxFuture;
 use futures::stream::BoxStream;
 use serde_json::{Value, json};
@@ -102,7 +102,7 @@ async fn engine_against_real_api_server() {
 async fn run(env: &TestEnv, name: &str, scenario: Scenario) -> Outcome {
     let config = env.config().await?;
     let client = kube::Client::try_from(config.clone()).map_err(|e| e.to_string())?;
-    let direct = Arc::new(KubeCluster::from_config(config.clone()).map_err(|e| e.to_string())?);
+    let direct = Arc::new(env.cluster().await?);
     let engine: Arc<dyn Cluster> =
         Arc::new(KubeCluster::from_config(config).map_err(|e| e.to_string())?);
     let ctx = Ctx {
@@ -273,69 +273,6 @@ impl Cluster for Counting {
         self.note(Verb::Watch, collection(resource, namespace));
         self.inner.watch(resource, namespace, label_selector, resource_version).await
     }
-}
-
-// ---------------------------------------------------------------------------------------------
-// A stand-in for the deployment controller: marks every Deployment of a namespace rolled out.
-
-struct RolloutController {
-    task: tokio::task::JoinHandle<()>,
-}
-
-impl RolloutController {
-    fn start(client: kube::Client, namespace: &str) -> Self {
-        let namespace = namespace.to_owned();
-        let task = tokio::spawn(async move {
-            loop {
-                if let Err(error) = mark_rolled_out(&client, &namespace).await {
-                    eprintln!("rollout controller: {error}");
-                }
-                tokio::time::sleep(Duration::from_millis(100)).await;
-            }
-        });
-        Self { task }
-    }
-}
-
-impl Drop for RolloutController {
-    fn drop(&mut self) {
-        self.task.abort();
-    }
-}
-
-async fn mark_rolled_out(client: &kube::Client, namespace: &str) -> Result<(), String> {
-    let path = format!("/apis/apps/v1/namespaces/{namespace}/deployments");
-    let request = http::Request::get(&path).body(Vec::new()).map_err(|e| e.to_string())?;
-    let list: Value = match client.request(request).await {
-        Ok(list) => list,
-        Err(kube::Error::Api(status)) if status.code == 404 => return Ok(()),
-        Err(error) => return Err(error.to_string()),
-    };
-    for item in list["items"].as_array().into_iter().flatten() {
-        let generation = item.pointer("/metadata/generation").and_then(Value::as_i64).unwrap_or(1);
-        let replicas = item.pointer("/spec/replicas").and_then(Value::as_i64).unwrap_or(1);
-        let status = json!({"observedGeneration": generation, "replicas": replicas,
-            "updatedReplicas": replicas, "readyReplicas": replicas, "availableReplicas": replicas});
-        if item.get("status") == Some(&status) {
-            continue;
-        }
-        let name = item.pointer("/metadata/name").and_then(Value::as_str).unwrap_or_default();
-        let mut object = item.clone();
-        object["apiVersion"] = json!("apps/v1");
-        object["kind"] = json!("Deployment");
-        object["status"] = status;
-        let body = serde_json::to_vec(&object).map_err(|e| e.to_string())?;
-        let request = http::Request::put(format!("{path}/{name}/status"))
-            .header(http::header::CONTENT_TYPE, "application/json")
-            .body(body)
-            .map_err(|e| e.to_string())?;
-        // A conflict (the object changed under us) is retried on the next round.
-        match client.request::<Value>(request).await {
-            Ok(_) | Err(kube::Error::Api(_)) => {}
-            Err(error) => return Err(error.to_string()),
-        }
-    }
-    Ok(())
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -1067,4 +1004,37 @@ async fn invalid_object_blocks_sync(ctx: &Ctx) -> Outcome {
     )?;
     ensure_eq!(ctx.cluster.writes(), Vec::<(Verb, String)>::new(), "writes of a blocked sync");
     Ok(())
+}
+
+/// The desktop app runs syncs and rollbacks as spawned tasks on a multi-threaded runtime, which
+/// needs their futures to be `Send` (the sync's apply stream once kept it from being). Runs on
+/// the in-memory double, with or without a real server.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sync_and_rollback_can_be_spawned() {
+    let cluster: Arc<dyn Cluster> = Arc::new(coxswain::cluster::memory::MemoryCluster::new());
+    let config = "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: a\ndata:\n  k: v\n";
+    let v1 = env_in("dev", "spawned", &[("a.yaml", config)]);
+    let v2 = env_in("dev", "spawned", &[("a.yaml", &config.replace("k: v", "k: w"))]);
+    for env in [v1, v2.clone()] {
+        let (cluster, env) = (cluster.clone(), env.clone());
+        let report =
+            tokio::spawn(async move { sync_env(cluster, &env, &options(), &Silent).await })
+                .await
+                .expect("the sync task panicked");
+        assert_eq!(report.status, SyncStatus::Synced, "{:?}", report.error);
+    }
+    let spawned = cluster.clone();
+    let report = tokio::spawn(async move {
+        let target = rollback_target(spawned.as_ref(), &v2, Some(1)).await?;
+        rollback(spawned.clone(), &v2, &target, &options(), &Silent).await
+    })
+    .await
+    .expect("the rollback task panicked")
+    .expect("rollback");
+    assert_eq!(report.status, SyncStatus::Synced, "{:?}", report.error);
+    let config_maps =
+        cluster.resolve(&Gvk::from_api_version("v1", "ConfigMap")).await.expect("resolve");
+    let live =
+        cluster.get(&config_maps, Some("spawned"), "a").await.expect("get").expect("a exists");
+    assert_eq!(live["data"]["k"], "v");
 }

@@ -214,11 +214,9 @@ pub async fn promote(
     let repo = Repo::open(checkout.root())?;
     let names = repo.env_names()?;
     let (pipeline, stage) = find_stage(&repo, &names, options)?;
-    let from = options
-        .from
-        .clone()
-        .or_else(|| stage.from.clone())
-        .ok_or_else(|| PromoteError::NoSource { env: stage.env.clone(), file: pipeline.file.clone() })?;
+    let from = options.from.clone().or_else(|| stage.from.clone()).ok_or_else(|| {
+        PromoteError::NoSource { env: stage.env.clone(), file: pipeline.file.clone() }
+    })?;
     if !names.contains(&from) {
         return Err(PromoteError::UnknownSource { name: from, found: names.join(", ") });
     }
@@ -325,8 +323,13 @@ pub async fn promote(
         return Ok(outcome);
     }
 
-    let message =
-        render::commit_message(&outcome.change, &pipeline.name, &pipeline.file, outcome.base_short(), &outcome.gates);
+    let message = render::commit_message(
+        &outcome.change,
+        &pipeline.name,
+        &pipeline.file,
+        outcome.base_short(),
+        &outcome.gates,
+    );
     let commit = checkout.commit(&edits, &branch, &message, &user.signature()?)?;
     outcome.commit = Some(commit.to_string());
     outcome.commit_message = Some(message);
@@ -449,7 +452,11 @@ fn find_stage(
         1 => Ok(candidates.remove(0)),
         _ => Err(PromoteError::AmbiguousStage {
             env: options.target.clone(),
-            pipelines: candidates.iter().map(|(p, _)| p.name.as_str()).collect::<Vec<_>>().join(", "),
+            pipelines: candidates
+                .iter()
+                .map(|(p, _)| p.name.as_str())
+                .collect::<Vec<_>>()
+                .join(", "),
         }),
     }
 }

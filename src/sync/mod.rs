@@ -293,17 +293,17 @@ async fn run_locked(
             &env.name,
             &SyncEvent::TierStarted { tier: tiers::TIERS[tier].to_owned(), objects: objects.len() },
         );
-        let results: Vec<(ObjectKey, Result<Value, ClusterError>)> = stream::iter(objects)
-            .map(|object| {
+        // Owned items: a closure over `&ObjectPlan` makes the whole sync future !Send (a
+        // higher-ranked lifetime rustc cannot prove), so it could not be spawned on a runtime.
+        let work: Vec<(ObjectKey, ResourceType, Value)> = objects
+            .iter()
+            .map(|o| (o.key.clone(), o.resource.clone(), o.desired.clone().unwrap_or(Value::Null)))
+            .collect();
+        let results: Vec<(ObjectKey, Result<Value, ClusterError>)> = stream::iter(work)
+            .map(|(key, resource, desired)| {
                 let cluster = cluster.clone();
                 let apply_options = apply_options.clone();
-                async move {
-                    let desired = object.desired.clone().unwrap_or(Value::Null);
-                    (
-                        object.key.clone(),
-                        cluster.apply(&object.resource, &desired, &apply_options).await,
-                    )
-                }
+                async move { (key, cluster.apply(&resource, &desired, &apply_options).await) }
             })
             .buffered(options.concurrency.max(1))
             .collect()
