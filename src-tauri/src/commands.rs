@@ -1,0 +1,117 @@
+//! Tauri commands: one `Session` call each. Errors are `ApiError`s, which the UI receives as
+//! `{code, message, location}`.
+
+use crate::AppState;
+use crate::progress::ChannelProgress;
+use coxswain::app_api::{ApiError, EnvDetail, EnvOverview, Preview, RemoteStatus, RepoInfo, RollbackOutcome};
+use coxswain::history::Revision;
+use coxswain::sync::SyncReport;
+use serde::Serialize;
+use serde_json::Value;
+use std::path::PathBuf;
+use tauri::ipc::Channel;
+use tauri::{AppHandle, Runtime, State};
+
+type Result<T> = std::result::Result<T, ApiError>;
+
+/// What the repo picker needs: the open repo (if any), why none is open, and recent repos.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RepoState {
+    pub info: Option<RepoInfo>,
+    pub error: Option<ApiError>,
+    pub recent: Vec<String>,
+}
+
+#[tauri::command]
+pub async fn open_repo<R: Runtime>(app: AppHandle<R>, state: State<'_, AppState>, path: PathBuf) -> Result<RepoInfo> {
+    Ok(state.open(&app, &path)?.info())
+}
+
+#[tauri::command]
+pub async fn repo_state(state: State<'_, AppState>) -> Result<RepoState> {
+    let info = state.has_session().then(|| state.session().map(|s| s.info())).transpose()?;
+    Ok(RepoState {
+        info,
+        error: state.startup_error(),
+        recent: state.recent().iter().map(|p| p.display().to_string()).collect(),
+    })
+}
+
+#[tauri::command]
+pub async fn overview(state: State<'_, AppState>) -> Result<Vec<EnvOverview>> {
+    Ok(state.session()?.overview().await)
+}
+
+#[tauri::command]
+pub async fn env_detail(state: State<'_, AppState>, env: String) -> Result<EnvDetail> {
+    state.session()?.detail(&env).await
+}
+
+#[tauri::command]
+pub async fn live_object(state: State<'_, AppState>, env: String, id: String) -> Result<Option<String>> {
+    state.session()?.live_object(&env, &id).await
+}
+
+#[tauri::command]
+pub async fn preview_sync(state: State<'_, AppState>, env: String) -> Result<Preview> {
+    state.session()?.preview_sync(&env).await
+}
+
+#[tauri::command]
+pub async fn sync_env(state: State<'_, AppState>, env: String, fingerprint: String, on_progress: Channel<Value>) -> Result<SyncReport> {
+    let session = state.session()?;
+    let progress = ChannelProgress::new(on_progress);
+    on_blocking_thread(move || tauri::async_runtime::block_on(session.sync(&env, &fingerprint, &progress))).await
+}
+
+#[tauri::command]
+pub async fn history(state: State<'_, AppState>, env: String) -> Result<Vec<Revision>> {
+    state.session()?.history(&env).await
+}
+
+#[tauri::command]
+pub async fn preview_rollback(state: State<'_, AppState>, env: String, to: Option<u64>) -> Result<Preview> {
+    state.session()?.preview_rollback(&env, to).await
+}
+
+#[tauri::command]
+pub async fn rollback(state: State<'_, AppState>, env: String, to: u64, fingerprint: String, git: bool, on_progress: Channel<Value>) -> Result<RollbackOutcome> {
+    let session = state.session()?;
+    let progress = ChannelProgress::new(on_progress);
+    on_blocking_thread(move || tauri::async_runtime::block_on(session.rollback(&env, to, &fingerprint, git, &progress))).await
+}
+
+/// Runs a sync on a thread of its own. The engine's sync future is not provably `Send` (rustc
+/// cannot show it for the closures inside its apply streams), and Tauri runs async commands on
+/// a multi-threaded runtime, which needs `Send`; `block_on` on a blocking thread does not.
+async fn on_blocking_thread<T: Send + 'static>(work: impl FnOnce() -> Result<T> + Send + 'static) -> Result<T> {
+    tauri::async_runtime::spawn_blocking(work)
+        .await
+        .map_err(|e| ApiError::new("internal", format!("the sync task failed: {e}")))?
+}
+
+/// Fetches the remote now; the watcher also does so every few minutes.
+#[tauri::command]
+pub async fn remote_status(state: State<'_, AppState>) -> Result<Option<RemoteStatus>> {
+    crate::watch::fetch_remote(state.session()?).await
+}
+
+#[tauri::command]
+pub async fn set_context(state: State<'_, AppState>, env: String, context: Option<String>) -> Result<()> {
+    state.session()?.set_context(&env, context)
+}
+
+/// The promote seam. Promotion (`coxswain::promote`) is not in this build's library yet, so this
+/// answers with the command line that does it; the view shows that command.
+#[tauri::command]
+pub async fn promote_preview(state: State<'_, AppState>, from: String, to: String) -> Result<Value> {
+    let session = state.session()?;
+    Err(ApiError::new(
+        "promote-unavailable",
+        format!(
+            "promotion is not built into this version of the app; run: coxswain promote {to} --from {from} --repo {}",
+            session.root().display()
+        ),
+    ))
+}

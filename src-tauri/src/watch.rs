@@ -1,0 +1,192 @@
+//! Keeps the UI's plans fresh without polling: a debounced file watcher on `environments/`
+//! reloads only the environments whose files changed, and watches on each env's owned objects
+//! catch drift made by others. Either way the env is re-planned and its new detail is pushed to
+//! the UI as an `env-updated` event.
+
+use coxswain::app_api::{ApiError, RemoteStatus, Session, envs_touched, remote_status};
+use futures::StreamExt as _;
+use notify::{Event, EventKind, RecommendedWatcher, RecursiveMode, Watcher as _};
+use std::collections::BTreeSet;
+use std::sync::Arc;
+use std::time::Duration;
+use tauri::{AppHandle, Emitter as _, Runtime};
+use tokio::sync::mpsc;
+
+/// The event the UI listens to; its payload is an `EnvDetail`.
+pub const ENV_UPDATED: &str = "env-updated";
+/// Emitted when re-planning an env fails; its payload is `{env, error}`.
+pub const ENV_ERROR: &str = "env-error";
+/// How long file events are gathered before re-planning.
+const FILE_DEBOUNCE: Duration = Duration::from_millis(300);
+/// How long cluster events are gathered before re-planning.
+const CLUSTER_DEBOUNCE: Duration = Duration::from_millis(500);
+/// Wait before re-opening a cluster watch that failed or ended.
+const REWATCH_AFTER: Duration = Duration::from_secs(5);
+/// How often the remote is fetched for commits not synced yet.
+const FETCH_EVERY: Duration = Duration::from_secs(300);
+/// The event carrying a `RemoteStatus` (or `{error}`) after each periodic fetch.
+pub const REMOTE_STATUS: &str = "remote-status";
+
+/// Why an env needs a new plan.
+#[derive(Debug)]
+enum Trigger {
+    /// Its files changed: reload from disk first.
+    Files(BTreeSet<String>),
+    /// Its owned objects changed in the cluster.
+    Cluster(String),
+}
+
+/// Dropping this stops every watcher of the repo.
+pub struct Watchers {
+    _files: RecommendedWatcher,
+    tasks: Vec<tauri::async_runtime::JoinHandle<()>>,
+}
+
+impl Drop for Watchers {
+    fn drop(&mut self) {
+        for task in &self.tasks {
+            task.abort();
+        }
+    }
+}
+
+/// Starts watching the session's repo and clusters.
+pub fn start<R: Runtime>(app: AppHandle<R>, session: Arc<Session>) -> Result<Watchers, ApiError> {
+    let (sender, receiver) = mpsc::unbounded_channel();
+    let root = session.root().to_path_buf();
+    let known = session.env_names().to_vec();
+    let file_sender = sender.clone();
+    let mut watcher = notify::recommended_watcher(move |result: notify::Result<Event>| match result {
+        Ok(event) if changes_content(&event.kind) => {
+            let envs = envs_touched(&root, &event.paths, &known);
+            if !envs.is_empty() {
+                let _ = file_sender.send(Trigger::Files(envs));
+            }
+        }
+        Ok(_) => {}
+        Err(error) => tracing::warn!(%error, "repo watcher error"),
+    })
+    .map_err(|e| ApiError::new("watch", format!("cannot watch {}: {e}", session.root().display())))?;
+    let environments = session.root().join("environments");
+    watcher
+        .watch(&environments, RecursiveMode::Recursive)
+        .map_err(|e| ApiError::new("watch", format!("cannot watch {}: {e}", environments.display())))?;
+
+    let app_for_fetch = app.clone();
+    let mut tasks = vec![tauri::async_runtime::spawn(replan(app, session.clone(), receiver))];
+    for env in session.env_names() {
+        tasks.push(tauri::async_runtime::spawn(watch_cluster(session.clone(), env.clone(), sender.clone())));
+    }
+    tasks.push(tauri::async_runtime::spawn(fetch_periodically(app_for_fetch, session)));
+    Ok(Watchers { _files: watcher, tasks })
+}
+
+/// Fetches the remote now and then, so commits pushed by others show before anyone syncs them.
+async fn fetch_periodically<R: Runtime>(app: AppHandle<R>, session: Arc<Session>) {
+    loop {
+        tokio::time::sleep(FETCH_EVERY).await;
+        let payload = match fetch_remote(session.clone()).await {
+            Ok(status) => serde_json::json!({ "status": status }),
+            Err(error) => serde_json::json!({ "error": error }),
+        };
+        let _ = app.emit(REMOTE_STATUS, payload);
+    }
+}
+
+/// `git fetch` and the commits HEAD lacks, off the async threads (fetching blocks).
+pub async fn fetch_remote(session: Arc<Session>) -> Result<Option<RemoteStatus>, ApiError> {
+    tauri::async_runtime::spawn_blocking(move || remote_status(session.root(), session.env_names()))
+        .await
+        .map_err(|e| ApiError::new("internal", format!("the fetch task failed: {e}")))?
+}
+
+/// Whether an event can change what an env loads. Reads are not changes: the reload itself
+/// opens every file of the env, and counting that would re-plan forever.
+fn changes_content(kind: &EventKind) -> bool {
+    use notify::event::{MetadataKind, ModifyKind};
+    match kind {
+        EventKind::Create(_) | EventKind::Remove(_) | EventKind::Any => true,
+        EventKind::Modify(ModifyKind::Metadata(MetadataKind::AccessTime)) => false,
+        EventKind::Modify(_) => true,
+        EventKind::Access(_) | EventKind::Other => false,
+    }
+}
+
+/// Re-plans envs as triggers arrive, merging triggers that arrive close together (an editor
+/// writes a file in several steps; one sync writes many objects).
+async fn replan<R: Runtime>(app: AppHandle<R>, session: Arc<Session>, mut receiver: mpsc::UnboundedReceiver<Trigger>) {
+    while let Some(first) = receiver.recv().await {
+        tokio::time::sleep(match first {
+            Trigger::Files(_) => FILE_DEBOUNCE,
+            Trigger::Cluster(_) => CLUSTER_DEBOUNCE,
+        })
+        .await;
+        let mut reload = BTreeSet::new();
+        let mut envs = BTreeSet::new();
+        let mut pending = vec![first];
+        while let Ok(more) = receiver.try_recv() {
+            pending.push(more);
+        }
+        for trigger in pending {
+            match trigger {
+                Trigger::Files(names) => {
+                    envs.extend(names.iter().cloned());
+                    reload.extend(names);
+                }
+                Trigger::Cluster(name) => {
+                    envs.insert(name);
+                }
+            }
+        }
+        if !reload.is_empty() {
+            session.reload(&reload);
+        }
+        for env in envs {
+            match session.detail(&env).await {
+                Ok(detail) => {
+                    let _ = app.emit(ENV_UPDATED, &detail);
+                }
+                Err(error) => {
+                    let _ = app.emit(ENV_ERROR, serde_json::json!({"env": env, "error": error}));
+                }
+            }
+        }
+    }
+}
+
+/// Watches the env's owned objects; any change asks for a re-plan. Watches that fail (no
+/// namespace yet, cluster unreachable) or end are re-opened after a pause.
+async fn watch_cluster(session: Arc<Session>, env: String, sender: mpsc::UnboundedSender<Trigger>) {
+    loop {
+        if let Ok(streams) = session.watch_owned(&env).await {
+            let mut events = futures::stream::select_all(streams);
+            while let Some(event) = events.next().await {
+                match event {
+                    Ok(coxswain::cluster::WatchEvent::Bookmark { .. }) => {}
+                    Ok(_) => {
+                        if sender.send(Trigger::Cluster(env.clone())).is_err() {
+                            return;
+                        }
+                    }
+                    Err(_) => break,
+                }
+            }
+        }
+        tokio::time::sleep(REWATCH_AFTER).await;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use notify::event::{AccessKind, CreateKind, DataChange, MetadataKind, ModifyKind, RemoveKind};
+
+    #[test]
+    fn reads_are_not_changes_but_writes_creates_and_removes_are() {
+        assert!(changes_content(&EventKind::Modify(ModifyKind::Data(DataChange::Content))));
+        assert!(changes_content(&EventKind::Create(CreateKind::File)));
+        assert!(changes_content(&EventKind::Remove(RemoveKind::File)));
+        assert!(!changes_content(&EventKind::Access(AccessKind::Read)));
+        assert!(!changes_content(&EventKind::Modify(ModifyKind::Metadata(MetadataKind::AccessTime))));
+    }
+}

@@ -1,0 +1,170 @@
+//! The app's commands through Tauri's IPC on the mock runtime: arguments and results as the UI
+//! sends and receives them, errors as `{code, message, location}`, and the repo watcher's
+//! `env-updated` events.
+
+use coxswain::app_api::Connector;
+use coxswain::cluster::memory::MemoryCluster;
+use coxswain::cluster::{Cluster, ObjectKey};
+use serde_json::{Value, json};
+use std::path::Path;
+use std::sync::Arc;
+use std::sync::mpsc;
+use std::time::Duration;
+use tauri::Listener as _;
+use tauri::ipc::{CallbackFn, InvokeBody};
+use tauri::test::{INVOKE_KEY, MockRuntime, get_ipc_response, mock_builder, mock_context, noop_assets};
+use tauri::webview::InvokeRequest;
+
+struct TestApp {
+    app: tauri::App<MockRuntime>,
+    webview: tauri::WebviewWindow<MockRuntime>,
+    memory: MemoryCluster,
+    repo: tempfile::TempDir,
+}
+
+impl TestApp {
+    fn new() -> Self {
+        let repo = tempfile::tempdir().expect("temp dir");
+        let example = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+        for folder in ["environments", "pipelines"] {
+            copy_dir(&example.join(folder), &repo.path().join(folder));
+        }
+        let memory = MemoryCluster::new();
+        let shared = memory.clone();
+        let connector: Connector = Arc::new(move |_context| {
+            let cluster: Arc<dyn Cluster> = Arc::new(shared.clone());
+            Box::pin(async move { Ok(cluster) })
+        });
+        let app = coxswain_app::builder(mock_builder(), connector, None).build(mock_context(noop_assets())).expect("app builds");
+        let webview = tauri::WebviewWindowBuilder::new(&app, "main", tauri::WebviewUrl::default()).build().expect("webview");
+        Self { app, webview, memory, repo }
+    }
+
+    fn invoke(&self, command: &str, args: Value) -> Result<Value, Value> {
+        let request = InvokeRequest {
+            cmd: command.into(),
+            callback: CallbackFn(0),
+            error: CallbackFn(1),
+            url: "tauri://localhost".parse().expect("url"),
+            body: InvokeBody::Json(args),
+            headers: tauri::http::HeaderMap::default(),
+            invoke_key: INVOKE_KEY.to_owned(),
+        };
+        get_ipc_response(&self.webview, request).map(|body| body.deserialize::<Value>().expect("json response"))
+    }
+
+    fn open(&self) -> Value {
+        self.invoke("open_repo", json!({"path": self.repo.path()})).expect("open_repo")
+    }
+}
+
+fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).expect("create dir");
+    for entry in std::fs::read_dir(from).expect("read dir") {
+        let entry = entry.expect("entry");
+        let target = to.join(entry.file_name());
+        if entry.path().is_dir() {
+            copy_dir(&entry.path(), &target);
+        } else {
+            std::fs::copy(entry.path(), target).expect("copy");
+        }
+    }
+}
+
+/// The channel argument as the JS side sends it; the mock webview drops what is sent on it.
+const CHANNEL: &str = "__CHANNEL__:7";
+
+#[test]
+fn commands_need_an_open_repo_and_say_so() {
+    let app = TestApp::new();
+    let state = app.invoke("repo_state", json!({})).expect("repo_state");
+    assert_eq!(state["info"], Value::Null);
+    let error = app.invoke("overview", json!({})).expect_err("no repo");
+    assert_eq!(error["code"], "no-repo");
+    assert!(error["message"].as_str().is_some_and(|m| m.contains("environments/")), "{error}");
+
+    let error = app.invoke("open_repo", json!({"path": app.repo.path().join("environments")})).expect_err("not a repo");
+    assert_eq!(error["code"], "not-a-repo");
+}
+
+#[test]
+fn open_repo_and_overview_list_the_environments_in_pipeline_order() {
+    let app = TestApp::new();
+    let info = app.open();
+    assert_eq!(info["environments"], json!(["dev", "staging", "prod"]));
+    assert_eq!(info["pipelines"][0]["name"], "iris");
+
+    let cards = app.invoke("overview", json!({})).expect("overview");
+    let cards = cards.as_array().expect("a list");
+    assert_eq!(cards.len(), 3);
+    assert_eq!(cards[0]["name"], "dev");
+    assert_eq!(cards[0]["syncState"], "OutOfSync");
+    assert_eq!(cards[0]["counts"]["create"], 5);
+    assert_eq!(cards[0]["model"]["version"], "1.1.0");
+    assert_eq!(cards[2]["protected"], true);
+
+    let error = app.invoke("env_detail", json!({"env": "qa"})).expect_err("unknown env");
+    assert_eq!(error["code"], "unknown-env");
+    assert_eq!(error["location"], Value::Null);
+}
+
+#[test]
+fn sync_applies_the_previewed_plan_and_refuses_a_stale_one() {
+    let app = TestApp::new();
+    app.open();
+    let error = app.invoke("sync_env", json!({"env": "dev", "fingerprint": "0000", "onProgress": CHANNEL})).expect_err("stale");
+    assert_eq!(error["code"], "plan-changed");
+    assert_eq!(app.memory.requests().writes(), 0);
+
+    let preview = app.invoke("preview_sync", json!({"env": "dev"})).expect("preview");
+    assert_eq!(preview["summary"]["namespaces"], 1);
+    let fingerprint = preview["fingerprint"].as_str().expect("fingerprint");
+    let report = app.invoke("sync_env", json!({"env": "dev", "fingerprint": fingerprint, "onProgress": CHANNEL})).expect("sync");
+    assert_eq!(report["status"], "synced", "{report}");
+    assert_eq!(report["revision"], 1);
+    let key = ObjectKey { group_kind: "Deployment.apps".into(), namespace: Some("iris-dev".into()), name: "iris-server".into() };
+    assert!(app.memory.object(&key).is_some());
+
+    let history = app.invoke("history", json!({"env": "dev"})).expect("history");
+    assert_eq!(history[0]["number"], 1);
+    let error = app.invoke("preview_rollback", json!({"env": "dev", "to": null})).expect_err("nothing earlier");
+    assert_eq!(error["code"], "no-rollback-target");
+}
+
+#[test]
+fn the_protected_env_refuses_a_checkout_that_is_not_git_with_a_readable_error() {
+    let app = TestApp::new();
+    app.open();
+    let error = app.invoke("preview_sync", json!({"env": "prod"})).expect_err("protected");
+    assert_eq!(error["code"], "protected");
+    assert!(error["message"].as_str().is_some_and(|m| m.contains("not a git checkout")), "{error}");
+}
+
+#[test]
+fn promote_answers_with_the_command_line_until_the_library_has_it() {
+    let app = TestApp::new();
+    app.open();
+    let error = app.invoke("promote_preview", json!({"from": "dev", "to": "staging"})).expect_err("seam");
+    assert_eq!(error["code"], "promote-unavailable");
+    assert!(error["message"].as_str().is_some_and(|m| m.contains("coxswain promote staging --from dev")), "{error}");
+}
+
+#[test]
+fn editing_a_manifest_pushes_a_new_plan_of_that_env_only() {
+    let app = TestApp::new();
+    app.open();
+    let (sender, receiver) = mpsc::channel::<Value>();
+    app.app.listen("env-updated", move |event| {
+        let _ = sender.send(serde_json::from_str(event.payload()).unwrap_or(Value::Null));
+    });
+    let file = app.repo.path().join("environments/staging/config.yaml");
+    let text = std::fs::read_to_string(&file).expect("read");
+    std::fs::write(&file, text.replace("LOG_LEVEL: info", "LOG_LEVEL: warn")).expect("write");
+
+    // A bound on how long to wait, not a speed check.
+    let detail = receiver.recv_timeout(Duration::from_secs(60)).expect("an env-updated event");
+    assert_eq!(detail["overview"]["name"], "staging");
+    let config = detail["resources"].as_array().expect("resources").iter().find(|r| r["name"] == "iris-server-config").cloned().expect("config map");
+    assert!(config["diff"].as_str().is_some_and(|d| d.contains("LOG_LEVEL: warn")), "{config}");
+    assert!(receiver.recv_timeout(Duration::from_secs(2)).is_err(), "only staging changed");
+}

@@ -1,0 +1,245 @@
+use super::*;
+use crate::cluster::memory::MemoryCluster;
+use std::sync::Mutex;
+
+/// A copy of the bundled example repo, so tests can edit manifests.
+fn example_repo() -> tempfile::TempDir {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let source = Path::new(env!("CARGO_MANIFEST_DIR"));
+    for folder in ["environments", "pipelines"] {
+        copy_dir(&source.join(folder), &dir.path().join(folder));
+    }
+    dir
+}
+
+fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).expect("create dir");
+    for entry in std::fs::read_dir(from).expect("read dir") {
+        let entry = entry.expect("entry");
+        let target = to.join(entry.file_name());
+        if entry.path().is_dir() {
+            copy_dir(&entry.path(), &target);
+        } else {
+            std::fs::copy(entry.path(), target).expect("copy");
+        }
+    }
+}
+
+fn session(root: &Path) -> (Session, MemoryCluster) {
+    let memory = MemoryCluster::new();
+    let shared = memory.clone();
+    let connector: Connector = Arc::new(move |_context| {
+        let cluster: Arc<dyn Cluster> = Arc::new(shared.clone());
+        Box::pin(async move { Ok(cluster) })
+    });
+    (Session::open(root, connector).expect("open example repo"), memory)
+}
+
+/// Records events, as the app's channel would.
+#[derive(Default)]
+struct Recorder(Mutex<Vec<String>>);
+
+impl Progress for Recorder {
+    fn event(&self, env: &str, event: &SyncEvent) {
+        let json = serde_json::to_value(event).expect("event serialises");
+        let kind = json.get("event").and_then(serde_json::Value::as_str).unwrap_or("?").to_owned();
+        self.0.lock().expect("lock").push(format!("{env}:{kind}"));
+    }
+}
+
+fn config_map_value(memory: &MemoryCluster, namespace: &str, key: &str) -> Option<String> {
+    let id = ObjectKey { group_kind: "ConfigMap".into(), namespace: Some(namespace.into()), name: "iris-server-config".into() };
+    memory.object(&id)?.pointer(&format!("/data/{key}"))?.as_str().map(str::to_owned)
+}
+
+fn set_log_level(root: &Path, from: &str, to: &str) {
+    let path = root.join("environments/dev/config.yaml");
+    let text = std::fs::read_to_string(&path).expect("read");
+    assert!(text.contains(&format!("LOG_LEVEL: {from}")), "{text}");
+    std::fs::write(&path, text.replace(&format!("LOG_LEVEL: {from}"), &format!("LOG_LEVEL: {to}"))).expect("write");
+}
+
+#[test]
+fn envs_touched_maps_paths_to_known_environments() {
+    let root = Path::new("/repo");
+    let known = vec!["dev".to_owned(), "prod".to_owned()];
+    let paths = vec![
+        root.join("environments/dev/config.yaml"),
+        root.join("environments/dev/sub/more.yaml"),
+        root.join("environments/prod"),
+        root.join("environments/gone/x.yaml"),
+        root.join("pipelines/iris.yaml"),
+        PathBuf::from("/elsewhere/environments/dev/x.yaml"),
+    ];
+    let touched: Vec<String> = envs_touched(root, &paths, &known).into_iter().collect();
+    assert_eq!(touched, ["dev", "prod"]);
+}
+
+#[tokio::test]
+async fn overview_lists_environments_in_pipeline_order_with_their_changes() {
+    let repo = example_repo();
+    let (session, _) = session(repo.path());
+    let cards = session.overview().await;
+    let names: Vec<&str> = cards.iter().map(|c| c.name.as_str()).collect();
+    assert_eq!(names, ["dev", "staging", "prod"]);
+    let dev = &cards[0];
+    assert_eq!(dev.sync_state, SyncState::OutOfSync);
+    assert_eq!(dev.namespace, "iris-dev");
+    // Four objects and the namespace, all new to an empty cluster.
+    assert_eq!(dev.counts, Counts { create: 5, ..Counts::default() });
+    assert_eq!(dev.model.as_ref().map(|m| (m.name.as_str(), m.version.as_deref())), Some(("iris-classifier", Some("1.1.0"))));
+    assert_eq!(dev.health, Some(Health::Missing));
+    assert!(dev.errors.is_empty(), "{:?}", dev.errors);
+    assert!(dev.last_revision.is_none());
+    assert!(cards[2].protected);
+    assert_eq!(cards[2].counts.create, 7);
+}
+
+#[tokio::test]
+async fn sync_applies_only_the_previewed_plan() {
+    let repo = example_repo();
+    let (session, memory) = session(repo.path());
+    let preview = session.preview_sync("dev").await.expect("preview");
+    assert_eq!(preview.summary.create + preview.summary.namespaces, 5);
+
+    // The repo changes after the preview: the confirmed plan is stale, nothing is written.
+    set_log_level(repo.path(), "debug", "trace");
+    session.reload(&BTreeSet::from(["dev".to_owned()]));
+    let error = session.sync("dev", &preview.fingerprint, &Recorder::default()).await.expect_err("stale preview");
+    assert_eq!(error.code, "plan-changed");
+    assert_eq!(config_map_value(&memory, "iris-dev", "LOG_LEVEL"), None);
+
+    let preview = session.preview_sync("dev").await.expect("preview again");
+    let recorder = Recorder::default();
+    let report = session.sync("dev", &preview.fingerprint, &recorder).await.expect("sync");
+    assert_eq!(report.status, sync::SyncStatus::Synced, "{:?}", report.error);
+    assert_eq!(config_map_value(&memory, "iris-dev", "LOG_LEVEL").as_deref(), Some("trace"));
+    let events = recorder.0.lock().expect("lock").clone();
+    assert_eq!(events.first().map(String::as_str), Some("dev:planned"));
+    assert_eq!(events.last().map(String::as_str), Some("dev:recorded"));
+
+    let detail = session.detail("dev").await.expect("detail");
+    assert_eq!(detail.overview.sync_state, SyncState::Synced);
+    assert_eq!(detail.overview.health, Some(Health::Healthy));
+    assert_eq!(detail.overview.last_revision.as_ref().map(|r| r.number), Some(1));
+    assert!(detail.resources.iter().all(|r| r.action == Action::Unchanged && r.diff.is_empty()));
+    let live = session.live_object("dev", "ConfigMap iris-dev/iris-server-config").await.expect("live").expect("exists");
+    assert!(live.contains("LOG_LEVEL: trace"), "{live}");
+}
+
+#[tokio::test]
+async fn an_edit_is_planned_as_an_update_and_rollback_restores_the_previous_revision() {
+    let repo = example_repo();
+    let (session, memory) = session(repo.path());
+    let first = session.preview_sync("dev").await.expect("preview");
+    session.sync("dev", &first.fingerprint, &Recorder::default()).await.expect("first sync");
+
+    set_log_level(repo.path(), "debug", "warn");
+    session.reload(&BTreeSet::from(["dev".to_owned()]));
+    let detail = session.detail("dev").await.expect("detail");
+    assert_eq!(detail.overview.counts, Counts { update: 1, unchanged: 3, ..Counts::default() });
+    let changed = detail.resources.iter().find(|r| r.action == Action::Update).expect("an update");
+    assert_eq!(changed.id, "ConfigMap iris-dev/iris-server-config");
+    assert_eq!(changed.source.as_deref(), Some("environments/dev/config.yaml:2"));
+    assert!(changed.diff.contains("-  LOG_LEVEL: debug\n+  LOG_LEVEL: warn"), "{}", changed.diff);
+
+    let second = session.preview_sync("dev").await.expect("preview");
+    session.sync("dev", &second.fingerprint, &Recorder::default()).await.expect("second sync");
+    assert_eq!(config_map_value(&memory, "iris-dev", "LOG_LEVEL").as_deref(), Some("warn"));
+    let numbers: Vec<u64> = session.history("dev").await.expect("history").iter().map(|r| r.number).collect();
+    assert_eq!(numbers, [2, 1]);
+
+    let rollback = session.preview_rollback("dev", None).await.expect("rollback preview");
+    assert_eq!(rollback.target.as_ref().map(|r| r.number), Some(1));
+    assert_eq!(rollback.summary.update, 1);
+    let diff = &rollback.plan.objects.iter().find(|o| o.action == Action::Update).expect("update").diff;
+    assert!(diff.contains("-  LOG_LEVEL: warn\n+  LOG_LEVEL: debug"), "{diff}");
+    let outcome = session.rollback("dev", 1, &rollback.fingerprint, false, &Recorder::default()).await.expect("rollback");
+    assert_eq!(outcome.report.status, sync::SyncStatus::Synced, "{:?}", outcome.report.error);
+    assert_eq!(outcome.commit, None);
+    assert_eq!(config_map_value(&memory, "iris-dev", "LOG_LEVEL").as_deref(), Some("debug"));
+    let history = session.history("dev").await.expect("history");
+    assert_eq!(history.first().and_then(|r| r.rollback_of), Some(1));
+    // git still says "warn": the env is out of sync again.
+    assert_eq!(session.detail("dev").await.expect("detail").overview.counts.update, 1);
+}
+
+#[tokio::test]
+async fn rollback_with_git_needs_a_revision_synced_from_a_commit() {
+    let repo = example_repo();
+    let (session, _) = session(repo.path());
+    let preview = session.preview_sync("dev").await.expect("preview");
+    session.sync("dev", &preview.fingerprint, &Recorder::default()).await.expect("sync");
+    let error = session.rollback("dev", 1, "any", true, &Recorder::default()).await.expect_err("no sha");
+    assert_eq!(error.code, "no-git-revision");
+}
+
+#[tokio::test]
+async fn gates_run_before_the_cluster_is_asked() {
+    let repo = example_repo();
+    let (session, memory) = session(repo.path());
+    // prod is protected, and this copy is no git checkout.
+    let error = session.preview_sync("prod").await.expect_err("protected");
+    assert_eq!(error.code, "protected");
+    assert_eq!(memory.requests().total(), 0);
+
+    // A policy error names its file and line.
+    let path = repo.path().join("environments/dev/iris-server.yaml");
+    let text = std::fs::read_to_string(&path).expect("read");
+    std::fs::write(&path, text.replace("iris-server:1.1.0", "iris-server:latest")).expect("write");
+    session.reload(&BTreeSet::from(["dev".to_owned()]));
+    let error = session.preview_sync("dev").await.expect_err("policy");
+    assert_eq!(error.code, "image-tag");
+    assert!(error.location.as_deref().is_some_and(|l| l.starts_with("environments/dev/iris-server.yaml:")), "{error:?}");
+    let detail = session.detail("dev").await.expect("detail");
+    assert!(detail.overview.errors.iter().any(|e| e.code == "image-tag"));
+}
+
+#[tokio::test]
+async fn input_errors_leave_the_state_unknown_with_their_location() {
+    let repo = example_repo();
+    std::fs::write(repo.path().join("environments/staging/broken.yaml"), "kind: ConfigMap\nmetadata: [\n").expect("write");
+    let (session, _) = session(repo.path());
+    let cards = session.overview().await;
+    let staging = cards.iter().find(|c| c.name == "staging").expect("staging");
+    assert_eq!(staging.sync_state, SyncState::Unknown);
+    let error = staging.errors.first().expect("an error");
+    assert!(error.location.as_deref().is_some_and(|l| l.starts_with("environments/staging/broken.yaml")), "{error:?}");
+    assert_eq!(session.detail("nope").await.expect_err("unknown").code, "unknown-env");
+}
+
+fn commit_all(repo: &git2::Repository, message: &str) {
+    let mut index = repo.index().expect("index");
+    index.add_all(["*"], git2::IndexAddOption::DEFAULT, None).expect("add");
+    index.write().expect("write index");
+    let tree = repo.find_tree(index.write_tree().expect("tree")).expect("find tree");
+    let signature = git2::Signature::now("Ada", "ada@example.invalid").expect("signature");
+    let parent = repo.head().ok().and_then(|h| h.peel_to_commit().ok());
+    let parents: Vec<&git2::Commit<'_>> = parent.iter().collect();
+    repo.commit(Some("HEAD"), &signature, &signature, message, &tree, &parents).expect("commit");
+}
+
+#[test]
+fn remote_status_lists_fetched_commits_the_checkout_lacks_with_the_envs_they_touch() {
+    let upstream_dir = example_repo();
+    let upstream = git2::Repository::init(upstream_dir.path()).expect("init");
+    commit_all(&upstream, "example");
+    let clone_dir = tempfile::tempdir().expect("temp dir");
+    let checkout = clone_dir.path().join("checkout");
+    git2::Repository::clone(&upstream_dir.path().display().to_string(), &checkout).expect("clone");
+    let known = vec!["dev".to_owned(), "staging".to_owned(), "prod".to_owned()];
+    let status = remote_status(&checkout, &known).expect("status").expect("tracks a remote");
+    assert_eq!((status.behind, status.commits.len()), (0, 0));
+
+    set_log_level(upstream_dir.path(), "debug", "trace");
+    commit_all(&upstream, "dev: trace logging");
+    let status = remote_status(&checkout, &known).expect("status").expect("tracks a remote");
+    assert!(status.upstream.starts_with("origin/"), "{}", status.upstream);
+    assert_eq!(status.behind, 1);
+    let commit = status.commits.first().expect("one commit");
+    assert_eq!((commit.summary.as_str(), commit.author.as_str()), ("dev: trace logging", "Ada"));
+    assert_eq!(commit.envs, ["dev"]);
+
+    let plain = tempfile::tempdir().expect("temp dir");
+    assert_eq!(remote_status(plain.path(), &known).expect("no git"), None);
+}

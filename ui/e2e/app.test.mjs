@@ -1,0 +1,196 @@
+// End-to-end tests of the built desktop app in a real WebKitGTK webview, driven through
+// tauri-driver and WebKitWebDriver. Run under a display (scripts/test-app uses xvfb-run):
+//   COXSWAIN_APP=path/to/coxswain-app node --test e2e/
+// The app runs against its in-process cluster (COXSWAIN_CLUSTER=memory) on a git copy of the
+// bundled example repo, so nothing outside a temp directory is touched. Screenshots of the main
+// views go to docs/screenshots/ (or COXSWAIN_SCREENSHOTS).
+
+import { after, before, describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { execFileSync, spawn } from 'node:child_process';
+import { cpSync, mkdtempSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { WebDriver, waitFor } from './webdriver.mjs';
+
+const here = dirname(fileURLToPath(import.meta.url));
+const top = resolve(here, '../..');
+const app = process.env.COXSWAIN_APP ?? join(process.env.CARGO_TARGET_DIR ?? join(top, 'target'), 'debug/coxswain-app');
+const shots = process.env.COXSWAIN_SCREENSHOTS ?? join(top, 'docs/screenshots');
+
+/** A free loopback port. */
+function freePort() {
+  return new Promise((resolvePort, reject) => {
+    const server = createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address();
+      server.close(() => resolvePort(port));
+    });
+  });
+}
+
+/** The example repo copied into a fresh git repository with one commit. */
+function exampleRepo(dir) {
+  for (const folder of ['environments', 'pipelines']) cpSync(join(top, folder), join(dir, folder), { recursive: true });
+  const git = (...args) =>
+    execFileSync('git', ['-c', 'user.name=E2E', '-c', 'user.email=e2e@example.invalid', '-c', 'init.defaultBranch=main', ...args], {
+      cwd: dir,
+      stdio: 'ignore',
+    });
+  git('init', '-q');
+  git('add', '.');
+  git('commit', '-q', '-m', 'example repo');
+  return dir;
+}
+
+describe('coxswain-app', () => {
+  const work = mkdtempSync(join(tmpdir(), 'coxswain-e2e-'));
+  const repo = exampleRepo(join(work, 'repo'));
+  const config = join(repo, 'environments/dev/config.yaml');
+  let driver;
+  let tauriDriver;
+  let driverLog = '';
+
+  const shot = async (name) => {
+    mkdirSync(shots, { recursive: true });
+    writeFileSync(join(shots, `${name}.png`), await driver.screenshot());
+  };
+  const changes = (env) => driver.text(`[data-testid="changes-${env}"]`);
+  const overview = async () => {
+    await driver.click('[data-testid="nav-overview"]');
+    await waitFor('the overview', () => driver.count('[data-testid^="env-card-"]'));
+  };
+  const confirmAndWait = async () => {
+    await driver.click('[data-testid="confirm"]');
+    return waitFor('the result', () => driver.text('[data-testid="result"]'), 120);
+  };
+  /** Expands a resource row (a second click would fold it again). */
+  const openResource = async (id) => {
+    const row = `[data-testid="resource-${id}"]`;
+    await waitFor(`resource ${id}`, () => driver.count(row));
+    if ((await driver.execute('return document.querySelector(arguments[0]).getAttribute("aria-expanded")', row)) !== 'true') {
+      await driver.click(row);
+    }
+  };
+  const liveText = async () => {
+    await driver.click('[data-testid="show-live"]');
+    return waitFor('the live object', () => driver.text('[data-testid="live-object"]'));
+  };
+
+  before(async () => {
+    const port = await freePort();
+    const nativePort = await freePort();
+    tauriDriver = spawn('tauri-driver', ['--port', String(port), '--native-port', String(nativePort)], {
+      env: {
+        ...process.env,
+        COXSWAIN_CLUSTER: 'memory',
+        COXSWAIN_REPO: repo,
+        XDG_CONFIG_HOME: join(work, 'config'),
+      },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    tauriDriver.stdout.on('data', (d) => (driverLog += d));
+    tauriDriver.stderr.on('data', (d) => (driverLog += d));
+    driver = new WebDriver(`http://127.0.0.1:${port}`);
+    await waitFor('tauri-driver', () => fetch(`http://127.0.0.1:${port}/status`).then((r) => r.ok), 30);
+    await driver.start({ 'tauri:options': { application: app } });
+  });
+
+  after(async () => {
+    await driver?.quit();
+    tauriDriver?.kill();
+    rmSync(work, { recursive: true, force: true });
+  });
+
+  it('shows the three environments of the example repo, each with its changes', async () => {
+    await waitFor('three env cards', async () => (await driver.count('[data-testid^="env-card-"]')) === 3);
+    const names = await driver.execute(
+      'return [...document.querySelectorAll("[data-testid^=env-card-]")].map(e => e.dataset.testid.slice(9));',
+    );
+    assert.deepEqual(names, ['dev', 'staging', 'prod']);
+    // An empty cluster: every object and the namespace are to be created.
+    assert.equal(await waitFor('dev planned', () => changes('dev')), '5');
+    assert.equal(await changes('prod'), '7');
+    assert.equal(await driver.text('[data-testid="sync-state-dev"]'), 'Out of sync');
+    await shot('overview');
+  });
+
+  it('applies dev after showing the exact plan', async () => {
+    await driver.click('[data-testid="env-card-dev"]');
+    await waitFor('the resource table', () => driver.count('[data-testid="resources"] tbody tr'));
+    await driver.click('[data-testid="apply"]');
+    const summary = await waitFor('the preview', () => driver.text('[data-testid="preview-summary"]'));
+    assert.match(summary, /5 to create, 0 to update, 0 to prune/);
+    await shot('apply-preview');
+    const result = await confirmAndWait();
+    assert.match(result, /Synced and healthy/);
+    assert.match(await driver.text('[data-testid="recorded"]'), /Recorded revision 1/);
+    await shot('apply-result');
+    await driver.click('[data-testid="done"]');
+    await overview();
+    assert.equal(await waitFor('dev in sync', async () => ((await changes('dev')) === '0' ? '0' : null)), '0');
+    assert.equal(await driver.text('[data-testid="sync-state-dev"]'), 'Synced');
+  });
+
+  it('re-plans dev when a manifest changes on disk, and applies the change to the cluster', async () => {
+    const started = Date.now();
+    writeFileSync(config, readFileSync(config, 'utf8').replace('LOG_LEVEL: debug', 'LOG_LEVEL: trace'));
+    await waitFor('dev to show one change', async () => (await changes('dev')) === '1', 30);
+    console.log(`# the overview showed the edit ${Date.now() - started} ms after the write`);
+    assert.equal(await driver.text('[data-testid="sync-state-dev"]'), 'Out of sync');
+
+    await driver.click('[data-testid="env-card-dev"]');
+    await openResource('ConfigMap-iris-server-config');
+    await waitFor('the diff', () => driver.count('[data-testid="diff"] tr.add'));
+    assert.match(await driver.text('[data-testid="diff"] tr.add'), /LOG_LEVEL: trace/);
+    assert.match(await driver.text('[data-testid="diff"] tr.delete'), /LOG_LEVEL: debug/);
+    await shot('env-detail-diff');
+
+    await driver.click('[data-testid="apply"]');
+    const summary = await waitFor('the preview', () => driver.text('[data-testid="preview-summary"]'));
+    assert.match(summary, /0 to create, 1 to update/);
+    assert.match(await driver.text('[data-testid="preview-modal"] tr.add'), /LOG_LEVEL: trace/);
+    assert.match(await confirmAndWait(), /Synced/);
+    await driver.click('[data-testid="done"]');
+
+    // The in-memory cluster now holds the edited value.
+    await openResource('ConfigMap-iris-server-config');
+    assert.match(await liveText(), /LOG_LEVEL: trace/);
+  });
+
+  it('rolls dev back to the previous revision after a preview', async () => {
+    await driver.click('[data-testid="tab-history"]');
+    await waitFor('two revisions', async () => (await driver.count('[data-testid^="revision-"]')) === 2);
+    await shot('history');
+    await driver.click('[data-testid="rollback-1"]');
+    await waitFor('the rollback preview', () => driver.text('[data-testid="preview-summary"]'));
+    assert.match(await driver.text('[data-testid="preview-modal"] tr.add'), /LOG_LEVEL: debug/);
+    assert.match(await driver.text('[data-testid="preview-modal"] tr.delete'), /LOG_LEVEL: trace/);
+    await shot('rollback-preview');
+    assert.match(await confirmAndWait(), /Synced/);
+    await driver.click('[data-testid="done"]');
+    await waitFor('three revisions', async () => (await driver.count('[data-testid^="revision-"]')) === 3);
+    assert.match(await driver.text('[data-testid="revision-3"]'), /restores #1/);
+
+    await driver.click('[data-testid="tab-resources"]');
+    await openResource('ConfigMap-iris-server-config');
+    assert.match(await liveText(), /LOG_LEVEL: debug/);
+    // git still says "trace": dev is out of sync by that one change again.
+    await overview();
+    await waitFor('dev out of sync again', async () => (await changes('dev')) === '1');
+  });
+
+  it('shows the promote view with the command line to run', async () => {
+    await driver.click('[data-testid="nav-promote"]');
+    const notice = await waitFor('the promote notice', () => driver.text('[data-testid="promote-cli"]'));
+    assert.match(notice, new RegExp(`coxswain promote staging --from dev --repo ${repo.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}`));
+    await shot('promote');
+  });
+
+  it('keeps the webdriver log quiet about errors', () => {
+    assert.doesNotMatch(driverLog, /panicked/);
+  });
+});

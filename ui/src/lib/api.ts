@@ -1,0 +1,90 @@
+// Typed wrappers for every Tauri command. Stores take an `Api` so tests can pass a fake.
+
+import { Channel, invoke } from '@tauri-apps/api/core';
+import { listen, type UnlistenFn } from '@tauri-apps/api/event';
+import type {
+  ApiError,
+  EnvDetail,
+  EnvOverview,
+  Preview,
+  ProgressEvent,
+  PromotePreview,
+  RepoInfo,
+  RemoteStatus,
+  RepoState,
+  Revision,
+  RollbackOutcome,
+  SyncReport,
+} from './types';
+
+export interface Api {
+  openRepo(path: string): Promise<RepoInfo>;
+  repoState(): Promise<RepoState>;
+  overview(): Promise<EnvOverview[]>;
+  envDetail(env: string): Promise<EnvDetail>;
+  liveObject(env: string, id: string): Promise<string | null>;
+  previewSync(env: string): Promise<Preview>;
+  syncEnv(env: string, fingerprint: string, onProgress: (e: ProgressEvent) => void): Promise<SyncReport>;
+  history(env: string): Promise<Revision[]>;
+  previewRollback(env: string, to: number | null): Promise<Preview>;
+  rollback(
+    env: string,
+    to: number,
+    fingerprint: string,
+    git: boolean,
+    onProgress: (e: ProgressEvent) => void,
+  ): Promise<RollbackOutcome>;
+  setContext(env: string, context: string | null): Promise<void>;
+  promotePreview(from: string, to: string): Promise<PromotePreview>;
+  remoteStatus(): Promise<RemoteStatus | null>;
+  onRemoteStatus(handler: (payload: { status?: RemoteStatus | null; error?: ApiError }) => void): Promise<UnlistenFn>;
+  onEnvUpdated(handler: (detail: EnvDetail) => void): Promise<UnlistenFn>;
+  onEnvError(handler: (payload: { env: string; error: ApiError }) => void): Promise<UnlistenFn>;
+}
+
+/** Whether a thrown value is an `ApiError` from a command. */
+export function isApiError(value: unknown): value is ApiError {
+  return typeof value === 'object' && value !== null && 'code' in value && 'message' in value;
+}
+
+/** Any thrown value as an `ApiError` (IPC failures arrive as plain strings). */
+export function toApiError(value: unknown): ApiError {
+  if (isApiError(value)) return { code: value.code, message: value.message, location: value.location ?? null };
+  return { code: 'internal', message: value instanceof Error ? value.message : String(value), location: null };
+}
+
+async function call<T>(command: string, args?: Record<string, unknown>): Promise<T> {
+  try {
+    return await invoke<T>(command, args);
+  } catch (error) {
+    throw toApiError(error);
+  }
+}
+
+function channel(handler: (e: ProgressEvent) => void): Channel<ProgressEvent> {
+  const ch = new Channel<ProgressEvent>();
+  ch.onmessage = handler;
+  return ch;
+}
+
+export const tauriApi: Api = {
+  openRepo: (path) => call('open_repo', { path }),
+  repoState: () => call('repo_state'),
+  overview: () => call('overview'),
+  envDetail: (env) => call('env_detail', { env }),
+  liveObject: (env, id) => call('live_object', { env, id }),
+  previewSync: (env) => call('preview_sync', { env }),
+  syncEnv: (env, fingerprint, onProgress) =>
+    call('sync_env', { env, fingerprint, onProgress: channel(onProgress) }),
+  history: (env) => call('history', { env }),
+  previewRollback: (env, to) => call('preview_rollback', { env, to }),
+  rollback: (env, to, fingerprint, git, onProgress) =>
+    call('rollback', { env, to, fingerprint, git, onProgress: channel(onProgress) }),
+  setContext: (env, context) => call('set_context', { env, context }),
+  promotePreview: (from, to) => call('promote_preview', { from, to }),
+  remoteStatus: () => call('remote_status'),
+  onRemoteStatus: (handler) =>
+    listen<{ status?: RemoteStatus | null; error?: ApiError }>('remote-status', (e) => handler(e.payload)),
+  onEnvUpdated: (handler) => listen<EnvDetail>('env-updated', (e) => handler(e.payload)),
+  onEnvError: (handler) => listen<{ env: string; error: ApiError }>('env-error', (e) => handler(e.payload)),
+};

@@ -1,0 +1,192 @@
+import { get } from 'svelte/store';
+import { describe, expect, it, vi } from 'vitest';
+import type { Api } from './api';
+import { createEnvStore, createHistoryStore, createOperationStore, createRemoteStore, createRepoStore } from './stores';
+import type { EnvDetail, EnvOverview, Preview, ProgressEvent, SyncReport } from './types';
+
+const card = (name: string, update = 0): EnvOverview => ({
+  name,
+  namespace: `iris-${name}`,
+  context: null,
+  protected: name === 'prod',
+  model: { name: 'iris-classifier', version: '1.0.0', path: 'models/iris/1.0.0/model.onnx' },
+  syncState: update ? 'OutOfSync' : 'Synced',
+  health: 'healthy',
+  counts: { create: 0, update, prune: 0, orphan: 0, unchanged: 4 - update },
+  errors: [],
+  warnings: 0,
+  lastRevision: null,
+});
+
+const detail = (name: string, update = 0): EnvDetail => ({ overview: card(name, update), resources: [], findings: [] });
+
+const preview = (fingerprint: string, target: number | null = null): Preview => ({
+  env: 'dev',
+  plan: { env: 'dev', namespace: 'iris-dev', namespaceExists: true, objects: [], errors: [] },
+  summary: { create: 0, update: 1, prune: 0, orphan: 0, unchanged: 3, errors: 0, namespaces: 0 },
+  fingerprint,
+  target: target === null ? null : { number: target, gitSha: 'abc', dirty: false, author: 'a', time: '', outcome: 'succeeded', message: '', applied: [], pruned: [], rollbackOf: null },
+});
+
+const report = (status: SyncReport['status']): SyncReport => ({
+  env: 'dev', namespace: 'iris-dev', status, plan: null, applied: [], pruned: [], pruneSkipped: [], health: [], revision: 2, rolledBackTo: null, error: null,
+});
+
+/** A fake of every command; tests override what they use. */
+function fakeApi(overrides: Partial<Api> = {}): Api {
+  const fail = (name: string) => () => Promise.reject({ code: 'unexpected', message: `${name} was not expected`, location: null });
+  return {
+    openRepo: fail('openRepo'),
+    repoState: fail('repoState'),
+    overview: fail('overview'),
+    envDetail: fail('envDetail'),
+    liveObject: fail('liveObject'),
+    previewSync: fail('previewSync'),
+    syncEnv: fail('syncEnv'),
+    history: fail('history'),
+    previewRollback: fail('previewRollback'),
+    rollback: fail('rollback'),
+    setContext: fail('setContext'),
+    promotePreview: fail('promotePreview'),
+    remoteStatus: fail('remoteStatus'),
+    onRemoteStatus: () => Promise.resolve(() => {}),
+    onEnvUpdated: () => Promise.resolve(() => {}),
+    onEnvError: () => Promise.resolve(() => {}),
+    ...overrides,
+  };
+}
+
+describe('env store', () => {
+  it('loads the overview in pipeline order', async () => {
+    const store = createEnvStore(fakeApi({ overview: () => Promise.resolve([card('dev', 1), card('staging'), card('prod')]) }));
+    await store.loadOverview();
+    const state = get(store);
+    expect(state.order).toEqual(['dev', 'staging', 'prod']);
+    expect(state.cards.dev?.syncState).toBe('OutOfSync');
+    expect(state.loading).toBe(false);
+  });
+
+  it('applies watcher updates to the card and the detail, and clears that env’s error', async () => {
+    let push: ((d: EnvDetail) => void) | undefined;
+    let pushError: ((p: { env: string; error: { code: string; message: string; location: string | null } }) => void) | undefined;
+    const store = createEnvStore(
+      fakeApi({
+        overview: () => Promise.resolve([card('dev'), card('prod')]),
+        onEnvUpdated: (handler) => ((push = handler), Promise.resolve(() => {})),
+        onEnvError: (handler) => ((pushError = handler), Promise.resolve(() => {})),
+      }),
+    );
+    await store.loadOverview();
+    await store.listen();
+    pushError?.({ env: 'dev', error: { code: 'invalid-yaml', message: 'bad', location: 'environments/dev/x.yaml:3' } });
+    expect(get(store).envErrors.dev?.location).toBe('environments/dev/x.yaml:3');
+    push?.(detail('dev', 1));
+    const state = get(store);
+    expect(state.cards.dev?.counts.update).toBe(1);
+    expect(state.details.dev?.overview.syncState).toBe('OutOfSync');
+    expect(state.envErrors.dev).toBeUndefined();
+    expect(state.order).toEqual(['dev', 'prod']);
+  });
+
+  it('keeps the error of a failed overview', async () => {
+    const store = createEnvStore(fakeApi({ overview: () => Promise.reject({ code: 'no-repo', message: 'no repo is open', location: null }) }));
+    await store.loadOverview();
+    expect(get(store).error?.code).toBe('no-repo');
+  });
+});
+
+describe('operation store', () => {
+  it('applies exactly the previewed fingerprint and folds progress', async () => {
+    const syncEnv = vi.fn((_env: string, _fp: string, onProgress: (e: ProgressEvent) => void) => {
+      onProgress({ env: 'dev', event: 'tierStarted', tier: 'config', objects: 1 });
+      onProgress({ env: 'dev', event: 'applied', object: 'ConfigMap iris-dev/c' });
+      onProgress({ env: 'dev', event: 'recorded', revision: 2 });
+      return Promise.resolve(report('synced'));
+    });
+    const finished = vi.fn();
+    const store = createOperationStore(fakeApi({ previewSync: () => Promise.resolve(preview('fp-1')), syncEnv }), finished);
+    await store.previewSync('dev');
+    expect(get(store)).toMatchObject({ phase: 'confirm', kind: 'sync', env: 'dev' });
+    await store.confirm();
+    expect(syncEnv).toHaveBeenCalledWith('dev', 'fp-1', expect.any(Function));
+    const state = get(store);
+    expect(state.phase).toBe('done');
+    if (state.phase !== 'done') return;
+    expect(state.report.status).toBe('synced');
+    expect(state.progress.tiers).toEqual([{ tier: 'config', objects: 1, applied: ['ConfigMap iris-dev/c'] }]);
+    expect(state.progress.revision).toBe(2);
+    expect(finished).toHaveBeenCalledWith('dev');
+  });
+
+  it('reports a changed plan as an error and applies nothing twice', async () => {
+    const syncEnv = vi.fn(() => Promise.reject({ code: 'plan-changed', message: 'the plan of dev changed since the preview', location: null }));
+    const store = createOperationStore(fakeApi({ previewSync: () => Promise.resolve(preview('old')), syncEnv }));
+    await store.previewSync('dev');
+    await store.confirm();
+    await store.confirm(); // no longer confirming: ignored
+    expect(syncEnv).toHaveBeenCalledTimes(1);
+    expect(get(store)).toMatchObject({ phase: 'failed', error: { code: 'plan-changed' } });
+  });
+
+  it('rolls back to the previewed revision with the git option', async () => {
+    const rollback = vi.fn(() => Promise.resolve({ report: report('synced'), commit: 'c0ffee', branch: null }));
+    const store = createOperationStore(fakeApi({ previewRollback: () => Promise.resolve(preview('fp-r', 1)), rollback }));
+    await store.previewRollback('dev', null);
+    store.setGit(true);
+    await store.confirm();
+    expect(rollback).toHaveBeenCalledWith('dev', 1, 'fp-r', true, expect.any(Function));
+    expect(get(store)).toMatchObject({ phase: 'done', kind: 'rollback', commit: 'c0ffee' });
+    store.close();
+    expect(get(store)).toEqual({ phase: 'idle' });
+  });
+
+  it('shows a preview error with its location', async () => {
+    const store = createOperationStore(
+      fakeApi({ previewSync: () => Promise.reject({ code: 'image-tag', message: 'policy gate failed', location: 'environments/dev/a.yaml:22' }) }),
+    );
+    await store.previewSync('dev');
+    expect(get(store)).toMatchObject({ phase: 'failed', error: { location: 'environments/dev/a.yaml:22' } });
+  });
+});
+
+describe('history and repo stores', () => {
+  it('loads revisions and errors per env', async () => {
+    const store = createHistoryStore(
+      fakeApi({ history: (env) => (env === 'dev' ? Promise.resolve([preview('x', 3).target!]) : Promise.reject({ code: 'cluster-unreachable', message: 'down', location: null })) }),
+    );
+    await store.load('dev');
+    expect(get(store).revisions.map((r) => r.number)).toEqual([3]);
+    await store.load('prod');
+    expect(get(store)).toMatchObject({ env: 'prod', revisions: [], error: { code: 'cluster-unreachable' } });
+  });
+
+  it('opens a repo and puts it first in the recent list', async () => {
+    const info = { root: '/b', environments: ['dev'], pipelines: [], pipelineErrors: [], contexts: [] };
+    const store = createRepoStore(
+      fakeApi({
+        repoState: () => Promise.resolve({ info: null, error: null, recent: ['/a', '/b'] }),
+        openRepo: (path) => (path === '/b' ? Promise.resolve(info) : Promise.reject({ code: 'not-a-repo', message: 'no environments/', location: null })),
+      }),
+    );
+    await store.load();
+    expect(await store.open('/nope')).toBe(false);
+    expect(get(store).error?.code).toBe('not-a-repo');
+    expect(await store.open('/b')).toBe(true);
+    expect(get(store)).toMatchObject({ info, recent: ['/b', '/a'], error: null });
+  });
+});
+
+describe('remote store', () => {
+  it('keeps the last fetch result, pushed or fetched', async () => {
+    let push: ((p: { status?: unknown; error?: { code: string; message: string; location: null } }) => void) | undefined;
+    const status = { upstream: 'origin/main', behind: 1, commits: [{ sha: 'abcdef0123', summary: 'dev: trace', author: 'Ada', time: '', envs: ['dev'] }] };
+    const store = createRemoteStore(
+      fakeApi({ remoteStatus: () => Promise.resolve(status), onRemoteStatus: (h) => ((push = h as typeof push), Promise.resolve(() => {})) }),
+    );
+    await store.listen();
+    await store.load();
+    expect(get(store).status?.commits[0]?.envs).toEqual(['dev']);
+    push?.({ error: { code: 'git-fetch', message: 'git fetch origin: timed out', location: null } });
+    expect(get(store)).toEqual({ status: null, error: { code: 'git-fetch', message: 'git fetch origin: timed out', location: null } });
+  });
+});

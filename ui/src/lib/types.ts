@@ -1,0 +1,231 @@
+// The shapes the Rust commands serialise (coxswain::app_api and friends), one to one.
+
+export interface ApiError {
+  code: string;
+  message: string;
+  /** `file:line` when the error concerns a place in the repo. */
+  location: string | null;
+}
+
+export type Health = 'healthy' | 'progressing' | 'degraded' | 'missing' | 'unknown';
+export type SyncState = 'Synced' | 'OutOfSync' | 'Unknown';
+export type Action = 'create' | 'update' | 'prune' | 'orphan' | 'unchanged';
+
+export interface Counts {
+  create: number;
+  update: number;
+  prune: number;
+  orphan: number;
+  unchanged: number;
+}
+
+export interface Revision {
+  number: number;
+  gitSha: string | null;
+  dirty: boolean;
+  author: string;
+  time: string;
+  outcome: 'succeeded' | 'unhealthy' | 'failed';
+  message: string;
+  applied: string[];
+  pruned: string[];
+  rollbackOf: number | null;
+}
+
+export interface ModelSummary {
+  name: string;
+  version: string | null;
+  path: string;
+}
+
+export interface EnvOverview {
+  name: string;
+  namespace: string;
+  context: string | null;
+  protected: boolean;
+  model: ModelSummary | null;
+  syncState: SyncState;
+  health: Health | null;
+  counts: Counts;
+  errors: ApiError[];
+  warnings: number;
+  lastRevision: Revision | null;
+}
+
+export interface Assessment {
+  health: Health;
+  message: string;
+}
+
+export interface Resource {
+  id: string;
+  groupKind: string;
+  namespace: string | null;
+  name: string;
+  action: Action;
+  source: string | null;
+  health: Assessment | null;
+  diff: string;
+}
+
+export interface Diagnostic {
+  file: string;
+  line: number;
+  severity: 'warning' | 'error';
+  code: string;
+  message: string;
+}
+
+export interface EnvDetail {
+  overview: EnvOverview;
+  resources: Resource[];
+  findings: Diagnostic[];
+}
+
+export interface ObjectPlan {
+  groupKind: string;
+  namespace: string | null;
+  name: string;
+  apiVersion: string;
+  kind: string;
+  action: Action;
+  source: { file: string; line: number } | null;
+  diff: string;
+  serverDryRun: boolean;
+}
+
+export interface EnvPlan {
+  env: string;
+  namespace: string;
+  namespaceExists: boolean;
+  objects: ObjectPlan[];
+  errors: Diagnostic[];
+}
+
+export interface PlanSummary {
+  create: number;
+  update: number;
+  prune: number;
+  orphan: number;
+  unchanged: number;
+  errors: number;
+  namespaces: number;
+}
+
+export interface Preview {
+  env: string;
+  plan: EnvPlan;
+  summary: PlanSummary;
+  fingerprint: string;
+  target: Revision | null;
+}
+
+export type SyncStatus =
+  | 'noChanges'
+  | 'dryRun'
+  | 'synced'
+  | 'unhealthy'
+  | 'rolledBack'
+  | 'blocked'
+  | 'lockHeld'
+  | 'failed'
+  | 'cancelled';
+
+export interface ObjectHealth {
+  object: string;
+  health: Health;
+  message: string;
+}
+
+export interface SyncReport {
+  env: string;
+  namespace: string;
+  status: SyncStatus;
+  plan: EnvPlan | null;
+  applied: string[];
+  pruned: string[];
+  pruneSkipped: string[];
+  health: ObjectHealth[];
+  revision: number | null;
+  rolledBackTo: number | null;
+  error: string | null;
+}
+
+export interface RollbackOutcome {
+  report: SyncReport;
+  commit: string | null;
+  branch: string | null;
+}
+
+export interface Stage {
+  env: string;
+  from: string | null;
+  promote: ('images' | 'model')[];
+  gates: ('modelValidation' | 'policy' | 'dryRun')[];
+  approval: string;
+}
+
+export interface Pipeline {
+  name: string;
+  stages: Stage[];
+}
+
+export interface RepoInfo {
+  root: string;
+  environments: string[];
+  pipelines: Pipeline[];
+  pipelineErrors: ApiError[];
+  contexts: string[];
+}
+
+export interface RepoState {
+  info: RepoInfo | null;
+  error: ApiError | null;
+  recent: string[];
+}
+
+/** A `SyncEvent` from the core, tagged with its env. */
+export type ProgressEvent = { env: string } & (
+  | { event: 'planned'; changes: number }
+  | { event: 'locked'; holder: string }
+  | { event: 'namespaceCreated'; namespace: string }
+  | { event: 'tierStarted'; tier: string; objects: number }
+  | { event: 'applied'; object: string }
+  | { event: 'health'; object: string; health: Health; message: string }
+  | { event: 'pruned'; object: string }
+  | { event: 'pruneSkipped'; object: string; reason: string }
+  | { event: 'recorded'; revision: number }
+  | { event: 'rollingBack'; to: number }
+);
+
+/** Gate results of a promotion, as the promote view renders them. */
+export interface GateResult {
+  gate: string;
+  passed: boolean;
+  summary: string;
+  metrics?: { name: string; value: number; threshold?: number; passed: boolean }[];
+  findings?: Diagnostic[];
+}
+
+export interface PromotePreview {
+  from: string;
+  to: string;
+  moves: { what: string; before: string; after: string }[];
+  gates: GateResult[];
+  pullRequestUrl?: string | null;
+}
+
+export interface RemoteCommit {
+  sha: string;
+  summary: string;
+  author: string;
+  time: string;
+  envs: string[];
+}
+
+/** Commits on the checkout's upstream branch that it does not have (after a fetch). */
+export interface RemoteStatus {
+  upstream: string;
+  commits: RemoteCommit[];
+  behind: number;
+}
