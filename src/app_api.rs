@@ -75,7 +75,9 @@ impl From<RepoError> for ApiError {
 impl From<ClusterError> for ApiError {
     fn from(error: ClusterError) -> Self {
         let code = match error {
-            ClusterError::Unreachable { .. } | ClusterError::Timeout { .. } => "cluster-unreachable",
+            ClusterError::Unreachable { .. } | ClusterError::Timeout { .. } => {
+                "cluster-unreachable"
+            }
             ClusterError::Config { .. } => "kubeconfig",
             ClusterError::Unauthorized { .. } => "unauthorized",
             ClusterError::Forbidden { .. } => "forbidden",
@@ -250,12 +252,17 @@ pub struct RepoInfo {
 }
 
 /// Opens a cluster connection for a kube context (`None`: the current context).
-pub type Connector =
-    Arc<dyn Fn(Option<String>) -> BoxFuture<'static, Result<Arc<dyn Cluster>, ClusterError>> + Send + Sync>;
+pub type Connector = Arc<
+    dyn Fn(Option<String>) -> BoxFuture<'static, Result<Arc<dyn Cluster>, ClusterError>>
+        + Send
+        + Sync,
+>;
 
 /// [`cluster::connect`]: the kubeconfig's cluster, or the in-memory one with `COXSWAIN_CLUSTER=memory`.
 pub fn default_connector() -> Connector {
-    Arc::new(|context: Option<String>| Box::pin(async move { cluster::connect(context.as_deref()).await }))
+    Arc::new(|context: Option<String>| {
+        Box::pin(async move { cluster::connect(context.as_deref()).await })
+    })
 }
 
 /// One open repo: its loaded environments and a connection per kube context.
@@ -311,8 +318,11 @@ impl Session {
 
     /// Re-reads the named environments from disk (after the watcher saw their files change).
     pub fn reload(&self, names: &BTreeSet<String>) {
-        let fresh: Vec<Environment> =
-            names.iter().filter(|n| self.order.contains(n)).map(|n| self.repo.load_env(n)).collect();
+        let fresh: Vec<Environment> = names
+            .iter()
+            .filter(|n| self.order.contains(n))
+            .map(|n| self.repo.load_env(n))
+            .collect();
         let mut envs = self.envs.write().unwrap_or_else(PoisonError::into_inner);
         for env in fresh {
             envs.insert(env.name.clone(), env);
@@ -335,7 +345,11 @@ impl Session {
         envs.get(name).cloned().ok_or_else(|| {
             ApiError::new(
                 "unknown-env",
-                format!("no environment \"{name}\" in {}/environments (found: {})", self.repo.root().display(), self.order.join(", ")),
+                format!(
+                    "no environment \"{name}\" in {}/environments (found: {})",
+                    self.repo.root().display(),
+                    self.order.join(", ")
+                ),
             )
         })
     }
@@ -364,7 +378,8 @@ impl Session {
 
     /// Every environment's card, planned concurrently.
     pub async fn overview(&self) -> Vec<EnvOverview> {
-        let details = futures::future::join_all(self.order.iter().map(|name| self.detail(name))).await;
+        let details =
+            futures::future::join_all(self.order.iter().map(|name| self.detail(name))).await;
         details
             .into_iter()
             .zip(&self.order)
@@ -379,10 +394,16 @@ impl Session {
     pub async fn detail(&self, name: &str) -> Result<EnvDetail, ApiError> {
         let env = self.env(name)?;
         let context = self.context_of(&env);
-        let mut findings: Vec<Diagnostic> = env.diagnostics.iter().filter(|d| !d.is_error()).cloned().collect();
+        let mut findings: Vec<Diagnostic> =
+            env.diagnostics.iter().filter(|d| !d.is_error()).cloned().collect();
         findings.extend(policy::check(&env));
         findings.sort();
-        let mut errors: Vec<ApiError> = env.diagnostics.iter().filter(|d| d.is_error()).map(ApiError::from_diagnostic).collect();
+        let mut errors: Vec<ApiError> = env
+            .diagnostics
+            .iter()
+            .filter(|d| d.is_error())
+            .map(ApiError::from_diagnostic)
+            .collect();
         errors.extend(findings.iter().filter(|d| d.is_error()).map(ApiError::from_diagnostic));
         let warnings = findings.iter().filter(|d| !d.is_error()).count();
         let mut overview = EnvOverview {
@@ -390,7 +411,11 @@ impl Session {
             namespace: env.namespace.clone(),
             context,
             protected: env.config.protected,
-            model: env.config.model.as_ref().map(|m| ModelSummary { name: m.name.clone(), version: m.version.clone(), path: m.path.clone() }),
+            model: env.config.model.as_ref().map(|m| ModelSummary {
+                name: m.name.clone(),
+                version: m.version.clone(),
+                path: m.path.clone(),
+            }),
             sync_state: SyncState::Unknown,
             health: None,
             counts: Counts::default(),
@@ -405,7 +430,11 @@ impl Session {
             let cluster = self.cluster_for(&env).await?;
             let plan = plan_env(cluster.as_ref(), &env, &PlanOptions::default()).await?;
             let last = if plan.namespace_exists {
-                history::list(cluster.as_ref(), &env.name, &env.namespace).await?.into_iter().next().map(|(r, _)| r)
+                history::list(cluster.as_ref(), &env.name, &env.namespace)
+                    .await?
+                    .into_iter()
+                    .next()
+                    .map(|(r, _)| r)
             } else {
                 None
             };
@@ -431,7 +460,8 @@ impl Session {
             })
             .collect();
         overview.counts = Counts::of(&plan);
-        overview.health = resources.iter().filter_map(|r| r.health.as_ref().map(|h| h.health)).max();
+        overview.health =
+            resources.iter().filter_map(|r| r.health.as_ref().map(|h| h.health)).max();
         overview.errors.extend(plan.errors.iter().map(ApiError::from_diagnostic));
         overview.sync_state = if !plan.errors.is_empty() {
             SyncState::Unknown
@@ -450,9 +480,18 @@ impl Session {
         let cluster = self.cluster_for(&env).await?;
         let plan = plan_env(cluster.as_ref(), &env, &PlanOptions::default()).await?;
         let object = plan.objects.iter().find(|o| o.key.to_string() == id).ok_or_else(|| {
-            ApiError::new("unknown-object", format!("{id} is neither in environments/{} nor owned by it in the cluster", env.name))
+            ApiError::new(
+                "unknown-object",
+                format!(
+                    "{id} is neither in environments/{} nor owned by it in the cluster",
+                    env.name
+                ),
+            )
         })?;
-        let Some(live) = cluster.get(&object.resource, object.key.namespace.as_deref(), &object.key.name).await? else {
+        let Some(live) = cluster
+            .get(&object.resource, object.key.namespace.as_deref(), &object.key.name)
+            .await?
+        else {
             return Ok(None);
         };
         let mut live = normalize(&live);
@@ -470,7 +509,12 @@ impl Session {
     }
 
     /// Syncs `env` if its plan still has the previewed `fingerprint`; events go to `progress`.
-    pub async fn sync(&self, name: &str, fingerprint: &str, progress: &dyn Progress) -> Result<SyncReport, ApiError> {
+    pub async fn sync(
+        &self,
+        name: &str,
+        fingerprint: &str,
+        progress: &dyn Progress,
+    ) -> Result<SyncReport, ApiError> {
         let env = self.env(name)?;
         let info = preflight(&self.repo, &env)?;
         let cluster = self.cluster_for(&env).await?;
@@ -508,22 +552,47 @@ impl Session {
 
     /// Restores revision `to` if its plan still has the previewed `fingerprint`; with `git`, also
     /// commits the env folder as it was at that revision (on a branch for protected envs).
-    pub async fn rollback(&self, name: &str, to: u64, fingerprint: &str, with_git: bool, progress: &dyn Progress) -> Result<RollbackOutcome, ApiError> {
+    pub async fn rollback(
+        &self,
+        name: &str,
+        to: u64,
+        fingerprint: &str,
+        with_git: bool,
+        progress: &dyn Progress,
+    ) -> Result<RollbackOutcome, ApiError> {
         let env = self.env(name)?;
         let cluster = self.cluster_for(&env).await?;
         let target = sync::rollback_target(cluster.as_ref(), &env, Some(to)).await?;
         if with_git && target.0.git_sha.is_none() {
-            return Err(ApiError::new("no-git-revision", format!("revision {to} was not synced from a git commit; roll back without the git option")));
+            return Err(ApiError::new(
+                "no-git-revision",
+                format!(
+                    "revision {to} was not synced from a git commit; roll back without the git option"
+                ),
+            ));
         }
         let options = SyncOptions { holder: self.holder.clone(), ..SyncOptions::default() };
         let confirming = Confirming { inner: progress, fingerprint };
         let report = sync::rollback(cluster, &env, &target, &options, &confirming).await?;
         plan_changed(&report, fingerprint)?;
         let (mut commit, mut branch) = (None, None);
-        if with_git && !crate::report::is_failure(report.status) && let Some(sha) = target.0.git_sha.as_deref() {
-            let on_branch = env.config.protected.then(|| format!("coxswain/rollback-{}-{to}", env.name));
+        if with_git
+            && !crate::report::is_failure(report.status)
+            && let Some(sha) = target.0.git_sha.as_deref()
+        {
+            let on_branch =
+                env.config.protected.then(|| format!("coxswain/rollback-{}-{to}", env.name));
             let message = format!("Roll back environments/{} to revision {to} ({sha})", env.name);
-            commit = Some(git::commit_env_restore(self.repo.root(), &env.name, sha, on_branch.as_deref(), &message)?.to_string());
+            commit = Some(
+                git::commit_env_restore(
+                    self.repo.root(),
+                    &env.name,
+                    sha,
+                    on_branch.as_deref(),
+                    &message,
+                )?
+                .to_string(),
+            );
             branch = on_branch;
         }
         Ok(RollbackOutcome { report, commit, branch })
@@ -531,7 +600,13 @@ impl Session {
 
     /// Watch streams over the env's owned objects, one per kind it declares, so drift made by
     /// others shows up without polling. Fails while the namespace does not exist yet.
-    pub async fn watch_owned(&self, name: &str) -> Result<Vec<futures::stream::BoxStream<'static, Result<cluster::WatchEvent, ClusterError>>>, ApiError> {
+    pub async fn watch_owned(
+        &self,
+        name: &str,
+    ) -> Result<
+        Vec<futures::stream::BoxStream<'static, Result<cluster::WatchEvent, ClusterError>>>,
+        ApiError,
+    > {
         let env = self.env(name)?;
         let cluster = self.cluster_for(&env).await?;
         let kinds: BTreeSet<_> = env.objects.iter().map(|o| o.gvk.clone()).collect();
@@ -586,7 +661,10 @@ pub fn remote_status(root: &Path, known: &[String]) -> Result<Option<RemoteStatu
         Err(e) => return Err(err(e)),
     };
     let Ok(head) = repo.head() else { return Ok(None) };
-    let (Some(head_name), Some(head_oid)) = (head.name().ok().map(str::to_owned), head.target()) else { return Ok(None) };
+    let (Some(head_name), Some(head_oid)) = (head.name().ok().map(str::to_owned), head.target())
+    else {
+        return Ok(None);
+    };
     let Ok(remote_name) = repo.branch_upstream_remote(&head_name) else { return Ok(None) };
     let remote_name = remote_name.as_str().unwrap_or("origin").to_owned();
     let upstream_ref = repo.branch_upstream_name(&head_name).map_err(err)?;
@@ -606,7 +684,12 @@ pub fn remote_status(root: &Path, known: &[String]) -> Result<Option<RemoteStatu
     options.remote_callbacks(callbacks);
     repo.find_remote(&remote_name)
         .and_then(|mut remote| remote.fetch(&[] as &[&str], Some(&mut options), None))
-        .map_err(|e| ApiError::new("git-fetch", format!("git fetch {remote_name} in {}: {}", root.display(), e.message())))?;
+        .map_err(|e| {
+            ApiError::new(
+                "git-fetch",
+                format!("git fetch {remote_name} in {}: {}", root.display(), e.message()),
+            )
+        })?;
     let upstream_oid = repo.refname_to_id(&upstream_ref).map_err(err)?;
     let mut walk = repo.revwalk().map_err(err)?;
     walk.push(upstream_oid).map_err(err)?;
@@ -638,7 +721,12 @@ fn git_prefix(repo: &git2::Repository, root: &Path) -> PathBuf {
     workdir.and_then(|w| root.strip_prefix(w).ok().map(Path::to_path_buf)).unwrap_or_default()
 }
 
-fn envs_changed_by(repo: &git2::Repository, commit: &git2::Commit<'_>, prefix: &Path, known: &[String]) -> Result<Vec<String>, git2::Error> {
+fn envs_changed_by(
+    repo: &git2::Repository,
+    commit: &git2::Commit<'_>,
+    prefix: &Path,
+    known: &[String],
+) -> Result<Vec<String>, git2::Error> {
     let tree = commit.tree()?;
     let parent = commit.parents().next().map(|p| p.tree()).transpose()?;
     let diff = repo.diff_tree_to_tree(parent.as_ref(), Some(&tree), None)?;
@@ -706,7 +794,10 @@ fn plan_changed(report: &SyncReport, fingerprint: &str) -> Result<(), ApiError> 
     let now = report.plan.as_ref().map(self::fingerprint).unwrap_or_default();
     Err(ApiError::new(
         "plan-changed",
-        format!("the plan of {} changed since the preview (previewed {fingerprint}, now {now}); nothing was applied — review the new preview", report.env),
+        format!(
+            "the plan of {} changed since the preview (previewed {fingerprint}, now {now}); nothing was applied — review the new preview",
+            report.env
+        ),
     ))
 }
 
@@ -728,7 +819,8 @@ fn unknown_overview(name: &str, error: ApiError) -> EnvOverview {
 
 /// Env names ordered by their first pipeline stage; envs in no pipeline keep name order, last.
 fn pipeline_order(names: &[String], pipelines: &[Pipeline]) -> Vec<String> {
-    let staged: Vec<&str> = pipelines.iter().flat_map(|p| p.stages.iter().map(|s| s.env.as_str())).collect();
+    let staged: Vec<&str> =
+        pipelines.iter().flat_map(|p| p.stages.iter().map(|s| s.env.as_str())).collect();
     let mut ordered = names.to_vec();
     ordered.sort_by_key(|name| staged.iter().position(|s| s == name).unwrap_or(usize::MAX));
     ordered
@@ -736,7 +828,9 @@ fn pipeline_order(names: &[String], pipelines: &[Pipeline]) -> Vec<String> {
 
 /// Context names of the kubeconfig (`KUBECONFIG` or `~/.kube/config`); empty when unreadable.
 fn kube_contexts() -> Vec<String> {
-    kube::config::Kubeconfig::read().map(|config| config.contexts.into_iter().map(|c| c.name).collect()).unwrap_or_default()
+    kube::config::Kubeconfig::read()
+        .map(|config| config.contexts.into_iter().map(|c| c.name).collect())
+        .unwrap_or_default()
 }
 
 /// Forwards events, and confirms only the plan whose fingerprint the user previewed.

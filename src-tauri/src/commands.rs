@@ -3,7 +3,9 @@
 
 use crate::AppState;
 use crate::progress::ChannelProgress;
-use coxswain::app_api::{ApiError, EnvDetail, EnvOverview, Preview, RemoteStatus, RepoInfo, RollbackOutcome};
+use coxswain::app_api::{
+    ApiError, EnvDetail, EnvOverview, Preview, RemoteStatus, RepoInfo, RollbackOutcome,
+};
 use coxswain::history::Revision;
 use coxswain::sync::SyncReport;
 use serde::Serialize;
@@ -24,7 +26,11 @@ pub struct RepoState {
 }
 
 #[tauri::command]
-pub async fn open_repo<R: Runtime>(app: AppHandle<R>, state: State<'_, AppState>, path: PathBuf) -> Result<RepoInfo> {
+pub async fn open_repo<R: Runtime>(
+    app: AppHandle<R>,
+    state: State<'_, AppState>,
+    path: PathBuf,
+) -> Result<RepoInfo> {
     Ok(state.open(&app, &path)?.info())
 }
 
@@ -49,7 +55,11 @@ pub async fn env_detail(state: State<'_, AppState>, env: String) -> Result<EnvDe
 }
 
 #[tauri::command]
-pub async fn live_object(state: State<'_, AppState>, env: String, id: String) -> Result<Option<String>> {
+pub async fn live_object(
+    state: State<'_, AppState>,
+    env: String,
+    id: String,
+) -> Result<Option<String>> {
     state.session()?.live_object(&env, &id).await
 }
 
@@ -59,10 +69,18 @@ pub async fn preview_sync(state: State<'_, AppState>, env: String) -> Result<Pre
 }
 
 #[tauri::command]
-pub async fn sync_env(state: State<'_, AppState>, env: String, fingerprint: String, on_progress: Channel<Value>) -> Result<SyncReport> {
+pub async fn sync_env(
+    state: State<'_, AppState>,
+    env: String,
+    fingerprint: String,
+    on_progress: Channel<Value>,
+) -> Result<SyncReport> {
     let session = state.session()?;
     let progress = ChannelProgress::new(on_progress);
-    on_blocking_thread(move || tauri::async_runtime::block_on(session.sync(&env, &fingerprint, &progress))).await
+    on_blocking_thread(move || {
+        tauri::async_runtime::block_on(session.sync(&env, &fingerprint, &progress))
+    })
+    .await
 }
 
 #[tauri::command]
@@ -71,21 +89,37 @@ pub async fn history(state: State<'_, AppState>, env: String) -> Result<Vec<Revi
 }
 
 #[tauri::command]
-pub async fn preview_rollback(state: State<'_, AppState>, env: String, to: Option<u64>) -> Result<Preview> {
+pub async fn preview_rollback(
+    state: State<'_, AppState>,
+    env: String,
+    to: Option<u64>,
+) -> Result<Preview> {
     state.session()?.preview_rollback(&env, to).await
 }
 
 #[tauri::command]
-pub async fn rollback(state: State<'_, AppState>, env: String, to: u64, fingerprint: String, git: bool, on_progress: Channel<Value>) -> Result<RollbackOutcome> {
+pub async fn rollback(
+    state: State<'_, AppState>,
+    env: String,
+    to: u64,
+    fingerprint: String,
+    git: bool,
+    on_progress: Channel<Value>,
+) -> Result<RollbackOutcome> {
     let session = state.session()?;
     let progress = ChannelProgress::new(on_progress);
-    on_blocking_thread(move || tauri::async_runtime::block_on(session.rollback(&env, to, &fingerprint, git, &progress))).await
+    on_blocking_thread(move || {
+        tauri::async_runtime::block_on(session.rollback(&env, to, &fingerprint, git, &progress))
+    })
+    .await
 }
 
 /// Runs a sync on a thread of its own. The engine's sync future is not provably `Send` (rustc
 /// cannot show it for the closures inside its apply streams), and Tauri runs async commands on
 /// a multi-threaded runtime, which needs `Send`; `block_on` on a blocking thread does not.
-async fn on_blocking_thread<T: Send + 'static>(work: impl FnOnce() -> Result<T> + Send + 'static) -> Result<T> {
+async fn on_blocking_thread<T: Send + 'static>(
+    work: impl FnOnce() -> Result<T> + Send + 'static,
+) -> Result<T> {
     tauri::async_runtime::spawn_blocking(work)
         .await
         .map_err(|e| ApiError::new("internal", format!("the sync task failed: {e}")))?
@@ -98,14 +132,22 @@ pub async fn remote_status(state: State<'_, AppState>) -> Result<Option<RemoteSt
 }
 
 #[tauri::command]
-pub async fn set_context(state: State<'_, AppState>, env: String, context: Option<String>) -> Result<()> {
+pub async fn set_context(
+    state: State<'_, AppState>,
+    env: String,
+    context: Option<String>,
+) -> Result<()> {
     state.session()?.set_context(&env, context)
 }
 
 /// The promote seam. Promotion (`coxswain::promote`) is not in this build's library yet, so this
 /// answers with the command line that does it; the view shows that command.
 #[tauri::command]
-pub async fn promote_preview(state: State<'_, AppState>, from: String, to: String) -> Result<Value> {
+pub async fn promote_preview(
+    state: State<'_, AppState>,
+    from: String,
+    to: String,
+) -> Result<Value> {
     let session = state.session()?;
     Err(ApiError::new(
         "promote-unavailable",

@@ -21,9 +21,10 @@ impl Launch {
                 repo = Some(PathBuf::from(path));
             }
         }
-        let repo = repo
-            .or_else(|| std::env::var_os("COXSWAIN_REPO").map(PathBuf::from))
-            .or_else(|| std::env::current_dir().ok().filter(|dir| dir.join("environments").is_dir()));
+        let repo =
+            repo.or_else(|| std::env::var_os("COXSWAIN_REPO").map(PathBuf::from)).or_else(|| {
+                std::env::current_dir().ok().filter(|dir| dir.join("environments").is_dir())
+            });
         Self { repo }
     }
 }
@@ -35,7 +36,10 @@ mod tests {
     #[test]
     fn reads_the_repo_argument_in_both_spellings() {
         let args = |list: &[&str]| list.iter().map(|s| (*s).to_owned()).collect::<Vec<_>>();
-        assert_eq!(Launch::from_args(&args(&["app", "--repo", "/r"])).repo, Some(PathBuf::from("/r")));
+        assert_eq!(
+            Launch::from_args(&args(&["app", "--repo", "/r"])).repo,
+            Some(PathBuf::from("/r"))
+        );
         assert_eq!(Launch::from_args(&args(&["app", "--repo=/s"])).repo, Some(PathBuf::from("/s")));
     }
 }

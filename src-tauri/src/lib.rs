@@ -17,24 +17,26 @@ use coxswain::app_api::{Connector, default_connector};
 use tauri::{Manager as _, Runtime};
 
 /// Adds the app's commands and state to `builder` (Tauri's own, or the mock one in tests).
-pub fn builder<R: Runtime>(builder: tauri::Builder<R>, connector: Connector, recent_file: Option<std::path::PathBuf>) -> tauri::Builder<R> {
-    builder
-        .manage(AppState::new(connector, recent_file))
-        .invoke_handler(tauri::generate_handler![
-            commands::open_repo,
-            commands::repo_state,
-            commands::overview,
-            commands::env_detail,
-            commands::live_object,
-            commands::preview_sync,
-            commands::sync_env,
-            commands::history,
-            commands::preview_rollback,
-            commands::rollback,
-            commands::set_context,
-            commands::remote_status,
-            commands::promote_preview,
-        ])
+pub fn builder<R: Runtime>(
+    builder: tauri::Builder<R>,
+    connector: Connector,
+    recent_file: Option<std::path::PathBuf>,
+) -> tauri::Builder<R> {
+    builder.manage(AppState::new(connector, recent_file)).invoke_handler(tauri::generate_handler![
+        commands::open_repo,
+        commands::repo_state,
+        commands::overview,
+        commands::env_detail,
+        commands::live_object,
+        commands::preview_sync,
+        commands::sync_env,
+        commands::history,
+        commands::preview_rollback,
+        commands::rollback,
+        commands::set_context,
+        commands::remote_status,
+        commands::promote_preview,
+    ])
 }
 
 /// Set (to anything) to keep the webview's GPU compositing on.

@@ -40,6 +40,9 @@ mod tests {
     #[test]
     fn messages_carry_the_env_and_the_event_fields() {
         let value = message("dev", &SyncEvent::TierStarted { tier: "config".into(), objects: 2 });
-        assert_eq!(value, json!({"env": "dev", "event": "tierStarted", "tier": "config", "objects": 2}));
+        assert_eq!(
+            value,
+            json!({"env": "dev", "event": "tierStarted", "tier": "config", "objects": 2})
+        );
     }
 }

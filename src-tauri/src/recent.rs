@@ -15,7 +15,10 @@ pub fn remember(mut list: Vec<PathBuf>, repo: &Path) -> Vec<PathBuf> {
 
 /// Reads the list; a missing or unreadable file is an empty list (it is only a convenience).
 pub fn load(file: &Path) -> Vec<PathBuf> {
-    std::fs::read(file).ok().and_then(|bytes| serde_json::from_slice(&bytes).ok()).unwrap_or_default()
+    std::fs::read(file)
+        .ok()
+        .and_then(|bytes| serde_json::from_slice(&bytes).ok())
+        .unwrap_or_default()
 }
 
 pub fn save(file: &Path, list: &[PathBuf]) -> std::io::Result<()> {

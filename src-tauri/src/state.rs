@@ -28,7 +28,11 @@ impl AppState {
     }
 
     /// Opens `path` as the current repo, starts watching it and remembers it.
-    pub fn open<R: Runtime>(&self, app: &AppHandle<R>, path: &Path) -> Result<Arc<Session>, ApiError> {
+    pub fn open<R: Runtime>(
+        &self,
+        app: &AppHandle<R>,
+        path: &Path,
+    ) -> Result<Arc<Session>, ApiError> {
         let session = Arc::new(Session::open(path, self.connector.clone())?);
         let watchers = watch::start(app.clone(), session.clone())?;
         *lock(&self.watchers) = Some(watchers);
@@ -46,7 +50,9 @@ impl AppState {
     /// The open repo's session, or an error the UI answers with the repo picker.
     pub fn session(&self) -> Result<Arc<Session>, ApiError> {
         lock(&self.session).clone().ok_or_else(|| {
-            lock(&self.startup_error).clone().unwrap_or_else(|| ApiError::new("no-repo", "no repo is open: choose a folder holding environments/"))
+            lock(&self.startup_error).clone().unwrap_or_else(|| {
+                ApiError::new("no-repo", "no repo is open: choose a folder holding environments/")
+            })
         })
     }
 

@@ -56,26 +56,33 @@ pub fn start<R: Runtime>(app: AppHandle<R>, session: Arc<Session>) -> Result<Wat
     let root = session.root().to_path_buf();
     let known = session.env_names().to_vec();
     let file_sender = sender.clone();
-    let mut watcher = notify::recommended_watcher(move |result: notify::Result<Event>| match result {
-        Ok(event) if changes_content(&event.kind) => {
-            let envs = envs_touched(&root, &event.paths, &known);
-            if !envs.is_empty() {
-                let _ = file_sender.send(Trigger::Files(envs));
+    let mut watcher =
+        notify::recommended_watcher(move |result: notify::Result<Event>| match result {
+            Ok(event) if changes_content(&event.kind) => {
+                let envs = envs_touched(&root, &event.paths, &known);
+                if !envs.is_empty() {
+                    let _ = file_sender.send(Trigger::Files(envs));
+                }
             }
-        }
-        Ok(_) => {}
-        Err(error) => tracing::warn!(%error, "repo watcher error"),
-    })
-    .map_err(|e| ApiError::new("watch", format!("cannot watch {}: {e}", session.root().display())))?;
+            Ok(_) => {}
+            Err(error) => tracing::warn!(%error, "repo watcher error"),
+        })
+        .map_err(|e| {
+            ApiError::new("watch", format!("cannot watch {}: {e}", session.root().display()))
+        })?;
     let environments = session.root().join("environments");
-    watcher
-        .watch(&environments, RecursiveMode::Recursive)
-        .map_err(|e| ApiError::new("watch", format!("cannot watch {}: {e}", environments.display())))?;
+    watcher.watch(&environments, RecursiveMode::Recursive).map_err(|e| {
+        ApiError::new("watch", format!("cannot watch {}: {e}", environments.display()))
+    })?;
 
     let app_for_fetch = app.clone();
     let mut tasks = vec![tauri::async_runtime::spawn(replan(app, session.clone(), receiver))];
     for env in session.env_names() {
-        tasks.push(tauri::async_runtime::spawn(watch_cluster(session.clone(), env.clone(), sender.clone())));
+        tasks.push(tauri::async_runtime::spawn(watch_cluster(
+            session.clone(),
+            env.clone(),
+            sender.clone(),
+        )));
     }
     tasks.push(tauri::async_runtime::spawn(fetch_periodically(app_for_fetch, session)));
     Ok(Watchers { _files: watcher, tasks })
@@ -114,7 +121,11 @@ fn changes_content(kind: &EventKind) -> bool {
 
 /// Re-plans envs as triggers arrive, merging triggers that arrive close together (an editor
 /// writes a file in several steps; one sync writes many objects).
-async fn replan<R: Runtime>(app: AppHandle<R>, session: Arc<Session>, mut receiver: mpsc::UnboundedReceiver<Trigger>) {
+async fn replan<R: Runtime>(
+    app: AppHandle<R>,
+    session: Arc<Session>,
+    mut receiver: mpsc::UnboundedReceiver<Trigger>,
+) {
     while let Some(first) = receiver.recv().await {
         tokio::time::sleep(match first {
             Trigger::Files(_) => FILE_DEBOUNCE,
@@ -187,6 +198,8 @@ mod tests {
         assert!(changes_content(&EventKind::Create(CreateKind::File)));
         assert!(changes_content(&EventKind::Remove(RemoveKind::File)));
         assert!(!changes_content(&EventKind::Access(AccessKind::Read)));
-        assert!(!changes_content(&EventKind::Modify(ModifyKind::Metadata(MetadataKind::AccessTime))));
+        assert!(!changes_content(&EventKind::Modify(ModifyKind::Metadata(
+            MetadataKind::AccessTime
+        ))));
     }
 }

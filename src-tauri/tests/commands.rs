@@ -12,7 +12,9 @@ use std::sync::mpsc;
 use std::time::Duration;
 use tauri::Listener as _;
 use tauri::ipc::{CallbackFn, InvokeBody};
-use tauri::test::{INVOKE_KEY, MockRuntime, get_ipc_response, mock_builder, mock_context, noop_assets};
+use tauri::test::{
+    INVOKE_KEY, MockRuntime, get_ipc_response, mock_builder, mock_context, noop_assets,
+};
 use tauri::webview::InvokeRequest;
 
 struct TestApp {
@@ -35,8 +37,12 @@ impl TestApp {
             let cluster: Arc<dyn Cluster> = Arc::new(shared.clone());
             Box::pin(async move { Ok(cluster) })
         });
-        let app = coxswain_app::builder(mock_builder(), connector, None).build(mock_context(noop_assets())).expect("app builds");
-        let webview = tauri::WebviewWindowBuilder::new(&app, "main", tauri::WebviewUrl::default()).build().expect("webview");
+        let app = coxswain_app::builder(mock_builder(), connector, None)
+            .build(mock_context(noop_assets()))
+            .expect("app builds");
+        let webview = tauri::WebviewWindowBuilder::new(&app, "main", tauri::WebviewUrl::default())
+            .build()
+            .expect("webview");
         Self { app, webview, memory, repo }
     }
 
@@ -50,7 +56,8 @@ impl TestApp {
             headers: tauri::http::HeaderMap::default(),
             invoke_key: INVOKE_KEY.to_owned(),
         };
-        get_ipc_response(&self.webview, request).map(|body| body.deserialize::<Value>().expect("json response"))
+        get_ipc_response(&self.webview, request)
+            .map(|body| body.deserialize::<Value>().expect("json response"))
     }
 
     fn open(&self) -> Value {
@@ -83,7 +90,9 @@ fn commands_need_an_open_repo_and_say_so() {
     assert_eq!(error["code"], "no-repo");
     assert!(error["message"].as_str().is_some_and(|m| m.contains("environments/")), "{error}");
 
-    let error = app.invoke("open_repo", json!({"path": app.repo.path().join("environments")})).expect_err("not a repo");
+    let error = app
+        .invoke("open_repo", json!({"path": app.repo.path().join("environments")}))
+        .expect_err("not a repo");
     assert_eq!(error["code"], "not-a-repo");
 }
 
@@ -112,22 +121,35 @@ fn open_repo_and_overview_list_the_environments_in_pipeline_order() {
 fn sync_applies_the_previewed_plan_and_refuses_a_stale_one() {
     let app = TestApp::new();
     app.open();
-    let error = app.invoke("sync_env", json!({"env": "dev", "fingerprint": "0000", "onProgress": CHANNEL})).expect_err("stale");
+    let error = app
+        .invoke("sync_env", json!({"env": "dev", "fingerprint": "0000", "onProgress": CHANNEL}))
+        .expect_err("stale");
     assert_eq!(error["code"], "plan-changed");
     assert_eq!(app.memory.requests().writes(), 0);
 
     let preview = app.invoke("preview_sync", json!({"env": "dev"})).expect("preview");
     assert_eq!(preview["summary"]["namespaces"], 1);
     let fingerprint = preview["fingerprint"].as_str().expect("fingerprint");
-    let report = app.invoke("sync_env", json!({"env": "dev", "fingerprint": fingerprint, "onProgress": CHANNEL})).expect("sync");
+    let report = app
+        .invoke(
+            "sync_env",
+            json!({"env": "dev", "fingerprint": fingerprint, "onProgress": CHANNEL}),
+        )
+        .expect("sync");
     assert_eq!(report["status"], "synced", "{report}");
     assert_eq!(report["revision"], 1);
-    let key = ObjectKey { group_kind: "Deployment.apps".into(), namespace: Some("iris-dev".into()), name: "iris-server".into() };
+    let key = ObjectKey {
+        group_kind: "Deployment.apps".into(),
+        namespace: Some("iris-dev".into()),
+        name: "iris-server".into(),
+    };
     assert!(app.memory.object(&key).is_some());
 
     let history = app.invoke("history", json!({"env": "dev"})).expect("history");
     assert_eq!(history[0]["number"], 1);
-    let error = app.invoke("preview_rollback", json!({"env": "dev", "to": null})).expect_err("nothing earlier");
+    let error = app
+        .invoke("preview_rollback", json!({"env": "dev", "to": null}))
+        .expect_err("nothing earlier");
     assert_eq!(error["code"], "no-rollback-target");
 }
 
@@ -144,9 +166,15 @@ fn the_protected_env_refuses_a_checkout_that_is_not_git_with_a_readable_error() 
 fn promote_answers_with_the_command_line_until_the_library_has_it() {
     let app = TestApp::new();
     app.open();
-    let error = app.invoke("promote_preview", json!({"from": "dev", "to": "staging"})).expect_err("seam");
+    let error =
+        app.invoke("promote_preview", json!({"from": "dev", "to": "staging"})).expect_err("seam");
     assert_eq!(error["code"], "promote-unavailable");
-    assert!(error["message"].as_str().is_some_and(|m| m.contains("coxswain promote staging --from dev")), "{error}");
+    assert!(
+        error["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("coxswain promote staging --from dev")),
+        "{error}"
+    );
 }
 
 #[test]
@@ -164,7 +192,13 @@ fn editing_a_manifest_pushes_a_new_plan_of_that_env_only() {
     // A bound on how long to wait, not a speed check.
     let detail = receiver.recv_timeout(Duration::from_secs(60)).expect("an env-updated event");
     assert_eq!(detail["overview"]["name"], "staging");
-    let config = detail["resources"].as_array().expect("resources").iter().find(|r| r["name"] == "iris-server-config").cloned().expect("config map");
+    let config = detail["resources"]
+        .as_array()
+        .expect("resources")
+        .iter()
+        .find(|r| r["name"] == "iris-server-config")
+        .cloned()
+        .expect("config map");
     assert!(config["diff"].as_str().is_some_and(|d| d.contains("LOG_LEVEL: warn")), "{config}");
     assert!(receiver.recv_timeout(Duration::from_secs(2)).is_err(), "only staging changed");
 }

@@ -48,7 +48,11 @@ impl Progress for Recorder {
 }
 
 fn config_map_value(memory: &MemoryCluster, namespace: &str, key: &str) -> Option<String> {
-    let id = ObjectKey { group_kind: "ConfigMap".into(), namespace: Some(namespace.into()), name: "iris-server-config".into() };
+    let id = ObjectKey {
+        group_kind: "ConfigMap".into(),
+        namespace: Some(namespace.into()),
+        name: "iris-server-config".into(),
+    };
     memory.object(&id)?.pointer(&format!("/data/{key}"))?.as_str().map(str::to_owned)
 }
 
@@ -56,7 +60,8 @@ fn set_log_level(root: &Path, from: &str, to: &str) {
     let path = root.join("environments/dev/config.yaml");
     let text = std::fs::read_to_string(&path).expect("read");
     assert!(text.contains(&format!("LOG_LEVEL: {from}")), "{text}");
-    std::fs::write(&path, text.replace(&format!("LOG_LEVEL: {from}"), &format!("LOG_LEVEL: {to}"))).expect("write");
+    std::fs::write(&path, text.replace(&format!("LOG_LEVEL: {from}"), &format!("LOG_LEVEL: {to}")))
+        .expect("write");
 }
 
 #[test]
@@ -87,7 +92,10 @@ async fn overview_lists_environments_in_pipeline_order_with_their_changes() {
     assert_eq!(dev.namespace, "iris-dev");
     // Four objects and the namespace, all new to an empty cluster.
     assert_eq!(dev.counts, Counts { create: 5, ..Counts::default() });
-    assert_eq!(dev.model.as_ref().map(|m| (m.name.as_str(), m.version.as_deref())), Some(("iris-classifier", Some("1.1.0"))));
+    assert_eq!(
+        dev.model.as_ref().map(|m| (m.name.as_str(), m.version.as_deref())),
+        Some(("iris-classifier", Some("1.1.0")))
+    );
     assert_eq!(dev.health, Some(Health::Missing));
     assert!(dev.errors.is_empty(), "{:?}", dev.errors);
     assert!(dev.last_revision.is_none());
@@ -105,7 +113,10 @@ async fn sync_applies_only_the_previewed_plan() {
     // The repo changes after the preview: the confirmed plan is stale, nothing is written.
     set_log_level(repo.path(), "debug", "trace");
     session.reload(&BTreeSet::from(["dev".to_owned()]));
-    let error = session.sync("dev", &preview.fingerprint, &Recorder::default()).await.expect_err("stale preview");
+    let error = session
+        .sync("dev", &preview.fingerprint, &Recorder::default())
+        .await
+        .expect_err("stale preview");
     assert_eq!(error.code, "plan-changed");
     assert_eq!(config_map_value(&memory, "iris-dev", "LOG_LEVEL"), None);
 
@@ -123,7 +134,11 @@ async fn sync_applies_only_the_previewed_plan() {
     assert_eq!(detail.overview.health, Some(Health::Healthy));
     assert_eq!(detail.overview.last_revision.as_ref().map(|r| r.number), Some(1));
     assert!(detail.resources.iter().all(|r| r.action == Action::Unchanged && r.diff.is_empty()));
-    let live = session.live_object("dev", "ConfigMap iris-dev/iris-server-config").await.expect("live").expect("exists");
+    let live = session
+        .live_object("dev", "ConfigMap iris-dev/iris-server-config")
+        .await
+        .expect("live")
+        .expect("exists");
     assert!(live.contains("LOG_LEVEL: trace"), "{live}");
 }
 
@@ -146,15 +161,20 @@ async fn an_edit_is_planned_as_an_update_and_rollback_restores_the_previous_revi
     let second = session.preview_sync("dev").await.expect("preview");
     session.sync("dev", &second.fingerprint, &Recorder::default()).await.expect("second sync");
     assert_eq!(config_map_value(&memory, "iris-dev", "LOG_LEVEL").as_deref(), Some("warn"));
-    let numbers: Vec<u64> = session.history("dev").await.expect("history").iter().map(|r| r.number).collect();
+    let numbers: Vec<u64> =
+        session.history("dev").await.expect("history").iter().map(|r| r.number).collect();
     assert_eq!(numbers, [2, 1]);
 
     let rollback = session.preview_rollback("dev", None).await.expect("rollback preview");
     assert_eq!(rollback.target.as_ref().map(|r| r.number), Some(1));
     assert_eq!(rollback.summary.update, 1);
-    let diff = &rollback.plan.objects.iter().find(|o| o.action == Action::Update).expect("update").diff;
+    let diff =
+        &rollback.plan.objects.iter().find(|o| o.action == Action::Update).expect("update").diff;
     assert!(diff.contains("-  LOG_LEVEL: warn\n+  LOG_LEVEL: debug"), "{diff}");
-    let outcome = session.rollback("dev", 1, &rollback.fingerprint, false, &Recorder::default()).await.expect("rollback");
+    let outcome = session
+        .rollback("dev", 1, &rollback.fingerprint, false, &Recorder::default())
+        .await
+        .expect("rollback");
     assert_eq!(outcome.report.status, sync::SyncStatus::Synced, "{:?}", outcome.report.error);
     assert_eq!(outcome.commit, None);
     assert_eq!(config_map_value(&memory, "iris-dev", "LOG_LEVEL").as_deref(), Some("debug"));
@@ -170,7 +190,8 @@ async fn rollback_with_git_needs_a_revision_synced_from_a_commit() {
     let (session, _) = session(repo.path());
     let preview = session.preview_sync("dev").await.expect("preview");
     session.sync("dev", &preview.fingerprint, &Recorder::default()).await.expect("sync");
-    let error = session.rollback("dev", 1, "any", true, &Recorder::default()).await.expect_err("no sha");
+    let error =
+        session.rollback("dev", 1, "any", true, &Recorder::default()).await.expect_err("no sha");
     assert_eq!(error.code, "no-git-revision");
 }
 
@@ -190,7 +211,13 @@ async fn gates_run_before_the_cluster_is_asked() {
     session.reload(&BTreeSet::from(["dev".to_owned()]));
     let error = session.preview_sync("dev").await.expect_err("policy");
     assert_eq!(error.code, "image-tag");
-    assert!(error.location.as_deref().is_some_and(|l| l.starts_with("environments/dev/iris-server.yaml:")), "{error:?}");
+    assert!(
+        error
+            .location
+            .as_deref()
+            .is_some_and(|l| l.starts_with("environments/dev/iris-server.yaml:")),
+        "{error:?}"
+    );
     let detail = session.detail("dev").await.expect("detail");
     assert!(detail.overview.errors.iter().any(|e| e.code == "image-tag"));
 }
@@ -198,13 +225,23 @@ async fn gates_run_before_the_cluster_is_asked() {
 #[tokio::test]
 async fn input_errors_leave_the_state_unknown_with_their_location() {
     let repo = example_repo();
-    std::fs::write(repo.path().join("environments/staging/broken.yaml"), "kind: ConfigMap\nmetadata: [\n").expect("write");
+    std::fs::write(
+        repo.path().join("environments/staging/broken.yaml"),
+        "kind: ConfigMap\nmetadata: [\n",
+    )
+    .expect("write");
     let (session, _) = session(repo.path());
     let cards = session.overview().await;
     let staging = cards.iter().find(|c| c.name == "staging").expect("staging");
     assert_eq!(staging.sync_state, SyncState::Unknown);
     let error = staging.errors.first().expect("an error");
-    assert!(error.location.as_deref().is_some_and(|l| l.starts_with("environments/staging/broken.yaml")), "{error:?}");
+    assert!(
+        error
+            .location
+            .as_deref()
+            .is_some_and(|l| l.starts_with("environments/staging/broken.yaml")),
+        "{error:?}"
+    );
     assert_eq!(session.detail("nope").await.expect_err("unknown").code, "unknown-env");
 }
 
