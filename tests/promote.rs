@@ -182,7 +182,7 @@ fn diff_text(repo: &Repository, old: Oid, new: Oid) -> String {
         true
     })
     .unwrap();
-    out.lines().filter(|l| !l.starts_with("index ")).map(|l| format!("{l}\n")).collect()
+    out.lines().filter(|l| !l.starts_with("index ")).flat_map(|l| [l, "\n"]).collect()
 }
 
 /// Filters for values that change from run to run: commit ids and timings.

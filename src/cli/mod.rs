@@ -298,7 +298,7 @@ async fn run(cli: Cli) -> Result<ExitCode, String> {
         Some(Command::Validate { env, model, sha256, spec, against_env, no_baseline, output }) => {
             validate_command(
                 &repo,
-                ValidateArgs { env, model, sha256, spec, against_env, no_baseline },
+                &ValidateArgs { env, model, sha256, spec, against_env, no_baseline },
                 output,
             )
         }
@@ -752,7 +752,7 @@ struct ValidateArgs {
 }
 
 #[cfg(feature = "model-validation")]
-fn validate_command(repo: &Repo, args: ValidateArgs, output: Format) -> Result<ExitCode, String> {
+fn validate_command(repo: &Repo, args: &ValidateArgs, output: Format) -> Result<ExitCode, String> {
     use crate::validate;
     let environments = load_envs(repo, None)?;
     let names = repo.env_names().map_err(|e| e.to_string())?;

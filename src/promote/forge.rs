@@ -98,7 +98,7 @@ impl GitHub {
         let client = reqwest::Client::builder()
             .user_agent(concat!("coxswain/", env!("CARGO_PKG_VERSION")))
             .connect_timeout(Duration::from_secs(10))
-            .timeout(Duration::from_secs(60))
+            .timeout(Duration::from_mins(1))
             .build()
             .map_err(|e| ForgeError::Config(format!("cannot build the HTTP client: {e}")))?;
         Ok(Self {

@@ -11,6 +11,7 @@ use git2::{
     RemoteCallbacks, Repository, Signature, Status, StatusOptions,
 };
 use std::collections::HashMap;
+use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
 /// The trailer that marks a commit as made by `coxswain promote`; a branch whose tip carries it
@@ -135,7 +136,7 @@ impl UserRepo {
         dirty.truncate(5);
         let mut files = dirty.join(", ");
         if more > 0 {
-            files.push_str(&format!(" and {more} more"));
+            let _ = write!(files, " and {more} more");
         }
         Err(GitOpsError::Dirty { files })
     }

@@ -26,6 +26,7 @@ use forge::{Forge, ForgeError, NewPullRequest, PullRequest};
 use gates::{GateContext, GateReport};
 use gitops::{Checkout, GitOpsError, UserRepo};
 use serde::Serialize;
+use std::fmt::Write as _;
 use std::path::Path;
 use std::sync::Arc;
 
@@ -474,7 +475,7 @@ pub fn branch_name(change: &Change) -> String {
         .unwrap_or_else(|| {
             let mut text = String::new();
             for moved in &change.moved {
-                text.push_str(&format!("{}\0{}\0{}\n", moved.file, moved.field, moved.new));
+                let _ = writeln!(text, "{}\0{}\0{}", moved.file, moved.field, moved.new);
             }
             let oid = git2::Oid::hash_object(git2::ObjectType::Blob, text.as_bytes())
                 .map(|o| o.to_string())
