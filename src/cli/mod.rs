@@ -28,8 +28,7 @@ use std::time::Duration;
 #[command(
     name = "coxswain",
     version,
-    about = "GitOps for machine-learning deployments on Kubernetes",
-    args_conflicts_with_subcommands = true
+    about = "GitOps for machine-learning deployments on Kubernetes"
 )]
 struct Cli {
     /// Path of the GitOps repo (holding environments/ and pipelines/).
@@ -267,6 +266,18 @@ pub fn is_headless_invocation(args: &[String]) -> bool {
 }
 
 async fn run(cli: Cli) -> Result<ExitCode, String> {
+    let a = &cli.sync_args;
+    let sync_flags = cli.sync
+        || a.env.is_some()
+        || a.context.is_some()
+        || a.dry_run
+        || a.yes
+        || a.force_conflicts
+        || a.prune_dangerous
+        || !a.reports.is_empty();
+    if cli.command.is_some() && sync_flags {
+        return Err("--sync and its flags cannot be combined with a subcommand; put a subcommand's flags after it (e.g. `coxswain plan --env dev`)".into());
+    }
     let repo = Repo::open(&cli.repo).map_err(|e| e.to_string())?;
     match cli.command {
         None if cli.sync => sync_command(&repo, cli.sync_args).await,
