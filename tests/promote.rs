@@ -2,9 +2,9 @@
 //! work repo whose `origin` is a bare `file://` repo, and a local stand-in for GitHub's API.
 //! Every test checks that the user's checkout (HEAD, branches, index, working tree) is untouched.
 
-mod support;
 #[path = "support/forge_server.rs"]
 mod forge_server;
+mod support;
 
 use coxswain::cluster::Cluster;
 use coxswain::cluster::memory::MemoryCluster;
@@ -67,12 +67,13 @@ fn fixture() -> Fixture {
     copy_dir(&example.join("environments"), &work.join("environments"));
     copy_dir(&example.join("pipelines"), &work.join("pipelines"));
     copy_dir(&example.join("models/iris"), &work.join("models/iris"));
-    let repo = Repository::init_opts(&work, RepositoryInitOptions::new().initial_head("main")).unwrap();
+    let repo =
+        Repository::init_opts(&work, RepositoryInitOptions::new().initial_head("main")).unwrap();
     let mut config = repo.config().unwrap();
     config.set_str("user.name", "Test User").unwrap();
     config.set_str("user.email", "test@example.com").unwrap();
     commit_all(&repo, "Example repo");
-    Repository::init_bare(&remote).unwrap();
+    Repository::init_bare(&remote).unwrap().set_head("refs/heads/main").unwrap();
     repo.remote("origin", &format!("file://{}", remote.display())).unwrap();
     push_main(&repo);
     Fixture { _dir: dir, work, remote }
@@ -130,10 +131,10 @@ fn user_state(work: &Path) -> UserState {
 
 fn run(fx: &Fixture, forge: &ForgeServer, args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_coxswain"))
-        .arg("--repo")
-        .arg(&fx.work)
         .arg("promote")
         .args(args)
+        .arg("--repo")
+        .arg(&fx.work)
         .args(["--github-repo", "acme/gitops", "--github-api", &forge.url])
         .env("COXSWAIN_CLUSTER", "memory")
         .env("GITHUB_TOKEN", "test-token")
@@ -181,7 +182,7 @@ fn diff_text(repo: &Repository, old: Oid, new: Oid) -> String {
         true
     })
     .unwrap();
-    out.lines().filter(|l| !l.starts_with("index ")).map(|l| format!("{l}\n")).collect()
+    out.lines().filter(|l| !l.starts_with("index ")).flat_map(|l| [l, "\n"]).collect()
 }
 
 /// Filters for values that change from run to run: commit ids and timings.
@@ -189,7 +190,9 @@ fn unstable_values() -> Vec<(&'static str, &'static str)> {
     vec![
         (r"\b[0-9a-f]{40}\b", "[commit]"),
         (r"\b[0-9a-f]{12}\b", "[short]"),
+        (r"\d+\.\d+ / \d+\.\d+ / \d+\.\d+ ms", "[latencies]"),
         (r"\d+(\.\d+)? ms", "[ms]"),
+        (r"\d\.\d+e-\d+", "[small]"),
         (r"\d+ rows/s", "[rate]"),
     ]
 }
@@ -272,7 +275,13 @@ fn a_new_base_replaces_the_earlier_promotion_commit() {
     let forge = ForgeServer::start(Mode::Normal);
     assert_eq!(run(&fx, &forge, &["staging"]).status.code(), Some(0));
     let first = remote_branch(&fx, BRANCH).unwrap();
-    commit_edit(&fx, "environments/staging/config.yaml", "LOG_LEVEL: info", "LOG_LEVEL: warn", "Quieter staging");
+    commit_edit(
+        &fx,
+        "environments/staging/config.yaml",
+        "LOG_LEVEL: info",
+        "LOG_LEVEL: warn",
+        "Quieter staging",
+    );
     let main = remote_branch(&fx, "main").unwrap();
 
     let output = run(&fx, &forge, &["staging"]);
@@ -294,13 +303,20 @@ fn a_branch_someone_else_committed_to_is_not_overwritten() {
     let repo = Repository::open(&fx.work).unwrap();
     let head = repo.head().unwrap().peel_to_commit().unwrap();
     repo.branch(BRANCH, &head, false).unwrap();
-    repo.find_remote("origin").unwrap().push(&[format!("refs/heads/{BRANCH}:refs/heads/{BRANCH}")], None).unwrap();
+    repo.find_remote("origin")
+        .unwrap()
+        .push(&[format!("refs/heads/{BRANCH}:refs/heads/{BRANCH}")], None)
+        .unwrap();
     repo.find_branch(BRANCH, BranchType::Local).unwrap().delete().unwrap();
     let before = user_state(&fx.work);
 
     let output = run(&fx, &forge, &["staging"]);
     assert_eq!(output.status.code(), Some(1));
-    assert!(stderr(&output).contains("has a commit not made by coxswain promote"), "{}", stderr(&output));
+    assert!(
+        stderr(&output).contains("has a commit not made by coxswain promote"),
+        "{}",
+        stderr(&output)
+    );
     assert_eq!(remote_branch(&fx, BRANCH), Some(head.id()));
     assert_eq!(forge.count("POST", "/pulls"), 0);
     assert_eq!(user_state(&fx.work), before);
@@ -343,7 +359,10 @@ fn a_dirty_working_tree_is_refused_and_left_as_it_is() {
     let output = run(&fx, &forge, &["staging"]);
     assert_eq!(output.status.code(), Some(1));
     let message = stderr(&output);
-    assert!(message.contains("uncommitted changes (environments/staging/config.yaml)"), "{message}");
+    assert!(
+        message.contains("uncommitted changes (environments/staging/config.yaml)"),
+        "{message}"
+    );
     assert!(message.contains("commit or stash them first"), "{message}");
     assert_eq!(user_state(&fx.work), before);
     assert_eq!(std::fs::read_to_string(&config).unwrap(), edited);
@@ -380,7 +399,8 @@ fn a_rejected_push_leaves_both_repos_as_they_were() {
         "Staging takes promotions directly",
     );
     let other = tempfile::tempdir().unwrap();
-    let clone = Repository::clone(&format!("file://{}", fx.remote.display()), other.path()).unwrap();
+    let clone =
+        Repository::clone(&format!("file://{}", fx.remote.display()), other.path()).unwrap();
     std::fs::write(other.path().join("README.md"), "someone else's change\n").unwrap();
     commit_all(&clone, "Someone else's change");
     push_main(&clone);
@@ -433,7 +453,10 @@ fn a_refused_token_stops_before_anything_is_pushed() {
     let output = run(&fx, &forge, &["staging"]);
     assert_eq!(output.status.code(), Some(1));
     let message = stderr(&output);
-    assert!(message.contains("GitHub refused the token (401 Unauthorized): Bad credentials"), "{message}");
+    assert!(
+        message.contains("GitHub refused the token (401 Unauthorized): Bad credentials"),
+        "{message}"
+    );
     assert!(message.contains("nothing was committed or pushed"), "{message}");
     assert_eq!(remote_branches(&fx), vec!["main".to_owned()]);
     assert_eq!(forge.requests().len(), 1, "one lookup, then stop");
@@ -467,12 +490,22 @@ fn an_up_to_date_target_has_nothing_to_promote() {
         "  version: 1.1.0\n  path: models/iris/1.1.0/model.onnx",
         "Staging serves 1.1.0",
     );
-    commit_edit(&fx, "environments/staging/iris-server.yaml", "iris-server:1.0.0", "iris-server:1.1.0", "Staging image 1.1.0");
+    commit_edit(
+        &fx,
+        "environments/staging/iris-server.yaml",
+        "iris-server:1.0.0",
+        "iris-server:1.1.0",
+        "Staging image 1.1.0",
+    );
     let before = user_state(&fx.work);
 
     let output = run(&fx, &forge, &["staging"]);
     assert_eq!(output.status.code(), Some(0), "{}{}", stdout(&output), stderr(&output));
-    assert!(stdout(&output).contains("nothing to promote: staging already has what dev has"), "{}", stdout(&output));
+    assert!(
+        stdout(&output).contains("nothing to promote: staging already has what dev has"),
+        "{}",
+        stdout(&output)
+    );
     assert_eq!(remote_branches(&fx), vec!["main".to_owned()]);
     assert!(forge.requests().is_empty());
     assert_eq!(user_state(&fx.work), before);
@@ -487,9 +520,16 @@ fn no_push_leaves_the_commit_on_a_local_branch_only() {
 
     let output = run(&fx, &forge, &["staging", "--no-push"]);
     assert_eq!(output.status.code(), Some(0), "{}{}", stdout(&output), stderr(&output));
-    assert!(stdout(&output).contains(&format!("on local branch {BRANCH} (not pushed)")), "{}", stdout(&output));
+    assert!(
+        stdout(&output).contains(&format!("on local branch {BRANCH} (not pushed)")),
+        "{}",
+        stdout(&output)
+    );
     let after = user_state(&fx.work);
-    assert_eq!((after.head, &after.head_ref, &after.status, &after.index), (before.head, &before.head_ref, &before.status, &before.index));
+    assert_eq!(
+        (after.head, &after.head_ref, &after.status, &after.index),
+        (before.head, &before.head_ref, &before.status, &before.index)
+    );
     let repo = Repository::open(&fx.work).unwrap();
     let tip = repo.find_branch(BRANCH, BranchType::Local).unwrap().get().target().unwrap();
     assert_eq!(diff_text(&repo, before.head, tip), EXPECTED_DIFF);
@@ -552,13 +592,13 @@ async fn the_dry_run_gate_plans_the_edited_env_against_the_cluster() {
         forge: ForgeAccess::Ready(&forge),
         cluster: Some(cluster.clone() as Arc<dyn Cluster>),
     };
-    let outcome = promote(&fx.work, &PromoteOptions::new("staging"), services).await.unwrap();
+    let outcome = promote(&fx.work, &PromoteOptions::new("staging"), &services).await.unwrap();
 
     assert_eq!(outcome.status, PromoteStatus::PullRequestOpened);
     let plan = outcome.gates.plan.as_ref().expect("the dryRun gate ran a plan");
     assert_eq!((plan.summary.create, plan.summary.update), (0, 1), "only the Deployment changes");
     let body = outcome.pull_request_body.as_deref().unwrap();
-    assert!(body.contains("| apps/Deployment | iris-server | update |"), "{body}");
+    assert!(body.contains("| staging | Deployment.apps | iris-server | update |"), "{body}");
     assert!(body.contains("-          image: ghcr.io/acme-ml/iris-server:1.0.0"), "{body}");
     assert!(body.contains("<details><summary>update <code>"), "{body}");
     assert_eq!(forge.created.lock().unwrap().len(), 1);

@@ -265,7 +265,7 @@ async fn promote_command(repo: &Repo, mut options: crate::promote::PromoteOption
         },
         cluster: None,
     };
-    let outcome = promote(repo.root(), &options, services).await.map_err(|e| e.to_string())?;
+    let outcome = promote(repo.root(), &options, &services).await.map_err(|e| e.to_string())?;
     match output {
         Format::Text => print!("{}", outcome.render_text()),
         Format::Markdown => print!("{}", outcome.render_markdown(&options.command)),

@@ -80,7 +80,12 @@ pub enum ChangeError {
         "{source_file} has no model.{field} but {target_file} sets it ({value}); set model.{field} \
          in {source_file} (or remove it from {target_file}), then promote again"
     )]
-    SourceLacksField { field: &'static str, source_file: String, target_file: String, value: String },
+    SourceLacksField {
+        field: &'static str,
+        source_file: String,
+        target_file: String,
+        value: String,
+    },
     #[error("{file}: {source}")]
     Edit { file: String, source: YamlEditError },
     #[error(
@@ -134,7 +139,11 @@ fn model_field<'m>(model: &'m ModelRef, field: &str) -> Option<&'m str> {
     }
 }
 
-fn model(source: &Environment, target: &Environment, change: &mut Change) -> Result<(), ChangeError> {
+fn model(
+    source: &Environment,
+    target: &Environment,
+    change: &mut Change,
+) -> Result<(), ChangeError> {
     let Some(incoming) = &source.config.model else {
         change.notes.push(format!("{} declares no model: no model moves", source.name));
         return Ok(());
@@ -195,9 +204,13 @@ fn images(
         let Some(pod_pointer) = pod_spec_pointer(workload) else { continue };
         let label = format!("{} {}", workload.kind(), workload.name());
         let Some(counterpart) = target.objects.iter().find(|o| {
-            o.gvk.group == workload.gvk.group && o.kind() == workload.kind() && o.name() == workload.name()
+            o.gvk.group == workload.gvk.group
+                && o.kind() == workload.kind()
+                && o.name() == workload.name()
         }) else {
-            change.notes.push(format!("{label} is only in {}: its images do not move", source.name));
+            change
+                .notes
+                .push(format!("{label} is only in {}: its images do not move", source.name));
             continue;
         };
         for list in ["initContainers", "containers"] {
@@ -212,9 +225,14 @@ fn images(
                 .and_then(Value::as_array);
             for container in containers {
                 let Some(name) = container.get("name").and_then(Value::as_str) else { continue };
-                let Some(incoming) = container.get("image").and_then(Value::as_str) else { continue };
+                let Some(incoming) = container.get("image").and_then(Value::as_str) else {
+                    continue;
+                };
                 let found = target_list.and_then(|items| {
-                    items.iter().enumerate().find(|(_, c)| c.get("name").and_then(Value::as_str) == Some(name))
+                    items
+                        .iter()
+                        .enumerate()
+                        .find(|(_, c)| c.get("name").and_then(Value::as_str) == Some(name))
                 });
                 let Some((index, target_container)) = found else {
                     change.notes.push(format!(
@@ -245,9 +263,13 @@ fn images(
                 }
                 let file = counterpart.source.file.clone();
                 let text = read(&file)?;
-                let document = yaml_edit::find_document(&text, counterpart.kind(), counterpart.name())
-                    .map_err(|source| ChangeError::Edit { file: file.clone(), source })?
-                    .ok_or_else(|| ChangeError::ObjectNotInFile { file: file.clone(), object: label.clone() })?;
+                let document =
+                    yaml_edit::find_document(&text, counterpart.kind(), counterpart.name())
+                        .map_err(|source| ChangeError::Edit { file: file.clone(), source })?
+                        .ok_or_else(|| ChangeError::ObjectNotInFile {
+                            file: file.clone(),
+                            object: label.clone(),
+                        })?;
                 let mut path = YamlPath::root(document);
                 for key in pod_pointer.split('/').filter(|k| !k.is_empty()) {
                     path = path.key(key);
@@ -327,13 +349,14 @@ pub fn edit_files(
                 .into_iter()
                 .find(|f| added.path.segments.last() == Some(&Segment::Key((*f).to_owned())))
                 .unwrap_or("sha256");
-            after = insert_model_field(&after, field, &added.new)
-                .map_err(|reason| ChangeError::Insert {
+            after = insert_model_field(&after, field, &added.new).map_err(|reason| {
+                ChangeError::Insert {
                     file: file.to_owned(),
                     field,
                     value: added.new.clone(),
                     reason,
-                })?;
+                }
+            })?;
         }
         edits.push(FileEdit { file: file.to_owned(), before, after });
     }

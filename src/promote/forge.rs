@@ -63,7 +63,8 @@ pub trait Forge: Send + Sync {
     async fn find_open(&self, head: &str, base: &str) -> Result<Option<PullRequest>, ForgeError>;
     async fn create(&self, request: &NewPullRequest) -> Result<PullRequest, ForgeError>;
     /// Replaces the title and body of an open pull request.
-    async fn update(&self, number: u64, title: &str, body: &str) -> Result<PullRequest, ForgeError>;
+    async fn update(&self, number: u64, title: &str, body: &str)
+    -> Result<PullRequest, ForgeError>;
     /// Adds a comment (reviewers are notified, unlike for a body edit).
     async fn comment(&self, number: u64, body: &str) -> Result<(), ForgeError>;
 }
@@ -97,7 +98,7 @@ impl GitHub {
         let client = reqwest::Client::builder()
             .user_agent(concat!("coxswain/", env!("CARGO_PKG_VERSION")))
             .connect_timeout(Duration::from_secs(10))
-            .timeout(Duration::from_secs(60))
+            .timeout(Duration::from_mins(1))
             .build()
             .map_err(|e| ForgeError::Config(format!("cannot build the HTTP client: {e}")))?;
         Ok(Self {
@@ -243,7 +244,12 @@ impl Forge for GitHub {
         self.send(reqwest::Method::POST, &path, Some(body)).await
     }
 
-    async fn update(&self, number: u64, title: &str, body: &str) -> Result<PullRequest, ForgeError> {
+    async fn update(
+        &self,
+        number: u64,
+        title: &str,
+        body: &str,
+    ) -> Result<PullRequest, ForgeError> {
         let path = format!("/repos/{}/{}/pulls/{number}", self.owner, self.repo);
         let body = serde_json::json!({ "title": title, "body": body });
         self.send(reqwest::Method::PATCH, &path, Some(body)).await
@@ -251,8 +257,9 @@ impl Forge for GitHub {
 
     async fn comment(&self, number: u64, body: &str) -> Result<(), ForgeError> {
         let path = format!("/repos/{}/{}/issues/{number}/comments", self.owner, self.repo);
-        let _: serde_json::Value =
-            self.send(reqwest::Method::POST, &path, Some(serde_json::json!({ "body": body }))).await?;
+        let _: serde_json::Value = self
+            .send(reqwest::Method::POST, &path, Some(serde_json::json!({ "body": body })))
+            .await?;
         Ok(())
     }
 }
@@ -273,7 +280,8 @@ pub fn repository_from_url(url: &str) -> Option<String> {
     let rest = rest.trim_end_matches('/').trim_end_matches(".git");
     let mut parts = rest.split('/');
     let (owner, name) = (parts.next()?, parts.next()?);
-    (parts.next().is_none() && !owner.is_empty() && !name.is_empty()).then(|| format!("{owner}/{name}"))
+    (parts.next().is_none() && !owner.is_empty() && !name.is_empty())
+        .then(|| format!("{owner}/{name}"))
 }
 
 #[cfg(test)]

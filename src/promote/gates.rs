@@ -208,7 +208,9 @@ fn policy_gate(target: &Environment) -> GateResult {
 fn is_offline(error: &ClusterError) -> bool {
     matches!(
         error,
-        ClusterError::Unreachable { .. } | ClusterError::Config { .. } | ClusterError::Timeout { .. }
+        ClusterError::Unreachable { .. }
+            | ClusterError::Config { .. }
+            | ClusterError::Timeout { .. }
     )
 }
 

@@ -7,10 +7,11 @@
 
 use super::change::FileEdit;
 use git2::{
-    BranchType, Commit, CredentialType, Cred, Direction, ErrorCode, FetchOptions, Oid,
-    PushOptions, RemoteCallbacks, Repository, Signature, Status, StatusOptions,
+    BranchType, Commit, Cred, CredentialType, Direction, ErrorCode, FetchOptions, Oid, PushOptions,
+    RemoteCallbacks, Repository, Signature, Status, StatusOptions,
 };
 use std::collections::HashMap;
+use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
 /// The trailer that marks a commit as made by `coxswain promote`; a branch whose tip carries it
@@ -135,7 +136,7 @@ impl UserRepo {
         dirty.truncate(5);
         let mut files = dirty.join(", ");
         if more > 0 {
-            files.push_str(&format!(" and {more} more"));
+            let _ = write!(files, " and {more} more");
         }
         Err(GitOpsError::Dirty { files })
     }
@@ -153,11 +154,15 @@ impl UserRepo {
             }
             Err(e) if e.code() == ErrorCode::NotFound => {
                 let names = self.repo.remotes().map_err(git("listing remotes"))?;
-                let mut available: Vec<String> = names.iter().flatten().flatten().map(str::to_owned).collect();
+                let mut available: Vec<String> =
+                    names.iter().flatten().flatten().map(str::to_owned).collect();
                 if available.is_empty() {
                     available.push("none".into());
                 }
-                Err(GitOpsError::MissingRemote { remote: name.to_owned(), available: available.join(", ") })
+                Err(GitOpsError::MissingRemote {
+                    remote: name.to_owned(),
+                    available: available.join(", "),
+                })
             }
             Err(e) => Err(git(format!("remote {name}"))(e)),
         }
@@ -255,7 +260,10 @@ impl Checkout {
     pub fn write_files(&self, edits: &[FileEdit]) -> Result<(), GitOpsError> {
         for edit in edits {
             std::fs::write(self.root.join(&edit.file), &edit.after).map_err(|e| {
-                GitOpsError::Git { context: format!("writing {}", edit.file), message: e.to_string() }
+                GitOpsError::Git {
+                    context: format!("writing {}", edit.file),
+                    message: e.to_string(),
+                }
             })?;
         }
         Ok(())
@@ -275,7 +283,10 @@ impl Checkout {
             let path = self.prefix.join(&edit.file);
             let components: Vec<String> =
                 path.components().map(|c| c.as_os_str().to_string_lossy().into_owned()).collect();
-            let blob = self.repo.blob(edit.after.as_bytes()).map_err(git(format!("storing {}", edit.file)))?;
+            let blob = self
+                .repo
+                .blob(edit.after.as_bytes())
+                .map_err(git(format!("storing {}", edit.file)))?;
             let oid = replace_blob(&self.repo, &tree, &components, blob)
                 .map_err(git(format!("updating {} in the tree", edit.file)))?;
             tree = self.repo.find_tree(oid).map_err(git("reading the new tree"))?;
@@ -285,7 +296,9 @@ impl Checkout {
             .commit(None, signature, signature, message, &tree, &[&base])
             .map_err(git("writing the commit"))?;
         let commit = self.repo.find_commit(oid).map_err(git("reading the new commit"))?;
-        self.repo.branch(branch, &commit, true).map_err(git(format!("creating branch {branch}")))?;
+        self.repo
+            .branch(branch, &commit, true)
+            .map_err(git(format!("creating branch {branch}")))?;
         Ok(oid)
     }
 
@@ -358,7 +371,8 @@ impl Checkout {
             });
             let mut options = PushOptions::new();
             options.remote_callbacks(callbacks);
-            let refspec = format!("{}refs/heads/{branch}:{remote_ref}", if force { "+" } else { "" });
+            let refspec =
+                format!("{}refs/heads/{branch}:{remote_ref}", if force { "+" } else { "" });
             anonymous.push(&[refspec], Some(&mut options))
         };
         let rejected = |refname: &str, message: String, hint: &str| GitOpsError::Rejected {
@@ -375,7 +389,12 @@ impl Checkout {
                 "the remote branch has commits that your HEAD does not have".into(),
                 "pull them (`git pull`), then promote again",
             )),
-            Err(e) if matches!(e.class(), git2::ErrorClass::Net | git2::ErrorClass::Ssh | git2::ErrorClass::Http) => {
+            Err(e)
+                if matches!(
+                    e.class(),
+                    git2::ErrorClass::Net | git2::ErrorClass::Ssh | git2::ErrorClass::Http
+                ) =>
+            {
                 Err(unreachable(remote, &e))
             }
             Err(e) => Err(rejected(remote_ref, e.message().to_owned(), retry)),

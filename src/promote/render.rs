@@ -19,7 +19,8 @@ fn headline(change: &Change) -> String {
             None => format!("{} ({})", model.new.name, model.new.path),
         });
     }
-    let images = change.moved.iter().filter(|m| m.artifact == crate::pipeline::Artifact::Images).count();
+    let images =
+        change.moved.iter().filter(|m| m.artifact == crate::pipeline::Artifact::Images).count();
     if images > 0 {
         parts.push(format!("{images} image{}", if images == 1 { "" } else { "s" }));
     }
@@ -47,9 +48,16 @@ pub fn commit_message(
     let mut out = title(change);
     let _ = write!(out, "\n\nPipeline {pipeline_name} ({pipeline_file}), from commit {base}.\n\n");
     for moved in &change.moved {
-        let _ = writeln!(out, "- {} {}: {} → {}", moved.file, moved.field, old_text(moved), moved.new);
+        let _ =
+            writeln!(out, "- {} {}: {} → {}", moved.file, moved.field, old_text(moved), moved.new);
     }
-    let _ = write!(out, "\nGates: {}\n\n{TRAILER} {} -> {}\n", gates.one_line(), change.from, change.to);
+    let _ = write!(
+        out,
+        "\nGates: {}\n\n{TRAILER} {} -> {}\n",
+        gates.one_line(),
+        change.from,
+        change.to
+    );
     out
 }
 
@@ -60,7 +68,8 @@ fn cell(text: &str) -> String {
 }
 
 fn moved_table(change: &Change) -> String {
-    let mut out = format!("| File | Field | {} now | from {} |\n|---|---|---|---|\n", change.to, change.from);
+    let mut out =
+        format!("| File | Field | {} now | from {} |\n|---|---|---|---|\n", change.to, change.from);
     for moved in &change.moved {
         let _ = writeln!(
             out,
@@ -159,19 +168,31 @@ pub fn update_comment(outcome: &PromoteOutcome, replaced: bool) -> String {
     } else {
         "the branch already held this promotion and is unchanged".to_owned()
     };
-    format!("`coxswain promote {}` ran again: {what}. Gates: {}.", outcome.change.to, outcome.gates.one_line())
+    format!(
+        "`coxswain promote {}` ran again: {what}. Gates: {}.",
+        outcome.change.to,
+        outcome.gates.one_line()
+    )
 }
 
 /// The terminal report.
 pub fn text(outcome: &PromoteOutcome) -> String {
     let change = &outcome.change;
-    let mut out = format!("Promotion {} → {} (pipeline {})\n", change.from, change.to, outcome.pipeline);
+    let mut out =
+        format!("Promotion {} → {} (pipeline {})\n", change.from, change.to, outcome.pipeline);
     if change.moved.is_empty() {
         out.push_str("\nNothing moves.\n");
     } else {
         out.push_str("\nMoves:\n");
         for moved in &change.moved {
-            let _ = writeln!(out, "  {} {}: {} → {}", moved.file, moved.field, old_text(moved), moved.new);
+            let _ = writeln!(
+                out,
+                "  {} {}: {} → {}",
+                moved.file,
+                moved.field,
+                old_text(moved),
+                moved.new
+            );
         }
     }
     for note in &change.notes {
@@ -183,7 +204,14 @@ pub fn text(outcome: &PromoteOutcome) -> String {
     if !outcome.gates.results.is_empty() {
         out.push_str("\nGates:\n");
         for r in &outcome.gates.results {
-            let _ = writeln!(out, "  {} {:<16} {:<8} {}", r.status.icon(), gate_name(r.gate), r.status.as_str(), r.summary);
+            let _ = writeln!(
+                out,
+                "  {} {:<16} {:<8} {}",
+                r.status.icon(),
+                gate_name(r.gate),
+                r.status.as_str(),
+                r.summary
+            );
             if r.status == GateStatus::Failed || outcome.status == PromoteStatus::DryRun {
                 for detail in &r.details {
                     let _ = writeln!(out, "      {detail}");
@@ -212,10 +240,9 @@ fn status_line(outcome: &PromoteOutcome) -> String {
     let branch = outcome.branch.as_deref().unwrap_or_default();
     let commit = outcome.commit.as_deref().map_or("", |c| c.get(..12).unwrap_or(c));
     match outcome.status {
-        PromoteStatus::NothingToPromote => format!(
-            "nothing to promote: {to} already has what {} has",
-            outcome.change.from
-        ),
+        PromoteStatus::NothingToPromote => {
+            format!("nothing to promote: {to} already has what {} has", outcome.change.from)
+        }
         PromoteStatus::Blocked => {
             let failed: Vec<&str> = outcome
                 .gates
@@ -244,7 +271,11 @@ fn status_line(outcome: &PromoteOutcome) -> String {
             outcome.remote, outcome.base_branch
         ),
         PromoteStatus::PullRequestOpened | PromoteStatus::PullRequestUpdated => {
-            let verb = if outcome.status == PromoteStatus::PullRequestOpened { "opened" } else { "updated" };
+            let verb = if outcome.status == PromoteStatus::PullRequestOpened {
+                "opened"
+            } else {
+                "updated"
+            };
             let pr = outcome.pull_request.as_ref();
             format!(
                 "{verb} pull request #{} {} (branch {branch}, commit {commit})",

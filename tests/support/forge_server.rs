@@ -124,13 +124,8 @@ fn serve(stream: TcpStream, state: &Mutex<State>, mode: Mode) {
     let query: Vec<(String, String)> =
         form_urlencoded::parse(query.as_bytes()).into_owned().collect();
     let body: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
-    let recorded = Recorded {
-        method: method.clone(),
-        path: path.to_owned(),
-        query,
-        authorization,
-        body,
-    };
+    let recorded =
+        Recorded { method: method.clone(), path: path.to_owned(), query, authorization, body };
     let (status, reply) = {
         let mut state = state.lock().unwrap_or_else(PoisonError::into_inner);
         state.requests.push(recorded.clone());
@@ -180,7 +175,9 @@ fn answer(state: &mut State, request: &Recorded, mode: Mode) -> (u16, Value) {
             let found: Vec<Value> = state
                 .pulls
                 .iter()
-                .filter(|p| format!("{owner}:{}", p.head) == head && (base.is_empty() || p.base == base))
+                .filter(|p| {
+                    format!("{owner}:{}", p.head) == head && (base.is_empty() || p.base == base)
+                })
                 .map(pull_json)
                 .collect();
             (200, Value::Array(found))
@@ -195,7 +192,10 @@ fn answer(state: &mut State, request: &Recorded, mode: Mode) -> (u16, Value) {
             let (Some(title), Some(head), Some(base), Some(body)) =
                 (field("title"), field("head"), field("base"), field("body"))
             else {
-                return (422, json!({"message": "Invalid request: title, head, base and body are required"}));
+                return (
+                    422,
+                    json!({"message": "Invalid request: title, head, base and body are required"}),
+                );
             };
             if state.pulls.iter().any(|p| p.head == head) {
                 return (
