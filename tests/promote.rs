@@ -245,6 +245,11 @@ fn promote_opens_one_pull_request_and_a_second_run_updates_it() {
     });
 
     assert_eq!(forge.count("POST", "/pulls"), 1);
+    let lookup = forge.requests().into_iter().next().unwrap();
+    assert_eq!((lookup.method.as_str(), lookup.path.as_str()), ("GET", "/repos/acme/gitops/pulls"));
+    for (key, value) in [("state", "open"), ("head", &format!("acme:{BRANCH}")), ("base", "main")] {
+        assert!(lookup.query.contains(&(key.to_owned(), value.to_owned())), "{:?}", lookup.query);
+    }
     let create = forge.requests().into_iter().find(|r| r.method == "POST").unwrap();
     assert_eq!(create.path, "/repos/acme/gitops/pulls");
     assert_eq!(create.body["head"], BRANCH);
@@ -603,4 +608,55 @@ async fn the_dry_run_gate_plans_the_edited_env_against_the_cluster() {
     assert!(body.contains("<details><summary>update <code>"), "{body}");
     assert_eq!(forge.created.lock().unwrap().len(), 1);
     assert!(remote_branch(&fx, BRANCH).is_some());
+}
+
+#[test]
+fn from_picks_another_source_and_json_reports_the_change() {
+    let fx = fixture();
+    let forge = ForgeServer::start(Mode::Normal);
+    let before = user_state(&fx.work);
+
+    let output = run(&fx, &forge, &["prod", "--from", "dev", "--dry-run", "-o", "json"]);
+    assert_eq!(output.status.code(), Some(0), "{}{}", stdout(&output), stderr(&output));
+    let report: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(report["status"], "dryRun");
+    assert_eq!(
+        (report["change"]["from"].as_str(), report["change"]["to"].as_str()),
+        (Some("dev"), Some("prod"))
+    );
+    let moved: Vec<(&str, &str)> = report["change"]["moved"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| (m["field"].as_str().unwrap(), m["new"].as_str().unwrap()))
+        .collect();
+    assert_eq!(
+        moved,
+        vec![
+            (
+                "Deployment iris-server, container server: image",
+                "ghcr.io/acme-ml/iris-server:1.1.0"
+            ),
+            ("model.version", "1.1.0"),
+            ("model.path", "models/iris/1.1.0/model.onnx"),
+        ]
+    );
+    assert_eq!(report["branch"], "coxswain/promote-prod-iris-classifier-1.1.0");
+    assert_eq!(report["gates"]["results"][0]["status"], "passed");
+    assert_eq!(user_state(&fx.work), before);
+
+    let output = run(&fx, &forge, &["prod", "--from", "qa", "--dry-run"]);
+    assert_eq!(output.status.code(), Some(1));
+    assert!(
+        stderr(&output)
+            .contains("no environment \"qa\" to promote from (environments: dev, prod, staging)"),
+        "{}",
+        stderr(&output)
+    );
+    let output = run(&fx, &forge, &["prod", "--from", "prod", "--dry-run"]);
+    assert!(
+        stderr(&output).contains("cannot promote environment \"prod\" from itself"),
+        "{}",
+        stderr(&output)
+    );
 }

@@ -241,6 +241,9 @@ async fn run(cli: Cli) -> Result<ExitCode, String> {
         }
         Some(Command::Promote { env, from, pipeline, no_push, dry_run, remote, github_repo, github_api, output }) => {
             let mut options = crate::promote::PromoteOptions::new(&env);
+            if let Some(from) = &from {
+                options.command = format!("coxswain promote {env} --from {from}");
+            }
             options.from = from;
             options.pipeline = pipeline;
             options.push = !no_push;
