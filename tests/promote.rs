@@ -660,3 +660,44 @@ fn from_picks_another_source_and_json_reports_the_change() {
         stderr(&output)
     );
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_repo_below_the_git_root_is_promoted_in_place() {
+    let dir = tempfile::tempdir().unwrap();
+    let work = dir.path().join("work");
+    let root = work.join("deploy");
+    let example = support::example_repo();
+    for sub in ["environments", "pipelines"] {
+        copy_dir(&example.join(sub), &root.join(sub));
+    }
+    copy_dir(&example.join("models/iris"), &root.join("models/iris"));
+    std::fs::write(work.join("notes.txt"), "untracked files outside environments/ are fine\n")
+        .unwrap();
+    let repo =
+        Repository::init_opts(&work, RepositoryInitOptions::new().initial_head("main")).unwrap();
+    let mut index = repo.index().unwrap();
+    index.add_all(["deploy"], git2::IndexAddOption::DEFAULT, None).unwrap();
+    index.write().unwrap();
+    let tree = repo.find_tree(index.write_tree().unwrap()).unwrap();
+    let head =
+        repo.commit(Some("HEAD"), &signature(), &signature(), "Deploy repo", &tree, &[]).unwrap();
+    let before = user_state(&work);
+
+    let mut options = PromoteOptions::new("staging");
+    options.push = false;
+    let services = Services {
+        forge: ForgeAccess::Unavailable("not needed".into()),
+        cluster: Some(Arc::new(MemoryCluster::new()) as Arc<dyn Cluster>),
+    };
+    let outcome = promote(&root, &options, &services).await.unwrap();
+
+    assert_eq!(outcome.status, PromoteStatus::Committed);
+    let tip = repo.find_branch(BRANCH, BranchType::Local).unwrap().get().target().unwrap();
+    assert_eq!(outcome.commit, Some(tip.to_string()));
+    assert_eq!(
+        diff_text(&repo, head, tip),
+        EXPECTED_DIFF.replace(" a/", " a/deploy/").replace(" b/", " b/deploy/")
+    );
+    let after = user_state(&work);
+    assert_eq!((after.head, after.status, after.index), (before.head, before.status, before.index));
+}
