@@ -25,5 +25,7 @@ pub mod promote;
 pub mod repo;
 pub mod report;
 pub mod sync;
+#[cfg(feature = "model-validation")]
+pub mod validate;
 pub mod yaml;
 pub mod yaml_edit;

@@ -55,7 +55,7 @@ pub fn validate(
     let golden_path = golden_path(&root, candidate, spec);
     let mut gate = Gate::new(candidate, spec, baseline, &sha, golden_path.as_ref());
 
-    if !gate.pin("sha256", candidate, &sha) {
+    if !gate.pin(CHECK_SHA, candidate, &sha) {
         gate.skip_rest("not run: the model does not match its sha256 pin");
         return Ok(gate.finish());
     }
@@ -78,6 +78,12 @@ pub fn validate(
             run.batch
         ));
     }
+    tracing::debug!(
+        model = %candidate.path,
+        load_ms = run.load_ms,
+        rows_per_s = run.rows_per_s,
+        "candidate evaluated"
+    );
     let metrics = gate.quality(&candidate.path, &run, &dataset, golden.as_ref())?;
     gate.latency(&metrics);
     gate.report.metrics = Some(metrics);
