@@ -201,14 +201,16 @@ const EXPECTED_DIFF: &str = "\
 diff --git a/environments/staging/env.yaml b/environments/staging/env.yaml
 --- a/environments/staging/env.yaml
 +++ b/environments/staging/env.yaml
-@@ -3,5 +3,5 @@ namespace: iris-staging
+@@ -3,6 +3,6 @@ namespace: iris-staging
  prune: true
  model:
    name: iris-classifier
 -  version: 1.0.0
 -  path: models/iris/1.0.0/model.onnx
+-  sha256: 2967f93509167133a0088ddf610767b4a5c58a9005288839aae8560732929ac2
 +  version: 1.1.0
 +  path: models/iris/1.1.0/model.onnx
++  sha256: f3e2e503a33969c07baeeb9d8b67f9d5deb2c047265097d56063fd344230242c
 diff --git a/environments/staging/iris-server.yaml b/environments/staging/iris-server.yaml
 --- a/environments/staging/iris-server.yaml
 +++ b/environments/staging/iris-server.yaml
@@ -334,8 +336,8 @@ fn a_worse_model_in_dev_blocks_with_exit_3_and_no_commit() {
     commit_edit(
         &fx,
         "environments/dev/env.yaml",
-        "  version: 1.1.0\n  path: models/iris/1.1.0/model.onnx",
-        "  version: 1.2.0\n  path: models/iris/candidate-bad/model.onnx",
+        "  version: 1.1.0\n  path: models/iris/1.1.0/model.onnx\n  sha256: f3e2e503a33969c07baeeb9d8b67f9d5deb2c047265097d56063fd344230242c",
+        "  version: 1.2.0\n  path: models/iris/candidate-bad/model.onnx\n  sha256: 216d432c98069a7ad8ca4a3b099945f30d5883674aa9d1b4edef6d142c69ff0b",
         "Try the new candidate in dev",
     );
     let before = user_state(&fx.work);
@@ -344,7 +346,11 @@ fn a_worse_model_in_dev_blocks_with_exit_3_and_no_commit() {
     assert_eq!(output.status.code(), Some(3), "{}{}", stdout(&output), stderr(&output));
     let text = stdout(&output);
     assert!(text.contains("blocked: gate modelValidation failed; nothing was committed"), "{text}");
-    assert!(text.contains("accuracy"), "the validation report is printed: {text}");
+    assert!(text.contains("accuracy: measured 0.6222, threshold ≥ 0.9000"), "{text}");
+    assert!(
+        text.contains("Model validation: models/iris/candidate-bad/model.onnx"),
+        "the report is printed: {text}"
+    );
     assert!(text.contains("models/iris/candidate-bad/model.onnx"), "{text}");
     assert_eq!(remote_branches(&fx), vec!["main".to_owned()], "nothing pushed");
     assert_eq!(forge.count("POST", "/pulls"), 0);
@@ -491,8 +497,8 @@ fn an_up_to_date_target_has_nothing_to_promote() {
     commit_edit(
         &fx,
         "environments/staging/env.yaml",
-        "  version: 1.0.0\n  path: models/iris/1.0.0/model.onnx",
-        "  version: 1.1.0\n  path: models/iris/1.1.0/model.onnx",
+        "  version: 1.0.0\n  path: models/iris/1.0.0/model.onnx\n  sha256: 2967f93509167133a0088ddf610767b4a5c58a9005288839aae8560732929ac2",
+        "  version: 1.1.0\n  path: models/iris/1.1.0/model.onnx\n  sha256: f3e2e503a33969c07baeeb9d8b67f9d5deb2c047265097d56063fd344230242c",
         "Staging serves 1.1.0",
     );
     commit_edit(
@@ -639,6 +645,7 @@ fn from_picks_another_source_and_json_reports_the_change() {
             ),
             ("model.version", "1.1.0"),
             ("model.path", "models/iris/1.1.0/model.onnx"),
+            ("model.sha256", "f3e2e503a33969c07baeeb9d8b67f9d5deb2c047265097d56063fd344230242c"),
         ]
     );
     assert_eq!(report["branch"], "coxswain/promote-prod-iris-classifier-1.1.0");

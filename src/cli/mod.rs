@@ -305,7 +305,17 @@ async fn run(cli: Cli) -> Result<ExitCode, String> {
         Some(Command::Rollback { env, to, git, context, dry_run, yes, timeout }) => {
             rollback_command(&repo, &env, to, git, context.as_deref(), dry_run, yes, timeout).await
         }
-        Some(Command::Promote { env, from, pipeline, no_push, dry_run, remote, github_repo, github_api, output }) => {
+        Some(Command::Promote {
+            env,
+            from,
+            pipeline,
+            no_push,
+            dry_run,
+            remote,
+            github_repo,
+            github_api,
+            output,
+        }) => {
             let mut options = crate::promote::PromoteOptions::new(&env);
             if let Some(from) = &from {
                 options.command = format!("coxswain promote {env} --from {from}");
@@ -315,18 +325,28 @@ async fn run(cli: Cli) -> Result<ExitCode, String> {
             options.push = !no_push;
             options.dry_run = dry_run;
             options.remote = remote;
-            promote_command(&repo, options, github_repo.as_deref(), github_api.as_deref(), output).await
+            promote_command(&repo, options, github_repo.as_deref(), github_api.as_deref(), output)
+                .await
         }
     }
 }
 
 /// `coxswain promote`: GitHub access comes from flags and the environment; the library decides
 /// whether it is needed (only when a pull request is opened).
-async fn promote_command(repo: &Repo, mut options: crate::promote::PromoteOptions, github_repo: Option<&str>, github_api: Option<&str>, output: Format) -> Result<ExitCode, String> {
+async fn promote_command(
+    repo: &Repo,
+    mut options: crate::promote::PromoteOptions,
+    github_repo: Option<&str>,
+    github_api: Option<&str>,
+    output: Format,
+) -> Result<ExitCode, String> {
     use crate::promote::{ForgeAccess, Services, github_forge, promote};
-    let token = ["GITHUB_TOKEN", "GH_TOKEN"].iter().find_map(|name| std::env::var(name).ok().filter(|t| !t.is_empty()));
+    let token = ["GITHUB_TOKEN", "GH_TOKEN"]
+        .iter()
+        .find_map(|name| std::env::var(name).ok().filter(|t| !t.is_empty()));
     options.token.clone_from(&token);
-    let forge = github_forge(repo.root(), &options.remote, github_repo, github_api, token.as_deref());
+    let forge =
+        github_forge(repo.root(), &options.remote, github_repo, github_api, token.as_deref());
     let services = Services {
         forge: match &forge {
             Ok(forge) => ForgeAccess::Ready(forge),
