@@ -73,7 +73,7 @@ fn fixture() -> Fixture {
     config.set_str("user.name", "Test User").unwrap();
     config.set_str("user.email", "test@example.com").unwrap();
     commit_all(&repo, "Example repo");
-    Repository::init_bare(&remote).unwrap();
+    Repository::init_bare(&remote).unwrap().set_head("refs/heads/main").unwrap();
     repo.remote("origin", &format!("file://{}", remote.display())).unwrap();
     push_main(&repo);
     Fixture { _dir: dir, work, remote }
@@ -131,10 +131,10 @@ fn user_state(work: &Path) -> UserState {
 
 fn run(fx: &Fixture, forge: &ForgeServer, args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_coxswain"))
-        .arg("--repo")
-        .arg(&fx.work)
         .arg("promote")
         .args(args)
+        .arg("--repo")
+        .arg(&fx.work)
         .args(["--github-repo", "acme/gitops", "--github-api", &forge.url])
         .env("COXSWAIN_CLUSTER", "memory")
         .env("GITHUB_TOKEN", "test-token")
@@ -190,7 +190,9 @@ fn unstable_values() -> Vec<(&'static str, &'static str)> {
     vec![
         (r"\b[0-9a-f]{40}\b", "[commit]"),
         (r"\b[0-9a-f]{12}\b", "[short]"),
+        (r"\d+\.\d+ / \d+\.\d+ / \d+\.\d+ ms", "[latencies]"),
         (r"\d+(\.\d+)? ms", "[ms]"),
+        (r"\d\.\d+e-\d+", "[small]"),
         (r"\d+ rows/s", "[rate]"),
     ]
 }
@@ -199,14 +201,16 @@ const EXPECTED_DIFF: &str = "\
 diff --git a/environments/staging/env.yaml b/environments/staging/env.yaml
 --- a/environments/staging/env.yaml
 +++ b/environments/staging/env.yaml
-@@ -3,5 +3,5 @@ namespace: iris-staging
+@@ -3,6 +3,6 @@ namespace: iris-staging
  prune: true
  model:
    name: iris-classifier
 -  version: 1.0.0
 -  path: models/iris/1.0.0/model.onnx
+-  sha256: 2967f93509167133a0088ddf610767b4a5c58a9005288839aae8560732929ac2
 +  version: 1.1.0
 +  path: models/iris/1.1.0/model.onnx
++  sha256: f3e2e503a33969c07baeeb9d8b67f9d5deb2c047265097d56063fd344230242c
 diff --git a/environments/staging/iris-server.yaml b/environments/staging/iris-server.yaml
 --- a/environments/staging/iris-server.yaml
 +++ b/environments/staging/iris-server.yaml
@@ -222,7 +226,6 @@ diff --git a/environments/staging/iris-server.yaml b/environments/staging/iris-s
 ";
 
 #[test]
-#[ignore = "fails on main after the merge (fixture branch name / PR body snapshot); tracked in issue 6"]
 fn promote_opens_one_pull_request_and_a_second_run_updates_it() {
     let fx = fixture();
     let forge = ForgeServer::start(Mode::Normal);
@@ -244,6 +247,11 @@ fn promote_opens_one_pull_request_and_a_second_run_updates_it() {
     });
 
     assert_eq!(forge.count("POST", "/pulls"), 1);
+    let lookup = forge.requests().into_iter().next().unwrap();
+    assert_eq!((lookup.method.as_str(), lookup.path.as_str()), ("GET", "/repos/acme/gitops/pulls"));
+    for (key, value) in [("state", "open"), ("head", &format!("acme:{BRANCH}")), ("base", "main")] {
+        assert!(lookup.query.contains(&(key.to_owned(), value.to_owned())), "{:?}", lookup.query);
+    }
     let create = forge.requests().into_iter().find(|r| r.method == "POST").unwrap();
     assert_eq!(create.path, "/repos/acme/gitops/pulls");
     assert_eq!(create.body["head"], BRANCH);
@@ -328,8 +336,8 @@ fn a_worse_model_in_dev_blocks_with_exit_3_and_no_commit() {
     commit_edit(
         &fx,
         "environments/dev/env.yaml",
-        "  version: 1.1.0\n  path: models/iris/1.1.0/model.onnx",
-        "  version: 1.2.0\n  path: models/iris/candidate-bad/model.onnx",
+        "  version: 1.1.0\n  path: models/iris/1.1.0/model.onnx\n  sha256: f3e2e503a33969c07baeeb9d8b67f9d5deb2c047265097d56063fd344230242c",
+        "  version: 1.2.0\n  path: models/iris/candidate-bad/model.onnx\n  sha256: 216d432c98069a7ad8ca4a3b099945f30d5883674aa9d1b4edef6d142c69ff0b",
         "Try the new candidate in dev",
     );
     let before = user_state(&fx.work);
@@ -338,7 +346,11 @@ fn a_worse_model_in_dev_blocks_with_exit_3_and_no_commit() {
     assert_eq!(output.status.code(), Some(3), "{}{}", stdout(&output), stderr(&output));
     let text = stdout(&output);
     assert!(text.contains("blocked: gate modelValidation failed; nothing was committed"), "{text}");
-    assert!(text.contains("accuracy"), "the validation report is printed: {text}");
+    assert!(text.contains("accuracy: measured 0.6222, threshold ≥ 0.9000"), "{text}");
+    assert!(
+        text.contains("Model validation: models/iris/candidate-bad/model.onnx"),
+        "the report is printed: {text}"
+    );
     assert!(text.contains("models/iris/candidate-bad/model.onnx"), "{text}");
     assert_eq!(remote_branches(&fx), vec!["main".to_owned()], "nothing pushed");
     assert_eq!(forge.count("POST", "/pulls"), 0);
@@ -386,7 +398,6 @@ fn a_missing_remote_is_named() {
 }
 
 #[test]
-#[ignore = "fails on main after the merge (fixture branch name / PR body snapshot); tracked in issue 6"]
 fn a_rejected_push_leaves_both_repos_as_they_were() {
     let fx = fixture();
     let forge = ForgeServer::start(Mode::Normal);
@@ -486,8 +497,8 @@ fn an_up_to_date_target_has_nothing_to_promote() {
     commit_edit(
         &fx,
         "environments/staging/env.yaml",
-        "  version: 1.0.0\n  path: models/iris/1.0.0/model.onnx",
-        "  version: 1.1.0\n  path: models/iris/1.1.0/model.onnx",
+        "  version: 1.0.0\n  path: models/iris/1.0.0/model.onnx\n  sha256: 2967f93509167133a0088ddf610767b4a5c58a9005288839aae8560732929ac2",
+        "  version: 1.1.0\n  path: models/iris/1.1.0/model.onnx\n  sha256: f3e2e503a33969c07baeeb9d8b67f9d5deb2c047265097d56063fd344230242c",
         "Staging serves 1.1.0",
     );
     commit_edit(
@@ -581,7 +592,6 @@ impl Forge for RecordingForge {
 }
 
 #[tokio::test(flavor = "multi_thread")]
-#[ignore = "fails on main after the merge (PR body expectation); tracked in issue 6"]
 async fn the_dry_run_gate_plans_the_edited_env_against_the_cluster() {
     let fx = fixture();
     // Staging as it runs today, synced from the work repo.
@@ -593,15 +603,108 @@ async fn the_dry_run_gate_plans_the_edited_env_against_the_cluster() {
         forge: ForgeAccess::Ready(&forge),
         cluster: Some(cluster.clone() as Arc<dyn Cluster>),
     };
-    let outcome = promote(&fx.work, &PromoteOptions::new("staging"), services).await.unwrap();
+    let outcome = promote(&fx.work, &PromoteOptions::new("staging"), &services).await.unwrap();
 
     assert_eq!(outcome.status, PromoteStatus::PullRequestOpened);
     let plan = outcome.gates.plan.as_ref().expect("the dryRun gate ran a plan");
     assert_eq!((plan.summary.create, plan.summary.update), (0, 1), "only the Deployment changes");
     let body = outcome.pull_request_body.as_deref().unwrap();
-    assert!(body.contains("| apps/Deployment | iris-server | update |"), "{body}");
+    assert!(body.contains("| staging | Deployment.apps | iris-server | update |"), "{body}");
     assert!(body.contains("-          image: ghcr.io/acme-ml/iris-server:1.0.0"), "{body}");
     assert!(body.contains("<details><summary>update <code>"), "{body}");
     assert_eq!(forge.created.lock().unwrap().len(), 1);
     assert!(remote_branch(&fx, BRANCH).is_some());
+}
+
+#[test]
+fn from_picks_another_source_and_json_reports_the_change() {
+    let fx = fixture();
+    let forge = ForgeServer::start(Mode::Normal);
+    let before = user_state(&fx.work);
+
+    let output = run(&fx, &forge, &["prod", "--from", "dev", "--dry-run", "-o", "json"]);
+    assert_eq!(output.status.code(), Some(0), "{}{}", stdout(&output), stderr(&output));
+    let report: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(report["status"], "dryRun");
+    assert_eq!(
+        (report["change"]["from"].as_str(), report["change"]["to"].as_str()),
+        (Some("dev"), Some("prod"))
+    );
+    let moved: Vec<(&str, &str)> = report["change"]["moved"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| (m["field"].as_str().unwrap(), m["new"].as_str().unwrap()))
+        .collect();
+    assert_eq!(
+        moved,
+        vec![
+            (
+                "Deployment iris-server, container server: image",
+                "ghcr.io/acme-ml/iris-server:1.1.0"
+            ),
+            ("model.version", "1.1.0"),
+            ("model.path", "models/iris/1.1.0/model.onnx"),
+            ("model.sha256", "f3e2e503a33969c07baeeb9d8b67f9d5deb2c047265097d56063fd344230242c"),
+        ]
+    );
+    assert_eq!(report["branch"], "coxswain/promote-prod-iris-classifier-1.1.0");
+    assert_eq!(report["gates"]["results"][0]["status"], "passed");
+    assert_eq!(user_state(&fx.work), before);
+
+    let output = run(&fx, &forge, &["prod", "--from", "qa", "--dry-run"]);
+    assert_eq!(output.status.code(), Some(1));
+    assert!(
+        stderr(&output)
+            .contains("no environment \"qa\" to promote from (environments: dev, prod, staging)"),
+        "{}",
+        stderr(&output)
+    );
+    let output = run(&fx, &forge, &["prod", "--from", "prod", "--dry-run"]);
+    assert!(
+        stderr(&output).contains("cannot promote environment \"prod\" from itself"),
+        "{}",
+        stderr(&output)
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_repo_below_the_git_root_is_promoted_in_place() {
+    let dir = tempfile::tempdir().unwrap();
+    let work = dir.path().join("work");
+    let root = work.join("deploy");
+    let example = support::example_repo();
+    for sub in ["environments", "pipelines"] {
+        copy_dir(&example.join(sub), &root.join(sub));
+    }
+    copy_dir(&example.join("models/iris"), &root.join("models/iris"));
+    std::fs::write(work.join("notes.txt"), "untracked files outside environments/ are fine\n")
+        .unwrap();
+    let repo =
+        Repository::init_opts(&work, RepositoryInitOptions::new().initial_head("main")).unwrap();
+    let mut index = repo.index().unwrap();
+    index.add_all(["deploy"], git2::IndexAddOption::DEFAULT, None).unwrap();
+    index.write().unwrap();
+    let tree = repo.find_tree(index.write_tree().unwrap()).unwrap();
+    let head =
+        repo.commit(Some("HEAD"), &signature(), &signature(), "Deploy repo", &tree, &[]).unwrap();
+    let before = user_state(&work);
+
+    let mut options = PromoteOptions::new("staging");
+    options.push = false;
+    let services = Services {
+        forge: ForgeAccess::Unavailable("not needed".into()),
+        cluster: Some(Arc::new(MemoryCluster::new()) as Arc<dyn Cluster>),
+    };
+    let outcome = promote(&root, &options, &services).await.unwrap();
+
+    assert_eq!(outcome.status, PromoteStatus::Committed);
+    let tip = repo.find_branch(BRANCH, BranchType::Local).unwrap().get().target().unwrap();
+    assert_eq!(outcome.commit, Some(tip.to_string()));
+    assert_eq!(
+        diff_text(&repo, head, tip),
+        EXPECTED_DIFF.replace(" a/", " a/deploy/").replace(" b/", " b/deploy/")
+    );
+    let after = user_state(&work);
+    assert_eq!((after.head, after.status, after.index), (before.head, before.status, before.index));
 }

@@ -328,6 +328,9 @@ async fn run(cli: Cli) -> Result<ExitCode, String> {
             output,
         }) => {
             let mut options = crate::promote::PromoteOptions::new(&env);
+            if let Some(from) = &from {
+                options.command = format!("coxswain promote {env} --from {from}");
+            }
             options.from = from;
             options.pipeline = pipeline;
             options.push = !no_push;
@@ -362,7 +365,7 @@ async fn promote_command(
         },
         cluster: None,
     };
-    let outcome = promote(repo.root(), &options, services).await.map_err(|e| e.to_string())?;
+    let outcome = promote(repo.root(), &options, &services).await.map_err(|e| e.to_string())?;
     match output {
         Format::Text => print!("{}", outcome.render_text()),
         Format::Markdown => print!("{}", outcome.render_markdown(&options.command)),

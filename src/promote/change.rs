@@ -425,6 +425,130 @@ pub fn unified_diff(edits: &[FileEdit]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::repo::SourceFile;
+    use std::collections::HashMap;
+
+    const DEPLOY: &str = "# server\napiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: web\nspec:\n  template:\n    spec:\n      initContainers:\n        - name: fetch\n          image: IMG_INIT\n      containers:\n        - name: app\n          image: IMG_APP\n";
+
+    /// An environment from `env.yaml` text and manifests, plus a reader over the same files.
+    fn env(
+        name: &str,
+        config: &str,
+        manifests: &[(&str, String)],
+    ) -> (Environment, HashMap<String, String>) {
+        let files: Vec<SourceFile> = manifests
+            .iter()
+            .map(|(file, text)| SourceFile {
+                path: format!("environments/{name}/{file}"),
+                contents: text.as_bytes().to_vec(),
+            })
+            .collect();
+        let environment = Environment::from_files(name, Some(config), &files);
+        assert!(!environment.has_errors(), "{:?}", environment.diagnostics);
+        let mut texts: HashMap<String, String> = manifests
+            .iter()
+            .map(|(file, text)| (format!("environments/{name}/{file}"), text.clone()))
+            .collect();
+        texts.insert(format!("environments/{name}/env.yaml"), config.to_owned());
+        (environment, texts)
+    }
+
+    fn reader(
+        texts: &HashMap<String, String>,
+    ) -> impl Fn(&str) -> Result<String, ChangeError> + '_ {
+        |file| {
+            texts
+                .get(file)
+                .cloned()
+                .ok_or_else(|| ChangeError::Read { file: file.into(), reason: "missing".into() })
+        }
+    }
+
+    #[test]
+    fn a_pinned_model_carries_its_pin_into_an_unpinned_target() {
+        let (dev, _) = env("dev", "model:\n  name: m\n  path: m/2.onnx\n  sha256: ab12\n", &[]);
+        let (staging, texts) =
+            env("staging", "# keep\nmodel:\n  name: m\n  path: m/1.onnx # old\n", &[]);
+        let read = reader(&texts);
+        let change = compute(&dev, &staging, &[Artifact::Model], &read).unwrap();
+        let moved: Vec<(&str, Option<&str>, &str)> = change
+            .moved
+            .iter()
+            .map(|m| (m.field.as_str(), m.old.as_deref(), m.new.as_str()))
+            .collect();
+        assert_eq!(
+            moved,
+            vec![("model.path", Some("m/1.onnx"), "m/2.onnx"), ("model.sha256", None, "ab12")]
+        );
+        let edits = edit_files(&change, &read).unwrap();
+        assert_eq!(edits.len(), 1);
+        assert_eq!(
+            edits[0].after,
+            "# keep\nmodel:\n  name: m\n  path: m/2.onnx # old\n  sha256: \"ab12\"\n"
+        );
+    }
+
+    #[test]
+    fn a_pin_the_source_lacks_stops_the_promotion() {
+        let (dev, _) = env("dev", "model:\n  name: m\n  path: m/2.onnx\n", &[]);
+        let (staging, texts) =
+            env("staging", "model:\n  name: m\n  path: m/1.onnx\n  sha256: ff\n", &[]);
+        let error = compute(&dev, &staging, &[Artifact::Model], &reader(&texts)).unwrap_err();
+        assert_eq!(
+            error.to_string(),
+            "environments/dev/env.yaml has no model.sha256 but environments/staging/env.yaml sets it \
+             (ff); set model.sha256 in environments/dev/env.yaml (or remove it from \
+             environments/staging/env.yaml), then promote again"
+        );
+        let (bare, texts) = env("qa", "namespace: qa\n", &[]);
+        let error = compute(&dev, &bare, &[Artifact::Model], &reader(&texts)).unwrap_err();
+        assert!(
+            error
+                .to_string()
+                .starts_with("environments/qa/env.yaml: environment \"qa\" has no `model`")
+        );
+    }
+
+    #[test]
+    fn images_move_by_workload_and_container_name_keeping_the_target_registry() {
+        let source = DEPLOY
+            .replace("IMG_INIT", "dev.io/fetch:2")
+            .replace("IMG_APP", "dev.io/app:2@sha256:aa")
+            + "        - name: sidecar\n          image: dev.io/side:1\n";
+        let extra = "apiVersion: batch/v1\nkind: Job\nmetadata:\n  name: once\nspec:\n  template:\n    spec:\n      containers:\n        - name: job\n          image: j:1\n";
+        let (dev, _) = env("dev", "", &[("web.yaml", source), ("job.yaml", extra.to_owned())]);
+        let target_text =
+            DEPLOY.replace("IMG_INIT", "prod.io/fetch:1").replace("IMG_APP", "prod.io/app:1");
+        let (prod, texts) = env("prod", "", &[("web.yaml", target_text)]);
+        let read = reader(&texts);
+        let change = compute(&dev, &prod, &[Artifact::Images, Artifact::Model], &read).unwrap();
+        let moved: Vec<(&str, &str)> =
+            change.moved.iter().map(|m| (m.field.as_str(), m.new.as_str())).collect();
+        assert_eq!(
+            moved,
+            vec![
+                ("Deployment web, init container fetch: image", "prod.io/fetch:2"),
+                ("Deployment web, container app: image", "prod.io/app:2@sha256:aa"),
+            ]
+        );
+        assert_eq!(
+            change.notes,
+            [
+                "Deployment web: container fetch uses dev.io/fetch in dev and prod.io/fetch in prod: only the tag/digest moves",
+                "Deployment web: container app uses dev.io/app in dev and prod.io/app in prod: only the tag/digest moves",
+                "Deployment web: container sidecar is only in dev: its image does not move",
+                "Job once is only in dev: its images do not move",
+                "dev declares no model: no model moves",
+            ]
+        );
+        let edits = edit_files(&change, &read).unwrap();
+        assert_eq!(
+            edits[0].after,
+            DEPLOY
+                .replace("IMG_INIT", "prod.io/fetch:2")
+                .replace("IMG_APP", "prod.io/app:2@sha256:aa")
+        );
+    }
 
     #[test]
     fn image_references_split_at_the_last_path_segment() {

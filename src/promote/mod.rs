@@ -26,6 +26,7 @@ use forge::{Forge, ForgeError, NewPullRequest, PullRequest};
 use gates::{GateContext, GateReport};
 use gitops::{Checkout, GitOpsError, UserRepo};
 use serde::Serialize;
+use std::collections::HashMap;
 use std::fmt::Write as _;
 use std::path::Path;
 use std::sync::Arc;
@@ -186,7 +187,7 @@ pub enum PromoteError {
     )]
     NoForge(String),
     #[error("{0}; nothing was committed or pushed")]
-    Forge(ForgeError),
+    Forge(Box<ForgeError>),
     #[error(
         "branch {branch} on {remote} has a commit not made by coxswain promote ({tip}: \
          \"{summary}\"); merge or close its pull request, or delete the branch, then promote again"
@@ -196,7 +197,7 @@ pub enum PromoteError {
         "pushed branch {branch} to {remote}, but {source}; open the pull request by hand, or fix \
          the cause and run `coxswain promote {env}` again (it reuses the branch)"
     )]
-    PullRequest { branch: String, remote: String, env: String, source: ForgeError },
+    PullRequest { branch: String, remote: String, env: String, source: Box<ForgeError> },
 }
 
 /// Promotes into `options.target` from the repo at `root` (the Coxswain repo root; it may sit
@@ -204,7 +205,7 @@ pub enum PromoteError {
 pub async fn promote(
     root: &Path,
     options: &PromoteOptions,
-    services: Services<'_>,
+    services: &Services<'_>,
 ) -> Result<PromoteOutcome, PromoteError> {
     let user = UserRepo::open(root)?;
     let head = user.head()?;
@@ -226,16 +227,9 @@ pub async fn promote(
     }
     let source = loaded(&repo, &from)?;
     let target = loaded(&repo, &options.target)?;
-    let forge = match (&services.forge, pushing, stage.approval) {
-        (ForgeAccess::Ready(forge), true, Approval::PullRequest) => Some(*forge),
-        (ForgeAccess::Unavailable(why), true, Approval::PullRequest) => {
-            return Err(PromoteError::NoForge(why.clone()));
-        }
-        _ => None,
-    };
-
-    let read = |file: &str| {
-        std::fs::read_to_string(checkout.root().join(file))
+    let checkout_root = checkout.root().to_path_buf();
+    let read = move |file: &str| {
+        std::fs::read_to_string(checkout_root.join(file))
             .map_err(|e| ChangeError::Read { file: file.to_owned(), reason: e.to_string() })
     };
     let change = change::compute(&source, &target, &stage.promote, &read)?;
@@ -260,6 +254,13 @@ pub async fn promote(
     if outcome.change.is_empty() {
         return Ok(outcome);
     }
+    let forge = match (&services.forge, pushing, stage.approval) {
+        (ForgeAccess::Ready(forge), true, Approval::PullRequest) => Some(*forge),
+        (ForgeAccess::Unavailable(why), true, Approval::PullRequest) => {
+            return Err(PromoteError::NoForge(why.clone()));
+        }
+        _ => None,
+    };
     if head.branch.as_deref() != Some(outcome.base_branch.as_str()) {
         outcome.messages.push(format!(
             "note: the promotion starts from HEAD ({}), not from {}",
@@ -276,7 +277,7 @@ pub async fn promote(
     // Ask the remote and the forge before the (slow) gates.
     let remote_refs = match &remote {
         Some(remote) => checkout.list_remote(&user, remote, options.token.as_deref())?,
-        None => Default::default(),
+        None => HashMap::new(),
     };
     // A branch left by an earlier run may be replaced; one someone else committed to may not.
     let remote_ref = format!("refs/heads/{branch}");
@@ -297,9 +298,10 @@ pub async fn promote(
         _ => None,
     };
     let open_pr = match forge {
-        Some(forge) => {
-            forge.find_open(&branch, &outcome.base_branch).await.map_err(PromoteError::Forge)?
-        }
+        Some(forge) => forge
+            .find_open(&branch, &outcome.base_branch)
+            .await
+            .map_err(|e| PromoteError::Forge(Box::new(e)))?,
         None => None,
     };
 
@@ -373,27 +375,24 @@ pub async fn promote(
         branch: branch.clone(),
         remote: remote.name.clone(),
         env: options.target.clone(),
-        source,
+        source: Box::new(source),
     };
-    let pr = match open_pr {
-        Some(open) => {
-            let pr = forge.update(open.number, &title, &body).await.map_err(pr_error)?;
-            let comment = render::update_comment(&outcome, replaced);
-            forge.comment(pr.number, &comment).await.map_err(pr_error)?;
-            outcome.status = PromoteStatus::PullRequestUpdated;
-            pr
-        }
-        None => {
-            let request = NewPullRequest {
-                title,
-                head: branch.clone(),
-                base: outcome.base_branch.clone(),
-                body: body.clone(),
-            };
-            let pr = forge.create(&request).await.map_err(pr_error)?;
-            outcome.status = PromoteStatus::PullRequestOpened;
-            pr
-        }
+    let pr = if let Some(open) = open_pr {
+        let pr = forge.update(open.number, &title, &body).await.map_err(pr_error)?;
+        let comment = render::update_comment(&outcome, replaced);
+        forge.comment(pr.number, &comment).await.map_err(pr_error)?;
+        outcome.status = PromoteStatus::PullRequestUpdated;
+        pr
+    } else {
+        let request = NewPullRequest {
+            title,
+            head: branch.clone(),
+            base: outcome.base_branch.clone(),
+            body: body.clone(),
+        };
+        let pr = forge.create(&request).await.map_err(pr_error)?;
+        outcome.status = PromoteStatus::PullRequestOpened;
+        pr
     };
     outcome.pull_request = Some(pr);
     outcome.pull_request_body = Some(body);
@@ -515,20 +514,19 @@ pub fn github_forge(
     token: Option<&str>,
 ) -> Result<forge::GitHub, String> {
     let token = token.filter(|t| !t.is_empty()).ok_or("set GITHUB_TOKEN (or GH_TOKEN)")?;
-    let repository = match repository.filter(|r| !r.is_empty()) {
-        Some(repository) => repository.to_owned(),
-        None => {
-            let url = UserRepo::open(root)
-                .and_then(|user| user.remote(remote))
-                .map(|r| r.url)
-                .map_err(|e| e.to_string())?;
-            forge::repository_from_url(&url).ok_or_else(|| {
-                format!(
-                    "cannot tell the GitHub repository from the URL of remote {remote} ({url}); \
-                     pass --github-repo OWNER/NAME"
-                )
-            })?
-        }
+    let repository = if let Some(repository) = repository.filter(|r| !r.is_empty()) {
+        repository.to_owned()
+    } else {
+        let url = UserRepo::open(root)
+            .and_then(|user| user.remote(remote))
+            .map(|r| r.url)
+            .map_err(|e| e.to_string())?;
+        forge::repository_from_url(&url).ok_or_else(|| {
+            format!(
+                "cannot tell the GitHub repository from the URL of remote {remote} ({url}); \
+                 pass --github-repo OWNER/NAME"
+            )
+        })?
     };
     forge::GitHub::new(api.unwrap_or(forge::DEFAULT_API), &repository, token)
         .map_err(|e| e.to_string())
@@ -537,6 +535,13 @@ pub fn github_forge(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Callers (the desktop app) spawn promotions on a multi-threaded runtime.
+    #[allow(dead_code)]
+    fn promote_future_is_send(root: &Path, options: &PromoteOptions, services: &Services<'_>) {
+        fn is_send<T: Send>(_: &T) {}
+        is_send(&promote(root, options, services));
+    }
 
     #[test]
     fn branch_names_are_valid_refs() {
