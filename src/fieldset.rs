@@ -10,6 +10,7 @@
 
 mod fields_v1;
 mod path;
+mod quantity;
 mod schema;
 mod walk;
 
@@ -18,6 +19,7 @@ mod tests;
 
 pub use fields_v1::FieldsV1Error;
 pub use path::{Path, PathElement, compare_values, values_equal};
+pub use quantity::{canonical as canonical_quantity, canonicalize_quantities, same_quantity};
 pub use schema::{ListType, MapKey, Schema, key_of};
 pub(crate) use walk::{find_element, keyed_elements, lookup_mut};
 
@@ -180,7 +182,8 @@ fn is_server_field(path: &Path) -> bool {
 
 /// Whether every field `desired` sets has the same value in `live`: keyed-list elements matched
 /// by merge key (not position), set elements by membership, atomic lists and maps by equality,
-/// numbers as numbers (`1 == 1.0`). Fields `live` has beyond those are ignored; that is what
+/// numbers as numbers (`1 == 1.0`), resource quantities by the canonical form the server stores
+/// (`cpu: 1` matches `"1"`, `1024Mi` matches `1Gi`). Fields `live` has beyond those are ignored; that is what
 /// server-side apply leaves alone.
 pub fn is_subset_object(desired: &Value, live: &Value) -> bool {
     match (desired, live) {

@@ -43,11 +43,13 @@ pub fn inspect(root: &Path, env: &str) -> Result<Option<GitInfo>, GitError> {
         Err(e) => return Err(git_error(root, &e)),
     };
     let head = repo.head().ok();
-    let sha = head.as_ref().and_then(|h| h.target()).map(|oid| oid.to_string());
-    let branch = head.as_ref().filter(|h| h.is_branch()).and_then(|h| h.shorthand().ok()).map(str::to_owned);
+    let sha = head.as_ref().and_then(git2::Reference::target).map(|oid| oid.to_string());
+    let branch =
+        head.as_ref().filter(|h| h.is_branch()).and_then(|h| h.shorthand().ok()).map(str::to_owned);
     let mut branches_at_head = Vec::new();
     if let Some(target) = head.as_ref().and_then(git2::Reference::target) {
-        for (kind, prefix) in [(git2::BranchType::Local, ""), (git2::BranchType::Remote, "origin/")] {
+        for (kind, prefix) in [(git2::BranchType::Local, ""), (git2::BranchType::Remote, "origin/")]
+        {
             let branches = repo.branches(Some(kind)).map_err(|e| git_error(root, &e))?;
             for (branch, _) in branches.flatten() {
                 let name = branch.name().ok().flatten().unwrap_or_default().to_owned();
@@ -58,13 +60,18 @@ pub fn inspect(root: &Path, env: &str) -> Result<Option<GitInfo>, GitError> {
         }
     }
     // Status paths are relative to the work tree, which may sit above the Coxswain repo root.
-    let workdir = repo.workdir().unwrap_or(root).canonicalize().unwrap_or_else(|_| root.to_path_buf());
+    let workdir =
+        repo.workdir().unwrap_or(root).canonicalize().unwrap_or_else(|_| root.to_path_buf());
     let root = root.canonicalize().unwrap_or_else(|_| root.to_path_buf());
     let prefix = root.strip_prefix(&workdir).unwrap_or(Path::new(""));
     let env_path = prefix.join("environments").join(env);
     let pathspec = env_path.to_string_lossy().replace('\\', "/");
     let mut options = StatusOptions::new();
-    options.include_untracked(true).recurse_untracked_dirs(true).include_ignored(false).pathspec(&pathspec);
+    options
+        .include_untracked(true)
+        .recurse_untracked_dirs(true)
+        .include_ignored(false)
+        .pathspec(&pathspec);
     let statuses = repo.statuses(Some(&mut options)).map_err(|e| git_error(&root, &e))?;
     let dirty_files = statuses.iter().filter_map(|s| s.path().ok().map(str::to_owned)).collect();
     Ok(Some(GitInfo { sha, branch, branches_at_head, dirty_files }))
@@ -72,7 +79,9 @@ pub fn inspect(root: &Path, env: &str) -> Result<Option<GitInfo>, GitError> {
 
 /// Refuses a protected env unless the checkout is a clean, committed revision of `branch`.
 pub fn check_protected(info: Option<&GitInfo>, env: &str, branch: &str) -> Result<(), GitError> {
-    let refuse = |reason: String| Err(GitError::Protected { env: env.to_owned(), branch: branch.to_owned(), reason });
+    let refuse = |reason: String| {
+        Err(GitError::Protected { env: env.to_owned(), branch: branch.to_owned(), reason })
+    };
     let Some(info) = info else { return refuse("the repo is not a git checkout".into()) };
     if info.sha.is_none() {
         return refuse("the repo has no commit yet".into());
@@ -82,7 +91,8 @@ pub fn check_protected(info: Option<&GitInfo>, env: &str, branch: &str) -> Resul
         files.truncate(5);
         return refuse(format!("the folder has uncommitted changes ({})", files.join(", ")));
     }
-    let on_branch = info.branch.as_deref() == Some(branch) || info.branches_at_head.iter().any(|b| b == branch);
+    let on_branch =
+        info.branch.as_deref() == Some(branch) || info.branches_at_head.iter().any(|b| b == branch);
     if !on_branch {
         let at = info.branch.clone().unwrap_or_else(|| "a detached HEAD".into());
         return refuse(format!("HEAD is {at}, not the tip of {branch}"));
@@ -96,36 +106,59 @@ pub fn check_protected(info: Option<&GitInfo>, env: &str, branch: &str) -> Resul
 /// With `branch`, the commit goes on that new branch (from HEAD) and the working tree is left
 /// alone — for protected envs, whose changes go through review. Without, it goes on the current
 /// branch and the env folder in the working tree and index is updated to match.
-pub fn commit_env_restore(root: &Path, env: &str, sha: &str, branch: Option<&str>, message: &str) -> Result<git2::Oid, GitError> {
+pub fn commit_env_restore(
+    root: &Path,
+    env: &str,
+    sha: &str,
+    branch: Option<&str>,
+    message: &str,
+) -> Result<git2::Oid, GitError> {
     let repo = Repository::discover(root).map_err(|e| git_error(root, &e))?;
     let err = |e: git2::Error| git_error(root, &e);
-    let workdir = repo.workdir().unwrap_or(root).canonicalize().unwrap_or_else(|_| root.to_path_buf());
+    let workdir =
+        repo.workdir().unwrap_or(root).canonicalize().unwrap_or_else(|_| root.to_path_buf());
     let root_abs = root.canonicalize().unwrap_or_else(|_| root.to_path_buf());
     let prefix = root_abs.strip_prefix(&workdir).unwrap_or(Path::new("")).to_path_buf();
     let env_path = prefix.join("environments").join(env);
-    let source = repo.find_commit(git2::Oid::from_str(sha).map_err(err)?).map_err(|e| GitError::Git {
-        repo: root.display().to_string(),
-        message: format!("commit {sha} of the revision is not in this repository ({}); fetch it first", e.message()),
-    })?;
+    let source =
+        repo.find_commit(git2::Oid::from_str(sha).map_err(err)?).map_err(|e| GitError::Git {
+            repo: root.display().to_string(),
+            message: format!(
+                "commit {sha} of the revision is not in this repository ({}); fetch it first",
+                e.message()
+            ),
+        })?;
     let head = repo.head().and_then(|h| h.peel_to_commit()).map_err(err)?;
     let old_entry = source.tree().map_err(err)?.get_path(&env_path).map_err(|e| GitError::Git {
         repo: root.display().to_string(),
         message: format!("commit {sha} has no {}: {}", env_path.display(), e.message()),
     })?;
-    let new_tree = replace_subtree(&repo, &head.tree().map_err(err)?, &env_path, old_entry.id()).map_err(err)?;
+    let new_tree = replace_subtree(&repo, &head.tree().map_err(err)?, &env_path, old_entry.id())
+        .map_err(err)?;
     if new_tree == head.tree_id() {
-        return Err(GitError::Git { repo: root.display().to_string(), message: format!("{} already matches commit {sha}; nothing to commit", env_path.display()) });
+        return Err(GitError::Git {
+            repo: root.display().to_string(),
+            message: format!(
+                "{} already matches commit {sha}; nothing to commit",
+                env_path.display()
+            ),
+        });
     }
     let tree = repo.find_tree(new_tree).map_err(err)?;
-    let signature = repo.signature().or_else(|_| git2::Signature::now("Coxswain", "coxswain@localhost")).map_err(err)?;
-    let oid = match branch {
-        Some(name) => {
-            let oid = repo.commit(None, &signature, &signature, message, &tree, &[&head]).map_err(err)?;
-            repo.branch(name, &repo.find_commit(oid).map_err(err)?, false).map_err(err)?;
-            oid
-        }
-        None => {
-            let oid = repo.commit(Some("HEAD"), &signature, &signature, message, &tree, &[&head]).map_err(err)?;
+    let signature = repo
+        .signature()
+        .or_else(|_| git2::Signature::now("Coxswain", "coxswain@localhost"))
+        .map_err(err)?;
+    let oid = if let Some(name) = branch {
+        let oid =
+            repo.commit(None, &signature, &signature, message, &tree, &[&head]).map_err(err)?;
+        repo.branch(name, &repo.find_commit(oid).map_err(err)?, false).map_err(err)?;
+        oid
+    } else {
+        {
+            let oid = repo
+                .commit(Some("HEAD"), &signature, &signature, message, &tree, &[&head])
+                .map_err(err)?;
             let mut checkout = git2::build::CheckoutBuilder::new();
             checkout.force().path(env_path.to_string_lossy().replace('\\', "/"));
             repo.checkout_tree(tree.as_object(), Some(&mut checkout)).map_err(err)?;
@@ -139,7 +172,12 @@ pub fn commit_env_restore(root: &Path, env: &str, sha: &str, branch: Option<&str
 }
 
 /// A copy of `tree` with the entry at `path` (a directory) replaced by tree `replacement`.
-fn replace_subtree(repo: &Repository, tree: &git2::Tree<'_>, path: &Path, replacement: git2::Oid) -> Result<git2::Oid, git2::Error> {
+fn replace_subtree(
+    repo: &Repository,
+    tree: &git2::Tree<'_>,
+    path: &Path,
+    replacement: git2::Oid,
+) -> Result<git2::Oid, git2::Error> {
     let mut components = path.components();
     let Some(first) = components.next() else { return Ok(replacement) };
     let name = first.as_os_str().to_string_lossy().into_owned();

@@ -42,7 +42,11 @@ impl Assessment {
 /// Assesses a live object (`None`: it does not exist).
 pub fn assess(object: Option<&Value>) -> Assessment {
     let Some(object) = object else { return Assessment::new(Health::Missing, "not found") };
-    let group = object.get("apiVersion").and_then(Value::as_str).and_then(|v| v.rsplit_once('/')).map_or("", |(g, _)| g);
+    let group = object
+        .get("apiVersion")
+        .and_then(Value::as_str)
+        .and_then(|v| v.rsplit_once('/'))
+        .map_or("", |(g, _)| g);
     let kind = object.get("kind").and_then(Value::as_str).unwrap_or_default();
     match (group, kind) {
         ("apps", "Deployment") => deployment(object),
@@ -60,7 +64,11 @@ fn int(object: &Value, pointer: &str) -> Option<i64> {
 }
 
 fn condition<'a>(object: &'a Value, kind: &str) -> Option<&'a Value> {
-    object.pointer("/status/conditions")?.as_array()?.iter().find(|c| c.get("type").and_then(Value::as_str) == Some(kind))
+    object
+        .pointer("/status/conditions")?
+        .as_array()?
+        .iter()
+        .find(|c| c.get("type").and_then(Value::as_str) == Some(kind))
 }
 
 fn condition_is(object: &Value, kind: &str, status: &str) -> bool {
@@ -80,11 +88,17 @@ fn deployment(object: &Value) -> Assessment {
     if let Some(progressing) = condition(object, "Progressing")
         && progressing.get("reason").and_then(Value::as_str) == Some("ProgressDeadlineExceeded")
     {
-        let message = progressing.get("message").and_then(Value::as_str).unwrap_or("progress deadline exceeded");
+        let message = progressing
+            .get("message")
+            .and_then(Value::as_str)
+            .unwrap_or("progress deadline exceeded");
         return Assessment::new(Health::Degraded, message);
     }
     if !observed_latest(object) {
-        return Assessment::new(Health::Progressing, "waiting for the controller to observe the new spec");
+        return Assessment::new(
+            Health::Progressing,
+            "waiting for the controller to observe the new spec",
+        );
     }
     let desired = int(object, "/spec/replicas").unwrap_or(1);
     let updated = int(object, "/status/updatedReplicas").unwrap_or(0);
@@ -92,50 +106,78 @@ fn deployment(object: &Value) -> Assessment {
     let available = int(object, "/status/availableReplicas").unwrap_or(0);
     let total = int(object, "/status/replicas").unwrap_or(0);
     if updated < desired {
-        return Assessment::new(Health::Progressing, format!("{updated} of {desired} replicas updated"));
+        return Assessment::new(
+            Health::Progressing,
+            format!("{updated} of {desired} replicas updated"),
+        );
     }
     if total > updated {
-        return Assessment::new(Health::Progressing, format!("{} old replicas pending termination", total - updated));
+        return Assessment::new(
+            Health::Progressing,
+            format!("{} old replicas pending termination", total - updated),
+        );
     }
     if ready < desired || available < desired {
-        return Assessment::new(Health::Progressing, format!("{available} of {desired} replicas available"));
+        return Assessment::new(
+            Health::Progressing,
+            format!("{available} of {desired} replicas available"),
+        );
     }
     Assessment::new(Health::Healthy, format!("{available}/{desired} replicas available"))
 }
 
 fn stateful_set(object: &Value) -> Assessment {
     if !observed_latest(object) {
-        return Assessment::new(Health::Progressing, "waiting for the controller to observe the new spec");
+        return Assessment::new(
+            Health::Progressing,
+            "waiting for the controller to observe the new spec",
+        );
     }
     let desired = int(object, "/spec/replicas").unwrap_or(1);
     let ready = int(object, "/status/readyReplicas").unwrap_or(0);
     let updated = int(object, "/status/updatedReplicas").unwrap_or(0);
-    let revisions_match = object.pointer("/status/currentRevision") == object.pointer("/status/updateRevision");
+    let revisions_match =
+        object.pointer("/status/currentRevision") == object.pointer("/status/updateRevision");
     if updated < desired || !revisions_match {
-        return Assessment::new(Health::Progressing, format!("{updated} of {desired} replicas updated"));
+        return Assessment::new(
+            Health::Progressing,
+            format!("{updated} of {desired} replicas updated"),
+        );
     }
     if ready < desired {
-        return Assessment::new(Health::Progressing, format!("{ready} of {desired} replicas ready"));
+        return Assessment::new(
+            Health::Progressing,
+            format!("{ready} of {desired} replicas ready"),
+        );
     }
     Assessment::new(Health::Healthy, format!("{ready}/{desired} replicas ready"))
 }
 
 fn daemon_set(object: &Value) -> Assessment {
     if !observed_latest(object) {
-        return Assessment::new(Health::Progressing, "waiting for the controller to observe the new spec");
+        return Assessment::new(
+            Health::Progressing,
+            "waiting for the controller to observe the new spec",
+        );
     }
     let desired = int(object, "/status/desiredNumberScheduled").unwrap_or(0);
     let updated = int(object, "/status/updatedNumberScheduled").unwrap_or(0);
     let available = int(object, "/status/numberAvailable").unwrap_or(0);
     if updated < desired || available < desired {
-        return Assessment::new(Health::Progressing, format!("{available} of {desired} pods available"));
+        return Assessment::new(
+            Health::Progressing,
+            format!("{available} of {desired} pods available"),
+        );
     }
     Assessment::new(Health::Healthy, format!("{available}/{desired} pods available"))
 }
 
 fn job(object: &Value) -> Assessment {
     if condition_is(object, "Failed", "True") {
-        let reason = condition(object, "Failed").and_then(|c| c.get("message").or(c.get("reason"))).and_then(Value::as_str).unwrap_or("failed");
+        let reason = condition(object, "Failed")
+            .and_then(|c| c.get("message").or(c.get("reason")))
+            .and_then(Value::as_str)
+            .unwrap_or("failed");
         return Assessment::new(Health::Degraded, format!("job failed: {reason}"));
     }
     if condition_is(object, "Complete", "True") {
@@ -147,7 +189,10 @@ fn job(object: &Value) -> Assessment {
 fn hpa(object: &Value) -> Assessment {
     // A fresh HPA has no conditions yet; only an explicit "cannot scale" is unhealthy.
     if condition_is(object, "AbleToScale", "False") {
-        let reason = condition(object, "AbleToScale").and_then(|c| c.get("message")).and_then(Value::as_str).unwrap_or("unable to scale");
+        let reason = condition(object, "AbleToScale")
+            .and_then(|c| c.get("message"))
+            .and_then(Value::as_str)
+            .unwrap_or("unable to scale");
         return Assessment::new(Health::Degraded, reason);
     }
     Assessment::new(Health::Healthy, "able to scale")
@@ -184,7 +229,10 @@ mod tests {
     #[test]
     fn jobs_pvcs_and_others() {
         let job = json!({"apiVersion": "batch/v1", "kind": "Job", "status": {"conditions": [{"type": "Failed", "status": "True", "reason": "BackoffLimitExceeded"}]}});
-        assert_eq!(assess(Some(&job)), Assessment::new(Health::Degraded, "job failed: BackoffLimitExceeded"));
+        assert_eq!(
+            assess(Some(&job)),
+            Assessment::new(Health::Degraded, "job failed: BackoffLimitExceeded")
+        );
         let pvc = json!({"apiVersion": "v1", "kind": "PersistentVolumeClaim", "status": {"phase": "Pending"}});
         assert_eq!(assess(Some(&pvc)).health, Health::Progressing);
         let cm = json!({"apiVersion": "v1", "kind": "ConfigMap"});

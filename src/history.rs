@@ -65,7 +65,9 @@ pub enum HistoryError {
     NotFound { env: String, number: u64, kept: String },
     #[error("revision {name} is unreadable: {message}")]
     Corrupt { name: String, message: String },
-    #[error("the manifests of this sync are {bytes} bytes compressed, over the {MAX_STORED_BYTES}-byte limit of a revision ConfigMap")]
+    #[error(
+        "the manifests of this sync are {bytes} bytes compressed, over the {MAX_STORED_BYTES}-byte limit of a revision ConfigMap"
+    )]
     TooLarge { bytes: usize },
 }
 
@@ -78,16 +80,27 @@ fn selector(env: &str) -> String {
 }
 
 /// Revisions of an environment, newest first, with their raw objects.
-pub async fn list(cluster: &dyn Cluster, env: &str, namespace: &str) -> Result<Vec<(Revision, Value)>, HistoryError> {
+pub async fn list(
+    cluster: &dyn Cluster,
+    env: &str,
+    namespace: &str,
+) -> Result<Vec<(Revision, Value)>, HistoryError> {
     let resource = cluster.resolve(&config_maps_gvk()).await?;
     let mut revisions = Vec::new();
     for item in cluster.list(&resource, Some(namespace), Some(&selector(env))).await? {
         let name = item.pointer("/metadata/name").and_then(Value::as_str).unwrap_or("?").to_owned();
-        let meta = item.pointer(&format!("/data/{}", META_KEY.replace('/', "~1"))).and_then(Value::as_str).ok_or_else(|| HistoryError::Corrupt { name: name.clone(), message: format!("no {META_KEY}") })?;
-        let revision: Revision = serde_json::from_str(meta).map_err(|e| HistoryError::Corrupt { name, message: e.to_string() })?;
+        let meta = item
+            .pointer(&format!("/data/{}", META_KEY.replace('/', "~1")))
+            .and_then(Value::as_str)
+            .ok_or_else(|| HistoryError::Corrupt {
+                name: name.clone(),
+                message: format!("no {META_KEY}"),
+            })?;
+        let revision: Revision = serde_json::from_str(meta)
+            .map_err(|e| HistoryError::Corrupt { name, message: e.to_string() })?;
         revisions.push((revision, item));
     }
-    revisions.sort_by(|a, b| b.0.number.cmp(&a.0.number));
+    revisions.sort_by_key(|(revision, _)| std::cmp::Reverse(revision.number));
     Ok(revisions)
 }
 
@@ -95,10 +108,17 @@ pub async fn list(cluster: &dyn Cluster, env: &str, namespace: &str) -> Result<V
 pub fn manifests(raw: &Value) -> Result<Vec<StoredObject>, HistoryError> {
     let name = raw.pointer("/metadata/name").and_then(Value::as_str).unwrap_or("?").to_owned();
     let corrupt = |message: String| HistoryError::Corrupt { name: name.clone(), message };
-    let encoded = raw.pointer(&format!("/data/{MANIFESTS_KEY}")).and_then(Value::as_str).ok_or_else(|| corrupt(format!("no {MANIFESTS_KEY}")))?;
-    let compressed = base64::engine::general_purpose::STANDARD.decode(encoded).map_err(|e| corrupt(e.to_string()))?;
+    let encoded = raw
+        .pointer(&format!("/data/{MANIFESTS_KEY}"))
+        .and_then(Value::as_str)
+        .ok_or_else(|| corrupt(format!("no {MANIFESTS_KEY}")))?;
+    let compressed = base64::engine::general_purpose::STANDARD
+        .decode(encoded)
+        .map_err(|e| corrupt(e.to_string()))?;
     let mut json = String::new();
-    flate2::read::GzDecoder::new(compressed.as_slice()).read_to_string(&mut json).map_err(|e| corrupt(e.to_string()))?;
+    flate2::read::GzDecoder::new(compressed.as_slice())
+        .read_to_string(&mut json)
+        .map_err(|e| corrupt(e.to_string()))?;
     serde_json::from_str(&json).map_err(|e| corrupt(e.to_string()))
 }
 
@@ -108,8 +128,17 @@ pub fn desired_objects(stored: &[StoredObject]) -> Vec<DesiredObject> {
         .iter()
         .filter_map(|s| {
             let key = ObjectKey::of(&s.object)?;
-            let gvk = Gvk::from_api_version(s.object.get("apiVersion")?.as_str()?, s.object.get("kind")?.as_str()?);
-            Some(DesiredObject::new(gvk, key, s.object.clone(), Source { file: s.file.clone(), line: s.line }, std::sync::Arc::default()))
+            let gvk = Gvk::from_api_version(
+                s.object.get("apiVersion")?.as_str()?,
+                s.object.get("kind")?.as_str()?,
+            );
+            Some(DesiredObject::new(
+                gvk,
+                key,
+                s.object.clone(),
+                Source { file: s.file.clone(), line: s.line },
+                std::sync::Arc::default(),
+            ))
         })
         .collect()
 }
@@ -125,10 +154,22 @@ pub async fn record(
     let resource = cluster.resolve(&config_maps_gvk()).await?;
     let existing = list(cluster, env, namespace).await?;
     revision.number = existing.first().map_or(1, |(r, _)| r.number + 1);
-    let stored: Vec<StoredObject> = objects.iter().map(|o| StoredObject { file: o.source.file.clone(), line: o.source.line, object: o.value.clone() }).collect();
-    let json = serde_json::to_vec(&stored).map_err(|e| HistoryError::Corrupt { name: "new revision".into(), message: e.to_string() })?;
+    let stored: Vec<StoredObject> = objects
+        .iter()
+        .map(|o| StoredObject {
+            file: o.source.file.clone(),
+            line: o.source.line,
+            object: o.value.clone(),
+        })
+        .collect();
+    let json = serde_json::to_vec(&stored).map_err(|e| HistoryError::Corrupt {
+        name: "new revision".into(),
+        message: e.to_string(),
+    })?;
     let mut encoder = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
-    let compressed = encoder.write_all(&json).and_then(|()| encoder.finish()).map_err(|e| HistoryError::Corrupt { name: "new revision".into(), message: e.to_string() })?;
+    let compressed = encoder.write_all(&json).and_then(|()| encoder.finish()).map_err(|e| {
+        HistoryError::Corrupt { name: "new revision".into(), message: e.to_string() }
+    })?;
     let encoded = base64::engine::general_purpose::STANDARD.encode(compressed);
     if encoded.len() > MAX_STORED_BYTES {
         return Err(HistoryError::TooLarge { bytes: encoded.len() });
@@ -156,10 +197,19 @@ pub async fn record(
 }
 
 /// Finds revision `number`.
-pub async fn find(cluster: &dyn Cluster, env: &str, namespace: &str, number: u64) -> Result<(Revision, Value), HistoryError> {
+pub async fn find(
+    cluster: &dyn Cluster,
+    env: &str,
+    namespace: &str,
+    number: u64,
+) -> Result<(Revision, Value), HistoryError> {
     let revisions = list(cluster, env, namespace).await?;
     let kept: Vec<String> = revisions.iter().map(|(r, _)| r.number.to_string()).collect();
-    revisions.into_iter().find(|(r, _)| r.number == number).ok_or_else(|| HistoryError::NotFound { env: env.into(), number, kept: if kept.is_empty() { "none".into() } else { kept.join(", ") } })
+    revisions.into_iter().find(|(r, _)| r.number == number).ok_or_else(|| HistoryError::NotFound {
+        env: env.into(),
+        number,
+        kept: if kept.is_empty() { "none".into() } else { kept.join(", ") },
+    })
 }
 
 /// The resource type revision objects live in (for callers that already resolved it).

@@ -22,8 +22,11 @@ pub mod ownership;
 pub mod pipeline;
 pub mod plan;
 pub mod policy;
+pub mod promote;
 pub mod repo;
 pub mod report;
 pub mod sync;
+#[cfg(feature = "model-validation")]
+pub mod validate;
 pub mod yaml;
 pub mod yaml_edit;

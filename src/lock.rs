@@ -14,7 +14,9 @@ pub const LEASE_NAME: &str = "coxswain-sync";
 
 #[derive(Debug, thiserror::Error)]
 pub enum LockError {
-    #[error("environment {env} is locked by {holder} (lease {namespace}/{LEASE_NAME}, renewed {renewed}, expires {expires}); wait for that sync to finish")]
+    #[error(
+        "environment {env} is locked by {holder} (lease {namespace}/{LEASE_NAME}, renewed {renewed}, expires {expires}); wait for that sync to finish"
+    )]
     Held { env: String, namespace: String, holder: String, renewed: String, expires: String },
     #[error(transparent)]
     Cluster(#[from] ClusterError),
@@ -25,13 +27,18 @@ pub fn default_holder() -> String {
     if let Ok(holder) = std::env::var("COXSWAIN_HOLDER") {
         return holder;
     }
-    for (var, prefix) in [("GITHUB_RUN_ID", "github-run-"), ("CI_JOB_ID", "ci-job-"), ("BUILD_ID", "build-")] {
+    for (var, prefix) in
+        [("GITHUB_RUN_ID", "github-run-"), ("CI_JOB_ID", "ci-job-"), ("BUILD_ID", "build-")]
+    {
         if let Ok(id) = std::env::var(var) {
             return format!("{prefix}{id}");
         }
     }
-    let user = std::env::var("USER").or_else(|_| std::env::var("USERNAME")).unwrap_or_else(|_| "unknown".into());
-    let host = std::fs::read_to_string("/etc/hostname").map(|h| h.trim().to_owned()).unwrap_or_else(|_| "localhost".into());
+    let user = std::env::var("USER")
+        .or_else(|_| std::env::var("USERNAME"))
+        .unwrap_or_else(|_| "unknown".into());
+    let host = std::fs::read_to_string("/etc/hostname")
+        .map_or_else(|_| "localhost".into(), |h| h.trim().to_owned());
     format!("{user}@{host}")
 }
 
@@ -50,8 +57,15 @@ pub struct SyncLock {
 
 impl SyncLock {
     /// Takes the env's lease or fails at once naming the holder.
-    pub async fn acquire(cluster: Arc<dyn Cluster>, env: &str, namespace: &str, holder: &str, ttl: Duration) -> Result<Self, LockError> {
-        let resource = cluster.resolve(&Gvk::from_api_version("coordination.k8s.io/v1", "Lease")).await?;
+    pub async fn acquire(
+        cluster: Arc<dyn Cluster>,
+        env: &str,
+        namespace: &str,
+        holder: &str,
+        ttl: Duration,
+    ) -> Result<Self, LockError> {
+        let resource =
+            cluster.resolve(&Gvk::from_api_version("coordination.k8s.io/v1", "Lease")).await?;
         let seconds = ttl.as_secs().max(1);
         let lease = |resource_version: Option<&str>| {
             let mut lease = json!({
@@ -68,10 +82,23 @@ impl SyncLock {
         };
         let held = |current: &Value| {
             let spec = current.get("spec");
-            let holder = spec.and_then(|s| s.get("holderIdentity")).and_then(Value::as_str).unwrap_or_default().to_owned();
-            let renewed = spec.and_then(|s| s.get("renewTime")).and_then(Value::as_str).unwrap_or_default().to_owned();
-            let duration = spec.and_then(|s| s.get("leaseDurationSeconds")).and_then(Value::as_i64).unwrap_or(0);
-            let expires = DateTime::parse_from_rfc3339(&renewed).ok().map(|t| t.with_timezone(&Utc) + chrono::Duration::seconds(duration));
+            let holder = spec
+                .and_then(|s| s.get("holderIdentity"))
+                .and_then(Value::as_str)
+                .unwrap_or_default()
+                .to_owned();
+            let renewed = spec
+                .and_then(|s| s.get("renewTime"))
+                .and_then(Value::as_str)
+                .unwrap_or_default()
+                .to_owned();
+            let duration = spec
+                .and_then(|s| s.get("leaseDurationSeconds"))
+                .and_then(Value::as_i64)
+                .unwrap_or(0);
+            let expires = DateTime::parse_from_rfc3339(&renewed)
+                .ok()
+                .map(|t| t.with_timezone(&Utc) + chrono::Duration::seconds(duration));
             (holder, renewed, expires)
         };
         match cluster.get(&resource, Some(namespace), LEASE_NAME).await? {
@@ -79,9 +106,18 @@ impl SyncLock {
                 Ok(_) => {}
                 Err(ClusterError::AlreadyExists { .. }) => {
                     // Someone took it between our GET and POST.
-                    let current = cluster.get(&resource, Some(namespace), LEASE_NAME).await?.unwrap_or(Value::Null);
+                    let current = cluster
+                        .get(&resource, Some(namespace), LEASE_NAME)
+                        .await?
+                        .unwrap_or(Value::Null);
                     let (holder, renewed, expires) = held(&current);
-                    return Err(LockError::Held { env: env.into(), namespace: namespace.into(), holder, renewed, expires: expires.map(|e| e.to_rfc3339()).unwrap_or_default() });
+                    return Err(LockError::Held {
+                        env: env.into(),
+                        namespace: namespace.into(),
+                        holder,
+                        renewed,
+                        expires: expires.map(|e| e.to_rfc3339()).unwrap_or_default(),
+                    });
                 }
                 Err(other) => return Err(other.into()),
             },
@@ -89,29 +125,60 @@ impl SyncLock {
                 let (current_holder, renewed, expires) = held(&current);
                 let free = current_holder.is_empty() || expires.is_none_or(|e| e < Utc::now());
                 if !free {
-                    return Err(LockError::Held { env: env.into(), namespace: namespace.into(), holder: current_holder, renewed, expires: expires.map(|e| e.to_rfc3339()).unwrap_or_default() });
+                    return Err(LockError::Held {
+                        env: env.into(),
+                        namespace: namespace.into(),
+                        holder: current_holder,
+                        renewed,
+                        expires: expires.map(|e| e.to_rfc3339()).unwrap_or_default(),
+                    });
                 }
                 let version = current.pointer("/metadata/resourceVersion").and_then(Value::as_str);
                 match cluster.replace(&resource, &lease(version)).await {
-                    Ok(_) => tracing::info!(previous = %current_holder, "took over an expired or released lease"),
+                    Ok(_) => {
+                        tracing::info!(previous = %current_holder, "took over an expired or released lease");
+                    }
                     Err(ClusterError::Conflict { .. }) => {
-                        let current = cluster.get(&resource, Some(namespace), LEASE_NAME).await?.unwrap_or(Value::Null);
+                        let current = cluster
+                            .get(&resource, Some(namespace), LEASE_NAME)
+                            .await?
+                            .unwrap_or(Value::Null);
                         let (holder, renewed, expires) = held(&current);
-                        return Err(LockError::Held { env: env.into(), namespace: namespace.into(), holder, renewed, expires: expires.map(|e| e.to_rfc3339()).unwrap_or_default() });
+                        return Err(LockError::Held {
+                            env: env.into(),
+                            namespace: namespace.into(),
+                            holder,
+                            renewed,
+                            expires: expires.map(|e| e.to_rfc3339()).unwrap_or_default(),
+                        });
                     }
                     Err(other) => return Err(other.into()),
                 }
             }
         }
-        let renewer = tokio::spawn(renew(cluster.clone(), resource.clone(), namespace.to_owned(), holder.to_owned(), ttl));
-        Ok(Self { cluster, resource, namespace: namespace.to_owned(), holder: holder.to_owned(), renewer })
+        let renewer = tokio::spawn(renew(
+            cluster.clone(),
+            resource.clone(),
+            namespace.to_owned(),
+            holder.to_owned(),
+            ttl,
+        ));
+        Ok(Self {
+            cluster,
+            resource,
+            namespace: namespace.to_owned(),
+            holder: holder.to_owned(),
+            renewer,
+        })
     }
 
     /// Stops renewing and frees the lease (best effort: an expired lease frees itself).
     pub async fn release(self) {
         self.renewer.abort();
-        if let Ok(Some(mut current)) = self.cluster.get(&self.resource, Some(&self.namespace), LEASE_NAME).await
-            && current.pointer("/spec/holderIdentity").and_then(Value::as_str) == Some(self.holder.as_str())
+        if let Ok(Some(mut current)) =
+            self.cluster.get(&self.resource, Some(&self.namespace), LEASE_NAME).await
+            && current.pointer("/spec/holderIdentity").and_then(Value::as_str)
+                == Some(self.holder.as_str())
         {
             if let Some(spec) = current.get_mut("spec").and_then(Value::as_object_mut) {
                 spec.remove("holderIdentity");
@@ -123,13 +190,29 @@ impl SyncLock {
     }
 }
 
+impl Drop for SyncLock {
+    /// A lock dropped without `release` (a panic, an early return) must stop renewing, so the
+    /// lease expires and the environment is not blocked forever.
+    fn drop(&mut self) {
+        self.renewer.abort();
+    }
+}
+
 /// Renews the lease at a third of its duration so a slow sync keeps it.
-async fn renew(cluster: Arc<dyn Cluster>, resource: ResourceType, namespace: String, holder: String, ttl: Duration) {
+async fn renew(
+    cluster: Arc<dyn Cluster>,
+    resource: ResourceType,
+    namespace: String,
+    holder: String,
+    ttl: Duration,
+) {
     let mut interval = tokio::time::interval((ttl / 3).max(Duration::from_millis(100)));
     interval.tick().await;
     loop {
         interval.tick().await;
-        let Ok(Some(mut lease)) = cluster.get(&resource, Some(&namespace), LEASE_NAME).await else { continue };
+        let Ok(Some(mut lease)) = cluster.get(&resource, Some(&namespace), LEASE_NAME).await else {
+            continue;
+        };
         if lease.pointer("/spec/holderIdentity").and_then(Value::as_str) != Some(holder.as_str()) {
             tracing::warn!("the sync lease was taken by someone else");
             return;

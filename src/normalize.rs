@@ -1,6 +1,6 @@
 //! Strips what the API server adds for its own bookkeeping, so previews show only what matters.
 
-use serde_json::Value;
+use serde_json::{Map, Value};
 
 /// Metadata fields the server maintains; they change on every write and mean nothing to a user.
 const SERVER_METADATA: &[&str] =
@@ -10,10 +10,28 @@ const LAST_APPLIED: &str = "kubectl.kubernetes.io/last-applied-configuration";
 pub const MASK: &str = "***";
 pub const MASK_CHANGED: &str = "*** (changed)";
 
+/// Fields written first, in this order, whatever order the object arrived in.
+const LEADING_FIELDS: &[&str] = &["apiVersion", "kind", "metadata"];
+
 /// Returns the object without status and server-maintained metadata; empty annotation maps
-/// left behind are removed too.
+/// left behind are removed too. `apiVersion`, `kind` and `metadata` come first: the real API
+/// server writes `kind` before `apiVersion` in GET and PATCH responses, while LIST items carry
+/// neither and get them filled in, so the same object arrives in two key orders and a diff of
+/// the YAML would otherwise show `kind:` moving.
 pub fn normalize(object: &Value) -> Value {
-    let mut value = object.clone();
+    let Value::Object(map) = object else { return object.clone() };
+    let mut ordered = Map::with_capacity(map.len());
+    for field in LEADING_FIELDS {
+        if let Some(value) = map.get(*field) {
+            ordered.insert((*field).to_owned(), value.clone());
+        }
+    }
+    for (field, value) in map {
+        if !LEADING_FIELDS.contains(&field.as_str()) {
+            ordered.insert(field.clone(), value.clone());
+        }
+    }
+    let mut value = Value::Object(ordered);
     let Some(root) = value.as_object_mut() else { return value };
     root.remove("status");
     if let Some(metadata) = root.get_mut("metadata").and_then(Value::as_object_mut) {
@@ -78,6 +96,25 @@ pub fn mask_secret_pair(before: Option<&mut Value>, mut after: Option<&mut Value
 mod tests {
     use super::*;
     use serde_json::json;
+
+    #[test]
+    fn type_fields_lead_whatever_order_the_server_sent() {
+        // A PATCH response (kind first) and a LIST item (apiVersion filled in first).
+        let patched: Value = serde_json::from_str(
+            r#"{"kind":"ConfigMap","apiVersion":"v1","metadata":{"name":"a"},"data":{"k":"v"}}"#,
+        )
+        .unwrap_or_default();
+        let listed: Value = serde_json::from_str(
+            r#"{"apiVersion":"v1","kind":"ConfigMap","metadata":{"name":"a"},"data":{"k":"v"}}"#,
+        )
+        .unwrap_or_default();
+        let text = |v: &Value| crate::yaml::to_yaml(&normalize(v));
+        assert_eq!(text(&patched), text(&listed));
+        assert_eq!(
+            text(&patched),
+            "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: a\ndata:\n  k: v\n"
+        );
+    }
 
     #[test]
     fn drops_server_fields_and_masks_secrets() {

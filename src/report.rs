@@ -1,11 +1,11 @@
-//! Reports of a sync run for CI systems: JUnit XML (one test case per environment), Markdown
+//! Reports of a sync run for CI systems: `JUnit` XML (one test case per environment), Markdown
 //! (a PR comment or job summary) and JSON.
 
 use crate::plan::render::PlanReport;
 use crate::sync::{SyncReport, SyncStatus};
 use std::fmt::Write as _;
 
-/// Whether a status means the run failed (for exit codes and JUnit).
+/// Whether a status means the run failed (for exit codes and `JUnit`).
 pub fn is_failure(status: SyncStatus) -> bool {
     !matches!(status, SyncStatus::NoChanges | SyncStatus::DryRun | SyncStatus::Synced)
 }
@@ -25,20 +25,42 @@ pub fn status_text(status: SyncStatus) -> &'static str {
 }
 
 fn xml_escape(text: &str) -> String {
-    text.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;").replace('\'', "&apos;")
+    text.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
+        .replace('\'', "&apos;")
 }
 
-/// JUnit XML: a test suite `coxswain-sync`, a test case per environment.
+/// `JUnit` XML: a test suite `coxswain-sync`, a test case per environment.
 pub fn junit(reports: &[SyncReport]) -> String {
     let failures = reports.iter().filter(|r| is_failure(r.status)).count();
-    let mut out = format!("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<testsuite name=\"coxswain-sync\" tests=\"{}\" failures=\"{failures}\">\n", reports.len());
+    let mut out = format!(
+        "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<testsuite name=\"coxswain-sync\" tests=\"{}\" failures=\"{failures}\">\n",
+        reports.len()
+    );
     for report in reports {
-        let _ = write!(out, "  <testcase classname=\"coxswain.sync\" name=\"{}\">", xml_escape(&report.env));
+        let _ = write!(
+            out,
+            "  <testcase classname=\"coxswain.sync\" name=\"{}\">",
+            xml_escape(&report.env)
+        );
         if is_failure(report.status) {
             let message = report.error.clone().unwrap_or_default();
-            let _ = write!(out, "\n    <failure message=\"{}\" type=\"{}\">{}</failure>\n  ", xml_escape(status_text(report.status)), xml_escape(status_text(report.status)), xml_escape(&message));
+            let _ = write!(
+                out,
+                "\n    <failure message=\"{}\" type=\"{}\">{}</failure>\n  ",
+                xml_escape(status_text(report.status)),
+                xml_escape(status_text(report.status)),
+                xml_escape(&message)
+            );
         }
-        let summary = format!("applied {}, pruned {}, revision {}", report.applied.len(), report.pruned.len(), report.revision.map_or("-".into(), |r| r.to_string()));
+        let summary = format!(
+            "applied {}, pruned {}, revision {}",
+            report.applied.len(),
+            report.pruned.len(),
+            report.revision.map_or("-".into(), |r| r.to_string())
+        );
         let _ = writeln!(out, "<system-out>{}</system-out></testcase>", xml_escape(&summary));
     }
     out.push_str("</testsuite>\n");
@@ -47,10 +69,20 @@ pub fn junit(reports: &[SyncReport]) -> String {
 
 /// Markdown: the outcome per environment, then the plan.
 pub fn markdown(reports: &[SyncReport]) -> String {
-    let mut out = String::from("### Coxswain sync\n\n| Env | Status | Applied | Pruned | Revision |\n|---|---|---|---|---|\n");
+    let mut out = String::from(
+        "### Coxswain sync\n\n| Env | Status | Applied | Pruned | Revision |\n|---|---|---|---|---|\n",
+    );
     for r in reports {
         let icon = if is_failure(r.status) { "❌" } else { "✅" };
-        let _ = writeln!(out, "| {} | {icon} {} | {} | {} | {} |", r.env, status_text(r.status), r.applied.len(), r.pruned.len(), r.revision.map_or("-".into(), |n| n.to_string()));
+        let _ = writeln!(
+            out,
+            "| {} | {icon} {} | {} | {} | {} |",
+            r.env,
+            status_text(r.status),
+            r.applied.len(),
+            r.pruned.len(),
+            r.revision.map_or("-".into(), |n| n.to_string())
+        );
     }
     for r in reports.iter().filter(|r| r.error.is_some()) {
         let _ = writeln!(out, "\n**{}**: {}", r.env, r.error.as_deref().unwrap_or_default());

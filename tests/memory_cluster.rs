@@ -1091,3 +1091,52 @@ async fn replace_keeps_status_and_records_an_update() -> TestResult {
     assert_eq!(replaced["metadata"]["generation"], 2);
     Ok(())
 }
+
+/// kube-apiserver v1.28 stores `requests: {cpu: 1, memory: 1024Mi}` as `{cpu: "1", memory: 1Gi}`
+/// (seen in `tests/envtest_engine.rs`); the double must too, or the engine's "unchanged" test
+/// passes here and costs dry-runs against a real server.
+#[tokio::test]
+async fn quantities_are_stored_canonically() -> TestResult {
+    let cluster = MemoryCluster::new().with_namespace("dev");
+    let deployments = resource(&cluster, "apps/v1", "Deployment").await;
+    let mut desired = deployment("quantities", "example.invalid/q:1", 1);
+    desired["spec"]["template"]["spec"]["containers"][0]["resources"] = json!({
+        "requests": {"cpu": 1, "memory": "1024Mi", "ephemeral-storage": 1e9},
+        "limits": {"cpu": "2000m", "memory": "2.5Gi"}});
+    let live = cluster.apply(&deployments, &desired, &apply_opts()).await?;
+    assert_eq!(
+        live["spec"]["template"]["spec"]["containers"][0]["resources"],
+        json!({"requests": {"cpu": "1", "memory": "1Gi", "ephemeral-storage": "1G"},
+            "limits": {"cpu": "2", "memory": "2560Mi"}})
+    );
+    // The manifest's spelling is still "the same" to the engine's local comparison.
+    assert!(is_subset_object(&desired, &live));
+    // A ConfigMap value that looks like a quantity is data, stored as written.
+    let config_maps = resource(&cluster, "v1", "ConfigMap").await;
+    let mut config = config_map("limits", &json!({}));
+    config["data"] = json!({"memory": "1024Mi"});
+    let stored = cluster.apply(&config_maps, &config, &apply_opts()).await?;
+    assert_eq!(stored["data"]["memory"], json!("1024Mi"));
+    Ok(())
+}
+
+/// Single objects (GET, apply) come `kind` first as kube-apiserver sends them; LIST items come
+/// `apiVersion` first, as the real adapter fills them in. Diffs must not depend on the order.
+#[tokio::test]
+async fn responses_have_the_real_servers_key_order() -> TestResult {
+    let cluster = MemoryCluster::new().with_namespace("dev");
+    let config_maps = resource(&cluster, "v1", "ConfigMap").await;
+    let applied = cluster.apply(&config_maps, &config_map("a", &json!({})), &apply_opts()).await?;
+    let leading = |object: &Value| -> Vec<String> {
+        object.as_object().map(|m| m.keys().take(3).cloned().collect()).unwrap_or_default()
+    };
+    assert_eq!(leading(&applied), ["kind", "apiVersion", "metadata"]);
+    let got = cluster.get(&config_maps, Some("dev"), "a").await?.ok_or("a is gone")?;
+    assert_eq!(leading(&got), ["kind", "apiVersion", "metadata"]);
+    let listed = cluster.list(&config_maps, Some("dev"), None).await?;
+    assert_eq!(
+        listed.iter().map(leading).collect::<Vec<_>>(),
+        [["apiVersion", "kind", "metadata"]]
+    );
+    Ok(())
+}

@@ -57,16 +57,13 @@ async fn one_image_bump_among_a_thousand_objects_costs_one_dry_run() {
     let cluster = MemoryCluster::new();
     let mut manifests = String::new();
     for i in 0..500 {
-        manifests.push_str(&format!(
-            "---\n{}",
-            deployment(
-                &format!("model-{i:03}"),
-                "ghcr.io/acme/model:1.0.0",
-                2,
-                &[("MODEL_VERSION", "1.0.0")]
-            )
-        ));
-        manifests.push_str(&format!("---\napiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: model-{i:03}\ndata:\n  threads: \"2\"\n"));
+        let name = format!("model-{i:03}");
+        manifests += "---\n";
+        manifests +=
+            &deployment(&name, "ghcr.io/acme/model:1.0.0", 2, &[("MODEL_VERSION", "1.0.0")]);
+        manifests += "---\napiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: ";
+        manifests += &name;
+        manifests += "\ndata:\n  threads: \"2\"\n";
     }
     let before = env_from("dev", None, &[("all.yaml", &manifests)]);
     assert_eq!(before.objects.len(), 1000);

@@ -24,11 +24,20 @@ impl TerminalProgress {
         let tty = std::io::stderr().is_terminal();
         let bar = tty.then(|| {
             let bar = ProgressBar::new_spinner();
-            bar.set_style(ProgressStyle::with_template("{spinner} {msg}").unwrap_or_else(|_| ProgressStyle::default_spinner()));
+            bar.set_style(
+                ProgressStyle::with_template("{spinner} {msg}")
+                    .unwrap_or_else(|_| ProgressStyle::default_spinner()),
+            );
             bar.enable_steady_tick(Duration::from_millis(120));
             bar
         });
-        Self { bar, assume_yes, colour: std::io::stdout().is_terminal(), show_plan, prompt_lock: Mutex::new(()) }
+        Self {
+            bar,
+            assume_yes,
+            colour: std::io::stdout().is_terminal(),
+            show_plan,
+            prompt_lock: Mutex::new(()),
+        }
     }
 
     fn line(&self, text: &str) {
@@ -50,18 +59,27 @@ impl Progress for TerminalProgress {
         let text = match event {
             SyncEvent::Planned { changes } => format!("{env}: planned, {changes} change(s)"),
             SyncEvent::Locked { holder } => format!("{env}: locked by {holder}"),
-            SyncEvent::NamespaceCreated { namespace } => format!("{env}: created namespace {namespace}"),
-            SyncEvent::TierStarted { tier, objects } => format!("{env}: applying {tier} ({objects})"),
+            SyncEvent::NamespaceCreated { namespace } => {
+                format!("{env}: created namespace {namespace}")
+            }
+            SyncEvent::TierStarted { tier, objects } => {
+                format!("{env}: applying {tier} ({objects})")
+            }
             SyncEvent::Applied { object } => format!("{env}:   applied {object}"),
             SyncEvent::Health { object, health, message } => {
                 if let Some(bar) = &self.bar {
-                    bar.set_message(format!("{env}: waiting for health: {object} {} ({message})", health.as_str()));
+                    bar.set_message(format!(
+                        "{env}: waiting for health: {object} {} ({message})",
+                        health.as_str()
+                    ));
                     return;
                 }
                 format!("{env}:   {object}: {} ({message})", health.as_str())
             }
             SyncEvent::Pruned { object } => format!("{env}:   pruned {object}"),
-            SyncEvent::PruneSkipped { object, reason } => format!("{env}:   not pruned {object}: {reason}"),
+            SyncEvent::PruneSkipped { object, reason } => {
+                format!("{env}:   not pruned {object}: {reason}")
+            }
             SyncEvent::Recorded { revision } => format!("{env}: recorded revision {revision}"),
             SyncEvent::RollingBack { to } => format!("{env}: rolling back to revision {to}"),
         };
@@ -72,7 +90,9 @@ impl Progress for TerminalProgress {
         let _guard = self.prompt_lock.lock();
         if self.show_plan {
             if let Some(bar) = &self.bar {
-                bar.suspend(|| print!("{}", PlanReport::new(vec![plan.clone()]).render_text(self.colour)));
+                bar.suspend(|| {
+                    print!("{}", PlanReport::new(vec![plan.clone()]).render_text(self.colour));
+                });
             } else {
                 print!("{}", PlanReport::new(vec![plan.clone()]).render_text(self.colour));
             }

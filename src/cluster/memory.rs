@@ -29,7 +29,7 @@ use super::{
     ApplyOptions, Cluster, ClusterError, FIELD_MANAGER, FieldConflict, Gvk, ObjectKey,
     ResourceType, WatchEvent,
 };
-use crate::fieldset::{Schema, values_equal};
+use crate::fieldset::{Schema, canonicalize_quantities, values_equal};
 use async_trait::async_trait;
 use futures::stream::BoxStream;
 use instrument::{Faults, Verdict};
@@ -216,6 +216,12 @@ impl MemoryCluster {
     /// fails every later one with `fault`.
     pub fn fail_after_writes(&self, writes: usize, fault: FaultKind) {
         self.lock().faults.fail_after_writes(writes, fault);
+    }
+
+    /// Lets `writes` writes through, fails the next `failing` writes with `fault`, then recovers:
+    /// a connection that drops for a moment.
+    pub fn fail_writes_window(&self, writes: usize, failing: usize, fault: FaultKind) {
+        self.lock().faults.fail_writes_window(writes, failing, fault);
     }
 
     /// Fails the next request of `verb` with `error`. Calls queue up.
@@ -465,11 +471,12 @@ fn normalize(object: &mut Value) {
     }
 }
 
-/// `apiVersion, kind, metadata, ..., status`, metadata in the server's field order.
+/// `kind, apiVersion, metadata, ..., status` (Go's `TypeMeta` order, which every single-object
+/// response of kube-apiserver has), metadata in the server's field order.
 fn canonical_order(object: &mut Value) {
     let Some(map) = object.as_object_mut() else { return };
     let mut ordered = Map::new();
-    for field in ["apiVersion", "kind", "metadata"] {
+    for field in ["kind", "apiVersion", "metadata"] {
         if let Some(value) = map.shift_remove(field) {
             ordered.insert(field.to_owned(), value);
         }
@@ -613,7 +620,7 @@ impl State {
             .filter(|(key, _)| key.group_kind == group_kind)
             .filter(|(key, _)| namespace.is_none() || key.namespace.as_deref() == namespace)
             .filter(|(_, stored)| selector.matches_object(&stored.object))
-            .map(|(_, stored)| as_version(&stored.object, &resource))
+            .map(|(_, stored)| list_item(&stored.object, &resource))
             .collect())
     }
 
@@ -773,6 +780,8 @@ impl State {
             existing.and_then(|live| live.get("spec")),
             &self.network,
         );
+        // The server decodes quantities and encodes them back canonically (`1024Mi` → `1Gi`).
+        canonicalize_quantities(&mut object);
         let mut problems = validate::object(&group_kind, &object);
         if let Some(live) = existing {
             problems.extend(validate::update(&group_kind, live, &object));
@@ -998,6 +1007,23 @@ fn as_version(object: &Value, resource: &ResourceType) -> Value {
         map.insert("apiVersion".to_owned(), json!(resource.gvk.api_version()));
     }
     copy
+}
+
+/// A LIST item as the engine receives it from the real adapter: the server sends items without
+/// `kind` and `apiVersion`, and `KubeCluster` fills both in front, `apiVersion` first. Single
+/// objects come `kind` first, so the same object reaches the engine in two key orders.
+fn list_item(object: &Value, resource: &ResourceType) -> Value {
+    let mut item = Map::new();
+    item.insert("apiVersion".to_owned(), json!(resource.gvk.api_version()));
+    item.insert("kind".to_owned(), json!(resource.gvk.kind));
+    if let Some(map) = object.as_object() {
+        for (field, value) in map {
+            if field != "apiVersion" && field != "kind" {
+                item.insert(field.clone(), value.clone());
+            }
+        }
+    }
+    Value::Object(item)
 }
 
 /// The empty object an apply creating `config` starts from.

@@ -92,7 +92,11 @@ pub const BACKEND_VAR: &str = "COXSWAIN_CLUSTER";
 pub async fn connect(context: Option<&str>) -> Result<std::sync::Arc<dyn Cluster>, ClusterError> {
     match std::env::var(BACKEND_VAR).as_deref() {
         Ok("memory") => Ok(std::sync::Arc::new(memory::MemoryCluster::new())),
-        Ok("kube") | Err(_) => Ok(std::sync::Arc::new(kube_api::KubeCluster::from_kubeconfig(context).await?)),
-        Ok(other) => Err(ClusterError::Config { message: format!("{BACKEND_VAR}={other}: expected `kube` or `memory`") }),
+        Ok("kube") | Err(_) => {
+            Ok(std::sync::Arc::new(kube_api::KubeCluster::from_kubeconfig(context).await?))
+        }
+        Ok(other) => Err(ClusterError::Config {
+            message: format!("{BACKEND_VAR}={other}: expected `kube` or `memory`"),
+        }),
     }
 }

@@ -111,6 +111,39 @@ impl Schema {
         }
     }
 
+    /// True when field `field` of the map at `parent` is a `resource.Quantity`, which the server
+    /// stores in canonical form (see [`super::canonical_quantity`]).
+    pub fn is_quantity(&self, parent: &[PathElement], field: &str) -> bool {
+        if !self.builtin {
+            return false;
+        }
+        let name = |from_end: usize| match parent
+            .len()
+            .checked_sub(from_end + 1)
+            .and_then(|i| parent.get(i))
+        {
+            Some(PathElement::Field(name)) => name.as_str(),
+            _ => "",
+        };
+        let (map, outer) = (name(0), name(1));
+        match (self.kind.as_str(), map) {
+            // ResourceRequirements wherever they occur: containers, pods, claims and templates.
+            (_, "requests" | "limits") if outer == "resources" => true,
+            (_, "overhead" | "podFixed")
+            | ("ResourceQuota", "hard" | "used")
+            | ("PersistentVolume" | "PersistentVolumeClaim", "capacity")
+            | (
+                "LimitRange",
+                "max" | "min" | "default" | "defaultRequest" | "maxLimitRequestRatio",
+            ) => true,
+            (_, "emptyDir") => field == "sizeLimit",
+            ("HorizontalPodAutoscaler", "target" | "current") => {
+                matches!(field, "value" | "averageValue")
+            }
+            _ => false,
+        }
+    }
+
     /// True when the map in field `field` of the map at `parent` is replaced as a whole
     /// (`x-kubernetes-map-type: atomic`): label selectors and node selectors.
     pub fn is_atomic_map(&self, _parent: &[PathElement], field: &str) -> bool {

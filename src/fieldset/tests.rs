@@ -355,3 +355,27 @@ proptest! {
         prop_assert!(is_subset_object(&object, &object));
     }
 }
+
+#[test]
+fn subset_compares_quantities_as_the_server_stores_them() {
+    // What kube-apiserver v1.28 stored for `requests: {cpu: 1, memory: 1024Mi}` and an HPA's
+    // `averageValue: 0.5Gi`.
+    let pod = |requests: Value| {
+        json!({"apiVersion": "v1", "kind": "Pod", "spec": {"containers": [{"name": "a",
+            "resources": {"requests": requests}}]}})
+    };
+    let live = pod(json!({"cpu": "1", "memory": "1Gi"}));
+    assert!(is_subset_object(&pod(json!({"cpu": 1, "memory": "1024Mi"})), &live));
+    assert!(is_subset_object(&pod(json!({"cpu": "1000m"})), &live));
+    assert!(!is_subset_object(&pod(json!({"cpu": 2})), &live));
+    // Same number, different family: the server would rewrite it, so it is a change.
+    assert!(!is_subset_object(&pod(json!({"memory": "1073741824"})), &live));
+    let hpa = |value: Value| {
+        json!({"apiVersion": "autoscaling/v2", "kind": "HorizontalPodAutoscaler", "spec": {"metrics": [
+            {"type": "Resource", "resource": {"name": "memory", "target": {"type": "AverageValue", "averageValue": value}}}]}})
+    };
+    assert!(is_subset_object(&hpa(json!("0.5Gi")), &hpa(json!("512Mi"))));
+    // Outside quantity fields, spellings are compared as written.
+    let config = |v: &str| json!({"apiVersion": "v1", "kind": "ConfigMap", "data": {"memory": v}});
+    assert!(!is_subset_object(&config("1024Mi"), &config("1Gi")));
+}

@@ -2,6 +2,7 @@
 //! finding the value at a path, and the subset test.
 
 use super::path::{compare_values, values_equal};
+use super::quantity::same_quantity;
 use super::schema::{ListType, MapKey, Schema, key_of};
 use super::{Path, PathElement};
 use serde_json::{Map, Value};
@@ -197,12 +198,17 @@ fn subset_field(
     found: &Value,
 ) -> bool {
     let parent = &path[..path.len() - 1];
+    if schema.is_quantity(parent, field) && !wanted.is_object() && !wanted.is_array() {
+        return values_equal(wanted, found) || same_quantity(wanted, found);
+    }
     match (wanted, found) {
         (Value::Object(map), Value::Object(_)) if map.is_empty() => true,
-        (Value::Object(_), _) if schema.is_atomic_map(parent, field) => values_equal(wanted, found),
+        (Value::Object(_), _) if schema.is_atomic_map(parent, field) => {
+            equal_in(schema, path, wanted, found)
+        }
         (Value::Object(want), Value::Object(have)) => subset_map(schema, path, want, have),
         (Value::Array(want), Value::Array(have)) => match schema.list_type(parent, field) {
-            ListType::Atomic => values_equal(wanted, found),
+            ListType::Atomic => equal_in(schema, path, wanted, found),
             ListType::Set => {
                 want.iter().all(|item| have.iter().any(|other| values_equal(item, other)))
             }
@@ -210,7 +216,7 @@ fn subset_field(
                 let (Some(want), Some(have)) =
                     (keyed_elements(want, keys), keyed_elements(have, keys))
                 else {
-                    return values_equal(wanted, found);
+                    return equal_in(schema, path, wanted, found);
                 };
                 want.iter().all(|(element, item)| {
                     have.iter().find(|(other, _)| other == element).is_some_and(|(_, live_item)| {
@@ -222,6 +228,39 @@ fn subset_field(
                 })
             }
         },
+        _ => values_equal(wanted, found),
+    }
+}
+
+/// Deep equality of two values found at `path` (an atomic list or map, replaced as a whole), with
+/// quantities inside compared by their canonical form: an HPA's `metrics` list is atomic, yet the
+/// server rewrites the `averageValue` quantities in it.
+fn equal_in(schema: &Schema, path: &mut Vec<PathElement>, wanted: &Value, found: &Value) -> bool {
+    match (wanted, found) {
+        (Value::Object(want), Value::Object(have)) => {
+            want.len() == have.len()
+                && want.iter().all(|(name, value)| {
+                    have.get(name).is_some_and(|other| {
+                        if schema.is_quantity(path, name) && !value.is_object() && !value.is_array()
+                        {
+                            return values_equal(value, other) || same_quantity(value, other);
+                        }
+                        path.push(PathElement::Field(name.clone()));
+                        let equal = equal_in(schema, path, value, other);
+                        path.pop();
+                        equal
+                    })
+                })
+        }
+        (Value::Array(want), Value::Array(have)) => {
+            want.len() == have.len()
+                && want.iter().zip(have).enumerate().all(|(index, (value, other))| {
+                    path.push(PathElement::Index(index));
+                    let equal = equal_in(schema, path, value, other);
+                    path.pop();
+                    equal
+                })
+        }
         _ => values_equal(wanted, found),
     }
 }

@@ -7,11 +7,13 @@ pub mod tiers;
 use crate::cluster::{ApplyOptions, Cluster, ClusterError, Gvk, ObjectKey, ResourceType};
 use crate::health::{self, Assessment, Health};
 use crate::history::{self, HistoryError, Outcome, Revision};
+use crate::inventory;
 use crate::lock::{LockError, SyncLock};
-use crate::ownership::{ENV_LABEL, INTERNAL_LABEL, MANAGED_BY_LABEL, MANAGED_BY_VALUE, owned_selector};
+use crate::ownership::{
+    ENV_LABEL, INTERNAL_LABEL, MANAGED_BY_LABEL, MANAGED_BY_VALUE, owned_selector,
+};
 use crate::plan::{Action, EnvPlan, ObjectPlan, PlanOptions, plan_env};
 use crate::repo::Environment;
-use crate::inventory;
 use futures::{StreamExt, stream};
 use serde::Serialize;
 use serde_json::{Value, json};
@@ -51,11 +53,11 @@ impl Default for SyncOptions {
             dry_run: false,
             force_conflicts: false,
             prune_dangerous: false,
-            timeout: Duration::from_secs(300),
+            timeout: Duration::from_mins(5),
             poll_interval: Duration::from_secs(2),
             concurrency: 8,
             holder: crate::lock::default_holder(),
-            lease_ttl: Duration::from_secs(60),
+            lease_ttl: Duration::from_mins(1),
             git_sha: None,
             dirty: false,
             message: String::new(),
@@ -178,25 +180,41 @@ impl SyncReport {
 }
 
 /// Syncs one environment. Never panics on cluster behaviour; every failure is a report.
-pub async fn sync_env(cluster: Arc<dyn Cluster>, env: &Environment, options: &SyncOptions, progress: &dyn Progress) -> SyncReport {
+pub async fn sync_env(
+    cluster: Arc<dyn Cluster>,
+    env: &Environment,
+    options: &SyncOptions,
+    progress: &dyn Progress,
+) -> SyncReport {
     let mut report = SyncReport::new(env, SyncStatus::Synced);
     if env.has_errors() {
-        let first = env.diagnostics.iter().find(|d| d.is_error()).map(ToString::to_string).unwrap_or_default();
+        let first = env
+            .diagnostics
+            .iter()
+            .find(|d| d.is_error())
+            .map(ToString::to_string)
+            .unwrap_or_default();
         report.status = SyncStatus::Blocked;
-        report.error = Some(format!("environment {} has input errors (first: {first}); run `coxswain check`", env.name));
+        report.error = Some(format!(
+            "environment {} has input errors (first: {first}); run `coxswain check`",
+            env.name
+        ));
         return report;
     }
-    let plan_options = PlanOptions { force_conflicts: options.force_conflicts, concurrency: options.concurrency };
+    let plan_options =
+        PlanOptions { force_conflicts: options.force_conflicts, concurrency: options.concurrency };
     let plan = match plan_env(cluster.as_ref(), env, &plan_options).await {
         Ok(plan) => plan,
         Err(error) => return report.failed(error),
     };
-    let changes = plan.objects.iter().filter(|o| o.action.is_change()).count() + usize::from(!plan.namespace_exists);
+    let changes = plan.objects.iter().filter(|o| o.action.is_change()).count()
+        + usize::from(!plan.namespace_exists);
     progress.event(&env.name, &SyncEvent::Planned { changes });
     report.plan = Some(plan.clone());
     if !plan.errors.is_empty() {
         report.status = SyncStatus::Blocked;
-        report.error = Some(format!("the plan has {} error(s); nothing was applied", plan.errors.len()));
+        report.error =
+            Some(format!("the plan has {} error(s); nothing was applied", plan.errors.len()));
         return report;
     }
     if options.dry_run {
@@ -216,9 +234,18 @@ pub async fn sync_env(cluster: Arc<dyn Cluster>, env: &Environment, options: &Sy
         if let Err(error) = create_namespace(cluster.as_ref(), env).await {
             return report.failed(error);
         }
-        progress.event(&env.name, &SyncEvent::NamespaceCreated { namespace: env.namespace.clone() });
+        progress
+            .event(&env.name, &SyncEvent::NamespaceCreated { namespace: env.namespace.clone() });
     }
-    let lock = match SyncLock::acquire(cluster.clone(), &env.name, &env.namespace, &options.holder, options.lease_ttl).await {
+    let lock = match SyncLock::acquire(
+        cluster.clone(),
+        &env.name,
+        &env.namespace,
+        &options.holder,
+        options.lease_ttl,
+    )
+    .await
+    {
         Ok(lock) => lock,
         Err(error @ LockError::Held { .. }) => {
             report.status = SyncStatus::LockHeld;
@@ -231,31 +258,52 @@ pub async fn sync_env(cluster: Arc<dyn Cluster>, env: &Environment, options: &Sy
     let report = run_locked(cluster.clone(), env, &plan, options, progress, report).await;
     lock.release().await;
 
-    if report.status == SyncStatus::Unhealthy && (options.rollback_on_failure || env.config.rollback_on_failure) && options.rollback_of.is_none() {
+    if report.status == SyncStatus::Unhealthy
+        && (options.rollback_on_failure || env.config.rollback_on_failure)
+        && options.rollback_of.is_none()
+    {
         return roll_back_after_failure(cluster, env, options, progress, report).await;
     }
     report
 }
 
 /// Apply, health, prune, inventory and history, under the lock.
-async fn run_locked(cluster: Arc<dyn Cluster>, env: &Environment, plan: &EnvPlan, options: &SyncOptions, progress: &dyn Progress, mut report: SyncReport) -> SyncReport {
+async fn run_locked(
+    cluster: Arc<dyn Cluster>,
+    env: &Environment,
+    plan: &EnvPlan,
+    options: &SyncOptions,
+    progress: &dyn Progress,
+    mut report: SyncReport,
+) -> SyncReport {
     let mut by_tier: BTreeMap<usize, Vec<&ObjectPlan>> = BTreeMap::new();
-    for object in plan.objects.iter().filter(|o| matches!(o.action, Action::Create | Action::Update)) {
-        by_tier.entry(tiers::tier_of(&object.resource.gvk.group, &object.resource.gvk.kind)).or_default().push(object);
+    for object in
+        plan.objects.iter().filter(|o| matches!(o.action, Action::Create | Action::Update))
+    {
+        by_tier
+            .entry(tiers::tier_of(&object.resource.gvk.group, &object.resource.gvk.kind))
+            .or_default()
+            .push(object);
     }
     let apply_options = ApplyOptions::coxswain(options.force_conflicts, false);
     let mut failure: Option<String> = None;
     for (tier, mut objects) in by_tier {
         objects.sort_by(|a, b| a.key.cmp(&b.key));
-        progress.event(&env.name, &SyncEvent::TierStarted { tier: tiers::TIERS[tier].to_owned(), objects: objects.len() });
-        let results: Vec<(ObjectKey, Result<Value, ClusterError>)> = stream::iter(objects)
-            .map(|object| {
+        progress.event(
+            &env.name,
+            &SyncEvent::TierStarted { tier: tiers::TIERS[tier].to_owned(), objects: objects.len() },
+        );
+        // Owned items: a closure over `&ObjectPlan` makes the whole sync future !Send (a
+        // higher-ranked lifetime rustc cannot prove), so it could not be spawned on a runtime.
+        let work: Vec<(ObjectKey, ResourceType, Value)> = objects
+            .iter()
+            .map(|o| (o.key.clone(), o.resource.clone(), o.desired.clone().unwrap_or(Value::Null)))
+            .collect();
+        let results: Vec<(ObjectKey, Result<Value, ClusterError>)> = stream::iter(work)
+            .map(|(key, resource, desired)| {
                 let cluster = cluster.clone();
                 let apply_options = apply_options.clone();
-                async move {
-                    let desired = object.desired.clone().unwrap_or(Value::Null);
-                    (object.key.clone(), cluster.apply(&object.resource, &desired, &apply_options).await)
-                }
+                async move { (key, cluster.apply(&resource, &desired, &apply_options).await) }
             })
             .buffered(options.concurrency.max(1))
             .collect()
@@ -267,8 +315,15 @@ async fn run_locked(cluster: Arc<dyn Cluster>, env: &Environment, plan: &EnvPlan
                     report.applied.push(key.to_string());
                 }
                 Err(error) => {
-                    let source = plan.objects.iter().find(|o| o.key == key).and_then(|o| o.source.clone()).map(|s| format!(" ({s})")).unwrap_or_default();
-                    failure.get_or_insert_with(|| format!("applying {key}{source} failed: {error}"));
+                    let source = plan
+                        .objects
+                        .iter()
+                        .find(|o| o.key == key)
+                        .and_then(|o| o.source.clone())
+                        .map(|s| format!(" ({s})"))
+                        .unwrap_or_default();
+                    failure
+                        .get_or_insert_with(|| format!("applying {key}{source} failed: {error}"));
                 }
             }
         }
@@ -279,42 +334,80 @@ async fn run_locked(cluster: Arc<dyn Cluster>, env: &Environment, plan: &EnvPlan
     if let Some(message) = failure {
         report.status = SyncStatus::Failed;
         report.error = Some(message.clone());
-        record(cluster.as_ref(), env, options, Outcome::Failed, &message, &mut report, progress).await;
+        record(cluster.as_ref(), env, options, Outcome::Failed, &message, &mut report, progress)
+            .await;
         return report;
     }
 
-    let applied_plans: Vec<&ObjectPlan> = plan.objects.iter().filter(|o| matches!(o.action, Action::Create | Action::Update)).collect();
+    let applied_plans: Vec<&ObjectPlan> = plan
+        .objects
+        .iter()
+        .filter(|o| matches!(o.action, Action::Create | Action::Update))
+        .collect();
     match wait_for_health(cluster.as_ref(), env, &applied_plans, options, progress).await {
         Ok(health) => report.health = health,
         Err(error) => {
             let message = format!("checking health failed: {error}");
-            record(cluster.as_ref(), env, options, Outcome::Failed, &message, &mut report, progress).await;
+            record(
+                cluster.as_ref(),
+                env,
+                options,
+                Outcome::Failed,
+                &message,
+                &mut report,
+                progress,
+            )
+            .await;
             return report.failed(message);
         }
     }
-    let unhealthy: Vec<String> = report.health.iter().filter(|h| h.assessment.health != Health::Healthy).map(|h| format!("{}: {} ({})", h.object, h.assessment.health.as_str(), h.assessment.message)).collect();
+    let unhealthy: Vec<String> = report
+        .health
+        .iter()
+        .filter(|h| h.assessment.health != Health::Healthy)
+        .map(|h| {
+            format!("{}: {} ({})", h.object, h.assessment.health.as_str(), h.assessment.message)
+        })
+        .collect();
     if !unhealthy.is_empty() {
         report.status = SyncStatus::Unhealthy;
-        let message = format!("not healthy within {}s: {}", options.timeout.as_secs(), unhealthy.join("; "));
+        let message =
+            format!("not healthy within {}s: {}", options.timeout.as_secs(), unhealthy.join("; "));
         report.error = Some(message.clone());
-        record(cluster.as_ref(), env, options, Outcome::Unhealthy, &message, &mut report, progress).await;
+        record(cluster.as_ref(), env, options, Outcome::Unhealthy, &message, &mut report, progress)
+            .await;
         return report;
     }
 
     // Prune only after a healthy rollout: the old objects may still be serving until then.
-    let mut prune: Vec<&ObjectPlan> = plan.objects.iter().filter(|o| o.action == Action::Prune).collect();
-    prune.sort_by_key(|o| std::cmp::Reverse((tiers::tier_of(&o.resource.gvk.group, &o.resource.gvk.kind), o.key.clone())));
+    let mut prune: Vec<&ObjectPlan> =
+        plan.objects.iter().filter(|o| o.action == Action::Prune).collect();
+    prune.sort_by_key(|o| {
+        std::cmp::Reverse((
+            tiers::tier_of(&o.resource.gvk.group, &o.resource.gvk.kind),
+            o.key.clone(),
+        ))
+    });
     let mut kept_kinds: BTreeSet<Gvk> = env.objects.iter().map(|o| o.gvk.clone()).collect();
     for object in prune {
         let gvk = &object.resource.gvk;
         if tiers::is_dangerous_to_prune(&gvk.group, &gvk.kind) && !options.prune_dangerous {
             kept_kinds.insert(gvk.clone());
             let entry = format!("{} (pass --prune-dangerous to delete it)", object.key);
-            progress.event(&env.name, &SyncEvent::PruneSkipped { object: object.key.to_string(), reason: "dangerous kind".into() });
+            progress.event(
+                &env.name,
+                &SyncEvent::PruneSkipped {
+                    object: object.key.to_string(),
+                    reason: "dangerous kind".into(),
+                },
+            );
             report.prune_skipped.push(entry);
             continue;
         }
-        match cluster.delete(&object.resource, object.key.namespace.as_deref(), &object.key.name).await {
+        match cluster
+            .delete(&object.resource, object.key.namespace.as_deref(), &object.key.name)
+            .await
+        {
             Ok(_) => {
                 progress.event(&env.name, &SyncEvent::Pruned { object: object.key.to_string() });
                 report.pruned.push(object.key.to_string());
@@ -322,22 +415,49 @@ async fn run_locked(cluster: Arc<dyn Cluster>, env: &Environment, plan: &EnvPlan
             Err(error) => {
                 kept_kinds.insert(gvk.clone());
                 let message = format!("pruning {} failed: {error}", object.key);
-                record(cluster.as_ref(), env, options, Outcome::Failed, &message, &mut report, progress).await;
+                record(
+                    cluster.as_ref(),
+                    env,
+                    options,
+                    Outcome::Failed,
+                    &message,
+                    &mut report,
+                    progress,
+                )
+                .await;
                 return report.failed(message);
             }
         }
     }
     if let Err(error) = write_inventory(cluster.as_ref(), env, &kept_kinds).await {
         let message = format!("recording the inventory failed: {error}");
-        record(cluster.as_ref(), env, options, Outcome::Failed, &message, &mut report, progress).await;
+        record(cluster.as_ref(), env, options, Outcome::Failed, &message, &mut report, progress)
+            .await;
         return report.failed(message);
     }
-    record(cluster.as_ref(), env, options, Outcome::Succeeded, &options.message, &mut report, progress).await;
+    record(
+        cluster.as_ref(),
+        env,
+        options,
+        Outcome::Succeeded,
+        &options.message,
+        &mut report,
+        progress,
+    )
+    .await;
     report
 }
 
 /// Records a revision; a failure to record is added to the report's error, never hidden.
-async fn record(cluster: &dyn Cluster, env: &Environment, options: &SyncOptions, outcome: Outcome, message: &str, report: &mut SyncReport, progress: &dyn Progress) {
+async fn record(
+    cluster: &dyn Cluster,
+    env: &Environment,
+    options: &SyncOptions,
+    outcome: Outcome,
+    message: &str,
+    report: &mut SyncReport,
+    progress: &dyn Progress,
+) {
     let revision = Revision {
         number: 0,
         git_sha: options.git_sha.clone(),
@@ -379,7 +499,11 @@ async fn create_namespace(cluster: &dyn Cluster, env: &Environment) -> Result<()
     cluster.apply(&resource, &namespace, &ApplyOptions::coxswain(false, false)).await.map(|_| ())
 }
 
-async fn write_inventory(cluster: &dyn Cluster, env: &Environment, kinds: &BTreeSet<Gvk>) -> Result<(), ClusterError> {
+async fn write_inventory(
+    cluster: &dyn Cluster,
+    env: &Environment,
+    kinds: &BTreeSet<Gvk>,
+) -> Result<(), ClusterError> {
     let resource = cluster.resolve(&inventory::config_map_gvk()).await?;
     let object = inventory::inventory_object(&env.name, &env.namespace, kinds);
     cluster.apply(&resource, &object, &ApplyOptions::coxswain(true, false)).await.map(|_| ())
@@ -387,65 +511,130 @@ async fn write_inventory(cluster: &dyn Cluster, env: &Environment, kinds: &BTree
 
 /// Polls health of the applied objects (one LIST per kind per round) until all are healthy,
 /// one is degraded (no point waiting), or the timeout passes.
-async fn wait_for_health(cluster: &dyn Cluster, env: &Environment, applied: &[&ObjectPlan], options: &SyncOptions, progress: &dyn Progress) -> Result<Vec<ObjectHealth>, ClusterError> {
+async fn wait_for_health(
+    cluster: &dyn Cluster,
+    env: &Environment,
+    applied: &[&ObjectPlan],
+    options: &SyncOptions,
+    progress: &dyn Progress,
+) -> Result<Vec<ObjectHealth>, ClusterError> {
     let started = Instant::now();
     let mut kinds: BTreeMap<String, (ResourceType, Vec<ObjectKey>)> = BTreeMap::new();
     for object in applied {
-        kinds.entry(object.resource.gvk.group_kind()).or_insert_with(|| (object.resource.clone(), Vec::new())).1.push(object.key.clone());
+        kinds
+            .entry(object.resource.gvk.group_kind())
+            .or_insert_with(|| (object.resource.clone(), Vec::new()))
+            .1
+            .push(object.key.clone());
     }
     let selector = owned_selector(&env.name);
     let mut reported: BTreeMap<String, Assessment> = BTreeMap::new();
     loop {
         let mut states = Vec::new();
         for (resource, keys) in kinds.values() {
-            let items = cluster.list(resource, resource.namespaced.then_some(env.namespace.as_str()), Some(&selector)).await?;
-            let by_key: BTreeMap<ObjectKey, &Value> = items.iter().filter_map(|item| Some((ObjectKey::of(item)?, item))).collect();
+            let items = cluster
+                .list(
+                    resource,
+                    resource.namespaced.then_some(env.namespace.as_str()),
+                    Some(&selector),
+                )
+                .await?;
+            let by_key: BTreeMap<ObjectKey, &Value> =
+                items.iter().filter_map(|item| Some((ObjectKey::of(item)?, item))).collect();
             for key in keys {
-                states.push(ObjectHealth { object: key.to_string(), assessment: health::assess(by_key.get(key).copied()) });
+                states.push(ObjectHealth {
+                    object: key.to_string(),
+                    assessment: health::assess(by_key.get(key).copied()),
+                });
             }
         }
         for state in &states {
             if reported.get(&state.object) != Some(&state.assessment) {
-                progress.event(&env.name, &SyncEvent::Health { object: state.object.clone(), health: state.assessment.health, message: state.assessment.message.clone() });
+                progress.event(
+                    &env.name,
+                    &SyncEvent::Health {
+                        object: state.object.clone(),
+                        health: state.assessment.health,
+                        message: state.assessment.message.clone(),
+                    },
+                );
                 reported.insert(state.object.clone(), state.assessment.clone());
             }
         }
         let worst = states.iter().map(|s| s.assessment.health).max().unwrap_or(Health::Healthy);
-        if worst == Health::Healthy || worst >= Health::Degraded || started.elapsed() >= options.timeout {
+        if worst == Health::Healthy
+            || worst >= Health::Degraded
+            || started.elapsed() >= options.timeout
+        {
             return Ok(states);
         }
-        tokio::time::sleep(options.poll_interval.min(options.timeout.saturating_sub(started.elapsed()))).await;
+        tokio::time::sleep(
+            options.poll_interval.min(options.timeout.saturating_sub(started.elapsed())),
+        )
+        .await;
     }
 }
 
 /// After a failed rollout: re-sync the last successful revision's manifests.
-async fn roll_back_after_failure(cluster: Arc<dyn Cluster>, env: &Environment, options: &SyncOptions, progress: &dyn Progress, mut report: SyncReport) -> SyncReport {
+async fn roll_back_after_failure(
+    cluster: Arc<dyn Cluster>,
+    env: &Environment,
+    options: &SyncOptions,
+    progress: &dyn Progress,
+    mut report: SyncReport,
+) -> SyncReport {
     let revisions = match history::list(cluster.as_ref(), &env.name, &env.namespace).await {
         Ok(revisions) => revisions,
         Err(error) => {
-            report.error = Some(format!("{}; automatic rollback impossible: {error}", report.error.unwrap_or_default()));
+            report.error = Some(format!(
+                "{}; automatic rollback impossible: {error}",
+                report.error.unwrap_or_default()
+            ));
             return report;
         }
     };
-    let Some((good, raw)) = revisions.iter().find(|(r, _)| r.outcome == Outcome::Succeeded && Some(r.number) != report.revision) else {
-        report.error = Some(format!("{}; no earlier successful revision to roll back to", report.error.unwrap_or_default()));
+    let Some((good, raw)) = revisions
+        .iter()
+        .find(|(r, _)| r.outcome == Outcome::Succeeded && Some(r.number) != report.revision)
+    else {
+        report.error = Some(format!(
+            "{}; no earlier successful revision to roll back to",
+            report.error.unwrap_or_default()
+        ));
         return report;
     };
     progress.event(&env.name, &SyncEvent::RollingBack { to: good.number });
     let restored = match environment_at(env, raw) {
         Ok(restored) => restored,
         Err(error) => {
-            report.error = Some(format!("{}; automatic rollback impossible: {error}", report.error.unwrap_or_default()));
+            report.error = Some(format!(
+                "{}; automatic rollback impossible: {error}",
+                report.error.unwrap_or_default()
+            ));
             return report;
         }
     };
-    let rollback_options = SyncOptions { rollback_of: Some(good.number), message: format!("automatic rollback to revision {} after a failed rollout", good.number), ..options.clone() };
+    let rollback_options = SyncOptions {
+        rollback_of: Some(good.number),
+        message: format!("automatic rollback to revision {} after a failed rollout", good.number),
+        ..options.clone()
+    };
     let rollback = Box::pin(sync_env(cluster, &restored, &rollback_options, progress)).await;
     report.rolled_back_to = Some(good.number);
-    report.status = if matches!(rollback.status, SyncStatus::Synced | SyncStatus::NoChanges) { SyncStatus::RolledBack } else { SyncStatus::Failed };
+    report.status = if matches!(rollback.status, SyncStatus::Synced | SyncStatus::NoChanges) {
+        SyncStatus::RolledBack
+    } else {
+        SyncStatus::Failed
+    };
     report.error = Some(match rollback.error {
-        Some(error) => format!("{}; rollback to revision {} did not complete: {error}", report.error.unwrap_or_default(), good.number),
-        None => format!("{}; rolled back to revision {}", report.error.unwrap_or_default(), good.number),
+        Some(error) => format!(
+            "{}; rollback to revision {} did not complete: {error}",
+            report.error.unwrap_or_default(),
+            good.number
+        ),
+        None => {
+            format!("{}; rolled back to revision {}", report.error.unwrap_or_default(), good.number)
+        }
     });
     report
 }
@@ -453,7 +642,11 @@ async fn roll_back_after_failure(cluster: Arc<dyn Cluster>, env: &Environment, o
 /// The environment as revision `raw` recorded it (same settings, the revision's objects).
 pub fn environment_at(env: &Environment, raw: &Value) -> Result<Environment, HistoryError> {
     let stored = history::manifests(raw)?;
-    Ok(Environment { objects: history::desired_objects(&stored), diagnostics: Vec::new(), ..env.clone() })
+    Ok(Environment {
+        objects: history::desired_objects(&stored),
+        diagnostics: Vec::new(),
+        ..env.clone()
+    })
 }
 
 /// Why a rollback could not start.
@@ -463,19 +656,27 @@ pub enum RollbackError {
     History(#[from] HistoryError),
     #[error(transparent)]
     Cluster(#[from] ClusterError),
-    #[error("environment {env} has no successful revision before revision {current} to roll back to")]
+    #[error(
+        "environment {env} has no successful revision before revision {current} to roll back to"
+    )]
     NoTarget { env: String, current: u64 },
     #[error("environment {env} has no sync history yet")]
     NoHistory { env: String },
 }
 
 /// The revision `rollback` restores: `to`, or the last successful one before the newest.
-pub async fn rollback_target(cluster: &dyn Cluster, env: &Environment, to: Option<u64>) -> Result<(Revision, Value), RollbackError> {
+pub async fn rollback_target(
+    cluster: &dyn Cluster,
+    env: &Environment,
+    to: Option<u64>,
+) -> Result<(Revision, Value), RollbackError> {
     if let Some(number) = to {
         return Ok(history::find(cluster, &env.name, &env.namespace, number).await?);
     }
     let revisions = history::list(cluster, &env.name, &env.namespace).await?;
-    let Some((current, _)) = revisions.first() else { return Err(RollbackError::NoHistory { env: env.name.clone() }) };
+    let Some((current, _)) = revisions.first() else {
+        return Err(RollbackError::NoHistory { env: env.name.clone() });
+    };
     let current = current.number;
     revisions
         .into_iter()
@@ -486,7 +687,13 @@ pub async fn rollback_target(cluster: &dyn Cluster, env: &Environment, to: Optio
 
 /// Restores revision `target`'s manifests through the normal sync engine (preview, lock,
 /// health, history), recorded as a new revision.
-pub async fn rollback(cluster: Arc<dyn Cluster>, env: &Environment, target: &(Revision, Value), options: &SyncOptions, progress: &dyn Progress) -> Result<SyncReport, RollbackError> {
+pub async fn rollback(
+    cluster: Arc<dyn Cluster>,
+    env: &Environment,
+    target: &(Revision, Value),
+    options: &SyncOptions,
+    progress: &dyn Progress,
+) -> Result<SyncReport, RollbackError> {
     let (revision, raw) = target;
     let restored = environment_at(env, raw)?;
     let options = SyncOptions {

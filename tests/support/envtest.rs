@@ -6,12 +6,15 @@
 //!   made here with rcgen, an admin client certificate in `system:masters`, a service-account
 //!   signing key. Both processes are killed when the [`TestEnv`] is dropped.
 //! - neither: [`TestEnv::start`] returns `Ok(None)` after printing why.
+//!
+//! A bare kube-apiserver runs no controllers; [`RolloutController`] stands in for the deployment
+//! controller where a test needs Deployments to become healthy.
 
 use coxswain::cluster::kube_api::KubeCluster;
 use coxswain::cluster::{Cluster, Gvk, ResourceType};
 use kube::config::{KubeConfigOptions, Kubeconfig};
 use rcgen::{BasicConstraints, CertificateParams, DnType, IsCa, Issuer, KeyPair, KeyUsagePurpose};
-use serde_json::json;
+use serde_json::{Value, json};
 use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -85,6 +88,7 @@ impl TestEnv {
     }
 
     /// Creates a namespace unique to this test run; delete it with [`Self::delete_namespace`].
+    #[allow(dead_code)] // the engine tests let the sync create their namespaces
     pub async fn create_namespace(&self, prefix: &str) -> Result<String, String> {
         static COUNTER: AtomicU32 = AtomicU32::new(0);
         let nanos = std::time::SystemTime::now()
@@ -177,7 +181,7 @@ impl ControlPlane {
                 .arg(format!("--tls-private-key-file={}", pki.serving_key.display()))
                 .arg(format!("--client-ca-file={}", pki.ca_cert.display()))
                 .arg("--authorization-mode=RBAC")
-                .arg("--service-cluster-ip-range=10.0.0.0/24")
+                .arg("--service-cluster-ip-range=10.0.0.0/16")
                 .arg("--disable-admission-plugins=ServiceAccount")
                 .arg("--allow-privileged=true")
                 .arg(format!("--service-account-issuer=https://127.0.0.1:{secure_port}"))
@@ -338,4 +342,73 @@ impl Pki {
             self.admin_key.display()
         )
     }
+}
+
+/// A stand-in for the deployment controller: every 100 ms, marks each Deployment of `namespace`
+/// rolled out (observedGeneration = generation, all replicas updated, ready and available)
+/// through the status subresource, as the real controller would once its pods are ready.
+/// Stops when dropped.
+#[allow(dead_code)] // used by the engine tests and the bench, not by tests/envtest.rs
+pub struct RolloutController {
+    task: tokio::task::JoinHandle<()>,
+}
+
+#[allow(dead_code)]
+impl RolloutController {
+    pub fn start(client: kube::Client, namespace: &str) -> Self {
+        let namespace = namespace.to_owned();
+        let task = tokio::spawn(async move {
+            loop {
+                if let Err(error) = mark_rolled_out(&client, &namespace).await {
+                    eprintln!("rollout controller: {error}");
+                }
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+        });
+        Self { task }
+    }
+}
+
+impl Drop for RolloutController {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+async fn mark_rolled_out(client: &kube::Client, namespace: &str) -> Result<(), String> {
+    let path = format!("/apis/apps/v1/namespaces/{namespace}/deployments");
+    // resourceVersion=0: served from the watch cache, as controllers' informers are.
+    let request = http::Request::get(format!("{path}?resourceVersion=0"))
+        .body(Vec::new())
+        .map_err(|e| e.to_string())?;
+    let list: Value = match client.request(request).await {
+        Ok(list) => list,
+        Err(kube::Error::Api(status)) if status.code == 404 => return Ok(()),
+        Err(error) => return Err(error.to_string()),
+    };
+    for item in list["items"].as_array().into_iter().flatten() {
+        let generation = item.pointer("/metadata/generation").and_then(Value::as_i64).unwrap_or(1);
+        let replicas = item.pointer("/spec/replicas").and_then(Value::as_i64).unwrap_or(1);
+        let status = json!({"observedGeneration": generation, "replicas": replicas,
+            "updatedReplicas": replicas, "readyReplicas": replicas, "availableReplicas": replicas});
+        if item.get("status") == Some(&status) {
+            continue;
+        }
+        let name = item.pointer("/metadata/name").and_then(Value::as_str).unwrap_or_default();
+        let mut object = item.clone();
+        object["apiVersion"] = json!("apps/v1");
+        object["kind"] = json!("Deployment");
+        object["status"] = status;
+        let body = serde_json::to_vec(&object).map_err(|e| e.to_string())?;
+        let request = http::Request::put(format!("{path}/{name}/status"))
+            .header(http::header::CONTENT_TYPE, "application/json")
+            .body(body)
+            .map_err(|e| e.to_string())?;
+        // A conflict (the object changed under us) is retried on the next round.
+        match client.request::<Value>(request).await {
+            Ok(_) | Err(kube::Error::Api(_)) => {}
+            Err(error) => return Err(error.to_string()),
+        }
+    }
+    Ok(())
 }

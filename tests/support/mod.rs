@@ -7,6 +7,7 @@ use coxswain::inventory;
 use coxswain::ownership::desired_with_ownership;
 use coxswain::repo::{Environment, SourceFile};
 use std::collections::BTreeSet;
+use std::fmt::Write as _;
 
 /// The bundled example repo's root.
 pub fn example_repo() -> std::path::PathBuf {
@@ -51,10 +52,10 @@ pub async fn apply_directly(cluster: &MemoryCluster, env: &Environment) {
 
 /// A model-server Deployment manifest.
 pub fn deployment(name: &str, image: &str, replicas: u32, env_vars: &[(&str, &str)]) -> String {
-    let vars: String = env_vars
-        .iter()
-        .map(|(k, v)| format!("            - name: {k}\n              value: \"{v}\"\n"))
-        .collect();
+    let vars = env_vars.iter().fold(String::new(), |mut out, (k, v)| {
+        let _ = write!(out, "            - name: {k}\n              value: \"{v}\"\n");
+        out
+    });
     let env_block = if vars.is_empty() { String::new() } else { format!("          env:\n{vars}") };
     format!(
         "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: {name}\nspec:\n  replicas: {replicas}\n  selector:\n    matchLabels: {{app: {name}}}\n  template:\n    metadata:\n      labels: {{app: {name}}}\n    spec:\n      containers:\n        - name: server\n          image: {image}\n{env_block}          resources:\n            requests: {{cpu: 100m, memory: 128Mi}}\n            limits: {{memory: 256Mi}}\n"

@@ -435,30 +435,8 @@ fn container(container: &mut Map<String, Value>) {
             default(http, "scheme", json!("HTTP"));
         }
     }
-    if let Some(resources) = container.get_mut("resources").and_then(Value::as_object_mut) {
-        for bound in ["limits", "requests"] {
-            if let Some(quantities) = resources.get_mut(bound).and_then(Value::as_object_mut) {
-                quantities.values_mut().for_each(canonical_quantity);
-            }
-        }
-    }
-}
-
-/// Quantities are strings on the wire: `cpu: 1` reads back as `"1"`, `cpu: 0.5` as `"500m"`.
-fn canonical_quantity(value: &mut Value) {
-    let Value::Number(number) = value else { return };
-    let text = if let Some(integer) = number.as_i64() {
-        integer.to_string()
-    } else {
-        let float = number.as_f64().unwrap_or_default();
-        let milli = (float * 1000.0).round();
-        if (milli / 1000.0).fract() == 0.0 {
-            format!("{}", milli / 1000.0)
-        } else {
-            format!("{milli}m")
-        }
-    };
-    *value = Value::String(text);
+    // Quantities (`resources.limits.cpu: 1` → `"1"`) are canonicalised for the whole object in
+    // `MemoryCluster::prepare`, with `fieldset::canonicalize_quantities`.
 }
 
 /// `Always` for `:latest` or an untagged image, else `IfNotPresent`.
@@ -494,17 +472,6 @@ mod tests {
         assert_eq!(base64(b"fo"), "Zm8=");
         assert_eq!(base64(b"foo"), "Zm9v");
         assert_eq!(base64(b"hunter2!"), "aHVudGVyMiE=");
-    }
-
-    #[test]
-    fn quantities_become_strings() {
-        for (number, text) in
-            [(json!(1), "1"), (json!(0.5), "500m"), (json!(2.0), "2"), (json!(0.25), "250m")]
-        {
-            let mut value = number;
-            canonical_quantity(&mut value);
-            assert_eq!(value, json!(text));
-        }
     }
 
     #[test]

@@ -174,6 +174,8 @@ pub(super) enum Verdict {
 #[derive(Default)]
 pub(super) struct Faults {
     after_writes: Option<(usize, FaultKind)>,
+    /// How many writes fail once the fault starts (`None`: all later writes).
+    failing_writes: Option<usize>,
     writes_seen: usize,
     next: Vec<(Verb, ClusterError)>,
 }
@@ -181,7 +183,13 @@ pub(super) struct Faults {
 impl Faults {
     pub(super) fn fail_after_writes(&mut self, writes: usize, fault: FaultKind) {
         self.after_writes = Some((writes, fault));
+        self.failing_writes = None;
         self.writes_seen = 0;
+    }
+
+    pub(super) fn fail_writes_window(&mut self, writes: usize, failing: usize, fault: FaultKind) {
+        self.fail_after_writes(writes, fault);
+        self.failing_writes = Some(failing);
     }
 
     pub(super) fn fail_next(&mut self, verb: Verb, error: ClusterError) {
@@ -201,12 +209,17 @@ impl Faults {
         }
         self.writes_seen += 1;
         match &self.after_writes {
-            Some((allowed, fault)) if self.writes_seen > *allowed => match fault {
-                FaultKind::DropAfterCommit => Verdict::FailAfterCommit(fault.to_error(request)),
-                FaultKind::ConnectionDrop | FaultKind::Error(_) => {
-                    Verdict::Fail(fault.to_error(request))
+            Some((allowed, fault))
+                if self.writes_seen > *allowed
+                    && self.failing_writes.is_none_or(|n| self.writes_seen <= allowed + n) =>
+            {
+                match fault {
+                    FaultKind::DropAfterCommit => Verdict::FailAfterCommit(fault.to_error(request)),
+                    FaultKind::ConnectionDrop | FaultKind::Error(_) => {
+                        Verdict::Fail(fault.to_error(request))
+                    }
                 }
-            },
+            }
             _ => Verdict::Proceed,
         }
     }

@@ -1,0 +1,591 @@
+//! What a promotion moves from one environment to the next, and the edited file texts.
+//!
+//! Only values move, never structure: image tags/digests of containers that exist in both
+//! environments (matched by workload kind and name, then container name), and the `model`
+//! reference of `env.yaml`. Everything else in the target (replica counts, resources, its own
+//! image registry) stays as the target's owners wrote it, which is why a change is a list of
+//! scalar edits rather than a copy of files.
+
+use crate::pipeline::Artifact;
+use crate::repo::{DesiredObject, Environment, ModelRef};
+use crate::yaml_edit::{self, Segment, YamlEditError, YamlPath};
+use serde::Serialize;
+use serde_json::Value;
+use std::collections::BTreeMap;
+
+/// One value that moves.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Moved {
+    pub artifact: Artifact,
+    /// Repo-relative file of the target environment that is edited.
+    pub file: String,
+    /// What the value is, for people: `model.version`, `Deployment iris-server, container server: image`.
+    pub field: String,
+    /// Where the value is in the file.
+    #[serde(skip)]
+    pub path: YamlPath,
+    /// The target's value before the promotion; `None` when the key is added.
+    pub old: Option<String>,
+    pub new: String,
+}
+
+/// The model reference before and after, when the model moves.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ModelMove {
+    /// The target's model before the promotion (the validation baseline).
+    pub old: ModelRef,
+    /// The incoming model.
+    pub new: ModelRef,
+}
+
+/// Everything that moves from `from` to `to`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Change {
+    pub from: String,
+    pub to: String,
+    pub moved: Vec<Moved>,
+    /// Set when any model field moves.
+    pub model: Option<ModelMove>,
+    /// What was looked at but not moved, and why (a workload only in one env, say).
+    pub notes: Vec<String>,
+}
+
+impl Change {
+    pub fn is_empty(&self) -> bool {
+        self.moved.is_empty()
+    }
+}
+
+/// One edited file.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FileEdit {
+    /// Repo-relative path.
+    pub file: String,
+    pub before: String,
+    pub after: String,
+}
+
+/// Why the change could not be computed or applied. Nothing is written in either case.
+#[derive(Debug, thiserror::Error)]
+pub enum ChangeError {
+    #[error(
+        "{file}: environment \"{env}\" has no `model`, so the incoming model has nowhere to go; \
+         add a model block (name, path) by hand, then promote again"
+    )]
+    NoTargetModel { env: String, file: String },
+    #[error(
+        "{source_file} has no model.{field} but {target_file} sets it ({value}); set model.{field} \
+         in {source_file} (or remove it from {target_file}), then promote again"
+    )]
+    SourceLacksField {
+        field: &'static str,
+        source_file: String,
+        target_file: String,
+        value: String,
+    },
+    #[error("{file}: {source}")]
+    Edit { file: String, source: YamlEditError },
+    #[error(
+        "{file}: cannot add model.{field} automatically ({reason}); add `{field}: {value}` to the \
+         model block by hand, then promote again"
+    )]
+    Insert { file: String, field: &'static str, value: String, reason: String },
+    #[error("{file}: {object} is not found in the file, though the environment declares it")]
+    ObjectNotInFile { file: String, object: String },
+    #[error("{file}: cannot read: {reason}")]
+    Read { file: String, reason: String },
+}
+
+/// Computes what moves from `source` to `target` for the given artifacts. `read` returns the text
+/// of a repo-relative file (of the target environment).
+pub fn compute(
+    source: &Environment,
+    target: &Environment,
+    artifacts: &[Artifact],
+    read: &dyn Fn(&str) -> Result<String, ChangeError>,
+) -> Result<Change, ChangeError> {
+    let mut change = Change {
+        from: source.name.clone(),
+        to: target.name.clone(),
+        moved: Vec::new(),
+        model: None,
+        notes: Vec::new(),
+    };
+    if artifacts.contains(&Artifact::Images) {
+        images(source, target, read, &mut change)?;
+    }
+    if artifacts.contains(&Artifact::Model) {
+        model(source, target, &mut change)?;
+    }
+    Ok(change)
+}
+
+fn env_file(env: &str) -> String {
+    format!("environments/{env}/env.yaml")
+}
+
+/// The model reference fields, in the order they are listed and edited.
+const MODEL_FIELDS: [&str; 4] = ["name", "version", "path", "sha256"];
+
+fn model_field<'m>(model: &'m ModelRef, field: &str) -> Option<&'m str> {
+    match field {
+        "name" => Some(&model.name),
+        "version" => model.version.as_deref(),
+        "path" => Some(&model.path),
+        _ => model.sha256.as_deref(),
+    }
+}
+
+fn model(
+    source: &Environment,
+    target: &Environment,
+    change: &mut Change,
+) -> Result<(), ChangeError> {
+    let Some(incoming) = &source.config.model else {
+        change.notes.push(format!("{} declares no model: no model moves", source.name));
+        return Ok(());
+    };
+    let target_file = env_file(&target.name);
+    let Some(current) = &target.config.model else {
+        return Err(ChangeError::NoTargetModel { env: target.name.clone(), file: target_file });
+    };
+    let before = change.moved.len();
+    for field in MODEL_FIELDS {
+        let new = model_field(incoming, field);
+        let old = model_field(current, field);
+        match (new, old) {
+            (Some(new), old) if old != Some(new) => change.moved.push(Moved {
+                artifact: Artifact::Model,
+                file: target_file.clone(),
+                field: format!("model.{field}"),
+                path: YamlPath::root(0).key("model").key(field),
+                old: old.map(str::to_owned),
+                new: new.to_owned(),
+            }),
+            (None, Some(old)) => {
+                return Err(ChangeError::SourceLacksField {
+                    field,
+                    source_file: env_file(&source.name),
+                    target_file,
+                    value: old.to_owned(),
+                });
+            }
+            _ => {}
+        }
+    }
+    if change.moved.len() > before {
+        change.model = Some(ModelMove { old: current.clone(), new: incoming.clone() });
+    }
+    Ok(())
+}
+
+/// Where a workload kind keeps its pod spec (the same kinds the policy gate checks).
+fn pod_spec_pointer(object: &DesiredObject) -> Option<&'static str> {
+    match (object.gvk.group.as_str(), object.kind()) {
+        ("", "Pod") => Some("/spec"),
+        ("apps", "Deployment" | "StatefulSet" | "DaemonSet" | "ReplicaSet") | ("batch", "Job") => {
+            Some("/spec/template/spec")
+        }
+        ("batch", "CronJob") => Some("/spec/jobTemplate/spec/template/spec"),
+        _ => None,
+    }
+}
+
+fn images(
+    source: &Environment,
+    target: &Environment,
+    read: &dyn Fn(&str) -> Result<String, ChangeError>,
+    change: &mut Change,
+) -> Result<(), ChangeError> {
+    for workload in &source.objects {
+        let Some(pod_pointer) = pod_spec_pointer(workload) else { continue };
+        let label = format!("{} {}", workload.kind(), workload.name());
+        let Some(counterpart) = target.objects.iter().find(|o| {
+            o.gvk.group == workload.gvk.group
+                && o.kind() == workload.kind()
+                && o.name() == workload.name()
+        }) else {
+            change
+                .notes
+                .push(format!("{label} is only in {}: its images do not move", source.name));
+            continue;
+        };
+        for list in ["initContainers", "containers"] {
+            let Some(containers) =
+                workload.value.pointer(&format!("{pod_pointer}/{list}")).and_then(Value::as_array)
+            else {
+                continue;
+            };
+            let target_list = counterpart
+                .value
+                .pointer(&format!("{pod_pointer}/{list}"))
+                .and_then(Value::as_array);
+            for container in containers {
+                let Some(name) = container.get("name").and_then(Value::as_str) else { continue };
+                let Some(incoming) = container.get("image").and_then(Value::as_str) else {
+                    continue;
+                };
+                let found = target_list.and_then(|items| {
+                    items
+                        .iter()
+                        .enumerate()
+                        .find(|(_, c)| c.get("name").and_then(Value::as_str) == Some(name))
+                });
+                let Some((index, target_container)) = found else {
+                    change.notes.push(format!(
+                        "{label}: container {name} is only in {}: its image does not move",
+                        source.name
+                    ));
+                    continue;
+                };
+                let Some(current) = target_container.get("image").and_then(Value::as_str) else {
+                    change.notes.push(format!(
+                        "{label}: container {name} has no image in {}: nothing to replace",
+                        target.name
+                    ));
+                    continue;
+                };
+                let new = retag(current, incoming);
+                if image_name(current) != image_name(incoming) {
+                    change.notes.push(format!(
+                        "{label}: container {name} uses {} in {} and {} in {}: only the tag/digest moves",
+                        image_name(incoming),
+                        source.name,
+                        image_name(current),
+                        target.name
+                    ));
+                }
+                if new == current {
+                    continue;
+                }
+                let file = counterpart.source.file.clone();
+                let text = read(&file)?;
+                let document =
+                    yaml_edit::find_document(&text, counterpart.kind(), counterpart.name())
+                        .map_err(|source| ChangeError::Edit { file: file.clone(), source })?
+                        .ok_or_else(|| ChangeError::ObjectNotInFile {
+                            file: file.clone(),
+                            object: label.clone(),
+                        })?;
+                let mut path = YamlPath::root(document);
+                for key in pod_pointer.split('/').filter(|k| !k.is_empty()) {
+                    path = path.key(key);
+                }
+                let list_label = if list == "containers" { "container" } else { "init container" };
+                change.moved.push(Moved {
+                    artifact: Artifact::Images,
+                    file,
+                    field: format!("{label}, {list_label} {name}: image"),
+                    path: path.key(list).index(index).key("image"),
+                    old: Some(current.to_owned()),
+                    new,
+                });
+            }
+        }
+    }
+    Ok(())
+}
+
+/// The image reference split as `name[:tag][@digest]` (the tag's colon comes after the last `/`,
+/// so a registry port is not taken for a tag).
+fn split_image(image: &str) -> (&str, Option<&str>, Option<&str>) {
+    let (rest, digest) = match image.split_once('@') {
+        Some((rest, digest)) => (rest, Some(digest)),
+        None => (image, None),
+    };
+    let slash = rest.rfind('/').map_or(0, |i| i + 1);
+    match rest[slash..].rfind(':') {
+        Some(colon) => (&rest[..slash + colon], Some(&rest[slash + colon + 1..]), digest),
+        None => (rest, None, digest),
+    }
+}
+
+fn image_name(image: &str) -> &str {
+    split_image(image).0
+}
+
+/// The target's image name with the incoming tag and digest: environments may pull the same
+/// image from different registries, and what is promoted is the version.
+fn retag(current: &str, incoming: &str) -> String {
+    let (name, _, _) = split_image(current);
+    let (_, tag, digest) = split_image(incoming);
+    let mut out = name.to_owned();
+    if let Some(tag) = tag {
+        out.push(':');
+        out.push_str(tag);
+    }
+    if let Some(digest) = digest {
+        out.push('@');
+        out.push_str(digest);
+    }
+    out
+}
+
+/// The edited texts of every file the change touches, in file order. All or nothing.
+pub fn edit_files(
+    change: &Change,
+    read: &dyn Fn(&str) -> Result<String, ChangeError>,
+) -> Result<Vec<FileEdit>, ChangeError> {
+    let mut by_file: BTreeMap<&str, Vec<&Moved>> = BTreeMap::new();
+    for moved in &change.moved {
+        by_file.entry(moved.file.as_str()).or_default().push(moved);
+    }
+    let mut edits = Vec::new();
+    for (file, moved) in by_file {
+        let before = read(file)?;
+        let sets: Vec<(YamlPath, String)> = moved
+            .iter()
+            .filter(|m| m.old.is_some())
+            .map(|m| (m.path.clone(), m.new.clone()))
+            .collect();
+        let mut after = yaml_edit::set_scalars(&before, &sets)
+            .map_err(|source| ChangeError::Edit { file: file.to_owned(), source })?;
+        for added in moved.iter().filter(|m| m.old.is_none()) {
+            // Only model fields are ever added (images always replace an existing value).
+            let field = MODEL_FIELDS
+                .into_iter()
+                .find(|f| added.path.segments.last() == Some(&Segment::Key((*f).to_owned())))
+                .unwrap_or("sha256");
+            after = insert_model_field(&after, field, &added.new).map_err(|reason| {
+                ChangeError::Insert {
+                    file: file.to_owned(),
+                    field,
+                    value: added.new.clone(),
+                    reason,
+                }
+            })?;
+        }
+        edits.push(FileEdit { file: file.to_owned(), before, after });
+    }
+    Ok(edits)
+}
+
+/// Adds `field: "value"` to the block mapping `model` of an `env.yaml`, on a new line after
+/// `model.path` with the same indentation, then checks the result: it must parse to the old
+/// document plus exactly that key. Anything unusual (flow style, a multi-line path) fails the
+/// check and is reported instead of guessed at.
+fn insert_model_field(text: &str, field: &str, value: &str) -> Result<String, String> {
+    let documents = crate::yaml::parse_documents(text).map_err(|e| e.message.clone())?;
+    let [document] = documents.as_slice() else {
+        return Err("env.yaml must hold one YAML document".into());
+    };
+    let line = document.lines.exact("/model/path").ok_or("model.path is not in the file")?;
+    let line = usize::try_from(line).map_err(|_| "line out of range")?;
+    let mut offset = 0;
+    let mut insert_at = None;
+    let mut indent = "";
+    for (index, piece) in text.split_inclusive('\n').enumerate() {
+        if index + 1 == line {
+            indent = &piece[..piece.len() - piece.trim_start().len()];
+            insert_at = Some(offset + piece.len());
+        }
+        offset += piece.len();
+    }
+    let insert_at = insert_at.ok_or("model.path's line is past the end of the file")?;
+    let newline = if text.contains("\r\n") { "\r\n" } else { "\n" };
+    let escaped = value.replace('\\', "\\\\").replace('"', "\\\"");
+    let mut new_line = format!("{indent}{field}: \"{escaped}\"{newline}");
+    let mut out = text.to_owned();
+    if !out[..insert_at].ends_with('\n') {
+        new_line = format!("{newline}{}", new_line.trim_end_matches(['\r', '\n']));
+    }
+    out.insert_str(insert_at, &new_line);
+    let mut expected = document.value.clone();
+    match expected.pointer_mut("/model").and_then(Value::as_object_mut) {
+        Some(model) => {
+            model.insert(field.to_owned(), Value::String(value.to_owned()));
+        }
+        None => return Err("model is not a mapping".into()),
+    }
+    let reparsed = crate::yaml::parse_documents(&out).map_err(|e| e.message.clone())?;
+    match reparsed.as_slice() {
+        [document] if document.value == expected => Ok(out),
+        _ => Err("the model block is not a plain block mapping".into()),
+    }
+}
+
+/// A unified diff of the edited files, as `git diff` shows it.
+pub fn unified_diff(edits: &[FileEdit]) -> String {
+    let mut out = String::new();
+    for edit in edits {
+        out.push_str(
+            &similar::TextDiff::from_lines(&edit.before, &edit.after)
+                .unified_diff()
+                .context_radius(2)
+                .header(&format!("a/{}", edit.file), &format!("b/{}", edit.file))
+                .to_string(),
+        );
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::repo::SourceFile;
+    use std::collections::HashMap;
+
+    const DEPLOY: &str = "# server\napiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: web\nspec:\n  template:\n    spec:\n      initContainers:\n        - name: fetch\n          image: IMG_INIT\n      containers:\n        - name: app\n          image: IMG_APP\n";
+
+    /// An environment from `env.yaml` text and manifests, plus a reader over the same files.
+    fn env(
+        name: &str,
+        config: &str,
+        manifests: &[(&str, String)],
+    ) -> (Environment, HashMap<String, String>) {
+        let files: Vec<SourceFile> = manifests
+            .iter()
+            .map(|(file, text)| SourceFile {
+                path: format!("environments/{name}/{file}"),
+                contents: text.as_bytes().to_vec(),
+            })
+            .collect();
+        let environment = Environment::from_files(name, Some(config), &files);
+        assert!(!environment.has_errors(), "{:?}", environment.diagnostics);
+        let mut texts: HashMap<String, String> = manifests
+            .iter()
+            .map(|(file, text)| (format!("environments/{name}/{file}"), text.clone()))
+            .collect();
+        texts.insert(format!("environments/{name}/env.yaml"), config.to_owned());
+        (environment, texts)
+    }
+
+    fn reader(
+        texts: &HashMap<String, String>,
+    ) -> impl Fn(&str) -> Result<String, ChangeError> + '_ {
+        |file| {
+            texts
+                .get(file)
+                .cloned()
+                .ok_or_else(|| ChangeError::Read { file: file.into(), reason: "missing".into() })
+        }
+    }
+
+    #[test]
+    fn a_pinned_model_carries_its_pin_into_an_unpinned_target() {
+        let (dev, _) = env("dev", "model:\n  name: m\n  path: m/2.onnx\n  sha256: ab12\n", &[]);
+        let (staging, texts) =
+            env("staging", "# keep\nmodel:\n  name: m\n  path: m/1.onnx # old\n", &[]);
+        let read = reader(&texts);
+        let change = compute(&dev, &staging, &[Artifact::Model], &read).unwrap();
+        let moved: Vec<(&str, Option<&str>, &str)> = change
+            .moved
+            .iter()
+            .map(|m| (m.field.as_str(), m.old.as_deref(), m.new.as_str()))
+            .collect();
+        assert_eq!(
+            moved,
+            vec![("model.path", Some("m/1.onnx"), "m/2.onnx"), ("model.sha256", None, "ab12")]
+        );
+        let edits = edit_files(&change, &read).unwrap();
+        assert_eq!(edits.len(), 1);
+        assert_eq!(
+            edits[0].after,
+            "# keep\nmodel:\n  name: m\n  path: m/2.onnx # old\n  sha256: \"ab12\"\n"
+        );
+    }
+
+    #[test]
+    fn a_pin_the_source_lacks_stops_the_promotion() {
+        let (dev, _) = env("dev", "model:\n  name: m\n  path: m/2.onnx\n", &[]);
+        let (staging, texts) =
+            env("staging", "model:\n  name: m\n  path: m/1.onnx\n  sha256: ff\n", &[]);
+        let error = compute(&dev, &staging, &[Artifact::Model], &reader(&texts)).unwrap_err();
+        assert_eq!(
+            error.to_string(),
+            "environments/dev/env.yaml has no model.sha256 but environments/staging/env.yaml sets it \
+             (ff); set model.sha256 in environments/dev/env.yaml (or remove it from \
+             environments/staging/env.yaml), then promote again"
+        );
+        let (bare, texts) = env("qa", "namespace: qa\n", &[]);
+        let error = compute(&dev, &bare, &[Artifact::Model], &reader(&texts)).unwrap_err();
+        assert!(
+            error
+                .to_string()
+                .starts_with("environments/qa/env.yaml: environment \"qa\" has no `model`")
+        );
+    }
+
+    #[test]
+    fn images_move_by_workload_and_container_name_keeping_the_target_registry() {
+        let source = DEPLOY
+            .replace("IMG_INIT", "dev.io/fetch:2")
+            .replace("IMG_APP", "dev.io/app:2@sha256:aa")
+            + "        - name: sidecar\n          image: dev.io/side:1\n";
+        let extra = "apiVersion: batch/v1\nkind: Job\nmetadata:\n  name: once\nspec:\n  template:\n    spec:\n      containers:\n        - name: job\n          image: j:1\n";
+        let (dev, _) = env("dev", "", &[("web.yaml", source), ("job.yaml", extra.to_owned())]);
+        let target_text =
+            DEPLOY.replace("IMG_INIT", "prod.io/fetch:1").replace("IMG_APP", "prod.io/app:1");
+        let (prod, texts) = env("prod", "", &[("web.yaml", target_text)]);
+        let read = reader(&texts);
+        let change = compute(&dev, &prod, &[Artifact::Images, Artifact::Model], &read).unwrap();
+        let moved: Vec<(&str, &str)> =
+            change.moved.iter().map(|m| (m.field.as_str(), m.new.as_str())).collect();
+        assert_eq!(
+            moved,
+            vec![
+                ("Deployment web, init container fetch: image", "prod.io/fetch:2"),
+                ("Deployment web, container app: image", "prod.io/app:2@sha256:aa"),
+            ]
+        );
+        assert_eq!(
+            change.notes,
+            [
+                "Deployment web: container fetch uses dev.io/fetch in dev and prod.io/fetch in prod: only the tag/digest moves",
+                "Deployment web: container app uses dev.io/app in dev and prod.io/app in prod: only the tag/digest moves",
+                "Deployment web: container sidecar is only in dev: its image does not move",
+                "Job once is only in dev: its images do not move",
+                "dev declares no model: no model moves",
+            ]
+        );
+        let edits = edit_files(&change, &read).unwrap();
+        assert_eq!(
+            edits[0].after,
+            DEPLOY
+                .replace("IMG_INIT", "prod.io/fetch:2")
+                .replace("IMG_APP", "prod.io/app:2@sha256:aa")
+        );
+    }
+
+    #[test]
+    fn image_references_split_at_the_last_path_segment() {
+        assert_eq!(split_image("ghcr.io/a/b:1.1"), ("ghcr.io/a/b", Some("1.1"), None));
+        assert_eq!(split_image("localhost:5000/b"), ("localhost:5000/b", None, None));
+        assert_eq!(
+            split_image("localhost:5000/b:2@sha256:ab"),
+            ("localhost:5000/b", Some("2"), Some("sha256:ab"))
+        );
+        assert_eq!(split_image("b@sha256:ab"), ("b", None, Some("sha256:ab")));
+    }
+
+    #[test]
+    fn retag_keeps_the_target_registry() {
+        assert_eq!(retag("prod.io/iris:1.0", "dev.io/iris:1.1"), "prod.io/iris:1.1");
+        assert_eq!(retag("iris:1.0", "iris@sha256:ab"), "iris@sha256:ab");
+        assert_eq!(retag("r:5000/iris:1.0", "iris:2@sha256:cd"), "r:5000/iris:2@sha256:cd");
+    }
+
+    #[test]
+    fn a_model_field_is_added_after_path_with_its_indentation() {
+        let text = "# env\nmodel:\n    name: iris\n    path: m.onnx\nprune: true\n";
+        let out = insert_model_field(text, "sha256", "00ab").unwrap();
+        assert_eq!(
+            out,
+            "# env\nmodel:\n    name: iris\n    path: m.onnx\n    sha256: \"00ab\"\nprune: true\n"
+        );
+        let crlf = "model:\r\n  name: iris\r\n  path: m.onnx";
+        assert_eq!(
+            insert_model_field(crlf, "version", "1.10").unwrap(),
+            "model:\r\n  name: iris\r\n  path: m.onnx\r\n  version: \"1.10\""
+        );
+    }
+
+    #[test]
+    fn a_flow_model_block_is_refused_not_guessed() {
+        let text = "model: {name: iris, path: m.onnx}\n";
+        assert!(insert_model_field(text, "sha256", "ab").is_err());
+    }
+}

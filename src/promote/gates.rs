@@ -1,0 +1,269 @@
+//! The gates a promotion must pass before anything is committed: the incoming model against the
+//! one the target serves, the policy rules on the edited environment, and a plan against the
+//! target's cluster. Every gate listed for the stage runs, so one report shows every problem.
+
+use super::change::Change;
+use crate::cluster::{self, Cluster, ClusterError};
+use crate::pipeline::{Gate, Pipeline};
+use crate::plan::render::PlanReport;
+use crate::plan::{PlanOptions, plan_env};
+use crate::policy;
+use crate::repo::Environment;
+use serde::Serialize;
+use std::path::Path;
+use std::sync::Arc;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum GateStatus {
+    Passed,
+    Failed,
+    /// Not run, with the reason in the summary (no cluster reachable, the model does not move).
+    Skipped,
+}
+
+impl GateStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Passed => "passed",
+            Self::Failed => "FAILED",
+            Self::Skipped => "skipped",
+        }
+    }
+
+    pub fn icon(self) -> &'static str {
+        match self {
+            Self::Passed => "✅",
+            Self::Failed => "❌",
+            Self::Skipped => "➖",
+        }
+    }
+}
+
+/// The outcome of one gate.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct GateResult {
+    pub gate: Gate,
+    pub status: GateStatus,
+    /// One line: what was decided, and why.
+    pub summary: String,
+    /// Findings behind the summary, one per line (policy findings, plan errors).
+    pub details: Vec<String>,
+}
+
+/// Every gate's outcome, with the full reports behind them.
+#[derive(Debug, Clone, Default, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct GateReport {
+    pub results: Vec<GateResult>,
+    /// The model validation report, as `coxswain validate -o json` prints it.
+    pub validation: Option<serde_json::Value>,
+    #[serde(skip)]
+    pub validation_text: Option<String>,
+    #[serde(skip)]
+    pub validation_markdown: Option<String>,
+    /// The plan of the edited target environment.
+    pub plan: Option<PlanReport>,
+}
+
+impl GateReport {
+    /// True when no gate failed (skipped gates do not block).
+    pub fn passed(&self) -> bool {
+        self.results.iter().all(|r| r.status != GateStatus::Failed)
+    }
+
+    /// `modelValidation passed, policy passed, dryRun skipped`.
+    pub fn one_line(&self) -> String {
+        if self.results.is_empty() {
+            return "none configured".into();
+        }
+        self.results
+            .iter()
+            .map(|r| format!("{} {}", gate_name(r.gate), r.status.as_str()))
+            .collect::<Vec<_>>()
+            .join(", ")
+    }
+}
+
+pub fn gate_name(gate: Gate) -> &'static str {
+    match gate {
+        Gate::ModelValidation => "modelValidation",
+        Gate::Policy => "policy",
+        Gate::DryRun => "dryRun",
+    }
+}
+
+/// What the gates look at.
+pub struct GateContext<'a> {
+    /// The Coxswain repo root of the checkout, with the edits written.
+    pub root: &'a Path,
+    pub pipeline: &'a Pipeline,
+    pub gates: &'a [Gate],
+    pub change: &'a Change,
+    /// The target environment as edited.
+    pub target: &'a Environment,
+    /// The cluster to plan against; `None` connects to the target env's context.
+    pub cluster: Option<Arc<dyn Cluster>>,
+    #[cfg(feature = "model-validation")]
+    pub limits: coxswain_model::Limits,
+}
+
+/// Runs the stage's gates in the order listed.
+pub async fn run(context: GateContext<'_>) -> GateReport {
+    let mut report = GateReport::default();
+    for gate in context.gates {
+        let result = match gate {
+            Gate::ModelValidation => model_validation(&context, &mut report).await,
+            Gate::Policy => policy_gate(context.target),
+            Gate::DryRun => dry_run(context.target, context.cluster.clone(), &mut report).await,
+        };
+        report.results.push(result);
+    }
+    report
+}
+
+fn result(gate: Gate, status: GateStatus, summary: impl Into<String>) -> GateResult {
+    GateResult { gate, status, summary: summary.into(), details: Vec::new() }
+}
+
+#[cfg(not(feature = "model-validation"))]
+#[allow(clippy::unused_async)]
+async fn model_validation(_: &GateContext<'_>, _: &mut GateReport) -> GateResult {
+    result(Gate::ModelValidation, GateStatus::Skipped, "skipped: built without model validation")
+}
+
+#[cfg(feature = "model-validation")]
+async fn model_validation(context: &GateContext<'_>, report: &mut GateReport) -> GateResult {
+    use coxswain_model::{ModelRef, ValidationSpec};
+    let gate = Gate::ModelValidation;
+    let Some(model) = &context.change.model else {
+        return result(gate, GateStatus::Skipped, "skipped: the model does not move");
+    };
+    let file = &context.pipeline.file;
+    let Some(spec) = &context.pipeline.model_validation else {
+        return result(gate, GateStatus::Failed, format!("{file} has no modelValidation spec"));
+    };
+    let spec: ValidationSpec = match serde_json::from_value(spec.clone()) {
+        Ok(spec) => spec,
+        Err(e) => {
+            return result(gate, GateStatus::Failed, format!("{file}: modelValidation: {e}"));
+        }
+    };
+    let candidate = ModelRef { path: model.new.path.clone(), sha256: model.new.sha256.clone() };
+    let baseline = ModelRef { path: model.old.path.clone(), sha256: model.old.sha256.clone() };
+    let root = context.root.to_path_buf();
+    let limits = context.limits.clone();
+    let job = tokio::task::spawn_blocking(move || {
+        coxswain_model::validate(&root, &candidate, &spec, Some(&baseline), &limits)
+    });
+    let validation = match job.await {
+        Ok(Ok(validation)) => validation,
+        Ok(Err(e)) => return result(gate, GateStatus::Failed, e.to_string()),
+        Err(e) => return result(gate, GateStatus::Failed, format!("validation stopped: {e}")),
+    };
+    let failed: Vec<String> = validation
+        .checks
+        .iter()
+        .filter(|c| c.verdict == coxswain_model::Verdict::Fail)
+        .map(|c| format!("{}: measured {}, threshold {}", c.name, c.measured, c.threshold))
+        .collect();
+    let status = if validation.passed() { GateStatus::Passed } else { GateStatus::Failed };
+    let summary = if failed.is_empty() {
+        format!("{} against {}: every check passed", model.new.path, model.old.path)
+    } else {
+        format!("{} against {}: {} check(s) failed", model.new.path, model.old.path, failed.len())
+    };
+    report.validation = serde_json::to_value(&validation).ok();
+    report.validation_text = Some(validation.render_text());
+    report.validation_markdown = Some(validation.render_markdown());
+    GateResult { gate, status, summary, details: failed }
+}
+
+fn policy_gate(target: &Environment) -> GateResult {
+    let gate = Gate::Policy;
+    let input_errors: Vec<String> =
+        target.diagnostics.iter().filter(|d| d.is_error()).map(ToString::to_string).collect();
+    if !input_errors.is_empty() {
+        return GateResult {
+            gate,
+            status: GateStatus::Failed,
+            summary: format!("the edited environment {} has input errors", target.name),
+            details: input_errors,
+        };
+    }
+    let findings = policy::check(target);
+    let errors = findings.iter().filter(|d| d.is_error()).count();
+    let warnings = findings.len() - errors;
+    let status = if errors > 0 { GateStatus::Failed } else { GateStatus::Passed };
+    GateResult {
+        gate,
+        status,
+        summary: format!("{errors} error(s), {warnings} warning(s) in {}", target.name),
+        details: findings.iter().map(ToString::to_string).collect(),
+    }
+}
+
+/// Errors that mean "no cluster here", not "the cluster said no".
+fn is_offline(error: &ClusterError) -> bool {
+    matches!(
+        error,
+        ClusterError::Unreachable { .. }
+            | ClusterError::Config { .. }
+            | ClusterError::Timeout { .. }
+    )
+}
+
+async fn dry_run(
+    target: &Environment,
+    cluster: Option<Arc<dyn Cluster>>,
+    report: &mut GateReport,
+) -> GateResult {
+    let gate = Gate::DryRun;
+    let skipped = |error: &ClusterError| {
+        result(
+            gate,
+            GateStatus::Skipped,
+            format!(
+                "skipped: no cluster reachable for {} ({error}); run `coxswain plan --env {}` \
+                 once it is",
+                target.name, target.name
+            ),
+        )
+    };
+    let cluster = match cluster {
+        Some(cluster) => cluster,
+        None => match cluster::connect(target.config.context.as_deref()).await {
+            Ok(cluster) => cluster,
+            Err(error) if is_offline(&error) => return skipped(&error),
+            Err(error) => return result(gate, GateStatus::Failed, error.to_string()),
+        },
+    };
+    match plan_env(cluster.as_ref(), target, &PlanOptions::default()).await {
+        Ok(plan) => {
+            let details: Vec<String> = plan.errors.iter().map(ToString::to_string).collect();
+            let plan = PlanReport::new(vec![plan]);
+            let s = plan.summary;
+            let counts = format!(
+                "{} to create, {} to update, {} to prune, {} unchanged",
+                s.create + s.namespaces,
+                s.update,
+                s.prune,
+                s.unchanged
+            );
+            report.plan = Some(plan);
+            if details.is_empty() {
+                result(gate, GateStatus::Passed, counts)
+            } else {
+                GateResult {
+                    gate,
+                    status: GateStatus::Failed,
+                    summary: format!("the cluster rejects the edited objects ({counts})"),
+                    details,
+                }
+            }
+        }
+        Err(error) if is_offline(&error) => skipped(&error),
+        Err(error) => result(gate, GateStatus::Failed, error.to_string()),
+    }
+}

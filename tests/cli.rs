@@ -1,0 +1,106 @@
+//! The `coxswain` binary end to end: the README's main job, validation exit codes, and a full
+//! sync against the in-process cluster. Runs with an empty HOME so no real kubeconfig is used.
+
+use std::process::Command;
+
+fn coxswain(args: &[&str], envs: &[(&str, &str)]) -> (i32, String, String) {
+    let home = tempfile::tempdir().unwrap();
+    let mut command = Command::new(env!("CARGO_BIN_EXE_coxswain"));
+    command
+        .args(args)
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .env("HOME", home.path())
+        .env_remove("KUBECONFIG")
+        .env_remove("COXSWAIN_CLUSTER")
+        .env("CI", "true");
+    for (key, value) in envs {
+        command.env(key, value);
+    }
+    let output = command.output().unwrap();
+    (
+        output.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&output.stdout).into_owned(),
+        String::from_utf8_lossy(&output.stderr).into_owned(),
+    )
+}
+
+#[test]
+fn the_main_job_without_a_cluster_checks_everything_offline_and_names_the_command() {
+    let (code, stdout, stderr) = coxswain(&["--sync", "--dry-run"], &[]);
+    assert_eq!(code, 0, "{stdout}{stderr}");
+    for env in ["dev", "staging", "prod"] {
+        assert!(stdout.contains(&format!("{env}: model iris-classifier")), "{stdout}");
+        assert!(
+            stdout.contains(&format!(
+                "coxswain --sync --repo {} --env {env}",
+                env!("CARGO_MANIFEST_DIR")
+            )),
+            "{stdout}"
+        );
+    }
+    assert!(stdout.contains("No cluster reachable"), "{stdout}");
+    // Without --dry-run an unreachable cluster is an error, never a silent success.
+    let (code, stdout, _) = coxswain(&["--sync", "--env", "dev"], &[]);
+    assert_eq!(code, 1, "{stdout}");
+    assert!(stdout.contains("dev: failed: kubeconfig: no kubeconfig found"), "{stdout}");
+}
+
+#[cfg(feature = "model-validation")]
+#[test]
+fn validate_exit_codes() {
+    let (code, stdout, _) = coxswain(&["validate"], &[]);
+    assert_eq!(code, 0, "{stdout}");
+    assert!(
+        stdout.contains("dev (iris-classifier 1.1.0), compared with staging's model: passed"),
+        "{stdout}"
+    );
+
+    let (code, stdout, _) = coxswain(
+        &[
+            "validate",
+            "--model",
+            "models/iris/candidate-bad/model.onnx",
+            "--spec",
+            "pipelines/iris.yaml",
+            "--against-env",
+            "staging",
+            "-o",
+            "json",
+        ],
+        &[],
+    );
+    assert_eq!(code, 3, "{stdout}");
+    let json: serde_json::Value = serde_json::from_str(&stdout).unwrap();
+    let checks = json["validations"][0]["report"]["checks"].as_array().unwrap();
+    let failed: Vec<&str> = checks
+        .iter()
+        .filter(|c| c["verdict"] == "fail")
+        .filter_map(|c| c["name"].as_str())
+        .collect();
+    assert_eq!(failed, ["accuracy", "regression vs baseline"]);
+
+    let (code, _, stderr) = coxswain(
+        &["validate", "--model", "models/iris/missing.onnx", "--spec", "pipelines/iris.yaml"],
+        &[],
+    );
+    assert_eq!(code, 1);
+    assert!(stderr.contains("models/iris/missing.onnx"), "{stderr}");
+}
+
+#[test]
+fn a_full_sync_against_the_in_process_cluster() {
+    let (code, stdout, stderr) = coxswain(
+        &["--sync", "--env", "dev", "--report", "junit=/dev/null"],
+        &[("COXSWAIN_CLUSTER", "memory")],
+    );
+    assert_eq!(code, 0, "{stdout}{stderr}");
+    assert!(
+        stdout.contains("Plan: 5 to create, 0 to update, 0 to prune, 0 unchanged."),
+        "{stdout}"
+    );
+    assert!(stdout.contains("dev: synced"), "{stdout}");
+    assert!(stderr.contains("dev: recorded revision 1"), "{stderr}");
+    let (code, _, stderr) = coxswain(&["sync", "--report", "bogus"], &[]);
+    assert_eq!(code, 1);
+    assert!(stderr.contains("expected junit=FILE"), "{stderr}");
+}

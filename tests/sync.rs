@@ -1,0 +1,480 @@
+//! The sync engine against the in-memory cluster double: order, idempotence, pruning safety,
+//! locking, faults part-way, health timeouts with automatic rollback, and history/rollback.
+
+mod support;
+
+use coxswain::cluster::memory::{FaultKind, MemoryCluster, Verb};
+use coxswain::cluster::{ApplyOptions, Cluster, Gvk, ObjectKey};
+use coxswain::history::{self, Outcome};
+use coxswain::lock::SyncLock;
+use coxswain::repo::{Environment, Repo};
+use coxswain::sync::{
+    Progress, Silent, SyncEvent, SyncOptions, SyncStatus, rollback, rollback_target, sync_env,
+};
+use serde_json::json;
+use std::sync::Arc;
+use std::time::Duration;
+use support::{deployment, env_from};
+
+fn options() -> SyncOptions {
+    SyncOptions {
+        holder: "test@host".into(),
+        timeout: Duration::from_secs(5),
+        poll_interval: Duration::from_millis(10),
+        ..SyncOptions::default()
+    }
+}
+
+fn example_env(name: &str) -> Environment {
+    Repo::open(&support::example_repo()).unwrap().load_env(name)
+}
+
+fn writes_log(cluster: &MemoryCluster) -> Vec<String> {
+    cluster.request_log().iter().filter(|r| r.verb.is_write()).map(ToString::to_string).collect()
+}
+
+#[tokio::test]
+async fn sync_creates_everything_in_tier_order_and_a_resync_writes_nothing() {
+    let cluster = MemoryCluster::new();
+    let env = example_env("prod");
+    let report = sync_env(Arc::new(cluster.clone()), &env, &options(), &Silent).await;
+    assert_eq!(report.status, SyncStatus::Synced, "{report:?}");
+    assert_eq!(report.revision, Some(1));
+    let applies: Vec<String> =
+        writes_log(&cluster).into_iter().filter(|w| w.starts_with("apply ")).collect();
+    assert_eq!(
+        applies,
+        [
+            "apply Namespace iris-prod",
+            "apply ConfigMap iris-prod/iris-server-config",
+            "apply Service iris-prod/iris-server",
+            "apply Deployment.apps iris-prod/iris-server",
+            "apply HorizontalPodAutoscaler.autoscaling iris-prod/iris-server",
+            "apply Ingress.networking.k8s.io iris-prod/iris-server",
+            "apply PodDisruptionBudget.policy iris-prod/iris-server",
+            "apply ConfigMap iris-prod/coxswain-inventory",
+            "apply ConfigMap iris-prod/coxswain-rev-1",
+        ]
+    );
+    cluster.reset_counters();
+    let again = sync_env(Arc::new(cluster.clone()), &env, &options(), &Silent).await;
+    assert_eq!(again.status, SyncStatus::NoChanges);
+    assert_eq!(cluster.requests().writes(), 0, "{:?}", writes_log(&cluster));
+    assert_eq!(cluster.requests().get(Verb::ApplyDryRun), 0);
+}
+
+#[tokio::test]
+async fn removing_a_file_prunes_exactly_that_object_and_never_a_foreign_one() {
+    let cluster = MemoryCluster::new();
+    let server = deployment("iris-server", "ghcr.io/acme/iris:1.0.0", 1, &[]);
+    let extra = "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: extra\ndata:\n  a: b\n";
+    let env = env_from("dev", None, &[("server.yaml", &server), ("extra.yaml", extra)]);
+    assert_eq!(
+        sync_env(Arc::new(cluster.clone()), &env, &options(), &Silent).await.status,
+        SyncStatus::Synced
+    );
+    // Objects Coxswain does not own, in the same namespace: one bare, one with only one of our labels.
+    let config_maps = cluster.resolve(&Gvk::from_api_version("v1", "ConfigMap")).await.unwrap();
+    for (name, labels) in [
+        ("foreign", json!({})),
+        (
+            "other-env",
+            json!({"app.kubernetes.io/managed-by": "coxswain", "coxswain.dev/env": "staging"}),
+        ),
+    ] {
+        let object = json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": name, "namespace": "dev", "labels": labels}, "data": {}});
+        cluster
+            .apply(
+                &config_maps,
+                &object,
+                &ApplyOptions { field_manager: "helm".into(), force: false, dry_run: false },
+            )
+            .await
+            .unwrap();
+    }
+    let without_extra = env_from("dev", None, &[("server.yaml", &server)]);
+    cluster.reset_counters();
+    let report = sync_env(Arc::new(cluster.clone()), &without_extra, &options(), &Silent).await;
+    assert_eq!(report.status, SyncStatus::Synced, "{report:?}");
+    assert_eq!(report.pruned, ["ConfigMap dev/extra"]);
+    let deletes: Vec<String> =
+        writes_log(&cluster).into_iter().filter(|w| w.starts_with("delete")).collect();
+    assert_eq!(deletes, ["delete ConfigMap dev/extra"]);
+    for name in ["foreign", "other-env"] {
+        assert!(
+            cluster
+                .object(&ObjectKey::new(
+                    &Gvk::from_api_version("v1", "ConfigMap"),
+                    Some("dev"),
+                    name
+                ))
+                .is_some()
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_whole_kind_leaving_git_is_still_pruned_through_the_inventory() {
+    let cluster = MemoryCluster::new();
+    let server = deployment("iris-server", "ghcr.io/acme/iris:1.0.0", 1, &[]);
+    let pdb = "apiVersion: policy/v1\nkind: PodDisruptionBudget\nmetadata:\n  name: iris\nspec:\n  minAvailable: 1\n  selector: {matchLabels: {app: iris-server}}\n";
+    let env = env_from("dev", None, &[("server.yaml", &server), ("pdb.yaml", pdb)]);
+    assert_eq!(
+        sync_env(Arc::new(cluster.clone()), &env, &options(), &Silent).await.status,
+        SyncStatus::Synced
+    );
+    let report = sync_env(
+        Arc::new(cluster.clone()),
+        &env_from("dev", None, &[("server.yaml", &server)]),
+        &options(),
+        &Silent,
+    )
+    .await;
+    assert_eq!(report.pruned, ["PodDisruptionBudget.policy dev/iris"]);
+}
+
+#[tokio::test]
+async fn a_sync_during_a_held_lease_fails_fast_naming_the_holder() {
+    let cluster = MemoryCluster::new();
+    let env = example_env("dev");
+    assert_eq!(
+        sync_env(Arc::new(cluster.clone()), &env, &options(), &Silent).await.status,
+        SyncStatus::Synced
+    );
+    let shared: Arc<dyn Cluster> = Arc::new(cluster.clone());
+    let lock = SyncLock::acquire(
+        shared.clone(),
+        "dev",
+        "iris-dev",
+        "alice@laptop",
+        Duration::from_mins(1),
+    )
+    .await
+    .unwrap();
+    let changed = env_from(
+        "dev",
+        Some("namespace: iris-dev\n"),
+        &[("cm.yaml", "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: new\n")],
+    );
+    cluster.reset_counters();
+    let report = sync_env(shared.clone(), &changed, &options(), &Silent).await;
+    assert_eq!(report.status, SyncStatus::LockHeld);
+    assert!(report.error.as_deref().unwrap().contains("locked by alice@laptop"), "{report:?}");
+    assert!(
+        writes_log(&cluster).iter().all(|w| !w.starts_with("apply ") && !w.starts_with("delete")),
+        "{:?}",
+        writes_log(&cluster)
+    );
+    lock.release().await;
+    assert_eq!(sync_env(shared, &changed, &options(), &Silent).await.status, SyncStatus::Synced);
+}
+
+#[tokio::test]
+async fn an_expired_lease_is_taken_over() {
+    let cluster = MemoryCluster::new().with_namespace("iris-dev");
+    let shared: Arc<dyn Cluster> = Arc::new(cluster.clone());
+    let stale =
+        SyncLock::acquire(shared.clone(), "dev", "iris-dev", "crashed@ci", Duration::from_secs(1))
+            .await
+            .unwrap();
+    drop(stale); // never released, as after a crash
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    let report = sync_env(shared, &example_env("dev"), &options(), &Silent).await;
+    assert_eq!(report.status, SyncStatus::Synced, "{report:?}");
+}
+
+#[tokio::test]
+async fn a_connection_drop_part_way_is_recorded_and_a_rerun_converges_without_duplicate_work() {
+    let cluster = MemoryCluster::new().with_namespace("iris-prod");
+    let env = example_env("prod");
+    // Writes: lease create, ConfigMap, Service, Deployment — then the connection drops for one write.
+    cluster.fail_writes_window(4, 1, FaultKind::ConnectionDrop);
+    let report = sync_env(Arc::new(cluster.clone()), &env, &options(), &Silent).await;
+    assert_eq!(report.status, SyncStatus::Failed);
+    assert!(report.error.as_deref().unwrap().starts_with("applying HorizontalPodAutoscaler.autoscaling iris-prod/iris-server (environments/prod/iris-server.yaml:"), "{report:?}");
+    assert_eq!(
+        report.applied,
+        [
+            "ConfigMap iris-prod/iris-server-config",
+            "Service iris-prod/iris-server",
+            "Deployment.apps iris-prod/iris-server",
+            "Ingress.networking.k8s.io iris-prod/iris-server",
+            "PodDisruptionBudget.policy iris-prod/iris-server"
+        ]
+    );
+    let revisions = history::list(&cluster, "prod", "iris-prod").await.unwrap();
+    assert_eq!(revisions.len(), 1);
+    assert_eq!(revisions[0].0.outcome, Outcome::Failed);
+    assert_eq!(revisions[0].0.applied, report.applied);
+    cluster.reset_counters();
+    let rerun = sync_env(Arc::new(cluster.clone()), &env, &options(), &Silent).await;
+    assert_eq!(rerun.status, SyncStatus::Synced, "{rerun:?}");
+    assert_eq!(rerun.applied, ["HorizontalPodAutoscaler.autoscaling iris-prod/iris-server"]);
+}
+
+#[tokio::test]
+async fn a_conflict_stops_the_sync_naming_field_and_manager_and_force_takes_ownership() {
+    let cluster = MemoryCluster::new();
+    let env = env_from(
+        "dev",
+        None,
+        &[("server.yaml", &deployment("iris-server", "ghcr.io/acme/iris:1.0.0", 2, &[]))],
+    );
+    assert_eq!(
+        sync_env(Arc::new(cluster.clone()), &env, &options(), &Silent).await.status,
+        SyncStatus::Synced
+    );
+    let deployments =
+        cluster.resolve(&Gvk::from_api_version("apps/v1", "Deployment")).await.unwrap();
+    let hand_scale = json!({"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "iris-server", "namespace": "dev"}, "spec": {"replicas": 6}});
+    cluster
+        .apply(
+            &deployments,
+            &hand_scale,
+            &ApplyOptions { field_manager: "kubectl".into(), force: true, dry_run: false },
+        )
+        .await
+        .unwrap();
+    let bumped = env_from(
+        "dev",
+        None,
+        &[("server.yaml", &deployment("iris-server", "ghcr.io/acme/iris:1.1.0", 2, &[]))],
+    );
+    let report = sync_env(Arc::new(cluster.clone()), &bumped, &options(), &Silent).await;
+    assert_eq!(report.status, SyncStatus::Blocked);
+    let error = &report.plan.as_ref().unwrap().errors[0].message;
+    assert!(
+        error.contains(".spec.replicas")
+            && error.contains("\"kubectl\"")
+            && error.contains("--force-conflicts"),
+        "{error}"
+    );
+    let forced = sync_env(
+        Arc::new(cluster.clone()),
+        &bumped,
+        &SyncOptions { force_conflicts: true, ..options() },
+        &Silent,
+    )
+    .await;
+    assert_eq!(forced.status, SyncStatus::Synced, "{forced:?}");
+    let live = cluster
+        .object(&ObjectKey::new(
+            &Gvk::from_api_version("apps/v1", "Deployment"),
+            Some("dev"),
+            "iris-server",
+        ))
+        .unwrap();
+    assert_eq!(live["spec"]["replicas"], 2);
+}
+
+/// Recovers the "controller" when the sync starts rolling back, as a real `ReplicaSet` of the
+/// previous version would become ready again.
+struct RecoverOnRollback(MemoryCluster);
+
+impl Progress for RecoverOnRollback {
+    fn event(&self, _env: &str, event: &SyncEvent) {
+        if matches!(event, SyncEvent::RollingBack { .. }) {
+            self.0.set_auto_ready(true);
+        }
+    }
+}
+
+#[tokio::test]
+async fn a_rollout_that_never_becomes_ready_times_out_and_rolls_back() {
+    let cluster = MemoryCluster::new();
+    let good = env_from(
+        "prod",
+        Some("namespace: iris\nrollbackOnFailure: true\npolicy: {minReplicas: 1}\n"),
+        &[("server.yaml", &deployment("iris-server", "ghcr.io/acme/iris:1.0.0", 2, &[]))],
+    );
+    assert_eq!(
+        sync_env(Arc::new(cluster.clone()), &good, &options(), &Silent).await.status,
+        SyncStatus::Synced
+    );
+    cluster.set_auto_ready(false);
+    let bad = env_from(
+        "prod",
+        Some("namespace: iris\nrollbackOnFailure: true\npolicy: {minReplicas: 1}\n"),
+        &[("server.yaml", &deployment("iris-server", "ghcr.io/acme/iris:1.1.0-broken", 2, &[]))],
+    );
+    let short = SyncOptions { timeout: Duration::from_millis(300), ..options() };
+    let report =
+        sync_env(Arc::new(cluster.clone()), &bad, &short, &RecoverOnRollback(cluster.clone()))
+            .await;
+    assert_eq!(report.status, SyncStatus::RolledBack, "{report:?}");
+    assert_eq!(report.rolled_back_to, Some(1));
+    assert!(report.error.as_deref().unwrap().contains("not healthy within"), "{report:?}");
+    let live = cluster
+        .object(&ObjectKey::new(
+            &Gvk::from_api_version("apps/v1", "Deployment"),
+            Some("iris"),
+            "iris-server",
+        ))
+        .unwrap();
+    assert_eq!(
+        live["spec"]["template"]["spec"]["containers"][0]["image"],
+        "ghcr.io/acme/iris:1.0.0"
+    );
+    let outcomes: Vec<(u64, Outcome, Option<u64>)> = history::list(&cluster, "prod", "iris")
+        .await
+        .unwrap()
+        .iter()
+        .map(|(r, _)| (r.number, r.outcome, r.rollback_of))
+        .collect();
+    assert_eq!(
+        outcomes,
+        [
+            (3, Outcome::Succeeded, Some(1)),
+            (2, Outcome::Unhealthy, None),
+            (1, Outcome::Succeeded, None)
+        ]
+    );
+}
+
+#[tokio::test]
+async fn rollback_to_n_restores_revision_n_exactly() {
+    let cluster = MemoryCluster::new();
+    let v1 = env_from(
+        "dev",
+        None,
+        &[
+            (
+                "server.yaml",
+                &deployment(
+                    "iris-server",
+                    "ghcr.io/acme/iris:1.0.0",
+                    2,
+                    &[("MODEL_VERSION", "1.0.0")],
+                ),
+            ),
+            (
+                "old.yaml",
+                "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: old\ndata:\n  a: \"1\"\n",
+            ),
+        ],
+    );
+    let v2 = env_from(
+        "dev",
+        None,
+        &[
+            (
+                "server.yaml",
+                &deployment(
+                    "iris-server",
+                    "ghcr.io/acme/iris:1.1.0",
+                    3,
+                    &[("MODEL_VERSION", "1.1.0"), ("DEBUG", "1")],
+                ),
+            ),
+            (
+                "new.yaml",
+                "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: new\ndata:\n  b: \"2\"\n",
+            ),
+        ],
+    );
+    let shared: Arc<dyn Cluster> = Arc::new(cluster.clone());
+    assert_eq!(sync_env(shared.clone(), &v1, &options(), &Silent).await.status, SyncStatus::Synced);
+    let snapshot_v1 = managed_objects(&cluster);
+    assert_eq!(sync_env(shared.clone(), &v2, &options(), &Silent).await.status, SyncStatus::Synced);
+    assert_ne!(managed_objects(&cluster), snapshot_v1);
+    let target = rollback_target(&cluster, &v2, None).await.unwrap();
+    assert_eq!(
+        target.0.number, 1,
+        "default target: the last successful revision before the newest"
+    );
+    let report = rollback(shared.clone(), &v2, &target, &options(), &Silent).await.unwrap();
+    assert_eq!(report.status, SyncStatus::Synced, "{report:?}");
+    assert_eq!(report.pruned, ["ConfigMap dev/new"]);
+    assert_eq!(managed_objects(&cluster), snapshot_v1);
+    let newest = history::list(&cluster, "dev", "dev").await.unwrap().remove(0).0;
+    assert_eq!((newest.number, newest.rollback_of), (3, Some(1)));
+    let explicit = rollback_target(&cluster, &v2, Some(2)).await.unwrap();
+    assert_eq!(explicit.0.number, 2);
+    assert!(
+        rollback_target(&cluster, &v2, Some(42))
+            .await
+            .unwrap_err()
+            .to_string()
+            .contains("revision 42 of environment dev not found (revisions kept: 3, 2, 1)")
+    );
+}
+
+/// Our objects' specs and data, without server bookkeeping: what a rollback must restore.
+fn managed_objects(cluster: &MemoryCluster) -> Vec<serde_json::Value> {
+    let mut objects: Vec<serde_json::Value> = cluster
+        .objects()
+        .into_iter()
+        .filter(|o| o.pointer("/metadata/labels/coxswain.dev~1env").is_some() && o.pointer("/metadata/labels/coxswain.dev~1internal").is_none())
+        .map(|o| json!({"kind": o["kind"], "name": o["metadata"]["name"], "spec": o.get("spec"), "data": o.get("data"), "labels": o["metadata"]["labels"]}))
+        .collect();
+    objects.sort_by_key(ToString::to_string);
+    objects
+}
+
+#[test]
+fn git_restore_commit_makes_the_env_folder_equal_to_the_revision() {
+    let dir = tempfile::tempdir().unwrap();
+    let repo = git2::Repository::init(dir.path()).unwrap();
+    let commit_all = |message: &str| {
+        let mut index = repo.index().unwrap();
+        index.add_all(["*"], git2::IndexAddOption::DEFAULT, None).unwrap();
+        index.update_all(["*"], None).unwrap();
+        index.write().unwrap();
+        let tree = repo.find_tree(index.write_tree().unwrap()).unwrap();
+        let signature = git2::Signature::now("t", "t@example.com").unwrap();
+        let parents: Vec<git2::Commit> =
+            repo.head().ok().and_then(|h| h.peel_to_commit().ok()).into_iter().collect();
+        let parents: Vec<&git2::Commit> = parents.iter().collect();
+        repo.commit(Some("HEAD"), &signature, &signature, message, &tree, &parents).unwrap()
+    };
+    let env_dir = dir.path().join("environments/dev");
+    std::fs::create_dir_all(&env_dir).unwrap();
+    std::fs::write(dir.path().join("README.md"), "x\n").unwrap();
+    std::fs::write(env_dir.join("server.yaml"), "image: v1\n").unwrap();
+    let good = commit_all("v1");
+    std::fs::write(env_dir.join("server.yaml"), "image: v2\n").unwrap();
+    std::fs::write(env_dir.join("extra.yaml"), "x: 1\n").unwrap();
+    std::fs::write(dir.path().join("README.md"), "y\n").unwrap();
+    commit_all("v2");
+
+    let oid = coxswain::git::commit_env_restore(
+        dir.path(),
+        "dev",
+        &good.to_string(),
+        None,
+        "rollback dev",
+    )
+    .unwrap();
+    let restored = repo.find_commit(oid).unwrap();
+    let path = std::path::Path::new("environments/dev");
+    assert_eq!(
+        restored.tree().unwrap().get_path(path).unwrap().id(),
+        repo.find_commit(good).unwrap().tree().unwrap().get_path(path).unwrap().id()
+    );
+    // Everything outside the env folder is untouched, and the working tree follows.
+    assert_eq!(std::fs::read_to_string(dir.path().join("README.md")).unwrap(), "y\n");
+    assert_eq!(std::fs::read_to_string(env_dir.join("server.yaml")).unwrap(), "image: v1\n");
+    assert!(!env_dir.join("extra.yaml").exists());
+    assert_eq!(repo.head().unwrap().target(), Some(oid));
+
+    // Protected envs: on a branch, the working tree and HEAD left alone.
+    std::fs::write(env_dir.join("server.yaml"), "image: v3\n").unwrap();
+    let head = commit_all("v3");
+    let branch_oid = coxswain::git::commit_env_restore(
+        dir.path(),
+        "dev",
+        &good.to_string(),
+        Some("coxswain/rollback-dev-1"),
+        "rollback dev",
+    )
+    .unwrap();
+    assert_eq!(repo.head().unwrap().target(), Some(head));
+    assert_eq!(
+        repo.find_branch("coxswain/rollback-dev-1", git2::BranchType::Local)
+            .unwrap()
+            .get()
+            .target(),
+        Some(branch_oid)
+    );
+    assert_eq!(std::fs::read_to_string(env_dir.join("server.yaml")).unwrap(), "image: v3\n");
+}
