@@ -16,6 +16,7 @@ use crate::normalize::{mask_secret_pair, normalize};
 use crate::pipeline::{self, Pipeline};
 use crate::plan::render::{PlanReport, PlanSummary};
 use crate::plan::{Action, EnvPlan, PlanOptions, plan_env};
+use crate::promote::{ForgeAccess, PromoteError, PromoteOptions, PromoteOutcome, Services};
 use crate::repo::{Environment, Repo, RepoError};
 use crate::sync::{self, Progress, RollbackError, SyncEvent, SyncOptions, SyncReport};
 use crate::{policy, yaml};
@@ -110,6 +111,28 @@ impl From<RollbackError> for ApiError {
                 Self::new("no-rollback-target", error.to_string())
             }
         }
+    }
+}
+
+impl From<PromoteError> for ApiError {
+    fn from(error: PromoteError) -> Self {
+        let code = match &error {
+            PromoteError::Repo(_) => "repo",
+            PromoteError::Git(_) => "git",
+            PromoteError::Change(_) => "promote-change",
+            PromoteError::NoStage { .. }
+            | PromoteError::AmbiguousStage { .. }
+            | PromoteError::UnknownPipeline { .. }
+            | PromoteError::InvalidPipelines(_)
+            | PromoteError::NoSource { .. }
+            | PromoteError::UnknownSource { .. }
+            | PromoteError::SelfPromotion { .. } => "pipeline",
+            PromoteError::InputErrors { .. } => "input-errors",
+            PromoteError::NoForge(_) => "no-forge",
+            PromoteError::Forge(_) | PromoteError::PullRequest { .. } => "forge",
+            PromoteError::BranchTaken { .. } => "branch-taken",
+        };
+        Self::new(code, error.to_string())
     }
 }
 
@@ -602,6 +625,39 @@ impl Session {
             branch = on_branch;
         }
         Ok(RollbackOutcome { report, commit, branch })
+    }
+
+    /// Promotes `to` from `from` (design §8). Without `create`, a dry run: the edits, every
+    /// gate's result (model validation, policy, a plan against `to`'s cluster) and nothing
+    /// committed. With it: commit on a branch, push, and open or update the pull request (or push
+    /// directly for `approval: direct`). GitHub access comes from `GITHUB_TOKEN`/`GH_TOKEN` and
+    /// the remote's URL, as for `coxswain promote`. Model validation is CPU-bound: call this off
+    /// the async threads.
+    pub async fn promote(&self, from: &str, to: &str, create: bool) -> Result<PromoteOutcome, ApiError> {
+        let target = self.env(to)?;
+        let mut options = PromoteOptions::new(to);
+        options.from = Some(from.to_owned());
+        options.command = format!("coxswain promote {to} --from {from}");
+        options.dry_run = !create;
+        options.token = ["GITHUB_TOKEN", "GH_TOKEN"]
+            .iter()
+            .find_map(|name| std::env::var(name).ok().filter(|t| !t.is_empty()));
+        let forge = crate::promote::github_forge(
+            self.repo.root(),
+            &options.remote,
+            None,
+            None,
+            options.token.as_deref(),
+        );
+        let services = Services {
+            forge: match &forge {
+                Ok(forge) => ForgeAccess::Ready(forge),
+                Err(why) => ForgeAccess::Unavailable(why.clone()),
+            },
+            // The dryRun gate plans against the cluster this session shows for the target.
+            cluster: self.cluster_for(&target).await.ok(),
+        };
+        Ok(crate::promote::promote(self.repo.root(), &options, &services).await?)
     }
 
     /// Watch streams over the env's owned objects, one per kind it declares, so drift made by

@@ -7,6 +7,7 @@ use coxswain::app_api::{
     ApiError, EnvDetail, EnvOverview, Preview, RemoteStatus, RepoInfo, RollbackOutcome,
 };
 use coxswain::history::Revision;
+use coxswain::promote::PromoteOutcome;
 use coxswain::sync::SyncReport;
 use serde::Serialize;
 use serde_json::Value;
@@ -75,12 +76,7 @@ pub async fn sync_env(
     fingerprint: String,
     on_progress: Channel<Value>,
 ) -> Result<SyncReport> {
-    let session = state.session()?;
-    let progress = ChannelProgress::new(on_progress);
-    on_blocking_thread(move || {
-        tauri::async_runtime::block_on(session.sync(&env, &fingerprint, &progress))
-    })
-    .await
+    state.session()?.sync(&env, &fingerprint, &ChannelProgress::new(on_progress)).await
 }
 
 #[tauri::command]
@@ -106,17 +102,10 @@ pub async fn rollback(
     git: bool,
     on_progress: Channel<Value>,
 ) -> Result<RollbackOutcome> {
-    let session = state.session()?;
-    let progress = ChannelProgress::new(on_progress);
-    on_blocking_thread(move || {
-        tauri::async_runtime::block_on(session.rollback(&env, to, &fingerprint, git, &progress))
-    })
-    .await
+    state.session()?.rollback(&env, to, &fingerprint, git, &ChannelProgress::new(on_progress)).await
 }
 
-/// Runs a sync on a thread of its own. The engine's sync future is not provably `Send` (rustc
-/// cannot show it for the closures inside its apply streams), and Tauri runs async commands on
-/// a multi-threaded runtime, which needs `Send`; `block_on` on a blocking thread does not.
+/// Runs CPU-bound work (model validation) on a blocking thread, off the async workers.
 async fn on_blocking_thread<T: Send + 'static>(
     work: impl FnOnce() -> Result<T> + Send + 'static,
 ) -> Result<T> {
@@ -140,20 +129,16 @@ pub async fn set_context(
     state.session()?.set_context(&env, context)
 }
 
-/// The promote seam. Promotion (`coxswain::promote`) is not in this build's library yet, so this
-/// answers with the command line that does it; the view shows that command.
+/// A promotion's dry run: what moves, every gate's result, the diff; nothing committed.
 #[tauri::command]
-pub async fn promote_preview(
-    state: State<'_, AppState>,
-    from: String,
-    to: String,
-) -> Result<Value> {
+pub async fn promote_preview(state: State<'_, AppState>, from: String, to: String) -> Result<PromoteOutcome> {
     let session = state.session()?;
-    Err(ApiError::new(
-        "promote-unavailable",
-        format!(
-            "promotion is not built into this version of the app; run: coxswain promote {to} --from {from} --repo {}",
-            session.root().display()
-        ),
-    ))
+    on_blocking_thread(move || tauri::async_runtime::block_on(session.promote(&from, &to, false))).await
+}
+
+/// The promotion itself: commit, push, pull request (see `Session::promote`).
+#[tauri::command]
+pub async fn promote(state: State<'_, AppState>, from: String, to: String) -> Result<PromoteOutcome> {
+    let session = state.session()?;
+    on_blocking_thread(move || tauri::async_runtime::block_on(session.promote(&from, &to, true))).await
 }

@@ -28,7 +28,7 @@ impl TestApp {
     fn new() -> Self {
         let repo = tempfile::tempdir().expect("temp dir");
         let example = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
-        for folder in ["environments", "pipelines"] {
+        for folder in ["environments", "pipelines", "models"] {
             copy_dir(&example.join(folder), &repo.path().join(folder));
         }
         let memory = MemoryCluster::new();
@@ -162,19 +162,36 @@ fn the_protected_env_refuses_a_checkout_that_is_not_git_with_a_readable_error() 
     assert!(error["message"].as_str().is_some_and(|m| m.contains("not a git checkout")), "{error}");
 }
 
+/// Makes the copy a git repository with one commit, as promotion needs.
+fn commit_all(root: &Path) {
+    for args in [&["init", "-q"][..], &["add", "."], &["commit", "-q", "-m", "example"]] {
+        let status = std::process::Command::new("git")
+            .args(["-c", "user.name=Test", "-c", "user.email=test@example.invalid"])
+            .args(args)
+            .current_dir(root)
+            .status()
+            .expect("git runs");
+        assert!(status.success(), "git {args:?}");
+    }
+}
+
 #[test]
-fn promote_answers_with_the_command_line_until_the_library_has_it() {
+fn promote_preview_shows_what_moves_and_every_gate_without_committing() {
     let app = TestApp::new();
+    commit_all(app.repo.path());
     app.open();
-    let error =
-        app.invoke("promote_preview", json!({"from": "dev", "to": "staging"})).expect_err("seam");
-    assert_eq!(error["code"], "promote-unavailable");
-    assert!(
-        error["message"]
-            .as_str()
-            .is_some_and(|m| m.contains("coxswain promote staging --from dev")),
-        "{error}"
-    );
+    let outcome = app.invoke("promote_preview", json!({"from": "dev", "to": "staging"})).expect("dry run");
+    assert_eq!(outcome["status"], "dryRun", "{outcome}");
+    assert_eq!(outcome["change"]["model"]["new"]["version"], "1.1.0");
+    assert_eq!(outcome["change"]["model"]["old"]["version"], "1.0.0");
+    let gates: Vec<&str> = outcome["gates"]["results"].as_array().expect("gates").iter().filter_map(|g| g["gate"].as_str()).collect();
+    assert_eq!(gates, ["modelValidation", "policy", "dryRun"]);
+    assert!(outcome["diff"].as_str().is_some_and(|d| d.contains("+  version: 1.1.0")), "{}", outcome["diff"]);
+    assert_eq!(outcome["commit"], Value::Null);
+
+    // Without GitHub access, creating the pull request says what to set.
+    let error = app.invoke("promote", json!({"from": "dev", "to": "staging"})).expect_err("no forge");
+    assert!(["no-forge", "git"].contains(&error["code"].as_str().unwrap_or_default()), "{error}");
 }
 
 #[test]

@@ -34,7 +34,7 @@ function freePort() {
 
 /** The example repo copied into a fresh git repository with one commit. */
 function exampleRepo(dir) {
-  for (const folder of ['environments', 'pipelines']) cpSync(join(top, folder), join(dir, folder), { recursive: true });
+  for (const folder of ['environments', 'pipelines', 'models']) cpSync(join(top, folder), join(dir, folder), { recursive: true });
   const git = (...args) =>
     execFileSync('git', ['-c', 'user.name=E2E', '-c', 'user.email=e2e@example.invalid', '-c', 'init.defaultBranch=main', ...args], {
       cwd: dir,
@@ -186,11 +186,24 @@ describe('coxswain-app', () => {
     await waitFor('dev out of sync again', async () => (await changes('dev')) === '1');
   });
 
-  it('shows the promote view with the command line to run', async () => {
+  it('previews a promotion with its gate results, and explains what creating the pull request needs', async () => {
+    // Promotion starts from a clean checkout: drop the earlier edit.
+    execFileSync('git', ['checkout', '--', 'environments'], { cwd: repo });
     await driver.click('[data-testid="nav-promote"]');
-    const notice = await waitFor('the promote notice', () => driver.text('[data-testid="promote-cli"]'));
-    assert.match(notice, new RegExp(`coxswain promote staging --from dev --repo ${repo.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}`));
+    const status = await waitFor('the promotion preview', () => driver.text('[data-testid="promote-status"]'), 300);
+    assert.match(status, /Preview: nothing committed yet/);
+    const moves = await driver.text('[data-testid="promote-moves"]');
+    assert.match(moves, /model\.version/);
+    assert.match(moves, /1\.0\.0/);
+    assert.match(moves, /1\.1\.0/);
+    assert.equal(await driver.count('[data-testid="promote-gates"] tr'), 3);
+    assert.match(await driver.text('[data-testid="promote-gates"]'), /modelValidation/);
+    assert.ok((await driver.count('[data-testid="promote-metrics"] tbody tr')) > 0, 'model validation checks are shown');
     await shot('promote');
+    // No remote and no GitHub token here: the app says what is missing, and commits nothing.
+    await driver.click('[data-testid="create-pr"]');
+    const error = await waitFor('the reason', () => driver.text('[data-testid="promote"] [data-testid="errors"]'), 120);
+    assert.match(error, /origin|GITHUB_TOKEN|remote/i);
   });
 
   it('keeps the webdriver log quiet about errors', () => {

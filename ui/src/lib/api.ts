@@ -8,7 +8,7 @@ import type {
   EnvOverview,
   Preview,
   ProgressEvent,
-  PromotePreview,
+  PromoteOutcome,
   RepoInfo,
   RemoteStatus,
   RepoState,
@@ -35,7 +35,10 @@ export interface Api {
     onProgress: (e: ProgressEvent) => void,
   ): Promise<RollbackOutcome>;
   setContext(env: string, context: string | null): Promise<void>;
-  promotePreview(from: string, to: string): Promise<PromotePreview>;
+  /** Dry run: what moves and every gate's result; nothing committed. */
+  promotePreview(from: string, to: string): Promise<PromoteOutcome>;
+  /** Commit, push, and open or update the pull request. */
+  promote(from: string, to: string): Promise<PromoteOutcome>;
   remoteStatus(): Promise<RemoteStatus | null>;
   onRemoteStatus(handler: (payload: { status?: RemoteStatus | null; error?: ApiError }) => void): Promise<UnlistenFn>;
   onEnvUpdated(handler: (detail: EnvDetail) => void): Promise<UnlistenFn>;
@@ -82,6 +85,7 @@ export const tauriApi: Api = {
     call('rollback', { env, to, fingerprint, git, onProgress: channel(onProgress) }),
   setContext: (env, context) => call('set_context', { env, context }),
   promotePreview: (from, to) => call('promote_preview', { from, to }),
+  promote: (from, to) => call('promote', { from, to }),
   remoteStatus: () => call('remote_status'),
   onRemoteStatus: (handler) =>
     listen<{ status?: RemoteStatus | null; error?: ApiError }>('remote-status', (e) => handler(e.payload)),

@@ -1,8 +1,15 @@
 import { get } from 'svelte/store';
 import { describe, expect, it, vi } from 'vitest';
 import type { Api } from './api';
-import { createEnvStore, createHistoryStore, createOperationStore, createRemoteStore, createRepoStore } from './stores';
-import type { EnvDetail, EnvOverview, Preview, ProgressEvent, SyncReport } from './types';
+import {
+  createEnvStore,
+  createHistoryStore,
+  createOperationStore,
+  createPromoteStore,
+  createRemoteStore,
+  createRepoStore,
+} from './stores';
+import type { EnvDetail, EnvOverview, Preview, ProgressEvent, PromoteOutcome, SyncReport } from './types';
 
 const card = (name: string, update = 0): EnvOverview => ({
   name,
@@ -48,6 +55,7 @@ function fakeApi(overrides: Partial<Api> = {}): Api {
     rollback: fail('rollback'),
     setContext: fail('setContext'),
     promotePreview: fail('promotePreview'),
+    promote: fail('promote'),
     remoteStatus: fail('remoteStatus'),
     onRemoteStatus: () => Promise.resolve(() => {}),
     onEnvUpdated: () => Promise.resolve(() => {}),
@@ -188,5 +196,65 @@ describe('remote store', () => {
     expect(get(store).status?.commits[0]?.envs).toEqual(['dev']);
     push?.({ error: { code: 'git-fetch', message: 'git fetch origin: timed out', location: null } });
     expect(get(store)).toEqual({ status: null, error: { code: 'git-fetch', message: 'git fetch origin: timed out', location: null } });
+  });
+});
+
+const outcome = (status: PromoteOutcome['status']): PromoteOutcome => ({
+  status,
+  pipeline: 'iris',
+  approval: 'pullRequest',
+  change: { from: 'dev', to: 'staging', moved: [{ artifact: 'model', file: 'environments/staging/env.yaml', field: 'model.version', old: '1.0.0', new: '1.1.0' }], model: null, notes: [] },
+  diff: '',
+  gates: { results: [{ gate: 'policy', status: 'passed', summary: 'no findings', details: [] }], validation: null },
+  base: 'abc',
+  baseBranch: 'main',
+  remote: 'origin',
+  branch: status === 'dryRun' ? null : 'coxswain/promote-staging-iris-classifier-1.1.0',
+  commit: status === 'dryRun' ? null : 'c0ffee',
+  pullRequest: status === 'pullRequestOpened' ? { number: 7, html_url: 'https://example.invalid/pr/7' } : null,
+  messages: [],
+});
+
+describe('promote store', () => {
+  it('previews, then creates the pull request for the previewed promotion', async () => {
+    const promote = vi.fn(() => Promise.resolve(outcome('pullRequestOpened')));
+    const store = createPromoteStore(fakeApi({ promotePreview: () => Promise.resolve(outcome('dryRun')), promote }));
+    await store.preview('dev', 'staging');
+    expect(get(store)).toMatchObject({ phase: 'preview', outcome: { status: 'dryRun' } });
+    await store.create();
+    expect(promote).toHaveBeenCalledWith('dev', 'staging');
+    expect(get(store)).toMatchObject({ phase: 'done', outcome: { pullRequest: { number: 7 } } });
+    await store.create(); // only from a preview
+    expect(promote).toHaveBeenCalledTimes(1);
+  });
+
+  it('does not create from a blocked preview, and keeps the newest preview', async () => {
+    let release: ((o: PromoteOutcome) => void) | undefined;
+    const promote = vi.fn();
+    const store = createPromoteStore(
+      fakeApi({
+        promotePreview: (from) => (from === 'slow' ? new Promise((r) => (release = r)) : Promise.resolve(outcome('blocked'))),
+        promote,
+      }),
+    );
+    const slow = store.preview('slow', 'staging');
+    await store.preview('dev', 'staging');
+    release?.(outcome('dryRun'));
+    await slow;
+    expect(get(store)).toMatchObject({ phase: 'preview', from: 'dev', outcome: { status: 'blocked' } });
+    await store.create();
+    expect(promote).not.toHaveBeenCalled();
+  });
+
+  it('keeps the preview next to the error when creating fails', async () => {
+    const store = createPromoteStore(
+      fakeApi({
+        promotePreview: () => Promise.resolve(outcome('dryRun')),
+        promote: () => Promise.reject({ code: 'no-forge', message: 'set GITHUB_TOKEN', location: null }),
+      }),
+    );
+    await store.preview('dev', 'staging');
+    await store.create();
+    expect(get(store)).toMatchObject({ phase: 'failed', error: { code: 'no-forge' }, outcome: { status: 'dryRun' } });
   });
 });

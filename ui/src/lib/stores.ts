@@ -4,7 +4,17 @@
 import { get, writable, type Readable } from 'svelte/store';
 import { toApiError, type Api } from './api';
 import { emptyProgress, reduceProgress, type ProgressState } from './progress';
-import type { ApiError, EnvDetail, EnvOverview, Preview, RemoteStatus, RepoInfo, Revision, SyncReport } from './types';
+import type {
+  ApiError,
+  EnvDetail,
+  EnvOverview,
+  Preview,
+  PromoteOutcome,
+  RemoteStatus,
+  RepoInfo,
+  Revision,
+  SyncReport,
+} from './types';
 
 // ---------------------------------------------------------------- environments
 
@@ -191,6 +201,54 @@ export function createHistoryStore(api: Api): HistoryStore {
         store.set({ env, revisions, loading: false, error: null });
       } catch (error) {
         store.set({ env, revisions: [], loading: false, error: toApiError(error) });
+      }
+    },
+  };
+}
+
+// ---------------------------------------------------------------- promotion
+
+export type PromoteState =
+  | { phase: 'idle' }
+  | { phase: 'checking'; from: string; to: string }
+  | { phase: 'preview'; from: string; to: string; outcome: PromoteOutcome }
+  | { phase: 'creating'; from: string; to: string; outcome: PromoteOutcome }
+  | { phase: 'done'; from: string; to: string; outcome: PromoteOutcome }
+  | { phase: 'failed'; from: string; to: string; error: ApiError; outcome: PromoteOutcome | null };
+
+export interface PromoteStore extends Readable<PromoteState> {
+  /** Runs the gates and shows what moves (a dry run). A newer call wins over an older one. */
+  preview(from: string, to: string): Promise<void>;
+  /** Commits, pushes and opens the pull request for the promotion last previewed. */
+  create(): Promise<void>;
+}
+
+export function createPromoteStore(api: Api): PromoteStore {
+  const store = writable<PromoteState>({ phase: 'idle' });
+  let latest = 0;
+  return {
+    subscribe: store.subscribe,
+    async preview(from, to) {
+      const call = ++latest;
+      store.set({ phase: 'checking', from, to });
+      try {
+        const outcome = await api.promotePreview(from, to);
+        if (call === latest) store.set({ phase: 'preview', from, to, outcome });
+      } catch (error) {
+        if (call === latest) store.set({ phase: 'failed', from, to, error: toApiError(error), outcome: null });
+      }
+    },
+    async create() {
+      const state = get(store);
+      if (state.phase !== 'preview' || state.outcome.status !== 'dryRun') return;
+      const { from, to, outcome: shown } = state;
+      const call = ++latest;
+      store.set({ phase: 'creating', from, to, outcome: shown });
+      try {
+        const outcome = await api.promote(from, to);
+        if (call === latest) store.set({ phase: 'done', from, to, outcome });
+      } catch (error) {
+        if (call === latest) store.set({ phase: 'failed', from, to, error: toApiError(error), outcome: shown });
       }
     },
   };

@@ -198,21 +198,70 @@ export type ProgressEvent = { env: string } & (
   | { event: 'rollingBack'; to: number }
 );
 
-/** Gate results of a promotion, as the promote view renders them. */
-export interface GateResult {
-  gate: string;
-  passed: boolean;
-  summary: string;
-  metrics?: { name: string; value: number; threshold?: number; passed: boolean }[];
-  findings?: Diagnostic[];
+export interface ModelRef {
+  name: string;
+  version: string | null;
+  path: string;
+  sha256: string | null;
 }
 
-export interface PromotePreview {
-  from: string;
-  to: string;
-  moves: { what: string; before: string; after: string }[];
-  gates: GateResult[];
-  pullRequestUrl?: string | null;
+/** One value a promotion moves into the target env. */
+export interface Moved {
+  artifact: 'images' | 'model';
+  file: string;
+  field: string;
+  old: string | null;
+  new: string;
+}
+
+export interface GateResult {
+  gate: 'modelValidation' | 'policy' | 'dryRun';
+  status: 'passed' | 'failed' | 'skipped';
+  summary: string;
+  details: string[];
+}
+
+/** `coxswain validate -o json`: the model validation gate's report. */
+export interface ValidationReport {
+  model: string;
+  sha256: string;
+  dataset: string;
+  checks: { name: string; measured: string; threshold: string; verdict: 'pass' | 'fail' | 'skipped'; detail: string }[];
+  metrics: {
+    rows: number;
+    accuracy: number | null;
+    loadMs: number;
+    latency: { batch: number; p50Ms: number; p95Ms: number; p99Ms: number; calls: number }[];
+    rowsPerS: number;
+  } | null;
+  baseline: { model: string; metrics: { accuracy: number | null } | null } | null;
+  notes: string[];
+}
+
+export type PromoteStatus =
+  | 'nothingToPromote'
+  | 'dryRun'
+  | 'blocked'
+  | 'committed'
+  | 'pushed'
+  | 'pullRequestOpened'
+  | 'pullRequestUpdated';
+
+/** What `coxswain promote` did or would do (coxswain::promote::PromoteOutcome). */
+export interface PromoteOutcome {
+  status: PromoteStatus;
+  pipeline: string;
+  approval: string;
+  change: { from: string; to: string; moved: Moved[]; model: { old: ModelRef; new: ModelRef } | null; notes: string[] };
+  diff: string;
+  gates: { results: GateResult[]; validation: ValidationReport | null };
+  base: string;
+  baseBranch: string;
+  remote: string;
+  branch: string | null;
+  commit: string | null;
+  pullRequest: { number: number; html_url: string } | null;
+  messages: string[];
 }
 
 export interface RemoteCommit {
