@@ -36,6 +36,7 @@ pub fn builder<R: Runtime>(
         commands::set_context,
         commands::remote_status,
         commands::promote_preview,
+        commands::promote,
     ])
 }
 

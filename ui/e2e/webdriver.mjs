@@ -54,6 +54,8 @@ export class WebDriver {
 
   async click(css) {
     const element = await this.find(css);
+    // WebKitWebDriver refuses clicks on elements outside the viewport.
+    await this.execute('document.querySelector(arguments[0]).scrollIntoView({ block: "center" });', css);
     await this.command('POST', this.sessionPath(`/element/${element}/click`), {});
   }
 
