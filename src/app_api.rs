@@ -633,7 +633,12 @@ impl Session {
     /// directly for `approval: direct`). GitHub access comes from `GITHUB_TOKEN`/`GH_TOKEN` and
     /// the remote's URL, as for `coxswain promote`. Model validation is CPU-bound: call this off
     /// the async threads.
-    pub async fn promote(&self, from: &str, to: &str, create: bool) -> Result<PromoteOutcome, ApiError> {
+    pub async fn promote(
+        &self,
+        from: &str,
+        to: &str,
+        create: bool,
+    ) -> Result<PromoteOutcome, ApiError> {
         let target = self.env(to)?;
         let mut options = PromoteOptions::new(to);
         options.from = Some(from.to_owned());

@@ -131,14 +131,24 @@ pub async fn set_context(
 
 /// A promotion's dry run: what moves, every gate's result, the diff; nothing committed.
 #[tauri::command]
-pub async fn promote_preview(state: State<'_, AppState>, from: String, to: String) -> Result<PromoteOutcome> {
+pub async fn promote_preview(
+    state: State<'_, AppState>,
+    from: String,
+    to: String,
+) -> Result<PromoteOutcome> {
     let session = state.session()?;
-    on_blocking_thread(move || tauri::async_runtime::block_on(session.promote(&from, &to, false))).await
+    on_blocking_thread(move || tauri::async_runtime::block_on(session.promote(&from, &to, false)))
+        .await
 }
 
 /// The promotion itself: commit, push, pull request (see `Session::promote`).
 #[tauri::command]
-pub async fn promote(state: State<'_, AppState>, from: String, to: String) -> Result<PromoteOutcome> {
+pub async fn promote(
+    state: State<'_, AppState>,
+    from: String,
+    to: String,
+) -> Result<PromoteOutcome> {
     let session = state.session()?;
-    on_blocking_thread(move || tauri::async_runtime::block_on(session.promote(&from, &to, true))).await
+    on_blocking_thread(move || tauri::async_runtime::block_on(session.promote(&from, &to, true)))
+        .await
 }

@@ -43,10 +43,11 @@ pub fn builder<R: Runtime>(
 /// Set (to anything) to keep the webview's GPU compositing on.
 pub const GPU_VAR: &str = "COXSWAIN_APP_GPU";
 
-/// The views are tables and text, which software rendering draws well. It keeps WebKitGTK's
+/// The views are tables and text, which software rendering draws well. It keeps `WebKitGTK`'s
 /// web process about 90 MB smaller (no GL stack) and avoids the blank windows some GPU drivers
-/// give WebKitGTK.
+/// give `WebKitGTK`.
 #[cfg(target_os = "linux")]
+#[allow(clippy::needless_pass_by_value, reason = "the signature `with_webview` asks for")]
 fn software_rendering(webview: tauri::webview::PlatformWebview) {
     use webkit2gtk::{SettingsExt as _, WebViewExt as _};
     if let Some(settings) = webview.inner().settings() {

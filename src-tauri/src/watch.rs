@@ -23,7 +23,7 @@ const CLUSTER_DEBOUNCE: Duration = Duration::from_millis(500);
 /// Wait before re-opening a cluster watch that failed or ended.
 const REWATCH_AFTER: Duration = Duration::from_secs(5);
 /// How often the remote is fetched for commits not synced yet.
-const FETCH_EVERY: Duration = Duration::from_secs(300);
+const FETCH_EVERY: Duration = Duration::from_mins(5);
 /// The event carrying a `RemoteStatus` (or `{error}`) after each periodic fetch.
 pub const REMOTE_STATUS: &str = "remote-status";
 
@@ -58,7 +58,7 @@ pub fn start<R: Runtime>(app: AppHandle<R>, session: Arc<Session>) -> Result<Wat
     let file_sender = sender.clone();
     let mut watcher =
         notify::recommended_watcher(move |result: notify::Result<Event>| match result {
-            Ok(event) if changes_content(&event.kind) => {
+            Ok(event) if changes_content(event.kind) => {
                 let envs = envs_touched(&root, &event.paths, &known);
                 if !envs.is_empty() {
                     let _ = file_sender.send(Trigger::Files(envs));
@@ -109,14 +109,14 @@ pub async fn fetch_remote(session: Arc<Session>) -> Result<Option<RemoteStatus>,
 
 /// Whether an event can change what an env loads. Reads are not changes: the reload itself
 /// opens every file of the env, and counting that would re-plan forever.
-fn changes_content(kind: &EventKind) -> bool {
+fn changes_content(kind: EventKind) -> bool {
     use notify::event::{MetadataKind, ModifyKind};
-    match kind {
-        EventKind::Create(_) | EventKind::Remove(_) | EventKind::Any => true,
-        EventKind::Modify(ModifyKind::Metadata(MetadataKind::AccessTime)) => false,
-        EventKind::Modify(_) => true,
-        EventKind::Access(_) | EventKind::Other => false,
-    }
+    !matches!(
+        kind,
+        EventKind::Modify(ModifyKind::Metadata(MetadataKind::AccessTime))
+            | EventKind::Access(_)
+            | EventKind::Other
+    )
 }
 
 /// Re-plans envs as triggers arrive, merging triggers that arrive close together (an editor
@@ -194,11 +194,11 @@ mod tests {
 
     #[test]
     fn reads_are_not_changes_but_writes_creates_and_removes_are() {
-        assert!(changes_content(&EventKind::Modify(ModifyKind::Data(DataChange::Content))));
-        assert!(changes_content(&EventKind::Create(CreateKind::File)));
-        assert!(changes_content(&EventKind::Remove(RemoveKind::File)));
-        assert!(!changes_content(&EventKind::Access(AccessKind::Read)));
-        assert!(!changes_content(&EventKind::Modify(ModifyKind::Metadata(
+        assert!(changes_content(EventKind::Modify(ModifyKind::Data(DataChange::Content))));
+        assert!(changes_content(EventKind::Create(CreateKind::File)));
+        assert!(changes_content(EventKind::Remove(RemoveKind::File)));
+        assert!(!changes_content(EventKind::Access(AccessKind::Read)));
+        assert!(!changes_content(EventKind::Modify(ModifyKind::Metadata(
             MetadataKind::AccessTime
         ))));
     }

@@ -180,17 +180,28 @@ fn promote_preview_shows_what_moves_and_every_gate_without_committing() {
     let app = TestApp::new();
     commit_all(app.repo.path());
     app.open();
-    let outcome = app.invoke("promote_preview", json!({"from": "dev", "to": "staging"})).expect("dry run");
+    let outcome =
+        app.invoke("promote_preview", json!({"from": "dev", "to": "staging"})).expect("dry run");
     assert_eq!(outcome["status"], "dryRun", "{outcome}");
     assert_eq!(outcome["change"]["model"]["new"]["version"], "1.1.0");
     assert_eq!(outcome["change"]["model"]["old"]["version"], "1.0.0");
-    let gates: Vec<&str> = outcome["gates"]["results"].as_array().expect("gates").iter().filter_map(|g| g["gate"].as_str()).collect();
+    let gates: Vec<&str> = outcome["gates"]["results"]
+        .as_array()
+        .expect("gates")
+        .iter()
+        .filter_map(|g| g["gate"].as_str())
+        .collect();
     assert_eq!(gates, ["modelValidation", "policy", "dryRun"]);
-    assert!(outcome["diff"].as_str().is_some_and(|d| d.contains("+  version: 1.1.0")), "{}", outcome["diff"]);
+    assert!(
+        outcome["diff"].as_str().is_some_and(|d| d.contains("+  version: 1.1.0")),
+        "{}",
+        outcome["diff"]
+    );
     assert_eq!(outcome["commit"], Value::Null);
 
     // Without GitHub access, creating the pull request says what to set.
-    let error = app.invoke("promote", json!({"from": "dev", "to": "staging"})).expect_err("no forge");
+    let error =
+        app.invoke("promote", json!({"from": "dev", "to": "staging"})).expect_err("no forge");
     assert!(["no-forge", "git"].contains(&error["code"].as_str().unwrap_or_default()), "{error}");
 }
 
@@ -207,7 +218,7 @@ fn editing_a_manifest_pushes_a_new_plan_of_that_env_only() {
     std::fs::write(&file, text.replace("LOG_LEVEL: info", "LOG_LEVEL: warn")).expect("write");
 
     // A bound on how long to wait, not a speed check.
-    let detail = receiver.recv_timeout(Duration::from_secs(60)).expect("an env-updated event");
+    let detail = receiver.recv_timeout(Duration::from_mins(1)).expect("an env-updated event");
     assert_eq!(detail["overview"]["name"], "staging");
     let config = detail["resources"]
         .as_array()

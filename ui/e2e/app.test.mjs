@@ -1,5 +1,5 @@
 // End-to-end tests of the built desktop app in a real WebKitGTK webview, driven through
-// tauri-driver and WebKitWebDriver. Run under a display (scripts/test-app uses xvfb-run):
+// tauri-driver and WebKitWebDriver. Run under a display (`scripts/test --app` uses xvfb-run):
 //   COXSWAIN_APP=path/to/coxswain-app node --test e2e/
 // The app runs against its in-process cluster (COXSWAIN_CLUSTER=memory) on a git copy of the
 // bundled example repo, so nothing outside a temp directory is touched. Screenshots of the main
