@@ -630,8 +630,9 @@ impl Session {
     /// Promotes `to` from `from` (design §8). Without `create`, a dry run: the edits, every
     /// gate's result (model validation, policy, a plan against `to`'s cluster) and nothing
     /// committed. With it: commit on a branch, push, and open or update the pull request (or push
-    /// directly for `approval: direct`). GitHub access comes from `GITHUB_TOKEN`/`GH_TOKEN` and
-    /// the remote's URL, as for `coxswain promote`. Model validation is CPU-bound: call this off
+    /// directly for `approval: direct`). GitHub access comes from the environment, as in GitHub
+    /// Actions: `GITHUB_TOKEN`/`GH_TOKEN`, `GITHUB_REPOSITORY` (else the remote's URL) and
+    /// `GITHUB_API_URL`. Model validation is CPU-bound: call this off
     /// the async threads.
     pub async fn promote(
         &self,
@@ -644,16 +645,8 @@ impl Session {
         options.from = Some(from.to_owned());
         options.command = format!("coxswain promote {to} --from {from}");
         options.dry_run = !create;
-        options.token = ["GITHUB_TOKEN", "GH_TOKEN"]
-            .iter()
-            .find_map(|name| std::env::var(name).ok().filter(|t| !t.is_empty()));
-        let forge = crate::promote::github_forge(
-            self.repo.root(),
-            &options.remote,
-            None,
-            None,
-            options.token.as_deref(),
-        );
+        options.token = crate::promote::github_token_from_env();
+        let forge = crate::promote::github_forge_from_env(self.repo.root(), &options.remote);
         let services = Services {
             forge: match &forge {
                 Ok(forge) => ForgeAccess::Ready(forge),

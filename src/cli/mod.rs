@@ -351,10 +351,8 @@ async fn promote_command(
     github_api: Option<&str>,
     output: Format,
 ) -> Result<ExitCode, String> {
-    use crate::promote::{ForgeAccess, Services, github_forge, promote};
-    let token = ["GITHUB_TOKEN", "GH_TOKEN"]
-        .iter()
-        .find_map(|name| std::env::var(name).ok().filter(|t| !t.is_empty()));
+    use crate::promote::{ForgeAccess, Services, github_forge, github_token_from_env, promote};
+    let token = github_token_from_env();
     options.token.clone_from(&token);
     let forge =
         github_forge(repo.root(), &options.remote, github_repo, github_api, token.as_deref());

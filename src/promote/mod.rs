@@ -502,6 +502,28 @@ fn sanitize(text: &str) -> String {
     out.trim_matches(|c| c == '.' || c == '-').trim_end_matches(".lock").to_owned()
 }
 
+/// A non-empty environment variable.
+fn non_empty_env(name: &str) -> Option<String> {
+    std::env::var(name).ok().filter(|value| !value.is_empty())
+}
+
+/// The token for GitHub: `GITHUB_TOKEN`, else `GH_TOKEN`.
+pub fn github_token_from_env() -> Option<String> {
+    non_empty_env("GITHUB_TOKEN").or_else(|| non_empty_env("GH_TOKEN"))
+}
+
+/// [`github_forge`] with everything from the environment, as GitHub Actions sets it
+/// (`GITHUB_REPOSITORY`, `GITHUB_API_URL`, the token): for callers with no command line.
+pub fn github_forge_from_env(root: &Path, remote: &str) -> Result<forge::GitHub, String> {
+    github_forge(
+        root,
+        remote,
+        non_empty_env("GITHUB_REPOSITORY").as_deref(),
+        non_empty_env("GITHUB_API_URL").as_deref(),
+        github_token_from_env().as_deref(),
+    )
+}
+
 /// A GitHub forge configured the way people expect: `--github-repo` (or `GITHUB_REPOSITORY`,
 /// or the remote's URL when it points at a GitHub host), `--github-api` (or `GITHUB_API_URL`,
 /// else api.github.com), and the token from `GITHUB_TOKEN` / `GH_TOKEN`. The `Err` says what is

@@ -14,6 +14,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { WebDriver, waitFor } from './webdriver.mjs';
+import { startForge } from './forge.mjs';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const top = resolve(here, '../..');
@@ -43,6 +44,10 @@ function exampleRepo(dir) {
   git('init', '-q');
   git('add', '.');
   git('commit', '-q', '-m', 'example repo');
+  // The remote promotions push to: a bare repository beside it.
+  execFileSync('git', ['init', '-q', '--bare', `${dir}.git`]);
+  git('remote', 'add', 'origin', `file://${dir}.git`);
+  git('push', '-q', '-u', 'origin', 'main');
   return dir;
 }
 
@@ -52,6 +57,7 @@ describe('coxswain-app', () => {
   const config = join(repo, 'environments/dev/config.yaml');
   let driver;
   let tauriDriver;
+  let forge;
   let driverLog = '';
 
   const shot = async (name) => {
@@ -81,6 +87,7 @@ describe('coxswain-app', () => {
   };
 
   before(async () => {
+    forge = await startForge();
     const port = await freePort();
     const nativePort = await freePort();
     tauriDriver = spawn('tauri-driver', ['--port', String(port), '--native-port', String(nativePort)], {
@@ -92,6 +99,10 @@ describe('coxswain-app', () => {
         COXSWAIN_APP_GPU: '1',
         COXSWAIN_REPO: repo,
         XDG_CONFIG_HOME: join(work, 'config'),
+        // GitHub as GitHub Actions describes it, pointed at the stand-in.
+        GITHUB_TOKEN: 'e2e-token',
+        GITHUB_REPOSITORY: 'acme/gitops',
+        GITHUB_API_URL: forge.url,
       },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
@@ -105,6 +116,7 @@ describe('coxswain-app', () => {
   after(async () => {
     await driver?.quit();
     tauriDriver?.kill();
+    forge?.close();
     rmSync(work, { recursive: true, force: true });
   });
 
@@ -186,7 +198,7 @@ describe('coxswain-app', () => {
     await waitFor('dev out of sync again', async () => (await changes('dev')) === '1');
   });
 
-  it('previews a promotion with its gate results, and explains what creating the pull request needs', async () => {
+  it('previews a promotion with its gate results, then opens the pull request and links to it', async () => {
     // Promotion starts from a clean checkout: drop the earlier edit.
     execFileSync('git', ['checkout', '--', 'environments'], { cwd: repo });
     await driver.click('[data-testid="nav-promote"]');
@@ -200,10 +212,27 @@ describe('coxswain-app', () => {
     assert.match(await driver.text('[data-testid="promote-gates"]'), /modelValidation/);
     assert.ok((await driver.count('[data-testid="promote-metrics"] tbody tr')) > 0, 'model validation checks are shown');
     await shot('promote');
-    // No remote and no GitHub token here: the app says what is missing, and commits nothing.
+    assert.equal(forge.requests.length, 0, 'the preview asks nothing of GitHub');
+
     await driver.click('[data-testid="create-pr"]');
-    const error = await waitFor('the reason', () => driver.text('[data-testid="promote"] [data-testid="errors"]'), 120);
-    assert.match(error, /origin|GITHUB_TOKEN|remote/i);
+    const link = await waitFor('the pull request link', () => driver.text('[data-testid="pull-request"]'), 300);
+    assert.match(link, /Pull request #1: https:\/\/github\.invalid\/acme\/gitops\/pull\/1/);
+    await shot('promote-pull-request');
+
+    const created = forge.requests.filter((r) => r.method === 'POST' && r.path === '/repos/acme/gitops/pulls');
+    assert.equal(created.length, 1, 'exactly one pull request is opened');
+    const [{ body, authorization }] = created;
+    assert.equal(authorization, 'Bearer e2e-token');
+    assert.equal(body.base, 'main');
+    assert.match(body.body, /1\.1\.0/);
+    // The branch the pull request names is on the remote, one commit past main.
+    const branches = execFileSync('git', ['ls-remote', '--heads', `${repo}.git`], { encoding: 'utf8' });
+    assert.ok(branches.includes(`refs/heads/${body.head}`), `${body.head} in\n${branches}`);
+    const ahead = execFileSync('git', ['--git-dir', `${repo}.git`, 'rev-list', '--count', `main..${body.head}`], { encoding: 'utf8' });
+    assert.equal(ahead.trim(), '1');
+    // The user's checkout is left as it was.
+    assert.equal(execFileSync('git', ['status', '--porcelain'], { cwd: repo, encoding: 'utf8' }), '');
+    assert.equal(execFileSync('git', ['branch', '--show-current'], { cwd: repo, encoding: 'utf8' }).trim(), 'main');
   });
 
   it('keeps the webdriver log quiet about errors', () => {
