@@ -152,3 +152,38 @@ pub async fn promote(
     on_blocking_thread(move || tauri::async_runtime::block_on(session.promote(&from, &to, true)))
         .await
 }
+
+/// Opens a web page (a pull request) in the user's browser. Only `http(s)` URLs: the webview
+/// must not be able to launch arbitrary programs or files through the desktop's handlers.
+#[tauri::command]
+pub async fn open_in_browser(url: String) -> Result<()> {
+    if !is_web_url(&url) {
+        return Err(ApiError::new("bad-url", format!("not a web address: {url}")));
+    }
+    open::that_detached(&url)
+        .map_err(|error| ApiError::new("open-failed", format!("cannot open {url}: {error}")))
+}
+
+fn is_web_url(url: &str) -> bool {
+    ["https://", "http://"].iter().any(|scheme| {
+        url.get(..scheme.len()).is_some_and(|head| head.eq_ignore_ascii_case(scheme))
+            && url.len() > scheme.len()
+            && !url.chars().any(char::is_control)
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::is_web_url;
+
+    #[test]
+    fn only_web_addresses_are_opened() {
+        assert!(is_web_url("https://github.com/acme/gitops/pull/7"));
+        assert!(is_web_url("HTTP://example.com"));
+        for url in
+            ["file:///etc/passwd", "javascript:alert(1)", "https://", "/tmp/x", "https://a\nb"]
+        {
+            assert!(!is_web_url(url), "{url}");
+        }
+    }
+}

@@ -37,6 +37,7 @@ pub fn builder<R: Runtime>(
         commands::remote_status,
         commands::promote_preview,
         commands::promote,
+        commands::open_in_browser,
     ])
 }
 

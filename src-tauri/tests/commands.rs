@@ -4,7 +4,7 @@
 
 use coxswain::app_api::Connector;
 use coxswain::cluster::memory::MemoryCluster;
-use coxswain::cluster::{Cluster, ObjectKey};
+use coxswain::cluster::{Cluster, Gvk, ObjectKey};
 use serde_json::{Value, json};
 use std::path::Path;
 use std::sync::Arc;
@@ -229,4 +229,69 @@ fn editing_a_manifest_pushes_a_new_plan_of_that_env_only() {
         .expect("config map");
     assert!(config["diff"].as_str().is_some_and(|d| d.contains("LOG_LEVEL: warn")), "{config}");
     assert!(receiver.recv_timeout(Duration::from_secs(2)).is_err(), "only staging changed");
+}
+
+/// Somebody deletes an object Coxswain synced (`kubectl delete`): the watch on the env's owned
+/// objects re-plans the env and the UI gets the drift as an update, with no file touched.
+#[test]
+fn drift_in_the_cluster_pushes_a_new_plan_of_that_env() {
+    let app = TestApp::new();
+    app.open();
+    let preview = app.invoke("preview_sync", json!({"env": "dev"})).expect("preview");
+    let fingerprint = preview["fingerprint"].as_str().expect("fingerprint");
+    let report = app
+        .invoke(
+            "sync_env",
+            json!({"env": "dev", "fingerprint": fingerprint, "onProgress": CHANNEL}),
+        )
+        .expect("sync");
+    assert_eq!(report["status"], "synced", "{report}");
+
+    let (sender, receiver) = mpsc::channel::<Value>();
+    app.app.listen("env-updated", move |event| {
+        let _ = sender.send(serde_json::from_str(event.payload()).unwrap_or(Value::Null));
+    });
+    let service =
+        tauri::async_runtime::block_on(app.memory.resolve(&Gvk::from_api_version("v1", "Service")))
+            .expect("resolve Service");
+    let key = ObjectKey {
+        group_kind: "Service".into(),
+        namespace: Some("iris-dev".into()),
+        name: "iris-server".into(),
+    };
+    // The watch opens once dev's namespace exists (re-tried every few seconds): touch an
+    // annotation nobody declares until an update arrives, so the watch is known to be open.
+    let deadline = std::time::Instant::now() + Duration::from_mins(1);
+    for touch in 0.. {
+        let mut touched = app.memory.object(&key).expect("synced service");
+        touched["metadata"]["annotations"]["example.com/touched"] = json!(touch.to_string());
+        tauri::async_runtime::block_on(app.memory.replace(&service, &touched)).expect("touch");
+        if let Ok(detail) = receiver.recv_timeout(Duration::from_secs(2)) {
+            assert_eq!(detail["overview"]["name"], "dev");
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "the watch on dev never reported");
+    }
+
+    assert!(
+        tauri::async_runtime::block_on(app.memory.delete(
+            &service,
+            Some("iris-dev"),
+            "iris-server"
+        ))
+        .expect("delete")
+    );
+    let detail = loop {
+        let detail = receiver.recv_timeout(Duration::from_mins(1)).expect("an update after drift");
+        let resources = detail["resources"].as_array().expect("resources");
+        if resources.iter().any(|r| {
+            r["name"] == "iris-server" && r["groupKind"] == "Service" && r["action"] == "create"
+        }) {
+            break detail;
+        }
+    };
+    assert_eq!(detail["overview"]["name"], "dev");
+    assert_eq!(detail["overview"]["syncState"], "OutOfSync", "{}", detail["overview"]);
+    assert_eq!(detail["overview"]["counts"]["create"], 1, "{}", detail["overview"]);
+    assert_eq!(detail["overview"]["counts"]["update"], 0, "{}", detail["overview"]);
 }

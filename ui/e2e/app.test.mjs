@@ -217,6 +217,7 @@ describe('coxswain-app', () => {
     await driver.click('[data-testid="create-pr"]');
     const link = await waitFor('the pull request link', () => driver.text('[data-testid="pull-request"]'), 300);
     assert.match(link, /Pull request #1: https:\/\/github\.invalid\/acme\/gitops\/pull\/1/);
+    await driver.execute('document.querySelector(arguments[0]).scrollIntoView({ block: "center" })', '[data-testid="pull-request"]');
     await shot('promote-pull-request');
 
     const created = forge.requests.filter((r) => r.method === 'POST' && r.path === '/repos/acme/gitops/pulls');

@@ -39,6 +39,8 @@ export interface Api {
   promotePreview(from: string, to: string): Promise<PromoteOutcome>;
   /** Commit, push, and open or update the pull request. */
   promote(from: string, to: string): Promise<PromoteOutcome>;
+  /** Opens an http(s) page (a pull request) in the user's browser. */
+  openInBrowser(url: string): Promise<void>;
   remoteStatus(): Promise<RemoteStatus | null>;
   onRemoteStatus(handler: (payload: { status?: RemoteStatus | null; error?: ApiError }) => void): Promise<UnlistenFn>;
   onEnvUpdated(handler: (detail: EnvDetail) => void): Promise<UnlistenFn>;
@@ -86,6 +88,7 @@ export const tauriApi: Api = {
   setContext: (env, context) => call('set_context', { env, context }),
   promotePreview: (from, to) => call('promote_preview', { from, to }),
   promote: (from, to) => call('promote', { from, to }),
+  openInBrowser: (url) => call('open_in_browser', { url }),
   remoteStatus: () => call('remote_status'),
   onRemoteStatus: (handler) =>
     listen<{ status?: RemoteStatus | null; error?: ApiError }>('remote-status', (e) => handler(e.payload)),

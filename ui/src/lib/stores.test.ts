@@ -56,6 +56,7 @@ function fakeApi(overrides: Partial<Api> = {}): Api {
     setContext: fail('setContext'),
     promotePreview: fail('promotePreview'),
     promote: fail('promote'),
+    openInBrowser: fail('openInBrowser'),
     remoteStatus: fail('remoteStatus'),
     onRemoteStatus: () => Promise.resolve(() => {}),
     onEnvUpdated: () => Promise.resolve(() => {}),
