@@ -528,20 +528,29 @@ impl Session {
         Ok(Some(yaml::to_yaml(&live)))
     }
 
-    /// The plan a sync of `env` would apply now, after the gates that need no cluster.
-    pub async fn preview_sync(&self, name: &str) -> Result<Preview, ApiError> {
+    /// The plan a sync of `env` would apply now, after the gates that need no cluster. With
+    /// `force_conflicts` the plan takes ownership of fields another manager changed since the
+    /// last sync (someone's `kubectl edit`); without it such fields are reported as conflicts.
+    pub async fn preview_sync(
+        &self,
+        name: &str,
+        force_conflicts: bool,
+    ) -> Result<Preview, ApiError> {
         let env = self.env(name)?;
         preflight(&self.repo, &env)?;
         let cluster = self.cluster_for(&env).await?;
-        let plan = plan_env(cluster.as_ref(), &env, &PlanOptions::default()).await?;
+        let options = PlanOptions { force_conflicts, ..PlanOptions::default() };
+        let plan = plan_env(cluster.as_ref(), &env, &options).await?;
         Ok(preview(plan, None))
     }
 
-    /// Syncs `env` if its plan still has the previewed `fingerprint`; events go to `progress`.
+    /// Syncs `env` if its plan still has the previewed `fingerprint` (previewed with the same
+    /// `force_conflicts`); events go to `progress`.
     pub async fn sync(
         &self,
         name: &str,
         fingerprint: &str,
+        force_conflicts: bool,
         progress: &dyn Progress,
     ) -> Result<SyncReport, ApiError> {
         let env = self.env(name)?;
@@ -552,6 +561,7 @@ impl Session {
             dirty: info.as_ref().is_some_and(|i| !i.dirty_files.is_empty()),
             message: "coxswain app sync".into(),
             holder: self.holder.clone(),
+            force_conflicts,
             ..SyncOptions::default()
         };
         let confirming = Confirming { inner: progress, fingerprint };

@@ -65,8 +65,12 @@ pub async fn live_object(
 }
 
 #[tauri::command]
-pub async fn preview_sync(state: State<'_, AppState>, env: String) -> Result<Preview> {
-    state.session()?.preview_sync(&env).await
+pub async fn preview_sync(
+    state: State<'_, AppState>,
+    env: String,
+    force_conflicts: Option<bool>,
+) -> Result<Preview> {
+    state.session()?.preview_sync(&env, force_conflicts.unwrap_or(false)).await
 }
 
 #[tauri::command]
@@ -74,9 +78,11 @@ pub async fn sync_env(
     state: State<'_, AppState>,
     env: String,
     fingerprint: String,
+    force_conflicts: Option<bool>,
     on_progress: Channel<Value>,
 ) -> Result<SyncReport> {
-    state.session()?.sync(&env, &fingerprint, &ChannelProgress::new(on_progress)).await
+    let progress = ChannelProgress::new(on_progress);
+    state.session()?.sync(&env, &fingerprint, force_conflicts.unwrap_or(false), &progress).await
 }
 
 #[tauri::command]

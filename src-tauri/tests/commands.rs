@@ -127,7 +127,9 @@ fn sync_applies_the_previewed_plan_and_refuses_a_stale_one() {
     assert_eq!(error["code"], "plan-changed");
     assert_eq!(app.memory.requests().writes(), 0);
 
-    let preview = app.invoke("preview_sync", json!({"env": "dev"})).expect("preview");
+    let preview = app
+        .invoke("preview_sync", json!({"env": "dev", "forceConflicts": false}))
+        .expect("preview");
     assert_eq!(preview["summary"]["namespaces"], 1);
     let fingerprint = preview["fingerprint"].as_str().expect("fingerprint");
     let report = app

@@ -1,5 +1,6 @@
 use super::*;
 use crate::cluster::memory::MemoryCluster;
+use crate::cluster::{ApplyOptions, Gvk};
 use std::sync::Mutex;
 
 /// A copy of the bundled example repo, so tests can edit manifests.
@@ -107,22 +108,22 @@ async fn overview_lists_environments_in_pipeline_order_with_their_changes() {
 async fn sync_applies_only_the_previewed_plan() {
     let repo = example_repo();
     let (session, memory) = session(repo.path());
-    let preview = session.preview_sync("dev").await.expect("preview");
+    let preview = session.preview_sync("dev", false).await.expect("preview");
     assert_eq!(preview.summary.create + preview.summary.namespaces, 5);
 
     // The repo changes after the preview: the confirmed plan is stale, nothing is written.
     set_log_level(repo.path(), "debug", "trace");
     session.reload(&BTreeSet::from(["dev".to_owned()]));
     let error = session
-        .sync("dev", &preview.fingerprint, &Recorder::default())
+        .sync("dev", &preview.fingerprint, false, &Recorder::default())
         .await
         .expect_err("stale preview");
     assert_eq!(error.code, "plan-changed");
     assert_eq!(config_map_value(&memory, "iris-dev", "LOG_LEVEL"), None);
 
-    let preview = session.preview_sync("dev").await.expect("preview again");
+    let preview = session.preview_sync("dev", false).await.expect("preview again");
     let recorder = Recorder::default();
-    let report = session.sync("dev", &preview.fingerprint, &recorder).await.expect("sync");
+    let report = session.sync("dev", &preview.fingerprint, false, &recorder).await.expect("sync");
     assert_eq!(report.status, sync::SyncStatus::Synced, "{:?}", report.error);
     assert_eq!(config_map_value(&memory, "iris-dev", "LOG_LEVEL").as_deref(), Some("trace"));
     let events = recorder.0.lock().expect("lock").clone();
@@ -142,12 +143,58 @@ async fn sync_applies_only_the_previewed_plan() {
     assert!(live.contains("LOG_LEVEL: trace"), "{live}");
 }
 
+/// Someone took a field over with another manager (`kubectl apply --server-side
+/// --force-conflicts`): the plan names the conflict instead of overwriting it, and a sync
+/// previewed with `force_conflicts` takes the field back.
+#[tokio::test]
+async fn a_field_taken_over_by_another_manager_is_a_conflict_until_forced() {
+    let repo = example_repo();
+    let (session, memory) = session(repo.path());
+    let preview = session.preview_sync("dev", false).await.expect("preview");
+    session.sync("dev", &preview.fingerprint, false, &Recorder::default()).await.expect("sync");
+
+    let resource = memory.resolve(&Gvk::from_api_version("v1", "ConfigMap")).await.expect("kind");
+    let hotfix = serde_json::json!({
+        "apiVersion": "v1",
+        "kind": "ConfigMap",
+        "metadata": {"name": "iris-server-config", "namespace": "iris-dev"},
+        "data": {"LOG_LEVEL": "trace"},
+    });
+    let by_hand = ApplyOptions { field_manager: "oncall".into(), force: true, dry_run: false };
+    memory.apply(&resource, &hotfix, &by_hand).await.expect("hotfix");
+
+    let detail = session.detail("dev").await.expect("detail");
+    let conflict = detail.overview.errors.iter().find(|e| e.code == "conflict");
+    let message = &conflict.expect("a conflict is reported").message;
+    assert!(message.contains("oncall") && message.contains(".data.LOG_LEVEL"), "{message}");
+
+    let forced = session.preview_sync("dev", true).await.expect("forced preview");
+    assert_eq!((forced.summary.update, forced.summary.create), (1, 0));
+    // Confirming it as an ordinary sync writes nothing: that plan still has the conflict.
+    let report = session
+        .sync("dev", &forced.fingerprint, false, &Recorder::default())
+        .await
+        .expect("an ordinary sync");
+    assert_eq!(report.status, sync::SyncStatus::Blocked, "{:?}", report.error);
+    assert!(report.applied.is_empty());
+    assert_eq!(config_map_value(&memory, "iris-dev", "LOG_LEVEL").as_deref(), Some("trace"));
+
+    let report = session
+        .sync("dev", &forced.fingerprint, true, &Recorder::default())
+        .await
+        .expect("forced sync");
+    assert_eq!(report.status, sync::SyncStatus::Synced, "{:?}", report.error);
+    assert_eq!(config_map_value(&memory, "iris-dev", "LOG_LEVEL").as_deref(), Some("debug"));
+    let detail = session.detail("dev").await.expect("detail");
+    assert_eq!(detail.overview.sync_state, SyncState::Synced, "{:?}", detail.overview.errors);
+}
+
 #[tokio::test]
 async fn an_edit_is_planned_as_an_update_and_rollback_restores_the_previous_revision() {
     let repo = example_repo();
     let (session, memory) = session(repo.path());
-    let first = session.preview_sync("dev").await.expect("preview");
-    session.sync("dev", &first.fingerprint, &Recorder::default()).await.expect("first sync");
+    let first = session.preview_sync("dev", false).await.expect("preview");
+    session.sync("dev", &first.fingerprint, false, &Recorder::default()).await.expect("first sync");
 
     set_log_level(repo.path(), "debug", "warn");
     session.reload(&BTreeSet::from(["dev".to_owned()]));
@@ -158,8 +205,11 @@ async fn an_edit_is_planned_as_an_update_and_rollback_restores_the_previous_revi
     assert_eq!(changed.source.as_deref(), Some("environments/dev/config.yaml:2"));
     assert!(changed.diff.contains("-  LOG_LEVEL: debug\n+  LOG_LEVEL: warn"), "{}", changed.diff);
 
-    let second = session.preview_sync("dev").await.expect("preview");
-    session.sync("dev", &second.fingerprint, &Recorder::default()).await.expect("second sync");
+    let second = session.preview_sync("dev", false).await.expect("preview");
+    session
+        .sync("dev", &second.fingerprint, false, &Recorder::default())
+        .await
+        .expect("second sync");
     assert_eq!(config_map_value(&memory, "iris-dev", "LOG_LEVEL").as_deref(), Some("warn"));
     let numbers: Vec<u64> =
         session.history("dev").await.expect("history").iter().map(|r| r.number).collect();
@@ -188,8 +238,8 @@ async fn an_edit_is_planned_as_an_update_and_rollback_restores_the_previous_revi
 async fn rollback_with_git_needs_a_revision_synced_from_a_commit() {
     let repo = example_repo();
     let (session, _) = session(repo.path());
-    let preview = session.preview_sync("dev").await.expect("preview");
-    session.sync("dev", &preview.fingerprint, &Recorder::default()).await.expect("sync");
+    let preview = session.preview_sync("dev", false).await.expect("preview");
+    session.sync("dev", &preview.fingerprint, false, &Recorder::default()).await.expect("sync");
     let error =
         session.rollback("dev", 1, "any", true, &Recorder::default()).await.expect_err("no sha");
     assert_eq!(error.code, "no-git-revision");
@@ -200,7 +250,7 @@ async fn gates_run_before_the_cluster_is_asked() {
     let repo = example_repo();
     let (session, memory) = session(repo.path());
     // prod is protected, and this copy is no git checkout.
-    let error = session.preview_sync("prod").await.expect_err("protected");
+    let error = session.preview_sync("prod", false).await.expect_err("protected");
     assert_eq!(error.code, "protected");
     assert_eq!(memory.requests().total(), 0);
 
@@ -209,7 +259,7 @@ async fn gates_run_before_the_cluster_is_asked() {
     let text = std::fs::read_to_string(&path).expect("read");
     std::fs::write(&path, text.replace("iris-server:1.1.0", "iris-server:latest")).expect("write");
     session.reload(&BTreeSet::from(["dev".to_owned()]));
-    let error = session.preview_sync("dev").await.expect_err("policy");
+    let error = session.preview_sync("dev", false).await.expect_err("policy");
     assert_eq!(error.code, "image-tag");
     assert!(
         error

@@ -23,8 +23,9 @@ export interface Api {
   overview(): Promise<EnvOverview[]>;
   envDetail(env: string): Promise<EnvDetail>;
   liveObject(env: string, id: string): Promise<string | null>;
-  previewSync(env: string): Promise<Preview>;
-  syncEnv(env: string, fingerprint: string, onProgress: (e: ProgressEvent) => void): Promise<SyncReport>;
+  /** With `forceConflicts`, the plan takes back fields another field manager took over. */
+  previewSync(env: string, forceConflicts: boolean): Promise<Preview>;
+  syncEnv(env: string, fingerprint: string, forceConflicts: boolean, onProgress: (e: ProgressEvent) => void): Promise<SyncReport>;
   history(env: string): Promise<Revision[]>;
   previewRollback(env: string, to: number | null): Promise<Preview>;
   rollback(
@@ -78,9 +79,9 @@ export const tauriApi: Api = {
   overview: () => call('overview'),
   envDetail: (env) => call('env_detail', { env }),
   liveObject: (env, id) => call('live_object', { env, id }),
-  previewSync: (env) => call('preview_sync', { env }),
-  syncEnv: (env, fingerprint, onProgress) =>
-    call('sync_env', { env, fingerprint, onProgress: channel(onProgress) }),
+  previewSync: (env, forceConflicts) => call('preview_sync', { env, forceConflicts }),
+  syncEnv: (env, fingerprint, forceConflicts, onProgress) =>
+    call('sync_env', { env, fingerprint, forceConflicts, onProgress: channel(onProgress) }),
   history: (env) => call('history', { env }),
   previewRollback: (env, to) => call('preview_rollback', { env, to }),
   rollback: (env, to, fingerprint, git, onProgress) =>

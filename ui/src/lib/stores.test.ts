@@ -105,8 +105,24 @@ describe('env store', () => {
 });
 
 describe('operation store', () => {
+  it('confirms a forced preview as a forced sync, and only that preview', async () => {
+    const previewSync = vi.fn((_env: string, force: boolean) => Promise.resolve(preview(force ? 'fp-forced' : 'fp-plain')));
+    const syncEnv = vi.fn(() => Promise.resolve(report('synced')));
+    const store = createOperationStore(fakeApi({ previewSync, syncEnv }));
+    await store.previewSync('dev', true);
+    expect(previewSync).toHaveBeenCalledWith('dev', true);
+    expect(get(store)).toMatchObject({ phase: 'confirm', forceConflicts: true });
+    await store.confirm();
+    expect(syncEnv).toHaveBeenCalledWith('dev', 'fp-forced', true, expect.any(Function));
+
+    await store.previewSync('dev');
+    expect(get(store)).toMatchObject({ phase: 'confirm', forceConflicts: false });
+    await store.confirm();
+    expect(syncEnv).toHaveBeenLastCalledWith('dev', 'fp-plain', false, expect.any(Function));
+  });
+
   it('applies exactly the previewed fingerprint and folds progress', async () => {
-    const syncEnv = vi.fn((_env: string, _fp: string, onProgress: (e: ProgressEvent) => void) => {
+    const syncEnv = vi.fn((_env: string, _fp: string, _force: boolean, onProgress: (e: ProgressEvent) => void) => {
       onProgress({ env: 'dev', event: 'tierStarted', tier: 'config', objects: 1 });
       onProgress({ env: 'dev', event: 'applied', object: 'ConfigMap iris-dev/c' });
       onProgress({ env: 'dev', event: 'recorded', revision: 2 });
@@ -117,7 +133,7 @@ describe('operation store', () => {
     await store.previewSync('dev');
     expect(get(store)).toMatchObject({ phase: 'confirm', kind: 'sync', env: 'dev' });
     await store.confirm();
-    expect(syncEnv).toHaveBeenCalledWith('dev', 'fp-1', expect.any(Function));
+    expect(syncEnv).toHaveBeenCalledWith('dev', 'fp-1', false, expect.any(Function));
     const state = get(store);
     expect(state.phase).toBe('done');
     if (state.phase !== 'done') return;

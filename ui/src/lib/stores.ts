@@ -102,7 +102,7 @@ export type OperationKind = 'sync' | 'rollback';
 export type OperationState =
   | { phase: 'idle' }
   | { phase: 'previewing'; kind: OperationKind; env: string }
-  | { phase: 'confirm'; kind: OperationKind; env: string; preview: Preview; git: boolean }
+  | { phase: 'confirm'; kind: OperationKind; env: string; preview: Preview; git: boolean; forceConflicts: boolean }
   | { phase: 'running'; kind: OperationKind; env: string; preview: Preview; progress: ProgressState }
   | {
       phase: 'done';
@@ -117,8 +117,9 @@ export type OperationState =
   | { phase: 'failed'; kind: OperationKind; env: string; error: ApiError; progress: ProgressState | null };
 
 export interface OperationStore extends Readable<OperationState> {
-  /** Shows the exact plan a sync would apply. */
-  previewSync(env: string): Promise<void>;
+  /** Shows the exact plan a sync would apply; with `forceConflicts`, taking back fields other
+   * field managers took over. */
+  previewSync(env: string, forceConflicts?: boolean): Promise<void>;
   /** Shows the plan that restores revision `to` (null: the last good one before the newest). */
   previewRollback(env: string, to: number | null): Promise<void>;
   setGit(git: boolean): void;
@@ -129,18 +130,19 @@ export interface OperationStore extends Readable<OperationState> {
 
 export function createOperationStore(api: Api, onFinished: (env: string) => void = () => {}): OperationStore {
   const store = writable<OperationState>({ phase: 'idle' });
-  const preview = async (kind: OperationKind, env: string, load: () => Promise<Preview>) => {
+  const preview = async (kind: OperationKind, env: string, load: () => Promise<Preview>, forceConflicts = false) => {
     store.set({ phase: 'previewing', kind, env });
     try {
       const result = await load();
-      store.set({ phase: 'confirm', kind, env, preview: result, git: false });
+      store.set({ phase: 'confirm', kind, env, preview: result, git: false, forceConflicts });
     } catch (error) {
       store.set({ phase: 'failed', kind, env, error: toApiError(error), progress: null });
     }
   };
   return {
     subscribe: store.subscribe,
-    previewSync: (env) => preview('sync', env, () => api.previewSync(env)),
+    previewSync: (env, forceConflicts = false) =>
+      preview('sync', env, () => api.previewSync(env, forceConflicts), forceConflicts),
     previewRollback: (env, to) => preview('rollback', env, () => api.previewRollback(env, to)),
     setGit(git) {
       store.update((s) => (s.phase === 'confirm' ? { ...s, git } : s));
@@ -148,7 +150,7 @@ export function createOperationStore(api: Api, onFinished: (env: string) => void
     async confirm() {
       const state = get(store);
       if (state.phase !== 'confirm') return;
-      const { kind, env, preview: shown, git } = state;
+      const { kind, env, preview: shown, git, forceConflicts } = state;
       let progress = emptyProgress();
       store.set({ phase: 'running', kind, env, preview: shown, progress });
       const onProgress = (event: Parameters<typeof reduceProgress>[1]) => {
@@ -160,7 +162,7 @@ export function createOperationStore(api: Api, onFinished: (env: string) => void
         let commit: string | null = null;
         let branch: string | null = null;
         if (kind === 'sync') {
-          report = await api.syncEnv(env, shown.fingerprint, onProgress);
+          report = await api.syncEnv(env, shown.fingerprint, forceConflicts, onProgress);
         } else {
           const to = shown.target?.number;
           if (to === undefined) throw { code: 'internal', message: 'the rollback preview names no revision', location: null };
