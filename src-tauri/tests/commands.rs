@@ -63,6 +63,30 @@ impl TestApp {
     fn open(&self) -> Value {
         self.invoke("open_repo", json!({"path": self.repo.path()})).expect("open_repo")
     }
+
+    /// Previews a sync of `env`, then confirms exactly that preview: (preview, report).
+    fn preview_and_sync(&self, env: &str) -> (Value, Value) {
+        let preview = self
+            .invoke("preview_sync", json!({"env": env, "forceConflicts": false}))
+            .expect("preview");
+        let fingerprint = preview["fingerprint"].as_str().expect("fingerprint");
+        let report = self
+            .invoke(
+                "sync_env",
+                json!({"env": env, "fingerprint": fingerprint, "onProgress": CHANNEL}),
+            )
+            .expect("sync");
+        (preview, report)
+    }
+
+    /// The payloads of the `env-updated` events from now on.
+    fn env_updates(&self) -> mpsc::Receiver<Value> {
+        let (sender, receiver) = mpsc::channel::<Value>();
+        self.app.listen("env-updated", move |event| {
+            let _ = sender.send(serde_json::from_str(event.payload()).unwrap_or(Value::Null));
+        });
+        receiver
+    }
 }
 
 fn copy_dir(from: &Path, to: &Path) {
@@ -127,17 +151,8 @@ fn sync_applies_the_previewed_plan_and_refuses_a_stale_one() {
     assert_eq!(error["code"], "plan-changed");
     assert_eq!(app.memory.requests().writes(), 0);
 
-    let preview = app
-        .invoke("preview_sync", json!({"env": "dev", "forceConflicts": false}))
-        .expect("preview");
+    let (preview, report) = app.preview_and_sync("dev");
     assert_eq!(preview["summary"]["namespaces"], 1);
-    let fingerprint = preview["fingerprint"].as_str().expect("fingerprint");
-    let report = app
-        .invoke(
-            "sync_env",
-            json!({"env": "dev", "fingerprint": fingerprint, "onProgress": CHANNEL}),
-        )
-        .expect("sync");
     assert_eq!(report["status"], "synced", "{report}");
     assert_eq!(report["revision"], 1);
     let key = ObjectKey {
@@ -211,10 +226,7 @@ fn promote_preview_shows_what_moves_and_every_gate_without_committing() {
 fn editing_a_manifest_pushes_a_new_plan_of_that_env_only() {
     let app = TestApp::new();
     app.open();
-    let (sender, receiver) = mpsc::channel::<Value>();
-    app.app.listen("env-updated", move |event| {
-        let _ = sender.send(serde_json::from_str(event.payload()).unwrap_or(Value::Null));
-    });
+    let receiver = app.env_updates();
     let file = app.repo.path().join("environments/staging/config.yaml");
     let text = std::fs::read_to_string(&file).expect("read");
     std::fs::write(&file, text.replace("LOG_LEVEL: info", "LOG_LEVEL: warn")).expect("write");
@@ -239,20 +251,10 @@ fn editing_a_manifest_pushes_a_new_plan_of_that_env_only() {
 fn drift_in_the_cluster_pushes_a_new_plan_of_that_env() {
     let app = TestApp::new();
     app.open();
-    let preview = app.invoke("preview_sync", json!({"env": "dev"})).expect("preview");
-    let fingerprint = preview["fingerprint"].as_str().expect("fingerprint");
-    let report = app
-        .invoke(
-            "sync_env",
-            json!({"env": "dev", "fingerprint": fingerprint, "onProgress": CHANNEL}),
-        )
-        .expect("sync");
+    let (_, report) = app.preview_and_sync("dev");
     assert_eq!(report["status"], "synced", "{report}");
 
-    let (sender, receiver) = mpsc::channel::<Value>();
-    app.app.listen("env-updated", move |event| {
-        let _ = sender.send(serde_json::from_str(event.payload()).unwrap_or(Value::Null));
-    });
+    let receiver = app.env_updates();
     let service =
         tauri::async_runtime::block_on(app.memory.resolve(&Gvk::from_api_version("v1", "Service")))
             .expect("resolve Service");
