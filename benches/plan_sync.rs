@@ -24,16 +24,14 @@
 #[path = "../tests/support/envtest.rs"]
 mod envtest;
 
-use async_trait::async_trait;
 use coxswain::cluster::kube_api::KubeCluster;
 use coxswain::cluster::memory::MemoryCluster;
-use coxswain::cluster::{ApplyOptions, Cluster, ClusterError, Gvk, ResourceType, WatchEvent};
+use coxswain::cluster::recording::{Recording, Verb};
+use coxswain::cluster::{Cluster, Gvk};
 use coxswain::plan::{Action, PlanOptions, plan_env};
 use coxswain::repo::{Environment, SourceFile};
 use coxswain::sync::{Progress, SyncEvent, SyncOptions, SyncStatus, sync_env};
-use futures::stream::BoxStream;
 use kube::config::{KubeConfigOptions, Kubeconfig};
-use serde_json::Value;
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::sync::{Arc, Mutex, PoisonError};
@@ -182,93 +180,25 @@ fn environment(namespace: &str, count: usize, changed: usize) -> Result<Environm
     Ok(env)
 }
 
-/// Counts requests by verb; cheap enough not to disturb the timing.
-struct Counting {
-    inner: Arc<dyn Cluster>,
-    counts: Mutex<BTreeMap<&'static str, u64>>,
-}
-
-impl Counting {
-    fn note(&self, verb: &'static str) {
-        *self.counts.lock().unwrap_or_else(PoisonError::into_inner).entry(verb).or_default() += 1;
+/// Requests by verb, as the report prints them. Discovery is cached by both implementations, so
+/// it is not a request after the first per kind and is left out.
+fn by_verb(calls: Vec<(Verb, String)>) -> BTreeMap<&'static str, u64> {
+    let mut counts = BTreeMap::new();
+    for (verb, _) in calls {
+        let name = match verb {
+            Verb::Resolve => continue,
+            Verb::List => "list",
+            Verb::Get => "get",
+            Verb::Apply => "apply",
+            Verb::DryRun => "dry-run",
+            Verb::Create => "create",
+            Verb::Replace => "replace",
+            Verb::Delete => "delete",
+            Verb::Watch => "watch",
+        };
+        *counts.entry(name).or_default() += 1;
     }
-
-    fn take(&self) -> BTreeMap<&'static str, u64> {
-        std::mem::take(&mut *self.counts.lock().unwrap_or_else(PoisonError::into_inner))
-    }
-}
-
-#[async_trait]
-impl Cluster for Counting {
-    async fn resolve(&self, gvk: &Gvk) -> Result<ResourceType, ClusterError> {
-        // Cached by both implementations: not a request after the first per kind.
-        self.inner.resolve(gvk).await
-    }
-
-    async fn list(
-        &self,
-        resource: &ResourceType,
-        namespace: Option<&str>,
-        label_selector: Option<&str>,
-    ) -> Result<Vec<Value>, ClusterError> {
-        self.note("list");
-        self.inner.list(resource, namespace, label_selector).await
-    }
-
-    async fn get(
-        &self,
-        resource: &ResourceType,
-        namespace: Option<&str>,
-        name: &str,
-    ) -> Result<Option<Value>, ClusterError> {
-        self.note("get");
-        self.inner.get(resource, namespace, name).await
-    }
-
-    async fn apply(
-        &self,
-        resource: &ResourceType,
-        object: &Value,
-        options: &ApplyOptions,
-    ) -> Result<Value, ClusterError> {
-        self.note(if options.dry_run { "dry-run" } else { "apply" });
-        self.inner.apply(resource, object, options).await
-    }
-
-    async fn create(&self, resource: &ResourceType, object: &Value) -> Result<Value, ClusterError> {
-        self.note("create");
-        self.inner.create(resource, object).await
-    }
-
-    async fn replace(
-        &self,
-        resource: &ResourceType,
-        object: &Value,
-    ) -> Result<Value, ClusterError> {
-        self.note("replace");
-        self.inner.replace(resource, object).await
-    }
-
-    async fn delete(
-        &self,
-        resource: &ResourceType,
-        namespace: Option<&str>,
-        name: &str,
-    ) -> Result<bool, ClusterError> {
-        self.note("delete");
-        self.inner.delete(resource, namespace, name).await
-    }
-
-    async fn watch(
-        &self,
-        resource: &ResourceType,
-        namespace: Option<&str>,
-        label_selector: Option<&str>,
-        resource_version: Option<&str>,
-    ) -> Result<BoxStream<'static, Result<WatchEvent, ClusterError>>, ClusterError> {
-        self.note("watch");
-        self.inner.watch(resource, namespace, label_selector, resource_version).await
-    }
+    counts
 }
 
 /// When the sync's phases ended, to split apply time from health waiting.
@@ -332,7 +262,7 @@ fn seconds(duration: Duration) -> String {
 async fn run() -> Result<(), String> {
     let count = object_count()?;
     let backend = backend().await?;
-    let counting = Arc::new(Counting { inner: backend.cluster.clone(), counts: Mutex::default() });
+    let counting = Arc::new(Recording::new(backend.cluster.clone()));
     let cluster: Arc<dyn Cluster> = counting.clone();
     let namespace = format!("coxswain-bench-{}", std::process::id());
     let _controller = backend
@@ -357,7 +287,7 @@ async fn run() -> Result<(), String> {
     let mut rows = Vec::new();
 
     // 1. Sync of N new objects.
-    counting.take();
+    counting.reset();
     let phases = Phases::new();
     let started = Instant::now();
     let report = sync_env(cluster.clone(), &original, &options, &phases).await;
@@ -370,7 +300,7 @@ async fn run() -> Result<(), String> {
     rows.push(Row {
         what: format!("sync {count} new objects"),
         time,
-        requests: counting.take(),
+        requests: by_verb(counting.take()),
         note: format!(
             "apply phase {} (lock → last apply); health wait and history after",
             seconds(applied.saturating_sub(locked))
@@ -382,11 +312,11 @@ async fn run() -> Result<(), String> {
     let mut times = Vec::new();
     let mut requests = BTreeMap::new();
     for _ in 0..REPEAT {
-        counting.take();
+        counting.reset();
         let started = Instant::now();
         let report = sync_env(cluster.clone(), &original, &options, &phases).await;
         times.push(started.elapsed());
-        requests = counting.take();
+        requests = by_verb(counting.take());
         if report.status != SyncStatus::NoChanges {
             let changes: Vec<String> = report
                 .plan
@@ -411,7 +341,7 @@ async fn run() -> Result<(), String> {
     let mut times = Vec::new();
     let mut requests = BTreeMap::new();
     for _ in 0..REPEAT {
-        counting.take();
+        counting.reset();
         let started = Instant::now();
         let plan = plan_env(
             cluster.as_ref(),
@@ -421,7 +351,7 @@ async fn run() -> Result<(), String> {
         .await
         .map_err(|e| e.to_string())?;
         times.push(started.elapsed());
-        requests = counting.take();
+        requests = by_verb(counting.take());
         let updates = plan.count(Action::Update);
         if updates != CHANGED || !plan.errors.is_empty() {
             return Err(format!("plan: {updates} updates, errors {:?}", plan.errors));
@@ -436,7 +366,7 @@ async fn run() -> Result<(), String> {
     });
 
     // 4. Sync of those changes.
-    counting.take();
+    counting.reset();
     let started = Instant::now();
     let report = sync_env(cluster.clone(), &changed, &options, &Phases::new()).await;
     let time = started.elapsed();
@@ -446,7 +376,7 @@ async fn run() -> Result<(), String> {
     rows.push(Row {
         what: format!("sync {CHANGED} changed"),
         time,
-        requests: counting.take(),
+        requests: by_verb(counting.take()),
         note: "includes the rollout wait".into(),
         target: None,
     });

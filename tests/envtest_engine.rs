@@ -13,11 +13,9 @@
 mod envtest;
 mod support;
 
-use async_trait::async_trait;
 use coxswain::cluster::kube_api::KubeCluster;
-use coxswain::cluster::{
-    ApplyOptions, Cluster, ClusterError, Gvk, ObjectKey, ResourceType, WatchEvent,
-};
+use coxswain::cluster::recording::{Recording, Verb};
+use coxswain::cluster::{ApplyOptions, Cluster, Gvk, ResourceType};
 use coxswain::fieldset::is_subset_object;
 use coxswain::history::{self, Outcome as RevisionOutcome};
 use coxswain::lock::{LEASE_NAME, SyncLock};
@@ -30,11 +28,10 @@ use coxswain::sync::{
 };
 use envtest::{RolloutController, TestEnv};
 use futures::future::LocalBoxFuture;
-use futures::stream::BoxStream;
 use serde_json::{Value, json};
 use std::collections::BTreeMap;
+use std::sync::Arc;
 use std::sync::atomic::{AtomicU32, Ordering};
-use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 use support::{deployment, env_from};
 
@@ -46,7 +43,7 @@ const SCENARIO_LIMIT: Duration = Duration::from_mins(3);
 
 struct Ctx {
     /// Every engine request goes through this counter.
-    cluster: Arc<Counting>,
+    cluster: Arc<Recording>,
     /// The same server without counting, for setup and for other field managers.
     direct: Arc<KubeCluster>,
     client: kube::Client,
@@ -106,7 +103,7 @@ async fn run(env: &TestEnv, name: &str, scenario: Scenario) -> Outcome {
     let engine: Arc<dyn Cluster> =
         Arc::new(KubeCluster::from_config(config).map_err(|e| e.to_string())?);
     let ctx = Ctx {
-        cluster: Arc::new(Counting::new(engine)),
+        cluster: Arc::new(Recording::new(engine)),
         direct,
         client,
         namespace: unique_namespace(name),
@@ -130,149 +127,6 @@ fn unique_namespace(scenario: &str) -> String {
     );
     name.truncate(63);
     name
-}
-
-// ---------------------------------------------------------------------------------------------
-// A counting decorator: every request the engine sends, by verb and target, in order.
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
-enum Verb {
-    Resolve,
-    List,
-    Get,
-    Apply,
-    DryRun,
-    Create,
-    Replace,
-    Delete,
-    Watch,
-}
-
-impl Verb {
-    fn is_write(self) -> bool {
-        matches!(self, Self::Apply | Self::Create | Self::Replace | Self::Delete)
-    }
-}
-
-struct Counting {
-    inner: Arc<dyn Cluster>,
-    log: Mutex<Vec<(Verb, String)>>,
-}
-
-impl Counting {
-    fn new(inner: Arc<dyn Cluster>) -> Self {
-        Self { inner, log: Mutex::new(Vec::new()) }
-    }
-
-    fn note(&self, verb: Verb, target: String) {
-        self.log.lock().unwrap_or_else(PoisonError::into_inner).push((verb, target));
-    }
-
-    fn reset(&self) {
-        self.log.lock().unwrap_or_else(PoisonError::into_inner).clear();
-    }
-
-    fn calls(&self) -> Vec<(Verb, String)> {
-        self.log.lock().unwrap_or_else(PoisonError::into_inner).clone()
-    }
-
-    fn count(&self, verb: Verb) -> usize {
-        self.calls().iter().filter(|(v, _)| *v == verb).count()
-    }
-
-    fn writes(&self) -> Vec<(Verb, String)> {
-        self.calls().into_iter().filter(|(v, _)| v.is_write()).collect()
-    }
-
-    fn summary(&self) -> String {
-        let mut counts: BTreeMap<Verb, usize> = BTreeMap::new();
-        for (verb, _) in self.calls() {
-            *counts.entry(verb).or_default() += 1;
-        }
-        format!("{counts:?}")
-    }
-}
-
-fn key_of(resource: &ResourceType, object: &Value) -> String {
-    ObjectKey::of(object).map_or_else(|| resource.gvk.group_kind(), |key| key.to_string())
-}
-
-fn collection(resource: &ResourceType, namespace: Option<&str>) -> String {
-    format!("{} in {}", resource.gvk.group_kind(), namespace.unwrap_or("<cluster>"))
-}
-
-#[async_trait]
-impl Cluster for Counting {
-    async fn resolve(&self, gvk: &Gvk) -> Result<ResourceType, ClusterError> {
-        self.note(Verb::Resolve, gvk.to_string());
-        self.inner.resolve(gvk).await
-    }
-
-    async fn list(
-        &self,
-        resource: &ResourceType,
-        namespace: Option<&str>,
-        label_selector: Option<&str>,
-    ) -> Result<Vec<Value>, ClusterError> {
-        self.note(Verb::List, collection(resource, namespace));
-        self.inner.list(resource, namespace, label_selector).await
-    }
-
-    async fn get(
-        &self,
-        resource: &ResourceType,
-        namespace: Option<&str>,
-        name: &str,
-    ) -> Result<Option<Value>, ClusterError> {
-        self.note(Verb::Get, ObjectKey::new(&resource.gvk, namespace, name).to_string());
-        self.inner.get(resource, namespace, name).await
-    }
-
-    async fn apply(
-        &self,
-        resource: &ResourceType,
-        object: &Value,
-        options: &ApplyOptions,
-    ) -> Result<Value, ClusterError> {
-        let verb = if options.dry_run { Verb::DryRun } else { Verb::Apply };
-        self.note(verb, key_of(resource, object));
-        self.inner.apply(resource, object, options).await
-    }
-
-    async fn create(&self, resource: &ResourceType, object: &Value) -> Result<Value, ClusterError> {
-        self.note(Verb::Create, key_of(resource, object));
-        self.inner.create(resource, object).await
-    }
-
-    async fn replace(
-        &self,
-        resource: &ResourceType,
-        object: &Value,
-    ) -> Result<Value, ClusterError> {
-        self.note(Verb::Replace, key_of(resource, object));
-        self.inner.replace(resource, object).await
-    }
-
-    async fn delete(
-        &self,
-        resource: &ResourceType,
-        namespace: Option<&str>,
-        name: &str,
-    ) -> Result<bool, ClusterError> {
-        self.note(Verb::Delete, ObjectKey::new(&resource.gvk, namespace, name).to_string());
-        self.inner.delete(resource, namespace, name).await
-    }
-
-    async fn watch(
-        &self,
-        resource: &ResourceType,
-        namespace: Option<&str>,
-        label_selector: Option<&str>,
-        resource_version: Option<&str>,
-    ) -> Result<BoxStream<'static, Result<WatchEvent, ClusterError>>, ClusterError> {
-        self.note(Verb::Watch, collection(resource, namespace));
-        self.inner.watch(resource, namespace, label_selector, resource_version).await
-    }
 }
 
 // ---------------------------------------------------------------------------------------------

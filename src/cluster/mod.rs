@@ -8,6 +8,7 @@
 mod error;
 pub mod kube_api;
 pub mod memory;
+pub mod recording;
 mod types;
 
 pub use error::{ClusterError, FieldConflict};
