@@ -3,7 +3,7 @@
 //   COXSWAIN_APP=path/to/coxswain-app node --test e2e/
 // The app runs against its in-process cluster (COXSWAIN_CLUSTER=memory) on a git copy of the
 // bundled example repo, so nothing outside a temp directory is touched. Screenshots of the main
-// views go to docs/screenshots/ (or COXSWAIN_SCREENSHOTS).
+// views go to COXSWAIN_SCREENSHOTS (scripts/test: target/screenshots), else docs/screenshots/.
 
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
