@@ -10,6 +10,7 @@ pub mod check;
 pub mod cli;
 pub mod cluster;
 pub mod diagnostic;
+pub mod engine;
 pub mod exit;
 pub mod fieldset;
 pub mod git;

@@ -79,11 +79,16 @@ pub fn run(
     baseline: Option<&ModelRef>,
 ) -> Result<ValidationReport, ValidateError> {
     let baseline = baseline.map(model_ref);
-    Ok(coxswain_model::validate(
-        root,
-        &model_ref(candidate),
-        spec,
-        baseline.as_ref(),
-        &Limits::default(),
-    )?)
+    run_model(root, &model_ref(candidate), spec, baseline.as_ref(), &Limits::default())
+}
+
+/// The one runner every model gate uses (sync, `validate`, promotion).
+pub fn run_model(
+    root: &Path,
+    candidate: &coxswain_model::ModelRef,
+    spec: &ValidationSpec,
+    baseline: Option<&coxswain_model::ModelRef>,
+    limits: &Limits,
+) -> Result<ValidationReport, ValidateError> {
+    Ok(coxswain_model::validate(root, candidate, spec, baseline, limits)?)
 }

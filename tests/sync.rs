@@ -1,5 +1,5 @@
 //! The sync engine against the in-memory cluster double: order, idempotence, pruning safety,
-//! locking, faults part-way, health timeouts with automatic rollback, and history/rollback.
+//! locking, faults part-way, health timeouts, and history/rollback (the automatic rollback is the engine's: tests/engine.rs).
 
 mod support;
 
@@ -8,9 +8,7 @@ use coxswain::cluster::{ApplyOptions, Cluster, Gvk, ObjectKey};
 use coxswain::history::{self, Outcome};
 use coxswain::lock::SyncLock;
 use coxswain::repo::{Environment, Repo};
-use coxswain::sync::{
-    Progress, Silent, SyncEvent, SyncOptions, SyncStatus, rollback, rollback_target, sync_env,
-};
+use coxswain::sync::{Progress, Silent, SyncEvent, SyncOptions, SyncStatus, sync_env};
 use serde_json::json;
 use std::sync::Arc;
 use std::time::Duration;
@@ -269,68 +267,6 @@ async fn a_conflict_stops_the_sync_naming_field_and_manager_and_force_takes_owne
 
 /// Recovers the "controller" when the sync starts rolling back, as a real `ReplicaSet` of the
 /// previous version would become ready again.
-struct RecoverOnRollback(MemoryCluster);
-
-impl Progress for RecoverOnRollback {
-    fn event(&self, _env: &str, event: &SyncEvent) {
-        if matches!(event, SyncEvent::RollingBack { .. }) {
-            self.0.set_auto_ready(true);
-        }
-    }
-}
-
-#[tokio::test]
-async fn a_rollout_that_never_becomes_ready_times_out_and_rolls_back() {
-    let cluster = MemoryCluster::new();
-    let good = env_from(
-        "prod",
-        Some("namespace: iris\nrollbackOnFailure: true\npolicy: {minReplicas: 1}\n"),
-        &[("server.yaml", &deployment("iris-server", "ghcr.io/acme/iris:1.0.0", 2, &[]))],
-    );
-    assert_eq!(
-        sync_env(Arc::new(cluster.clone()), &good, &options(), &Silent).await.status,
-        SyncStatus::Synced
-    );
-    cluster.set_auto_ready(false);
-    let bad = env_from(
-        "prod",
-        Some("namespace: iris\nrollbackOnFailure: true\npolicy: {minReplicas: 1}\n"),
-        &[("server.yaml", &deployment("iris-server", "ghcr.io/acme/iris:1.1.0-broken", 2, &[]))],
-    );
-    let short = SyncOptions { timeout: Duration::from_millis(300), ..options() };
-    let report =
-        sync_env(Arc::new(cluster.clone()), &bad, &short, &RecoverOnRollback(cluster.clone()))
-            .await;
-    assert_eq!(report.status, SyncStatus::RolledBack, "{report:?}");
-    assert_eq!(report.rolled_back_to, Some(1));
-    assert!(report.error.as_deref().unwrap().contains("not healthy within"), "{report:?}");
-    let live = cluster
-        .object(&ObjectKey::new(
-            &Gvk::from_api_version("apps/v1", "Deployment"),
-            Some("iris"),
-            "iris-server",
-        ))
-        .unwrap();
-    assert_eq!(
-        live["spec"]["template"]["spec"]["containers"][0]["image"],
-        "ghcr.io/acme/iris:1.0.0"
-    );
-    let outcomes: Vec<(u64, Outcome, Option<u64>)> = history::list(&cluster, "prod", "iris")
-        .await
-        .unwrap()
-        .iter()
-        .map(|(r, _)| (r.number, r.outcome, r.rollback_of))
-        .collect();
-    assert_eq!(
-        outcomes,
-        [
-            (3, Outcome::Succeeded, Some(1)),
-            (2, Outcome::Unhealthy, None),
-            (1, Outcome::Succeeded, None)
-        ]
-    );
-}
-
 #[tokio::test]
 async fn rollback_to_n_restores_revision_n_exactly() {
     let cluster = MemoryCluster::new();
@@ -377,21 +313,24 @@ async fn rollback_to_n_restores_revision_n_exactly() {
     let snapshot_v1 = managed_objects(&cluster);
     assert_eq!(sync_env(shared.clone(), &v2, &options(), &Silent).await.status, SyncStatus::Synced);
     assert_ne!(managed_objects(&cluster), snapshot_v1);
-    let target = rollback_target(&cluster, &v2, None).await.unwrap();
+    let target = history::rollback_target(&cluster, "dev", "dev", None).await.unwrap();
     assert_eq!(
         target.0.number, 1,
         "default target: the last successful revision before the newest"
     );
-    let report = rollback(shared.clone(), &v2, &target, &options(), &Silent).await.unwrap();
+    // The mechanism under the engine's gated rollback: restore through the loader's rules, sync.
+    let restored = history::restore(&v2, &target.0, &target.1).unwrap();
+    let restoring = SyncOptions { rollback_of: Some(1), ..options() };
+    let report = sync_env(shared.clone(), &restored, &restoring, &Silent).await;
     assert_eq!(report.status, SyncStatus::Synced, "{report:?}");
     assert_eq!(report.pruned, ["ConfigMap dev/new"]);
     assert_eq!(managed_objects(&cluster), snapshot_v1);
     let newest = history::list(&cluster, "dev", "dev").await.unwrap().remove(0).0;
     assert_eq!((newest.number, newest.rollback_of), (3, Some(1)));
-    let explicit = rollback_target(&cluster, &v2, Some(2)).await.unwrap();
+    let explicit = history::rollback_target(&cluster, "dev", "dev", Some(2)).await.unwrap();
     assert_eq!(explicit.0.number, 2);
     assert!(
-        rollback_target(&cluster, &v2, Some(42))
+        history::rollback_target(&cluster, "dev", "dev", Some(42))
             .await
             .unwrap_err()
             .to_string()

@@ -1,13 +1,17 @@
 use super::*;
 use crate::cluster::memory::MemoryCluster;
-use crate::cluster::{ApplyOptions, Gvk};
-use std::sync::Mutex;
+use crate::cluster::{ApplyOptions, Cluster, Gvk, ObjectKey};
+use crate::plan::Action;
+use crate::sync::{self, SyncEvent};
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
 
 /// A copy of the bundled example repo, so tests can edit manifests.
 fn example_repo() -> tempfile::TempDir {
     let dir = tempfile::tempdir().expect("temp dir");
     let source = Path::new(env!("CARGO_MANIFEST_DIR"));
-    for folder in ["environments", "pipelines"] {
+    // models/ too: the app's syncs pass the model gate, as the CLI's do.
+    for folder in ["environments", "pipelines", "models"] {
         copy_dir(&source.join(folder), &dir.path().join(folder));
     }
     dir

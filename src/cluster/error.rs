@@ -69,6 +69,12 @@ fn render_conflicts(conflicts: &[FieldConflict]) -> String {
 }
 
 impl ClusterError {
+    /// True when there is no cluster to ask (unreachable, unusable kubeconfig, no answer), as
+    /// opposed to a cluster that answered no: dry runs treat these as "offline".
+    pub fn is_offline(&self) -> bool {
+        matches!(self, Self::Unreachable { .. } | Self::Config { .. } | Self::Timeout { .. })
+    }
+
     /// True when retrying the same request later may succeed (throttling, 5xx, timeouts).
     pub fn is_transient(&self) -> bool {
         matches!(

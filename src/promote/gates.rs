@@ -3,7 +3,7 @@
 //! target's cluster. Every gate listed for the stage runs, so one report shows every problem.
 
 use super::change::Change;
-use crate::cluster::{self, Cluster, ClusterError};
+use crate::cluster::{Cluster, ClusterError};
 use crate::pipeline::{Gate, Pipeline};
 use crate::plan::render::PlanReport;
 use crate::plan::{PlanOptions, plan_env};
@@ -103,8 +103,8 @@ pub struct GateContext<'a> {
     pub change: &'a Change,
     /// The target environment as edited.
     pub target: &'a Environment,
-    /// The cluster to plan against; `None` connects to the target env's context.
-    pub cluster: Option<Arc<dyn Cluster>>,
+    /// The cluster to plan against.
+    pub cluster: &'a ClusterAccess,
     #[cfg(feature = "model-validation")]
     pub limits: coxswain_model::Limits,
 }
@@ -116,7 +116,7 @@ pub async fn run(context: GateContext<'_>) -> GateReport {
         let result = match gate {
             Gate::ModelValidation => model_validation(&context, &mut report).await,
             Gate::Policy => policy_gate(context.target),
-            Gate::DryRun => dry_run(context.target, context.cluster.clone(), &mut report).await,
+            Gate::DryRun => dry_run(context.target, context.cluster, &mut report).await,
         };
         report.results.push(result);
     }
@@ -135,7 +135,7 @@ async fn model_validation(_: &GateContext<'_>, _: &mut GateReport) -> GateResult
 
 #[cfg(feature = "model-validation")]
 async fn model_validation(context: &GateContext<'_>, report: &mut GateReport) -> GateResult {
-    use coxswain_model::{ModelRef, ValidationSpec};
+    use coxswain_model::ModelRef;
     let gate = Gate::ModelValidation;
     let Some(model) = &context.change.model else {
         return result(gate, GateStatus::Skipped, "skipped: the model does not move");
@@ -144,18 +144,16 @@ async fn model_validation(context: &GateContext<'_>, report: &mut GateReport) ->
     let Some(spec) = &context.pipeline.model_validation else {
         return result(gate, GateStatus::Failed, format!("{file} has no modelValidation spec"));
     };
-    let spec: ValidationSpec = match serde_json::from_value(spec.clone()) {
+    let spec = match crate::validate::parse_spec(spec.clone(), file) {
         Ok(spec) => spec,
-        Err(e) => {
-            return result(gate, GateStatus::Failed, format!("{file}: modelValidation: {e}"));
-        }
+        Err(e) => return result(gate, GateStatus::Failed, e.to_string()),
     };
     let candidate = ModelRef { path: model.new.path.clone(), sha256: model.new.sha256.clone() };
     let baseline = ModelRef { path: model.old.path.clone(), sha256: model.old.sha256.clone() };
     let root = context.root.to_path_buf();
     let limits = context.limits.clone();
     let job = tokio::task::spawn_blocking(move || {
-        coxswain_model::validate(&root, &candidate, &spec, Some(&baseline), &limits)
+        crate::validate::run_model(&root, &candidate, &spec, Some(&baseline), &limits)
     });
     let validation = match job.await {
         Ok(Ok(validation)) => validation,
@@ -204,23 +202,33 @@ fn policy_gate(target: &Environment) -> GateResult {
     }
 }
 
-/// Errors that mean "no cluster here", not "the cluster said no".
-fn is_offline(error: &ClusterError) -> bool {
-    matches!(
-        error,
-        ClusterError::Unreachable { .. }
-            | ClusterError::Config { .. }
-            | ClusterError::Timeout { .. }
-    )
+/// The target environment's cluster as the caller connected to it.
+pub enum ClusterAccess {
+    Ready(Arc<dyn Cluster>),
+    /// No cluster could be asked: the dryRun gate is skipped with this reason.
+    Offline(String),
+    /// The cluster refused the connection (credentials, permissions): the gate fails.
+    Failed(String),
+}
+
+impl ClusterAccess {
+    /// Classifies a connection attempt.
+    pub fn from_result(result: Result<Arc<dyn Cluster>, ClusterError>) -> Self {
+        match result {
+            Ok(cluster) => Self::Ready(cluster),
+            Err(error) if error.is_offline() => Self::Offline(error.to_string()),
+            Err(error) => Self::Failed(error.to_string()),
+        }
+    }
 }
 
 async fn dry_run(
     target: &Environment,
-    cluster: Option<Arc<dyn Cluster>>,
+    cluster: &ClusterAccess,
     report: &mut GateReport,
 ) -> GateResult {
     let gate = Gate::DryRun;
-    let skipped = |error: &ClusterError| {
+    let skipped = |error: &dyn std::fmt::Display| {
         result(
             gate,
             GateStatus::Skipped,
@@ -232,12 +240,9 @@ async fn dry_run(
         )
     };
     let cluster = match cluster {
-        Some(cluster) => cluster,
-        None => match cluster::connect(target.config.context.as_deref()).await {
-            Ok(cluster) => cluster,
-            Err(error) if is_offline(&error) => return skipped(&error),
-            Err(error) => return result(gate, GateStatus::Failed, error.to_string()),
-        },
+        ClusterAccess::Ready(cluster) => cluster,
+        ClusterAccess::Offline(reason) => return skipped(reason),
+        ClusterAccess::Failed(reason) => return result(gate, GateStatus::Failed, reason.clone()),
     };
     match plan_env(cluster.as_ref(), target, &PlanOptions::default()).await {
         Ok(plan) => {
@@ -263,7 +268,7 @@ async fn dry_run(
                 }
             }
         }
-        Err(error) if is_offline(&error) => skipped(&error),
+        Err(error) if error.is_offline() => skipped(&error),
         Err(error) => result(gate, GateStatus::Failed, error.to_string()),
     }
 }

@@ -7,8 +7,8 @@
 
 use super::change::FileEdit;
 use git2::{
-    BranchType, Commit, Cred, CredentialType, Direction, ErrorCode, FetchOptions, Oid, PushOptions,
-    RemoteCallbacks, Repository, Signature, Status, StatusOptions,
+    BranchType, Commit, Direction, ErrorCode, FetchOptions, Oid, PushOptions, Repository,
+    Signature, Status, StatusOptions,
 };
 use std::collections::HashMap;
 use std::fmt::Write as _;
@@ -323,7 +323,7 @@ impl Checkout {
     ) -> Result<HashMap<String, Oid>, GitOpsError> {
         let config = user.repo.config().map_err(git("reading git config"))?;
         let mut anonymous = self.repo.remote_anonymous(&remote.url).map_err(git("remote URL"))?;
-        let callbacks = callbacks(&config, token);
+        let callbacks = crate::git::remote_callbacks(&config, token);
         let connection = anonymous
             .connect_auth(Direction::Fetch, Some(callbacks), None)
             .map_err(|e| unreachable(remote, &e))?;
@@ -342,7 +342,7 @@ impl Checkout {
         let config = user.repo.config().map_err(git("reading git config"))?;
         let mut anonymous = self.repo.remote_anonymous(&remote.url).map_err(git("remote URL"))?;
         let mut options = FetchOptions::new();
-        options.remote_callbacks(callbacks(&config, token));
+        options.remote_callbacks(crate::git::remote_callbacks(&config, token));
         anonymous
             .fetch(&[format!("+{refname}:refs/coxswain/fetched")], Some(&mut options), None)
             .map_err(|e| unreachable(remote, &e))
@@ -362,7 +362,7 @@ impl Checkout {
         let mut anonymous = self.repo.remote_anonymous(&remote.url).map_err(git("remote URL"))?;
         let mut rejection: Option<(String, String)> = None;
         let result = {
-            let mut callbacks = callbacks(&config, token);
+            let mut callbacks = crate::git::remote_callbacks(&config, token);
             callbacks.push_update_reference(|refname, status| {
                 if let Some(message) = status {
                     rejection = Some((refname.to_owned(), message.to_owned()));
@@ -412,38 +412,6 @@ fn unreachable(remote: &RemoteInfo, error: &git2::Error) -> GitOpsError {
         url: remote.url.clone(),
         message: error.message().to_owned(),
     }
-}
-
-/// Credentials in the order people expect: ssh-agent for SSH URLs; for HTTPS, `GITHUB_TOKEN`
-/// when set, else the git credential helper. libgit2 asks again after a refused credential, so
-/// the attempts are counted and the last one gives up with a message that lists what was tried.
-fn callbacks<'a>(config: &'a git2::Config, token: Option<&'a str>) -> RemoteCallbacks<'a> {
-    let mut attempts = 0u8;
-    let mut callbacks = RemoteCallbacks::new();
-    callbacks.credentials(move |url, username, allowed| {
-        attempts += 1;
-        let user = username.unwrap_or("git");
-        if attempts > 3 {
-            return Err(git2::Error::from_str(
-                "authentication failed (tried ssh-agent, GITHUB_TOKEN and the git credential \
-                 helper); check the remote URL and your credentials",
-            ));
-        }
-        if allowed.contains(CredentialType::USERNAME) {
-            return Cred::username(user);
-        }
-        if allowed.contains(CredentialType::SSH_KEY) {
-            return Cred::ssh_key_from_agent(user);
-        }
-        if allowed.contains(CredentialType::USER_PASS_PLAINTEXT) {
-            return match token {
-                Some(token) if attempts == 1 => Cred::userpass_plaintext("x-access-token", token),
-                _ => Cred::credential_helper(config, url, username),
-            };
-        }
-        Cred::default()
-    });
-    callbacks
 }
 
 /// A copy of `tree` with the blob at `path` replaced (its file mode kept).

@@ -17,19 +17,18 @@ pub mod gates;
 pub mod gitops;
 mod render;
 
-use crate::cluster::Cluster;
 use crate::exit::ExitCode;
 use crate::pipeline::{self, Approval, Pipeline, Stage};
 use crate::repo::{Environment, Repo, RepoError};
 use change::{Change, ChangeError};
 use forge::{Forge, ForgeError, NewPullRequest, PullRequest};
+pub use gates::ClusterAccess;
 use gates::{GateContext, GateReport};
 use gitops::{Checkout, GitOpsError, UserRepo};
 use serde::Serialize;
 use std::collections::HashMap;
 use std::fmt::Write as _;
 use std::path::Path;
-use std::sync::Arc;
 
 /// What to promote, and how far to go.
 #[derive(Debug, Clone)]
@@ -81,9 +80,8 @@ pub enum ForgeAccess<'a> {
 /// What a promotion talks to besides git.
 pub struct Services<'a> {
     pub forge: ForgeAccess<'a>,
-    /// The cluster the dryRun gate plans against; `None` connects to the target env's context
-    /// (and skips the gate with a note when none is reachable).
-    pub cluster: Option<Arc<dyn Cluster>>,
+    /// The cluster the dryRun gate plans against (skipped with a note when none is reachable).
+    pub cluster: ClusterAccess,
 }
 
 /// How a promotion ended (errors aside).
@@ -311,7 +309,7 @@ pub async fn promote(
         gates: &stage.gates,
         change: &outcome.change,
         target: &edited,
-        cluster: services.cluster.clone(),
+        cluster: &services.cluster,
         #[cfg(feature = "model-validation")]
         limits: options.validation_limits.clone(),
     })

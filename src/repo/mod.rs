@@ -10,8 +10,8 @@ pub use loader::{EnvContext, SourceFile};
 pub use object::{DesiredObject, Source};
 
 use crate::diagnostic::Diagnostic;
-use std::collections::HashSet;
-use std::path::{Path, PathBuf};
+use std::collections::{BTreeSet, HashSet};
+use std::path::{Component, Path, PathBuf};
 use std::sync::Arc;
 
 /// Errors that stop loading altogether (problems inside files are [`Diagnostic`]s instead).
@@ -56,8 +56,8 @@ impl Environment {
             };
         let line_of = |pointer: &str| lines.line_of(pointer).unwrap_or(0);
         for (index, id) in config.policy.disable.iter().enumerate() {
-            if crate::policy::rule(id).is_none() {
-                let known: Vec<&str> = crate::policy::RULES.iter().map(|r| r.id).collect();
+            if crate::policy::catalogue::rule(id).is_none() {
+                let known: Vec<&str> = crate::policy::catalogue::RULES.iter().map(|r| r.id).collect();
                 diagnostics.push(Diagnostic::error(
                     &config_file,
                     line_of(&format!("/policy/disable/{index}")),
@@ -272,8 +272,24 @@ impl Repo {
     }
 }
 
+/// Which environments a set of changed paths concern: files under `environments/<env>/`
+/// concern that env; anything else (pipelines, models) concerns none.
+pub fn envs_touched(root: &Path, paths: &[PathBuf], known: &[String]) -> BTreeSet<String> {
+    paths
+        .iter()
+        .filter_map(|path| {
+            let relative = path.strip_prefix(root).ok()?;
+            let mut parts = relative.components();
+            (parts.next()? == Component::Normal("environments".as_ref())).then_some(())?;
+            let Component::Normal(env) = parts.next()? else { return None };
+            let env = env.to_str()?;
+            known.iter().any(|k| k == env).then(|| env.to_owned())
+        })
+        .collect()
+}
+
 /// `.yaml` / `.yml`, in any letter case.
-pub(crate) fn is_yaml_file(name: &str) -> bool {
+pub fn is_yaml_file(name: &str) -> bool {
     Path::new(name)
         .extension()
         .is_some_and(|ext| ext.eq_ignore_ascii_case("yaml") || ext.eq_ignore_ascii_case("yml"))

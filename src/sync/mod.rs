@@ -2,11 +2,14 @@
 //! (design §5). Every step reports progress; every outcome, including failures part-way, is
 //! recorded so nothing is half-applied silently.
 
+mod failure;
 pub mod tiers;
+
+pub use failure::{Failure, FailureKind};
 
 use crate::cluster::{ApplyOptions, Cluster, ClusterError, Gvk, ObjectKey, ResourceType};
 use crate::health::{self, Assessment, Health};
-use crate::history::{self, HistoryError, Outcome, Revision};
+use crate::history::{self, Outcome, Revision};
 use crate::inventory;
 use crate::lock::{LockError, SyncLock};
 use crate::ownership::{
@@ -41,8 +44,6 @@ pub struct SyncOptions {
     pub git_sha: Option<String>,
     pub dirty: bool,
     pub message: String,
-    /// Roll back to the last good revision when health fails (also enabled per env).
-    pub rollback_on_failure: bool,
     /// Set when this sync restores revision N.
     pub rollback_of: Option<u64>,
 }
@@ -61,7 +62,6 @@ impl Default for SyncOptions {
             git_sha: None,
             dirty: false,
             message: String::new(),
-            rollback_on_failure: false,
             rollback_of: None,
         }
     }
@@ -147,7 +147,7 @@ pub struct SyncReport {
     pub revision: Option<u64>,
     /// The revision restored after a failed rollout.
     pub rolled_back_to: Option<u64>,
-    pub error: Option<String>,
+    pub error: Option<Failure>,
 }
 
 impl SyncReport {
@@ -172,14 +172,33 @@ impl SyncReport {
         }
     }
 
-    fn failed(mut self, error: impl std::fmt::Display) -> Self {
-        self.status = SyncStatus::Failed;
-        self.error = Some(error.to_string());
+    /// This report ending with `status` for `failure`.
+    pub fn ended(mut self, status: SyncStatus, failure: Failure) -> Self {
+        self.status = status;
+        self.error = Some(failure);
         self
+    }
+
+    /// The kind of failure, if any.
+    pub fn failure_kind(&self) -> Option<FailureKind> {
+        self.error.as_ref().map(|f| f.kind)
+    }
+
+    fn failed(self, error: &ClusterError) -> Self {
+        let kind = if error.is_offline() { FailureKind::Unreachable } else { FailureKind::Cluster };
+        self.ended(SyncStatus::Failed, Failure::new(kind, error.to_string()))
+    }
+
+    fn failed_with(self, kind: FailureKind, message: String) -> Self {
+        self.ended(SyncStatus::Failed, Failure::new(kind, message))
     }
 }
 
 /// Syncs one environment. Never panics on cluster behaviour; every failure is a report.
+///
+/// This is the write mechanism only: the gates (policy, model, protected branches, trusted
+/// revisions) and the automatic rollback belong to [`crate::engine`], the one path front ends
+/// use.
 pub async fn sync_env(
     cluster: Arc<dyn Cluster>,
     env: &Environment,
@@ -194,28 +213,30 @@ pub async fn sync_env(
             .find(|d| d.is_error())
             .map(ToString::to_string)
             .unwrap_or_default();
-        report.status = SyncStatus::Blocked;
-        report.error = Some(format!(
-            "environment {} has input errors (first: {first}); run `coxswain check`",
-            env.name
-        ));
-        return report;
+        return report.ended(
+            SyncStatus::Blocked,
+            Failure::new(
+                FailureKind::Input,
+                format!(
+                    "environment {} has input errors (first: {first}); run `coxswain check`",
+                    env.name
+                ),
+            ),
+        );
     }
     let plan_options =
         PlanOptions { force_conflicts: options.force_conflicts, concurrency: options.concurrency };
     let plan = match plan_env(cluster.as_ref(), env, &plan_options).await {
         Ok(plan) => plan,
-        Err(error) => return report.failed(error),
+        Err(error) => return report.failed(&error),
     };
     let changes = plan.objects.iter().filter(|o| o.action.is_change()).count()
         + usize::from(!plan.namespace_exists);
     progress.event(&env.name, &SyncEvent::Planned { changes });
     report.plan = Some(plan.clone());
     if !plan.errors.is_empty() {
-        report.status = SyncStatus::Blocked;
-        report.error =
-            Some(format!("the plan has {} error(s); nothing was applied", plan.errors.len()));
-        return report;
+        let message = format!("the plan has {} error(s); nothing was applied", plan.errors.len());
+        return report.ended(SyncStatus::Blocked, Failure::new(FailureKind::Plan, message));
     }
     if options.dry_run {
         report.status = SyncStatus::DryRun;
@@ -226,13 +247,13 @@ pub async fn sync_env(
         return report;
     }
     if !progress.confirm(&plan) {
-        report.status = SyncStatus::Cancelled;
-        return report;
+        let message = "the preview was not confirmed; nothing was applied";
+        return report.ended(SyncStatus::Cancelled, Failure::new(FailureKind::Cancelled, message));
     }
 
     if !plan.namespace_exists {
         if let Err(error) = create_namespace(cluster.as_ref(), env).await {
-            return report.failed(error);
+            return report.failed(&error);
         }
         progress
             .event(&env.name, &SyncEvent::NamespaceCreated { namespace: env.namespace.clone() });
@@ -248,22 +269,14 @@ pub async fn sync_env(
     {
         Ok(lock) => lock,
         Err(error @ LockError::Held { .. }) => {
-            report.status = SyncStatus::LockHeld;
-            report.error = Some(error.to_string());
-            return report;
+            let failure = Failure::new(FailureKind::Lock, error.to_string());
+            return report.ended(SyncStatus::LockHeld, failure);
         }
-        Err(LockError::Cluster(error)) => return report.failed(error),
+        Err(LockError::Cluster(error)) => return report.failed(&error),
     };
     progress.event(&env.name, &SyncEvent::Locked { holder: options.holder.clone() });
     let report = run_locked(cluster.clone(), env, &plan, options, progress, report).await;
     lock.release().await;
-
-    if report.status == SyncStatus::Unhealthy
-        && (options.rollback_on_failure || env.config.rollback_on_failure)
-        && options.rollback_of.is_none()
-    {
-        return roll_back_after_failure(cluster, env, options, progress, report).await;
-    }
     report
 }
 
@@ -333,7 +346,7 @@ async fn run_locked(
     }
     if let Some(message) = failure {
         report.status = SyncStatus::Failed;
-        report.error = Some(message.clone());
+        report.error = Some(Failure::new(FailureKind::Apply, message.clone()));
         record(cluster.as_ref(), env, options, Outcome::Failed, &message, &mut report, progress)
             .await;
         return report;
@@ -358,7 +371,7 @@ async fn run_locked(
                 progress,
             )
             .await;
-            return report.failed(message);
+            return report.failed_with(FailureKind::Cluster, message);
         }
     }
     let unhealthy: Vec<String> = report
@@ -373,7 +386,7 @@ async fn run_locked(
         report.status = SyncStatus::Unhealthy;
         let message =
             format!("not healthy within {}s: {}", options.timeout.as_secs(), unhealthy.join("; "));
-        report.error = Some(message.clone());
+        report.error = Some(Failure::new(FailureKind::Health, message.clone()));
         record(cluster.as_ref(), env, options, Outcome::Unhealthy, &message, &mut report, progress)
             .await;
         return report;
@@ -425,7 +438,7 @@ async fn run_locked(
                     progress,
                 )
                 .await;
-                return report.failed(message);
+                return report.failed_with(FailureKind::Apply, message);
             }
         }
     }
@@ -433,7 +446,7 @@ async fn run_locked(
         let message = format!("recording the inventory failed: {error}");
         record(cluster.as_ref(), env, options, Outcome::Failed, &message, &mut report, progress)
             .await;
-        return report.failed(message);
+        return report.failed_with(FailureKind::Record, message);
     }
     record(
         cluster.as_ref(),
@@ -469,6 +482,7 @@ async fn record(
         applied: report.applied.clone(),
         pruned: report.pruned.clone(),
         rollback_of: options.rollback_of,
+        manifests_digest: None,
     };
     match history::record(cluster, &env.name, &env.namespace, revision, &env.objects).await {
         Ok(stored) => {
@@ -478,8 +492,8 @@ async fn record(
         Err(error) => {
             let note = format!("recording history failed: {error}");
             report.error = Some(match report.error.take() {
-                Some(previous) => format!("{previous}; {note}"),
-                None => note,
+                Some(previous) => previous.and(&note),
+                None => Failure::new(FailureKind::Record, note),
             });
             if report.status == SyncStatus::Synced {
                 report.status = SyncStatus::Failed;
@@ -573,135 +587,4 @@ async fn wait_for_health(
         )
         .await;
     }
-}
-
-/// After a failed rollout: re-sync the last successful revision's manifests.
-async fn roll_back_after_failure(
-    cluster: Arc<dyn Cluster>,
-    env: &Environment,
-    options: &SyncOptions,
-    progress: &dyn Progress,
-    mut report: SyncReport,
-) -> SyncReport {
-    let revisions = match history::list(cluster.as_ref(), &env.name, &env.namespace).await {
-        Ok(revisions) => revisions,
-        Err(error) => {
-            report.error = Some(format!(
-                "{}; automatic rollback impossible: {error}",
-                report.error.unwrap_or_default()
-            ));
-            return report;
-        }
-    };
-    let Some((good, raw)) = revisions
-        .iter()
-        .find(|(r, _)| r.outcome == Outcome::Succeeded && Some(r.number) != report.revision)
-    else {
-        report.error = Some(format!(
-            "{}; no earlier successful revision to roll back to",
-            report.error.unwrap_or_default()
-        ));
-        return report;
-    };
-    progress.event(&env.name, &SyncEvent::RollingBack { to: good.number });
-    let restored = match environment_at(env, raw) {
-        Ok(restored) => restored,
-        Err(error) => {
-            report.error = Some(format!(
-                "{}; automatic rollback impossible: {error}",
-                report.error.unwrap_or_default()
-            ));
-            return report;
-        }
-    };
-    let rollback_options = SyncOptions {
-        rollback_of: Some(good.number),
-        message: format!("automatic rollback to revision {} after a failed rollout", good.number),
-        ..options.clone()
-    };
-    let rollback = Box::pin(sync_env(cluster, &restored, &rollback_options, progress)).await;
-    report.rolled_back_to = Some(good.number);
-    report.status = if matches!(rollback.status, SyncStatus::Synced | SyncStatus::NoChanges) {
-        SyncStatus::RolledBack
-    } else {
-        SyncStatus::Failed
-    };
-    report.error = Some(match rollback.error {
-        Some(error) => format!(
-            "{}; rollback to revision {} did not complete: {error}",
-            report.error.unwrap_or_default(),
-            good.number
-        ),
-        None => {
-            format!("{}; rolled back to revision {}", report.error.unwrap_or_default(), good.number)
-        }
-    });
-    report
-}
-
-/// The environment as revision `raw` recorded it (same settings, the revision's objects).
-pub fn environment_at(env: &Environment, raw: &Value) -> Result<Environment, HistoryError> {
-    let stored = history::manifests(raw)?;
-    Ok(Environment {
-        objects: history::desired_objects(&stored),
-        diagnostics: Vec::new(),
-        ..env.clone()
-    })
-}
-
-/// Why a rollback could not start.
-#[derive(Debug, thiserror::Error)]
-pub enum RollbackError {
-    #[error(transparent)]
-    History(#[from] HistoryError),
-    #[error(transparent)]
-    Cluster(#[from] ClusterError),
-    #[error(
-        "environment {env} has no successful revision before revision {current} to roll back to"
-    )]
-    NoTarget { env: String, current: u64 },
-    #[error("environment {env} has no sync history yet")]
-    NoHistory { env: String },
-}
-
-/// The revision `rollback` restores: `to`, or the last successful one before the newest.
-pub async fn rollback_target(
-    cluster: &dyn Cluster,
-    env: &Environment,
-    to: Option<u64>,
-) -> Result<(Revision, Value), RollbackError> {
-    if let Some(number) = to {
-        return Ok(history::find(cluster, &env.name, &env.namespace, number).await?);
-    }
-    let revisions = history::list(cluster, &env.name, &env.namespace).await?;
-    let Some((current, _)) = revisions.first() else {
-        return Err(RollbackError::NoHistory { env: env.name.clone() });
-    };
-    let current = current.number;
-    revisions
-        .into_iter()
-        .skip(1)
-        .find(|(r, _)| r.outcome == Outcome::Succeeded)
-        .ok_or(RollbackError::NoTarget { env: env.name.clone(), current })
-}
-
-/// Restores revision `target`'s manifests through the normal sync engine (preview, lock,
-/// health, history), recorded as a new revision.
-pub async fn rollback(
-    cluster: Arc<dyn Cluster>,
-    env: &Environment,
-    target: &(Revision, Value),
-    options: &SyncOptions,
-    progress: &dyn Progress,
-) -> Result<SyncReport, RollbackError> {
-    let (revision, raw) = target;
-    let restored = environment_at(env, raw)?;
-    let options = SyncOptions {
-        rollback_of: Some(revision.number),
-        git_sha: revision.git_sha.clone(),
-        message: format!("rollback to revision {}", revision.number),
-        ..options.clone()
-    };
-    progress.event(&env.name, &SyncEvent::RollingBack { to: revision.number });
-    Ok(sync_env(cluster, &restored, &options, progress).await)
 }

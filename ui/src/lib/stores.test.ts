@@ -33,6 +33,8 @@ const preview = (fingerprint: string, target: number | null = null): Preview => 
   summary: { create: 0, update: 1, prune: 0, orphan: 0, unchanged: 3, errors: 0, namespaces: 0 },
   fingerprint,
   target: target === null ? null : { number: target, gitSha: 'abc', dirty: false, author: 'a', time: '', outcome: 'succeeded', message: '', applied: [], pruned: [], rollbackOf: null },
+  verification: target === null ? null : { state: 'verified', commit: 'abc' },
+  notes: [],
 });
 
 const report = (status: SyncReport['status']): SyncReport => ({

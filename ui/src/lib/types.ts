@@ -30,6 +30,7 @@ export interface Revision {
   applied: string[];
   pruned: string[];
   rollbackOf: number | null;
+  manifestsDigest?: string;
 }
 
 export interface ModelSummary {
@@ -112,12 +113,17 @@ export interface PlanSummary {
   namespaces: number;
 }
 
+/** Whether a revision to restore was checked against its git commit. */
+export type Verification = { state: 'verified'; commit: string } | { state: 'unverified'; reason: string };
+
 export interface Preview {
   env: string;
   plan: EnvPlan;
   summary: PlanSummary;
   fingerprint: string;
   target: Revision | null;
+  verification: Verification | null;
+  notes: string[];
 }
 
 export type SyncStatus =
@@ -153,6 +159,8 @@ export interface SyncReport {
 
 export interface RollbackOutcome {
   report: SyncReport;
+  target: Revision;
+  verification: Verification;
   commit: string | null;
   branch: string | null;
 }

@@ -1,6 +1,15 @@
 //! Sync history (design §6): one `ConfigMap` per sync in the env's namespace, holding who synced
 //! what from which git revision, the outcome, and the full desired manifests (gzip + base64) so
 //! any revision can be restored. The last [`KEEP`] revisions are kept.
+//!
+//! A revision `ConfigMap` can be written by anyone allowed to write `ConfigMap`s in the namespace,
+//! so nothing read back from one is trusted: [`restore`] loads its manifests through the same
+//! rules as files in git, and each revision records a digest of its manifests that the engine
+//! compares with what the revision's git commit renders.
+
+mod restore;
+
+pub use restore::{RestoreError, digest, digest_of, restore};
 
 use crate::cluster::{ApplyOptions, Cluster, ClusterError, Gvk, ObjectKey, ResourceType};
 use crate::ownership::{ENV_LABEL, INTERNAL_LABEL, MANAGED_BY_LABEL, MANAGED_BY_VALUE};
@@ -47,6 +56,9 @@ pub struct Revision {
     /// When this sync restored an earlier revision.
     #[serde(default)]
     pub rollback_of: Option<u64>,
+    /// [`digest`] of the stored manifests (absent in revisions written before it existed).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub manifests_digest: Option<String>,
 }
 
 /// A desired object as stored in a revision.
@@ -69,6 +81,12 @@ pub enum HistoryError {
         "the manifests of this sync are {bytes} bytes compressed, over the {MAX_STORED_BYTES}-byte limit of a revision ConfigMap"
     )]
     TooLarge { bytes: usize },
+    #[error(
+        "environment {env} has no successful revision before revision {current} to roll back to"
+    )]
+    NoTarget { env: String, current: u64 },
+    #[error("environment {env} has no sync history yet")]
+    NoHistory { env: String },
 }
 
 fn config_maps_gvk() -> Gvk {
@@ -162,6 +180,7 @@ pub async fn record(
             object: o.value.clone(),
         })
         .collect();
+    revision.manifests_digest = Some(digest(&stored));
     let json = serde_json::to_vec(&stored).map_err(|e| HistoryError::Corrupt {
         name: "new revision".into(),
         message: e.to_string(),
@@ -210,6 +229,41 @@ pub async fn find(
         number,
         kept: if kept.is_empty() { "none".into() } else { kept.join(", ") },
     })
+}
+
+/// The revision a rollback restores: `to`, or the last successful one before the newest.
+pub async fn rollback_target(
+    cluster: &dyn Cluster,
+    env: &str,
+    namespace: &str,
+    to: Option<u64>,
+) -> Result<(Revision, Value), HistoryError> {
+    if let Some(number) = to {
+        return find(cluster, env, namespace, number).await;
+    }
+    let revisions = list(cluster, env, namespace).await?;
+    let Some((current, _)) = revisions.first() else {
+        return Err(HistoryError::NoHistory { env: env.to_owned() });
+    };
+    let current = current.number;
+    revisions
+        .into_iter()
+        .skip(1)
+        .find(|(r, _)| r.outcome == Outcome::Succeeded)
+        .ok_or(HistoryError::NoTarget { env: env.to_owned(), current })
+}
+
+/// The newest successful revision other than `except` (the automatic rollback's target).
+pub async fn last_good(
+    cluster: &dyn Cluster,
+    env: &str,
+    namespace: &str,
+    except: Option<u64>,
+) -> Result<Option<(Revision, Value)>, HistoryError> {
+    Ok(list(cluster, env, namespace)
+        .await?
+        .into_iter()
+        .find(|(r, _)| r.outcome == Outcome::Succeeded && Some(r.number) != except))
 }
 
 /// The resource type revision objects live in (for callers that already resolved it).

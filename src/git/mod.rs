@@ -1,9 +1,18 @@
-//! What git says about the repo Coxswain syncs from: the revision, and whether a protected
-//! environment may be synced from this checkout at all.
+//! Everything Coxswain asks of git, in one place: the checkout's state and whether a protected
+//! environment may be synced from it, an env folder as a commit has it, the restore commit of a
+//! rollback, the remote's incoming commits, and the one credential callback.
+
+mod credentials;
+mod remote;
+mod revision;
+
+pub use credentials::remote_callbacks;
+pub use remote::{REMOTE_COMMITS_SHOWN, RemoteCommit, RemoteStatus, remote_status};
+pub use revision::{EnvFiles, env_files_at, is_on_branch};
 
 use git2::{Repository, StatusOptions};
 use serde::Serialize;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 /// The checkout's state, as recorded in history.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
@@ -28,10 +37,19 @@ pub enum GitError {
          committed revision of branch {branch} with a clean environments/{env}/ folder"
     )]
     Protected { env: String, branch: String, reason: String },
+    #[error("git fetch {remote} in {repo}: {message}")]
+    Fetch { remote: String, repo: String, message: String },
 }
 
 fn git_error(repo: &Path, error: &git2::Error) -> GitError {
     GitError::Git { repo: repo.display().to_string(), message: error.message().to_owned() }
+}
+
+/// Where the Coxswain repo `root` sits inside the git work tree (empty when at its top).
+fn repo_prefix(repo: &Repository, root: &Path) -> PathBuf {
+    let workdir = repo.workdir().and_then(|w| w.canonicalize().ok());
+    let root = root.canonicalize().unwrap_or_else(|_| root.to_path_buf());
+    workdir.and_then(|w| root.strip_prefix(w).ok().map(Path::to_path_buf)).unwrap_or_default()
 }
 
 /// Inspects the checkout at `root` for `environments/<env>/`. `Ok(None)` when `root` is not in a
@@ -60,11 +78,7 @@ pub fn inspect(root: &Path, env: &str) -> Result<Option<GitInfo>, GitError> {
         }
     }
     // Status paths are relative to the work tree, which may sit above the Coxswain repo root.
-    let workdir =
-        repo.workdir().unwrap_or(root).canonicalize().unwrap_or_else(|_| root.to_path_buf());
-    let root = root.canonicalize().unwrap_or_else(|_| root.to_path_buf());
-    let prefix = root.strip_prefix(&workdir).unwrap_or(Path::new(""));
-    let env_path = prefix.join("environments").join(env);
+    let env_path = repo_prefix(&repo, root).join("environments").join(env);
     let pathspec = env_path.to_string_lossy().replace('\\', "/");
     let mut options = StatusOptions::new();
     options
@@ -72,7 +86,7 @@ pub fn inspect(root: &Path, env: &str) -> Result<Option<GitInfo>, GitError> {
         .recurse_untracked_dirs(true)
         .include_ignored(false)
         .pathspec(&pathspec);
-    let statuses = repo.statuses(Some(&mut options)).map_err(|e| git_error(&root, &e))?;
+    let statuses = repo.statuses(Some(&mut options)).map_err(|e| git_error(root, &e))?;
     let dirty_files = statuses.iter().filter_map(|s| s.path().ok().map(str::to_owned)).collect();
     Ok(Some(GitInfo { sha, branch, branches_at_head, dirty_files }))
 }
@@ -115,11 +129,7 @@ pub fn commit_env_restore(
 ) -> Result<git2::Oid, GitError> {
     let repo = Repository::discover(root).map_err(|e| git_error(root, &e))?;
     let err = |e: git2::Error| git_error(root, &e);
-    let workdir =
-        repo.workdir().unwrap_or(root).canonicalize().unwrap_or_else(|_| root.to_path_buf());
-    let root_abs = root.canonicalize().unwrap_or_else(|_| root.to_path_buf());
-    let prefix = root_abs.strip_prefix(&workdir).unwrap_or(Path::new("")).to_path_buf();
-    let env_path = prefix.join("environments").join(env);
+    let env_path = repo_prefix(&repo, root).join("environments").join(env);
     let source =
         repo.find_commit(git2::Oid::from_str(sha).map_err(err)?).map_err(|e| GitError::Git {
             repo: root.display().to_string(),

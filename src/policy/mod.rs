@@ -3,70 +3,16 @@
 //! Each rule has a stable id and a severity and can be switched off per environment in
 //! `env.yaml` (`policy.disable`). Findings point at the line of the offending field.
 
-use crate::diagnostic::{Diagnostic, Severity};
+pub mod catalogue;
+
+pub use catalogue::{RULES, Rule, rule};
+
+use crate::diagnostic::Diagnostic;
 use crate::repo::{DesiredObject, Environment};
-use serde::Serialize;
 use serde_json::Value;
 use std::collections::HashMap;
 
-/// A policy rule's identity and what it enforces.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-pub struct Rule {
-    pub id: &'static str,
-    pub severity: Severity,
-    pub summary: &'static str,
-}
-
-/// Every rule, in the order findings are reported.
-pub const RULES: &[Rule] = &[
-    Rule {
-        id: "resources-requests",
-        severity: Severity::Error,
-        summary: "every container requests cpu and memory",
-    },
-    Rule {
-        id: "resources-limits",
-        severity: Severity::Error,
-        summary: "every container has a memory limit",
-    },
-    Rule {
-        id: "readiness-probe",
-        severity: Severity::Error,
-        summary: "Deployment/StatefulSet containers have a readiness probe",
-    },
-    Rule {
-        id: "liveness-probe",
-        severity: Severity::Warning,
-        summary: "Deployment/StatefulSet containers have a liveness probe",
-    },
-    Rule {
-        id: "image-tag",
-        severity: Severity::Error,
-        summary: "images name a tag other than latest, or a digest",
-    },
-    Rule {
-        id: "gpu-limits",
-        severity: Severity::Error,
-        summary: "nvidia.com/gpu limits equal requests and the pod selects GPU nodes (nodeSelector or toleration)",
-    },
-    Rule {
-        id: "min-replicas",
-        severity: Severity::Error,
-        summary: "workloads run at least policy.minReplicas replicas (default 2 in protected envs), directly or through an HPA's minReplicas",
-    },
-    Rule {
-        id: "replicas-with-hpa",
-        severity: Severity::Warning,
-        summary: "a workload scaled by an HPA does not also set spec.replicas (each sync would reset the scale)",
-    },
-];
-
 const GPU: &str = "nvidia.com/gpu";
-
-/// Looks up a rule by id.
-pub fn rule(id: &str) -> Option<&'static Rule> {
-    RULES.iter().find(|r| r.id == id)
-}
 
 /// Runs every enabled rule on an environment's objects. (Unknown ids in `policy.disable` are
 /// input errors, reported by the loader, so a typo does not silently keep a rule on.)

@@ -1,0 +1,334 @@
+//! The desktop app's view of the engine: a [`Session`] over one [`Engine`] with the app's kube
+//! context choices, and the serialisable types the UI shows. Every method is a call into the
+//! engine plus DTO conversion; the app's commands call one method each, and no behaviour lives in
+//! the UI.
+//!
+//! Every write goes through a preview: [`Session::preview_sync`] and
+//! [`Session::preview_rollback`] return the exact plan and its fingerprint, and
+//! [`Session::sync`] / [`Session::rollback`] apply only if the plan computed under the lock
+//! still has that fingerprint — what the user confirmed is what gets applied.
+
+mod dto;
+
+pub use dto::{
+    ApiError, Counts, EnvDetail, EnvOverview, ModelSummary, RepoInfo, Resource, SyncState,
+};
+
+use crate::cluster::{ClusterError, WatchEvent};
+use crate::diagnostic::Diagnostic;
+pub use crate::engine::{Connector, Preview, RollbackOutcome, default_connector};
+use crate::engine::{Engine, EngineError, ForgeSettings, RollbackRequest, SyncOutcome, SyncRequest};
+pub use crate::git::{REMOTE_COMMITS_SHOWN, RemoteCommit, RemoteStatus};
+use crate::health;
+use crate::history::Revision;
+use crate::plan::PlanOptions;
+use crate::promote::{PromoteOptions, PromoteOutcome};
+pub use crate::repo::envs_touched;
+use crate::sync::{FailureKind, Progress, SyncReport, SyncStatus};
+use futures::stream::BoxStream;
+use std::collections::{BTreeSet, HashMap};
+use std::path::Path;
+use std::sync::{PoisonError, RwLock};
+
+/// One open repo: the engine, and the kube context the user picked per environment.
+pub struct Session {
+    engine: Engine,
+    contexts: RwLock<HashMap<String, String>>,
+}
+
+impl Session {
+    /// Opens the repo at `path` and loads every environment.
+    pub fn open(path: &Path, connector: Connector) -> Result<Self, ApiError> {
+        let holder = format!("{} (desktop)", crate::lock::default_holder());
+        let engine = Engine::open(path, connector)?.with_holder(holder);
+        engine.load_all(None)?;
+        Ok(Self { engine, contexts: RwLock::new(HashMap::new()) })
+    }
+
+    pub fn root(&self) -> &Path {
+        self.engine.root()
+    }
+
+    /// Environment names, in pipeline order (dev before prod).
+    pub fn env_names(&self) -> &[String] {
+        self.engine.env_names()
+    }
+
+    /// The repo's environments, pipelines and the kube contexts to choose from.
+    pub fn info(&self) -> RepoInfo {
+        let (pipelines, errors) = self.engine.pipelines();
+        RepoInfo {
+            root: self.root().display().to_string(),
+            environments: self.env_names().to_vec(),
+            pipelines,
+            pipeline_errors: errors.iter().map(ApiError::from_diagnostic).collect(),
+            contexts: kube_contexts(),
+        }
+    }
+
+    /// Re-reads the named environments from disk (after the watcher saw their files change).
+    pub fn reload(&self, names: &BTreeSet<String>) {
+        self.engine.reload(names);
+    }
+
+    /// Uses `context` for `env` from now on (`None`: back to `env.yaml`'s or the current one).
+    pub fn set_context(&self, env: &str, context: Option<String>) -> Result<(), ApiError> {
+        self.engine.env(env)?;
+        let mut contexts = self.contexts.write().unwrap_or_else(PoisonError::into_inner);
+        match context {
+            Some(context) => contexts.insert(env.to_owned(), context),
+            None => contexts.remove(env),
+        };
+        Ok(())
+    }
+
+    /// The context the user picked for `env`, if any (else the engine uses the env's own).
+    fn context(&self, env: &str) -> Option<String> {
+        self.contexts.read().unwrap_or_else(PoisonError::into_inner).get(env).cloned()
+    }
+
+    /// Every environment's card, planned concurrently.
+    pub async fn overview(&self) -> Vec<EnvOverview> {
+        let names = self.env_names();
+        let details = futures::future::join_all(names.iter().map(|name| self.detail(name))).await;
+        details
+            .into_iter()
+            .zip(names)
+            .map(|(detail, name)| match detail {
+                Ok(detail) => detail.overview,
+                Err(error) => unknown_overview(name, error),
+            })
+            .collect()
+    }
+
+    /// One environment's card, resource table and findings, from a fresh plan.
+    pub async fn detail(&self, name: &str) -> Result<EnvDetail, ApiError> {
+        let env = self.engine.env(name)?;
+        let context = self.context(name);
+        let mut findings: Vec<Diagnostic> =
+            env.diagnostics.iter().filter(|d| !d.is_error()).cloned().collect();
+        findings.extend(crate::policy::check(&env));
+        findings.sort();
+        let mut errors: Vec<ApiError> = env
+            .diagnostics
+            .iter()
+            .filter(|d| d.is_error())
+            .map(ApiError::from_diagnostic)
+            .collect();
+        errors.extend(findings.iter().filter(|d| d.is_error()).map(ApiError::from_diagnostic));
+        let warnings = findings.iter().filter(|d| !d.is_error()).count();
+        let mut overview = EnvOverview {
+            name: env.name.clone(),
+            namespace: env.namespace.clone(),
+            context: context.clone().or_else(|| env.config.context.clone()),
+            protected: env.config.protected,
+            model: env.config.model.as_ref().map(|m| ModelSummary {
+                name: m.name.clone(),
+                version: m.version.clone(),
+                path: m.path.clone(),
+            }),
+            sync_state: SyncState::Unknown,
+            health: None,
+            counts: Counts::default(),
+            errors,
+            warnings,
+            last_revision: None,
+        };
+        if env.has_errors() {
+            return Ok(EnvDetail { overview, resources: Vec::new(), findings });
+        }
+        let planned = async {
+            let plan = self.engine.plan(&env, context.as_deref(), &PlanOptions::default()).await?;
+            let last = if plan.namespace_exists {
+                self.engine.history(name, context.as_deref()).await?.into_iter().next()
+            } else {
+                None
+            };
+            Ok::<_, EngineError>((plan, last))
+        };
+        let (plan, last_revision) = match planned.await {
+            Ok(planned) => planned,
+            Err(error) => {
+                overview.errors.push(error.into());
+                return Ok(EnvDetail { overview, resources: Vec::new(), findings });
+            }
+        };
+        let resources: Vec<Resource> = plan
+            .objects
+            .iter()
+            .map(|o| Resource {
+                id: o.key.to_string(),
+                key: o.key.clone(),
+                action: o.action,
+                source: o.source.as_ref().map(ToString::to_string),
+                health: o.source.is_some().then(|| health::assess(o.live.as_ref())),
+                diff: o.diff.clone(),
+            })
+            .collect();
+        overview.counts = Counts::of(&plan);
+        overview.health =
+            resources.iter().filter_map(|r| r.health.as_ref().map(|h| h.health)).max();
+        overview.errors.extend(plan.errors.iter().map(ApiError::from_diagnostic));
+        overview.sync_state = if !plan.errors.is_empty() {
+            SyncState::Unknown
+        } else if plan.has_changes() {
+            SyncState::OutOfSync
+        } else {
+            SyncState::Synced
+        };
+        overview.last_revision = last_revision;
+        Ok(EnvDetail { overview, resources, findings })
+    }
+
+    /// The live object `id` (a [`Resource::id`]) as normalised YAML; `None` when it does not exist.
+    pub async fn live_object(&self, env: &str, id: &str) -> Result<Option<String>, ApiError> {
+        Ok(self.engine.live_object(env, id, self.context(env).as_deref()).await?)
+    }
+
+    /// The plan a sync of `env` would apply now, after every gate. With `force_conflicts` the
+    /// plan takes ownership of fields another manager changed since the last sync (someone's
+    /// `kubectl edit`); without it such fields are reported as conflicts.
+    pub async fn preview_sync(
+        &self,
+        name: &str,
+        force_conflicts: bool,
+    ) -> Result<Preview, ApiError> {
+        let request = SyncRequest { force_conflicts, ..self.sync_request(name) };
+        Ok(self.engine.preview_sync(name, &request).await?)
+    }
+
+    fn sync_request(&self, name: &str) -> SyncRequest {
+        SyncRequest {
+            context: self.context(name),
+            message: "coxswain app sync".into(),
+            ..SyncRequest::default()
+        }
+    }
+
+    /// Syncs `env` if its plan still has the previewed `fingerprint` (previewed with the same
+    /// `force_conflicts`); events go to `progress`. A gate's refusal is an error.
+    pub async fn sync(
+        &self,
+        name: &str,
+        fingerprint: &str,
+        force_conflicts: bool,
+        progress: &dyn Progress,
+    ) -> Result<SyncReport, ApiError> {
+        let request = SyncRequest {
+            force_conflicts,
+            fingerprint: Some(fingerprint.to_owned()),
+            ..self.sync_request(name)
+        };
+        match self.engine.sync(name, &request, progress).await? {
+            SyncOutcome::Finished { report, .. } => refused(report),
+            SyncOutcome::Offline { reason, .. } => Err(ApiError::new("cluster-unreachable", reason)),
+        }
+    }
+
+    /// An environment's revisions, newest first.
+    pub async fn history(&self, name: &str) -> Result<Vec<Revision>, ApiError> {
+        Ok(self.engine.history(name, self.context(name).as_deref()).await?)
+    }
+
+    fn rollback_request(&self, name: &str, to: Option<u64>) -> RollbackRequest {
+        // The app shows a revision's verification in the preview the user confirms, so an
+        // unverifiable revision of an unprotected env is restored on that confirmation
+        // (protected envs refuse it whatever).
+        RollbackRequest { to, context: self.context(name), allow_unverified: true, ..RollbackRequest::default() }
+    }
+
+    /// The plan that restoring revision `to` (default: the last good one before the newest)
+    /// would apply, and whether the revision matches its git commit.
+    pub async fn preview_rollback(&self, name: &str, to: Option<u64>) -> Result<Preview, ApiError> {
+        Ok(self.engine.preview_rollback(name, &self.rollback_request(name, to)).await?)
+    }
+
+    /// Restores revision `to` if its plan still has the previewed `fingerprint`; with `git`, also
+    /// commits the env folder as it was at that revision (on a branch for protected envs).
+    pub async fn rollback(
+        &self,
+        name: &str,
+        to: u64,
+        fingerprint: &str,
+        with_git: bool,
+        progress: &dyn Progress,
+    ) -> Result<RollbackOutcome, ApiError> {
+        let request = RollbackRequest {
+            with_git,
+            fingerprint: Some(fingerprint.to_owned()),
+            ..self.rollback_request(name, Some(to))
+        };
+        let outcome = self.engine.rollback(name, &request, progress).await?;
+        refused(outcome.report.clone())?;
+        Ok(outcome)
+    }
+
+    /// Promotes `to` from `from` (design §8). Without `create`, a dry run: the edits, every
+    /// gate's result and nothing committed. With it: commit on a branch, push, and open or update
+    /// the pull request. GitHub access comes from the environment, as in GitHub Actions. Model
+    /// validation is CPU-bound: call this off the async threads.
+    pub async fn promote(
+        &self,
+        from: &str,
+        to: &str,
+        create: bool,
+    ) -> Result<PromoteOutcome, ApiError> {
+        let mut options = PromoteOptions::new(to);
+        options.from = Some(from.to_owned());
+        options.command = format!("coxswain promote {to} --from {from}");
+        options.dry_run = !create;
+        let context = self.context(to);
+        Ok(self.engine.promote(options, &ForgeSettings::from_env(), context.as_deref()).await?)
+    }
+
+    /// Watch streams over the env's owned objects, one per kind it declares.
+    pub async fn watch_owned(
+        &self,
+        name: &str,
+    ) -> Result<Vec<BoxStream<'static, Result<WatchEvent, ClusterError>>>, ApiError> {
+        Ok(self.engine.watch_owned(name, self.context(name).as_deref()).await?)
+    }
+}
+
+/// Gate refusals and a changed plan are errors to the app; other outcomes are reports.
+fn refused(report: SyncReport) -> Result<SyncReport, ApiError> {
+    match (&report.status, &report.error) {
+        (SyncStatus::Blocked | SyncStatus::Cancelled, Some(failure))
+            if failure.kind != FailureKind::Plan =>
+        {
+            Err(ApiError::from(failure))
+        }
+        _ => Ok(report),
+    }
+}
+
+/// [`crate::git::remote_status`] for the app.
+pub fn remote_status(root: &Path, known: &[String]) -> Result<Option<RemoteStatus>, ApiError> {
+    crate::git::remote_status(root, known).map_err(|e| EngineError::from(e).into())
+}
+
+fn unknown_overview(name: &str, error: ApiError) -> EnvOverview {
+    EnvOverview {
+        name: name.to_owned(),
+        namespace: String::new(),
+        context: None,
+        protected: false,
+        model: None,
+        sync_state: SyncState::Unknown,
+        health: None,
+        counts: Counts::default(),
+        errors: vec![error],
+        warnings: 0,
+        last_revision: None,
+    }
+}
+
+/// Context names of the kubeconfig (`KUBECONFIG` or `~/.kube/config`); empty when unreadable.
+fn kube_contexts() -> Vec<String> {
+    kube::config::Kubeconfig::read()
+        .map(|config| config.contexts.into_iter().map(|c| c.name).collect())
+        .unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests;

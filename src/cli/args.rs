@@ -1,0 +1,198 @@
+//! The command line's grammar (clap). Doc comments here are help text shown verbatim to users:
+//! no Markdown backticks.
+#![allow(clippy::doc_markdown)]
+
+use super::render::Format;
+use clap::{Args, Parser, Subcommand};
+use std::path::PathBuf;
+use std::time::Duration;
+
+#[derive(Parser)]
+#[command(
+    name = "coxswain",
+    version,
+    about = "GitOps for machine-learning deployments on Kubernetes"
+)]
+pub(super) struct Cli {
+    /// Path of the GitOps repo (holding environments/ and pipelines/).
+    #[arg(long, global = true, default_value = ".", env = "COXSWAIN_REPO")]
+    pub(super) repo: PathBuf,
+    /// Log verbosity: -v info, -vv debug (or set RUST_LOG).
+    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
+    pub(super) verbose: u8,
+    /// Headless sync of every environment (or --env): the same as `coxswain sync`.
+    #[arg(long)]
+    pub(super) sync: bool,
+    #[command(flatten)]
+    pub(super) sync_args: SyncArgs,
+    #[command(subcommand)]
+    pub(super) command: Option<Command>,
+}
+
+#[derive(Subcommand)]
+pub(super) enum Command {
+    /// Load every environment and pipeline and run the policy gate (no cluster needed).
+    Check {
+        /// Only this environment.
+        #[arg(long)]
+        env: Option<String>,
+        #[arg(short, long, value_enum, default_value_t = Format::Text)]
+        output: Format,
+    },
+    /// Show what a sync would change: an exact, noise-free diff against the live cluster.
+    Plan {
+        /// Only this environment.
+        #[arg(long)]
+        env: Option<String>,
+        /// kubeconfig context (default: the env's `context`, else the current context).
+        #[arg(long)]
+        context: Option<String>,
+        #[arg(short, long, value_enum, default_value_t = Format::Text)]
+        output: Format,
+        /// Exit 2 when there are changes, 0 when there are none (as Terraform does).
+        #[arg(long)]
+        detailed_exitcode: bool,
+        /// Plan as if taking ownership of fields other managers own.
+        #[arg(long)]
+        force_conflicts: bool,
+    },
+    /// Apply git to the cluster: preview, lock, apply in order, wait for health, prune, record.
+    Sync(SyncArgs),
+    /// List an environment's sync revisions.
+    History {
+        #[arg(long)]
+        env: String,
+        #[arg(long)]
+        context: Option<String>,
+        #[arg(short, long, value_enum, default_value_t = Format::Text)]
+        output: Format,
+    },
+    /// Validate models with tract-onnx: sha256 pin, contract, accuracy, golden outputs, latency,
+    /// regression against the model of the env it promotes into.
+    #[cfg(feature = "model-validation")]
+    Validate {
+        /// Validate this env's model (default: every env that declares one).
+        #[arg(long, conflicts_with = "model")]
+        env: Option<String>,
+        /// Validate this ONNX file (repo-relative) instead of an env's model; needs --spec.
+        #[arg(long, requires = "spec")]
+        model: Option<String>,
+        /// Expected sha256 of --model.
+        #[arg(long, requires = "model")]
+        sha256: Option<String>,
+        /// A YAML file holding the validation spec (or a modelValidation: block).
+        #[arg(long, requires = "model")]
+        spec: Option<PathBuf>,
+        /// Compare with this env's model (default: the env the validated one promotes into).
+        #[arg(long)]
+        against_env: Option<String>,
+        /// Skip the regression comparison.
+        #[arg(long, conflicts_with = "against_env")]
+        no_baseline: bool,
+        #[arg(short, long, value_enum, default_value_t = Format::Text)]
+        output: Format,
+    },
+    /// Restore an earlier revision (preview first), recorded as a new revision.
+    Rollback {
+        #[arg(long)]
+        env: String,
+        /// The revision to restore (default: the last successful one before the newest).
+        #[arg(long)]
+        to: Option<u64>,
+        /// Also commit the env folder as it was at that revision (on a branch for protected envs).
+        #[arg(long)]
+        git: bool,
+        #[arg(long)]
+        context: Option<String>,
+        /// Show the preview only.
+        #[arg(long)]
+        dry_run: bool,
+        /// Apply without asking.
+        #[arg(long, short)]
+        yes: bool,
+        #[arg(long, value_parser = parse_duration, default_value = "5m")]
+        timeout: Duration,
+        /// Restore a revision whose manifests cannot be checked against its git commit (not
+        /// synced from a commit, synced from uncommitted changes, or the commit is not here).
+        /// Never for protected environments.
+        #[arg(long)]
+        allow_unverified: bool,
+    },
+    /// Promote what a pipeline stage moves (image tags, the model) into ENV: edit the values in a
+    /// private checkout, run the gates, commit on a branch, push, and open a pull request.
+    Promote {
+        /// The environment to promote into.
+        env: String,
+        /// Promote from this environment instead of the stage's `from`.
+        #[arg(long)]
+        from: Option<String>,
+        /// The pipeline (by name), when ENV is a stage of several.
+        #[arg(long)]
+        pipeline: Option<String>,
+        /// Stop after the commit, left on a local branch; needs no remote or token.
+        #[arg(long)]
+        no_push: bool,
+        /// Show the edits and the gate results only; commit nothing.
+        #[arg(long)]
+        dry_run: bool,
+        /// The git remote to push to.
+        #[arg(long, default_value = "origin")]
+        remote: String,
+        /// GitHub repository OWNER/NAME (default: the remote's URL). The token is read from GITHUB_TOKEN or GH_TOKEN.
+        #[arg(long, env = "GITHUB_REPOSITORY")]
+        github_repo: Option<String>,
+        /// GitHub REST API URL; for GitHub Enterprise Server https://HOST/api/v3.
+        #[arg(long, env = "GITHUB_API_URL")]
+        github_api: Option<String>,
+        #[arg(short, long, value_enum, default_value_t = Format::Text)]
+        output: Format,
+    },
+}
+
+#[derive(Args, Clone)]
+pub(super) struct SyncArgs {
+    /// Only this environment.
+    #[arg(long)]
+    pub(super) env: Option<String>,
+    /// kubeconfig context (default: the env's `context`, else the current context).
+    #[arg(long)]
+    pub(super) context: Option<String>,
+    /// Preview only: do everything up to the writes.
+    #[arg(long)]
+    pub(super) dry_run: bool,
+    /// Apply without asking (CI=true implies it).
+    #[arg(long, short)]
+    pub(super) yes: bool,
+    /// Take ownership of fields other field managers own instead of stopping.
+    #[arg(long)]
+    pub(super) force_conflicts: bool,
+    /// Also prune Namespaces, PersistentVolumeClaims and CRDs that left git.
+    #[arg(long)]
+    pub(super) prune_dangerous: bool,
+    /// How long to wait for health, e.g. 90s, 5m.
+    #[arg(long, value_parser = parse_duration, default_value = "5m")]
+    pub(super) timeout: Duration,
+    /// Writes in flight at once within a tier.
+    #[arg(long, default_value_t = 8)]
+    pub(super) concurrency: usize,
+    /// Write a report: junit=FILE, markdown=FILE or json=FILE (repeatable).
+    #[arg(long = "report", value_name = "KIND=FILE")]
+    pub(super) reports: Vec<String>,
+    #[arg(short, long, value_enum, default_value_t = Format::Text)]
+    pub(super) output: Format,
+}
+
+
+pub(super) fn parse_duration(text: &str) -> Result<Duration, String> {
+    let (number, unit) =
+        text.find(|c: char| !c.is_ascii_digit()).map_or((text, "s"), |i| text.split_at(i));
+    let value: u64 =
+        number.parse().map_err(|_| format!("invalid duration {text:?} (use e.g. 90s, 5m, 1h)"))?;
+    match unit {
+        "s" => Ok(Duration::from_secs(value)),
+        "m" => Ok(Duration::from_secs(value * 60)),
+        "h" => Ok(Duration::from_secs(value * 3600)),
+        "ms" => Ok(Duration::from_millis(value)),
+        _ => Err(format!("invalid duration unit in {text:?} (use s, m or h)")),
+    }
+}

@@ -1,0 +1,280 @@
+//! What the CLI prints, and the exit codes its outcomes mean. No behaviour: every decision was
+//! made by the engine.
+
+use crate::check::CheckReport;
+use crate::engine::{EngineError, RollbackOutcome, SyncOutcome, Verification, failure_exit_code};
+use crate::exit::ExitCode;
+use crate::history::Revision;
+use crate::plan::render::PlanReport;
+use crate::promote::PromoteOutcome;
+use crate::report;
+use crate::sync::{SyncReport, SyncStatus};
+use clap::ValueEnum;
+use std::io::IsTerminal as _;
+use std::path::{Path, PathBuf};
+
+#[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub(super) enum Format {
+    Text,
+    Json,
+    Markdown,
+}
+
+fn to_json<T: serde::Serialize>(value: &T) -> String {
+    serde_json::to_string_pretty(value).unwrap_or_else(|e| format!("{{\"error\": \"{e}\"}}"))
+}
+
+fn colour() -> bool {
+    std::io::stdout().is_terminal()
+}
+
+pub(super) fn check(report: &CheckReport, output: Format) {
+    match output {
+        Format::Json => println!("{}", to_json(report)),
+        Format::Text | Format::Markdown => print!("{}", report.render_text()),
+    }
+}
+
+pub(super) fn plan(report: &PlanReport, output: Format) {
+    match output {
+        Format::Text => print!("{}", report.render_text(colour())),
+        Format::Markdown => print!("{}", report.render_markdown()),
+        Format::Json => println!("{}", to_json(report)),
+    }
+}
+
+/// The plan of a dry run, as `plan` shows it.
+pub(super) fn dry_run_plan(report: &SyncReport) {
+    if let Some(plan) = &report.plan {
+        print!("{}", PlanReport::new(vec![plan.clone()]).render_text(colour()));
+    }
+}
+
+/// The worst outcome decides: lock held 4, errors 1, gates/health 3.
+pub(super) fn sync_exit_code(reports: &[SyncReport]) -> ExitCode {
+    let rank = |code: &ExitCode| match code {
+        ExitCode::Ok | ExitCode::Changes => 0,
+        ExitCode::GateFailed => 1,
+        ExitCode::Error => 2,
+        ExitCode::LockHeld => 3,
+    };
+    reports
+        .iter()
+        .map(|r| match r.status {
+            SyncStatus::NoChanges | SyncStatus::DryRun | SyncStatus::Synced => ExitCode::Ok,
+            SyncStatus::Unhealthy | SyncStatus::RolledBack => ExitCode::GateFailed,
+            SyncStatus::LockHeld => ExitCode::LockHeld,
+            SyncStatus::Blocked | SyncStatus::Failed | SyncStatus::Cancelled => {
+                r.failure_kind().map_or(ExitCode::Error, failure_exit_code)
+            }
+        })
+        .max_by_key(rank)
+        .unwrap_or(ExitCode::Ok)
+}
+
+/// `--report KIND=FILE` arguments.
+pub(super) fn parse_reports(specs: &[String]) -> Result<Vec<(String, PathBuf)>, EngineError> {
+    specs
+        .iter()
+        .map(|spec| match spec.split_once('=') {
+            Some((kind @ ("junit" | "markdown" | "json"), file)) if !file.is_empty() => {
+                Ok((kind.to_owned(), PathBuf::from(file)))
+            }
+            _ => Err(EngineError::Usage {
+                message: format!(
+                    "--report {spec}: expected junit=FILE, markdown=FILE or json=FILE"
+                ),
+            }),
+        })
+        .collect()
+}
+
+fn sync_json(reports: &[SyncReport]) -> String {
+    to_json(&serde_json::json!({"schemaVersion": 1, "environments": reports}))
+}
+
+/// The results of `sync` / `--sync`: reports written, outcomes printed, the exit code.
+pub(super) fn sync(
+    root: &Path,
+    outcomes: &[SyncOutcome],
+    report_targets: &[(String, PathBuf)],
+    output: Format,
+) -> Result<ExitCode, EngineError> {
+    let mut reports = Vec::new();
+    let mut notes = Vec::new();
+    let mut offline = Vec::new();
+    for outcome in outcomes {
+        match outcome {
+            SyncOutcome::Finished { report, notes: env_notes } => {
+                reports.push(report.clone());
+                notes.extend(env_notes.iter().map(|n| format!("{}: {n}", report.env)));
+            }
+            SyncOutcome::Offline { env, context, reason, notes: env_notes } => {
+                notes.extend(env_notes.iter().map(|n| format!("{env}: {n}")));
+                offline.push((env, context, reason));
+            }
+        }
+    }
+    for (kind, path) in report_targets {
+        let text = match kind.as_str() {
+            "junit" => report::junit(&reports),
+            "markdown" => report::markdown(&reports),
+            _ => sync_json(&reports),
+        };
+        std::fs::write(path, text).map_err(|e| EngineError::Usage {
+            message: format!("writing the report {}: {e}", path.display()),
+        })?;
+    }
+    match output {
+        Format::Json => println!("{}", sync_json(&reports)),
+        Format::Markdown => print!("{}", report::markdown(&reports)),
+        Format::Text => {
+            for r in &reports {
+                let detail = r.error.as_ref().map(|e| format!(": {e}")).unwrap_or_default();
+                println!("{}: {}{detail}", r.env, report::status_text(r.status));
+            }
+            for note in &notes {
+                println!("{note}");
+            }
+        }
+    }
+    if !offline.is_empty() {
+        let names: Vec<&str> = offline.iter().map(|o| o.0.as_str()).collect();
+        println!(
+            "\nNo cluster reachable; checked everything that needs none (manifests, policy, models) for: {}.",
+            names.join(", ")
+        );
+        for (env, context, reason) in &offline {
+            println!("  {env}: {reason}");
+            let context = context.as_deref().map(|c| format!(" --context {c}")).unwrap_or_default();
+            println!(
+                "  to preview and sync it against a cluster: coxswain --sync --repo {} --env {env}{context}",
+                root.display()
+            );
+        }
+    }
+    Ok(sync_exit_code(&reports))
+}
+
+pub(super) fn history(env: &str, revisions: &[Revision], output: Format) {
+    match output {
+        Format::Json => println!(
+            "{}",
+            to_json(&serde_json::json!({"schemaVersion": 1, "env": env, "revisions": revisions}))
+        ),
+        Format::Text | Format::Markdown => {
+            if revisions.is_empty() {
+                println!("{env}: no revisions yet");
+            }
+            println!(
+                "{:>4}  {:<20}  {:<10}  {:<9}  {:<24}  MESSAGE",
+                "REV", "TIME", "GIT", "OUTCOME", "AUTHOR"
+            );
+            for r in revisions {
+                let sha = r.git_sha.as_deref().map_or("-".to_owned(), |s| {
+                    s.chars().take(8).collect::<String>() + if r.dirty { "+" } else { "" }
+                });
+                let outcome = serde_json::to_value(r.outcome)
+                    .ok()
+                    .and_then(|v| v.as_str().map(str::to_owned))
+                    .unwrap_or_default();
+                println!(
+                    "{:>4}  {:<20}  {:<10}  {:<9}  {:<24}  {}",
+                    r.number, r.time, sha, outcome, r.author, r.message
+                );
+            }
+        }
+    }
+}
+
+pub(super) fn rollback(outcome: &RollbackOutcome, dry_run: bool) {
+    let report = &outcome.report;
+    if dry_run {
+        dry_run_plan(report);
+    }
+    let detail = report.error.as_ref().map(|e| format!(": {e}")).unwrap_or_default();
+    println!(
+        "{}: {} (revision {} restored{detail})",
+        report.env,
+        report::status_text(report.status),
+        outcome.target.number
+    );
+    match &outcome.verification {
+        Verification::Verified { commit } => {
+            println!("revision {} matches commit {commit}", outcome.target.number);
+        }
+        Verification::Unverified { reason } => {
+            println!("revision {} was not verified against git: {reason}", outcome.target.number);
+        }
+    }
+    match (&outcome.commit, &outcome.branch) {
+        (Some(oid), Some(branch)) => {
+            println!("committed {oid} on branch {branch}; open a pull request to merge it");
+        }
+        (Some(oid), None) => println!(
+            "committed {oid}: environments/{} now matches revision {}",
+            report.env, outcome.target.number
+        ),
+        _ => {}
+    }
+}
+
+pub(super) fn promotion(outcome: &PromoteOutcome, command: &str, output: Format) {
+    match output {
+        Format::Text => print!("{}", outcome.render_text()),
+        Format::Markdown => print!("{}", outcome.render_markdown(command)),
+        Format::Json => println!("{}", to_json(outcome)),
+    }
+}
+
+#[cfg(feature = "model-validation")]
+pub(super) fn validations(results: &[crate::engine::ModelValidation], output: Format) -> ExitCode {
+    let mut code = ExitCode::Ok;
+    let mut passed = Vec::new();
+    for validation in results {
+        match &validation.result {
+            Ok(report) => {
+                if !report.passed() && code == ExitCode::Ok {
+                    code = ExitCode::GateFailed;
+                }
+                passed.push((validation, report));
+            }
+            Err(error) => {
+                eprintln!("error: {}: {error}", validation.label);
+                code = ExitCode::Error;
+            }
+        }
+    }
+    match output {
+        Format::Json => {
+            let reports: Vec<_> = passed
+                .iter()
+                .map(|(v, report)| {
+                    serde_json::json!({"target": v.label, "baselineEnv": v.baseline_env, "passed": report.passed(), "report": report})
+                })
+                .collect();
+            println!("{}", to_json(&serde_json::json!({"schemaVersion": 1, "validations": reports})));
+        }
+        Format::Markdown => {
+            for (v, report) in &passed {
+                println!("#### Model validation: {}\n\n{}", v.label, report.render_markdown());
+            }
+        }
+        Format::Text => {
+            for (v, report) in &passed {
+                let against = v
+                    .baseline_env
+                    .as_deref()
+                    .map(|e| format!(", compared with {e}'s model"))
+                    .unwrap_or_default();
+                println!(
+                    "{}{against}: {}\n{}",
+                    v.label,
+                    if report.passed() { "passed" } else { "FAILED" },
+                    report.render_text()
+                );
+            }
+        }
+    }
+    code
+}

@@ -1,0 +1,47 @@
+//! One connection per kubeconfig context, shared by every operation of an engine.
+
+use crate::cluster::{self, Cluster, ClusterError};
+use futures::future::BoxFuture;
+use std::collections::HashMap;
+use std::sync::Arc;
+
+/// Opens a cluster connection for a kube context (`None`: the current context). Front ends pass
+/// [`default_connector`]; tests pass one that hands out an in-memory cluster.
+pub type Connector = Arc<
+    dyn Fn(Option<String>) -> BoxFuture<'static, Result<Arc<dyn Cluster>, ClusterError>>
+        + Send
+        + Sync,
+>;
+
+/// [`cluster::connect`]: the kubeconfig's cluster (or, in `demo` builds, the in-process one
+/// with `COXSWAIN_CLUSTER=memory`).
+pub fn default_connector() -> Connector {
+    Arc::new(|context: Option<String>| {
+        Box::pin(async move { cluster::connect(context.as_deref()).await })
+    })
+}
+
+/// The connection cache.
+pub(super) struct Connections {
+    connector: Connector,
+    open: tokio::sync::Mutex<HashMap<Option<String>, Arc<dyn Cluster>>>,
+}
+
+impl Connections {
+    pub(super) fn new(connector: Connector) -> Self {
+        Self { connector, open: tokio::sync::Mutex::new(HashMap::new()) }
+    }
+
+    /// The cluster of `context`, connecting on first use. Failures are not cached: the next
+    /// call tries again (the cluster may come back).
+    pub(super) async fn get(&self, context: Option<&str>) -> Result<Arc<dyn Cluster>, ClusterError> {
+        let key = context.map(str::to_owned);
+        let mut open = self.open.lock().await;
+        if let Some(cluster) = open.get(&key) {
+            return Ok(cluster.clone());
+        }
+        let cluster = (self.connector)(key.clone()).await?;
+        open.insert(key, cluster.clone());
+        Ok(cluster)
+    }
+}

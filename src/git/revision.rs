@@ -1,0 +1,75 @@
+//! An environment as a commit has it, to check a revision against the commit it claims.
+
+use super::{GitError, git_error, repo_prefix};
+use crate::repo::{SourceFile, is_yaml_file};
+use git2::{ObjectType, Oid, Repository, Tree};
+use std::path::Path;
+
+/// `environments/<env>/` at one commit: `env.yaml`'s text and the manifest files, in the order
+/// the working-tree loader reads them.
+#[derive(Debug, Clone, Default)]
+pub struct EnvFiles {
+    pub config: Option<String>,
+    pub files: Vec<SourceFile>,
+}
+
+/// The env folder at commit `sha`; `Ok(None)` when the commit is not in the local repository
+/// (or the repo is no git checkout).
+pub fn env_files_at(root: &Path, sha: &str, env: &str) -> Result<Option<EnvFiles>, GitError> {
+    let Ok(repo) = Repository::discover(root) else { return Ok(None) };
+    let Some(commit) = Oid::from_str(sha).ok().and_then(|oid| repo.find_commit(oid).ok()) else {
+        return Ok(None);
+    };
+    let err = |e: git2::Error| git_error(root, &e);
+    let folder = repo_prefix(&repo, root).join("environments").join(env);
+    let tree = commit.tree().map_err(err)?;
+    let Ok(entry) = tree.get_path(&folder) else { return Ok(Some(EnvFiles::default())) };
+    let Ok(env_tree) = repo.find_tree(entry.id()) else { return Ok(Some(EnvFiles::default())) };
+    let mut files = Vec::new();
+    collect(&repo, &env_tree, &format!("environments/{env}"), &mut files).map_err(err)?;
+    files.sort_by(|a, b| a.path.cmp(&b.path));
+    let config_path = format!("environments/{env}/env.yaml");
+    let config = files
+        .iter()
+        .position(|f| f.path == config_path)
+        .map(|i| String::from_utf8_lossy(&files.remove(i).contents).into_owned());
+    Ok(Some(EnvFiles { config, files }))
+}
+
+fn collect(
+    repo: &Repository,
+    tree: &Tree<'_>,
+    relative: &str,
+    files: &mut Vec<SourceFile>,
+) -> Result<(), git2::Error> {
+    for entry in tree {
+        let name = entry.name().unwrap_or_default();
+        if name.starts_with('.') {
+            continue;
+        }
+        let path = format!("{relative}/{name}");
+        match entry.kind() {
+            Some(ObjectType::Tree) => collect(repo, &repo.find_tree(entry.id())?, &path, files)?,
+            Some(ObjectType::Blob) if is_yaml_file(name) => {
+                let blob = repo.find_blob(entry.id())?;
+                files.push(SourceFile { path, contents: blob.content().to_vec() });
+            }
+            _ => {}
+        }
+    }
+    Ok(())
+}
+
+/// Whether commit `sha` is on `branch`: reachable from the local branch or from its
+/// remote-tracking `origin/<branch>` — a reviewed, merged commit for protected environments.
+pub fn is_on_branch(root: &Path, sha: &str, branch: &str) -> Result<bool, GitError> {
+    let Ok(repo) = Repository::discover(root) else { return Ok(false) };
+    let Ok(oid) = Oid::from_str(sha) else { return Ok(false) };
+    for refname in [format!("refs/heads/{branch}"), format!("refs/remotes/origin/{branch}")] {
+        let Ok(tip) = repo.refname_to_id(&refname) else { continue };
+        if tip == oid || repo.graph_descendant_of(tip, oid).map_err(|e| git_error(root, &e))? {
+            return Ok(true);
+        }
+    }
+    Ok(false)
+}

@@ -1,0 +1,370 @@
+//! The engine's one gated path, driven through both front ends: the CLI entry
+//! (`cli::run_with`) and the app's `Session`, each against its own in-memory cluster, on a git
+//! copy of the example repo. Every scenario asserts the same gate outcome from both, and that
+//! nothing was written.
+
+mod support;
+
+use coxswain::app_api::{ApiError, Session};
+use coxswain::cluster::memory::MemoryCluster;
+use coxswain::cluster::{Cluster, Gvk, ObjectKey};
+use coxswain::engine::{Connector, Engine, SyncOutcome, SyncRequest};
+use coxswain::exit::ExitCode;
+use coxswain::history::{self, Outcome, Revision, StoredObject};
+use coxswain::sync::{Progress, Silent, SyncEvent, SyncStatus};
+use serde_json::{Value, json};
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+
+/// A git checkout of the example repo (environments, pipelines, models), one commit on `main`.
+fn example_git_repo() -> tempfile::TempDir {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let source = support::example_repo();
+    for folder in ["environments", "pipelines", "models"] {
+        copy_dir(&source.join(folder), &dir.path().join(folder));
+    }
+    let repo = git2::Repository::init(dir.path()).expect("git init");
+    repo.set_head("refs/heads/main").expect("main");
+    commit_all(dir.path(), "example repo");
+    dir
+}
+
+fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).expect("create dir");
+    for entry in std::fs::read_dir(from).expect("read dir") {
+        let entry = entry.expect("entry");
+        let target = to.join(entry.file_name());
+        if entry.path().is_dir() {
+            copy_dir(&entry.path(), &target);
+        } else if entry.path().extension().is_none_or(|e| e != "py" && e != "txt") {
+            std::fs::copy(entry.path(), target).expect("copy");
+        }
+    }
+}
+
+fn commit_all(root: &Path, message: &str) -> String {
+    let repo = git2::Repository::open(root).expect("open");
+    let mut index = repo.index().expect("index");
+    index.add_all(["*"], git2::IndexAddOption::DEFAULT, None).expect("add");
+    index.write().expect("write index");
+    let tree = repo.find_tree(index.write_tree().expect("tree")).expect("find tree");
+    let signature = git2::Signature::now("Test", "test@example.invalid").expect("signature");
+    let parent = repo.head().ok().and_then(|h| h.peel_to_commit().ok());
+    let parents: Vec<&git2::Commit<'_>> = parent.iter().collect();
+    repo.commit(Some("HEAD"), &signature, &signature, message, &tree, &parents)
+        .expect("commit")
+        .to_string()
+}
+
+fn edit(root: &Path, file: &str, from: &str, to: &str) {
+    let path = root.join(file);
+    let text = std::fs::read_to_string(&path).expect("read");
+    assert!(text.contains(from), "{file} has no {from:?}");
+    std::fs::write(&path, text.replacen(from, to, 1)).expect("write");
+}
+
+fn connector(cluster: &MemoryCluster) -> Connector {
+    let shared = cluster.clone();
+    Arc::new(move |_context| {
+        let cluster: Arc<dyn Cluster> = Arc::new(shared.clone());
+        Box::pin(async move { Ok(cluster) })
+    })
+}
+
+/// `coxswain --repo ROOT ARGS…` in-process, against `cluster`.
+fn cli(root: &Path, cluster: &MemoryCluster, args: &[&str]) -> ExitCode {
+    let mut argv = vec!["coxswain".to_owned(), "--repo".into(), root.display().to_string()];
+    argv.extend(args.iter().map(|a| (*a).to_owned()));
+    coxswain::cli::run_with(argv, connector(cluster))
+}
+
+fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_multi_thread().enable_all().build().expect("runtime")
+}
+
+fn session(root: &Path, cluster: &MemoryCluster) -> Session {
+    Session::open(root, connector(cluster)).expect("open session")
+}
+
+/// The app's Apply: preview, then sync the previewed plan.
+fn app_sync(root: &Path, cluster: &MemoryCluster, env: &str) -> Result<SyncStatus, ApiError> {
+    let session = session(root, cluster);
+    runtime().block_on(async {
+        let preview = session.preview_sync(env, false).await?;
+        Ok(session.sync(env, &preview.fingerprint, false, &Silent).await?.status)
+    })
+}
+
+/// The app's Rollback: preview, then restore the previewed plan.
+fn app_rollback(
+    root: &Path,
+    cluster: &MemoryCluster,
+    env: &str,
+    to: u64,
+) -> Result<SyncStatus, ApiError> {
+    let session = session(root, cluster);
+    runtime().block_on(async {
+        let preview = session.preview_rollback(env, Some(to)).await?;
+        let outcome = session.rollback(env, to, &preview.fingerprint, false, &Silent).await?;
+        Ok(outcome.report.status)
+    })
+}
+
+fn object_exists(cluster: &MemoryCluster, gvk: (&str, &str), namespace: Option<&str>, name: &str) -> bool {
+    cluster.object(&ObjectKey::new(&Gvk::from_api_version(gvk.0, gvk.1), namespace, name)).is_some()
+}
+
+/// Writes a revision ConfigMap as someone who may write ConfigMaps in the namespace could:
+/// any objects, a consistent digest, and the claimed git commit.
+fn plant_revision(cluster: &MemoryCluster, env: &str, namespace: &str, sha: Option<String>, objects: Vec<Value>) -> u64 {
+    let stored: Vec<StoredObject> = objects
+        .into_iter()
+        .map(|object| StoredObject { file: format!("environments/{env}/planted.yaml"), line: 1, object })
+        .collect();
+    let desired = history::desired_objects(&stored);
+    let revision = Revision {
+        number: 0,
+        git_sha: sha,
+        dirty: false,
+        author: "mallory@laptop".into(),
+        time: "2026-11-30T00:00:00Z".into(),
+        outcome: Outcome::Succeeded,
+        message: "looks legitimate".into(),
+        applied: Vec::new(),
+        pruned: Vec::new(),
+        rollback_of: None,
+        manifests_digest: None,
+    };
+    runtime()
+        .block_on(history::record(cluster, env, namespace, revision, &desired))
+        .expect("plant a revision")
+        .number
+}
+
+/// Both front ends, the same refusal, and no write.
+fn assert_sync_refused_by_both(root: &Path, env: &str, exit: ExitCode, code: &str) {
+    let for_cli = MemoryCluster::new();
+    assert_eq!(cli(root, &for_cli, &["sync", "--env", env, "--yes"]), exit, "CLI exit code");
+    assert_eq!(for_cli.requests().writes(), 0, "the CLI wrote something");
+    let for_app = MemoryCluster::new();
+    let error = app_sync(root, &for_app, env).expect_err("the app must refuse too");
+    assert_eq!(error.code, code, "{error:?}");
+    assert_eq!(for_app.requests().writes(), 0, "the app wrote something");
+}
+
+#[test]
+fn a_wrong_model_sha256_is_refused_before_any_write_from_both_front_ends() {
+    let repo = example_git_repo();
+    edit(repo.path(), "environments/dev/env.yaml", "sha256: f", "sha256: 0");
+    commit_all(repo.path(), "wrong pin");
+    assert_sync_refused_by_both(repo.path(), "dev", ExitCode::GateFailed, "model-validation-failed");
+}
+
+#[test]
+fn a_failing_validation_spec_is_refused_before_any_write_from_both_front_ends() {
+    let repo = example_git_repo();
+    edit(repo.path(), "pipelines/iris.yaml", "minAccuracy: 0.9", "minAccuracy: 1.01");
+    commit_all(repo.path(), "impossible accuracy");
+    assert_sync_refused_by_both(repo.path(), "dev", ExitCode::GateFailed, "model-validation-failed");
+}
+
+#[test]
+fn a_policy_error_is_refused_with_its_rule_and_location_from_both_front_ends() {
+    let repo = example_git_repo();
+    edit(repo.path(), "environments/dev/iris-server.yaml", "iris-server:1.1.0", "iris-server:latest");
+    commit_all(repo.path(), "latest tag");
+    assert_sync_refused_by_both(repo.path(), "dev", ExitCode::GateFailed, "image-tag");
+}
+
+/// Syncs dev once through the CLI so revision 1 exists (verified: synced from a commit).
+fn synced_dev(repo: &Path) -> MemoryCluster {
+    let cluster = MemoryCluster::new();
+    assert_eq!(cli(repo, &cluster, &["sync", "--env", "dev", "--yes"]), ExitCode::Ok);
+    cluster
+}
+
+fn head(repo: &Path) -> String {
+    git2::Repository::open(repo).expect("open").head().expect("head").target().expect("oid").to_string()
+}
+
+#[test]
+fn a_planted_revision_with_cluster_admin_and_another_namespace_creates_neither() {
+    let repo = example_git_repo();
+    for front_end in ["cli", "app"] {
+        let cluster = synced_dev(repo.path());
+        let binding = json!({"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "ClusterRoleBinding",
+            "metadata": {"name": "pwned"},
+            "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": "cluster-admin"},
+            "subjects": [{"kind": "ServiceAccount", "name": "mallory", "namespace": "iris-dev"}]});
+        let elsewhere = json!({"apiVersion": "v1", "kind": "ConfigMap",
+            "metadata": {"name": "planted", "namespace": "kube-system"}, "data": {"a": "b"}});
+        let number = plant_revision(&cluster, "dev", "iris-dev", None, vec![binding, elsewhere]);
+        let writes = cluster.requests().writes();
+        match front_end {
+            "cli" => assert_eq!(
+                cli(repo.path(), &cluster, &["rollback", "--env", "dev", "--to", &number.to_string(), "--yes", "--allow-unverified"]),
+                ExitCode::GateFailed
+            ),
+            _ => {
+                let error = app_rollback(repo.path(), &cluster, "dev", number).expect_err("refused");
+                assert_eq!(error.code, "revision-refused", "{error:?}");
+                assert!(error.message.contains("cluster-scoped"), "{}", error.message);
+                assert!(error.message.contains("kube-system"), "{}", error.message);
+            }
+        }
+        assert_eq!(cluster.requests().writes(), writes, "{front_end} wrote something");
+        assert!(!object_exists(&cluster, ("rbac.authorization.k8s.io/v1", "ClusterRoleBinding"), None, "pwned"));
+        assert!(!object_exists(&cluster, ("v1", "ConfigMap"), Some("kube-system"), "planted"));
+    }
+}
+
+#[test]
+fn a_revision_holding_a_plaintext_secret_is_refused_by_both_front_ends() {
+    let repo = example_git_repo();
+    for front_end in ["cli", "app"] {
+        let cluster = synced_dev(repo.path());
+        let secret = json!({"apiVersion": "v1", "kind": "Secret",
+            "metadata": {"name": "creds", "namespace": "iris-dev"}, "data": {"password": "aHVudGVyMg=="}});
+        let number = plant_revision(&cluster, "dev", "iris-dev", None, vec![secret]);
+        match front_end {
+            "cli" => assert_eq!(
+                cli(repo.path(), &cluster, &["rollback", "--env", "dev", "--to", &number.to_string(), "--yes", "--allow-unverified"]),
+                ExitCode::GateFailed
+            ),
+            _ => {
+                let error = app_rollback(repo.path(), &cluster, "dev", number).expect_err("refused");
+                assert_eq!(error.code, "revision-refused", "{error:?}");
+                assert!(error.message.contains("plaintext"), "{}", error.message);
+            }
+        }
+        assert!(!object_exists(&cluster, ("v1", "Secret"), Some("iris-dev"), "creds"));
+    }
+}
+
+#[test]
+fn a_revision_whose_manifests_differ_from_its_commit_is_refused_by_both_front_ends() {
+    let repo = example_git_repo();
+    for front_end in ["cli", "app"] {
+        let cluster = synced_dev(repo.path());
+        // Revision 1's own manifests, one value changed, claiming revision 1's commit.
+        let (_, raw) = runtime()
+            .block_on(history::find(&cluster, "dev", "iris-dev", 1))
+            .expect("revision 1");
+        let mut objects: Vec<Value> =
+            history::manifests(&raw).expect("manifests").into_iter().map(|s| s.object).collect();
+        let config = objects.iter_mut().find(|o| o["kind"] == "ConfigMap").expect("a ConfigMap");
+        config["data"]["LOG_LEVEL"] = json!("trace");
+        let number = plant_revision(&cluster, "dev", "iris-dev", Some(head(repo.path())), objects);
+        let writes = cluster.requests().writes();
+        match front_end {
+            "cli" => assert_eq!(
+                cli(repo.path(), &cluster, &["rollback", "--env", "dev", "--to", &number.to_string(), "--yes"]),
+                ExitCode::GateFailed
+            ),
+            _ => {
+                let error = app_rollback(repo.path(), &cluster, "dev", number).expect_err("refused");
+                assert_eq!(error.code, "revision-refused", "{error:?}");
+                assert!(error.message.contains("differ from what that commit has"), "{}", error.message);
+                assert!(error.message.contains("ConfigMap iris-dev/iris-server-config"), "{}", error.message);
+            }
+        }
+        assert_eq!(cluster.requests().writes(), writes, "{front_end} wrote something");
+    }
+}
+
+#[test]
+fn an_unverifiable_revision_needs_consent_on_the_cli_and_a_verified_one_restores() {
+    let repo = example_git_repo();
+    let cluster = synced_dev(repo.path());
+    edit(repo.path(), "environments/dev/config.yaml", "LOG_LEVEL: debug", "LOG_LEVEL: warn");
+    commit_all(repo.path(), "quieter");
+    assert_eq!(cli(repo.path(), &cluster, &["sync", "--env", "dev", "--yes"]), ExitCode::Ok);
+    // Revision 1 matches the first commit: restored without any flag.
+    assert_eq!(cli(repo.path(), &cluster, &["rollback", "--env", "dev", "--to", "1", "--yes"]), ExitCode::Ok);
+    let config = ObjectKey::new(&Gvk::from_api_version("v1", "ConfigMap"), Some("iris-dev"), "iris-server-config");
+    assert_eq!(cluster.object(&config).expect("config")["data"]["LOG_LEVEL"], "debug");
+    // A revision with no commit: only with --allow-unverified.
+    let (_, raw) = runtime().block_on(history::find(&cluster, "dev", "iris-dev", 2)).expect("revision 2");
+    let objects = history::manifests(&raw).expect("manifests").into_iter().map(|s| s.object).collect();
+    let number = plant_revision(&cluster, "dev", "iris-dev", None, objects).to_string();
+    let refused = cli(repo.path(), &cluster, &["rollback", "--env", "dev", "--to", &number, "--yes"]);
+    assert_eq!(refused, ExitCode::GateFailed);
+    assert_eq!(cluster.object(&config).expect("config")["data"]["LOG_LEVEL"], "debug");
+    let allowed =
+        cli(repo.path(), &cluster, &["rollback", "--env", "dev", "--to", &number, "--yes", "--allow-unverified"]);
+    assert_eq!(allowed, ExitCode::Ok);
+    assert_eq!(cluster.object(&config).expect("config")["data"]["LOG_LEVEL"], "warn");
+}
+
+struct RecoverOnRollback(MemoryCluster);
+
+impl Progress for RecoverOnRollback {
+    fn event(&self, _env: &str, event: &SyncEvent) {
+        if matches!(event, SyncEvent::RollingBack { .. }) {
+            self.0.set_auto_ready(true);
+        }
+    }
+}
+
+fn engine_sync(engine: &Engine, env: &str, progress: &dyn Progress) -> coxswain::sync::SyncReport {
+    let request = SyncRequest { timeout: Duration::from_millis(300), ..SyncRequest::default() };
+    match runtime().block_on(engine.sync(env, &request, progress)).expect("sync") {
+        SyncOutcome::Finished { report, .. } => report,
+        SyncOutcome::Offline { reason, .. } => panic!("offline: {reason}"),
+    }
+}
+
+#[test]
+fn a_rollout_that_never_becomes_ready_rolls_back_through_the_gates() {
+    let repo = example_git_repo();
+    edit(repo.path(), "environments/dev/env.yaml", "prune: true", "prune: true\nrollbackOnFailure: true");
+    commit_all(repo.path(), "roll back on failure");
+    let cluster = MemoryCluster::new();
+    let engine = Engine::open(repo.path(), connector(&cluster)).expect("engine");
+    assert_eq!(engine_sync(&engine, "dev", &Silent).status, SyncStatus::Synced);
+
+    cluster.set_auto_ready(false);
+    edit(repo.path(), "environments/dev/iris-server.yaml", "iris-server:1.1.0", "iris-server:1.2.0-broken");
+    commit_all(repo.path(), "broken image");
+    let engine = Engine::open(repo.path(), connector(&cluster)).expect("engine");
+    let report = engine_sync(&engine, "dev", &RecoverOnRollback(cluster.clone()));
+    assert_eq!(report.status, SyncStatus::RolledBack, "{report:?}");
+    assert_eq!(report.rolled_back_to, Some(1));
+    assert!(report.error.as_deref().is_some_and(|e| e.contains("not healthy within")), "{report:?}");
+    let deployment = ObjectKey::new(&Gvk::from_api_version("apps/v1", "Deployment"), Some("iris-dev"), "iris-server");
+    let image = cluster.object(&deployment).expect("deployment")["spec"]["template"]["spec"]["containers"][0]["image"].clone();
+    assert!(image.as_str().is_some_and(|i| i.ends_with(":1.1.0")), "{image}");
+    let outcomes: Vec<(u64, Outcome, Option<u64>)> = runtime()
+        .block_on(history::list(&cluster, "dev", "iris-dev"))
+        .expect("history")
+        .iter()
+        .map(|(r, _)| (r.number, r.outcome, r.rollback_of))
+        .collect();
+    assert_eq!(outcomes, [(3, Outcome::Succeeded, Some(1)), (2, Outcome::Unhealthy, None), (1, Outcome::Succeeded, None)]);
+}
+
+#[test]
+fn the_automatic_rollback_refuses_a_planted_revision() {
+    let repo = example_git_repo();
+    edit(repo.path(), "environments/dev/env.yaml", "prune: true", "prune: true\nrollbackOnFailure: true");
+    commit_all(repo.path(), "roll back on failure");
+    let cluster = MemoryCluster::new();
+    let engine = Engine::open(repo.path(), connector(&cluster)).expect("engine");
+    assert_eq!(engine_sync(&engine, "dev", &Silent).status, SyncStatus::Synced);
+    let binding = json!({"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "ClusterRoleBinding",
+        "metadata": {"name": "pwned"},
+        "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": "cluster-admin"},
+        "subjects": [{"kind": "ServiceAccount", "name": "mallory", "namespace": "iris-dev"}]});
+    plant_revision(&cluster, "dev", "iris-dev", None, vec![binding]);
+
+    cluster.set_auto_ready(false);
+    edit(repo.path(), "environments/dev/iris-server.yaml", "iris-server:1.1.0", "iris-server:1.2.0-broken");
+    commit_all(repo.path(), "broken image");
+    let engine = Engine::open(repo.path(), connector(&cluster)).expect("engine");
+    let report = engine_sync(&engine, "dev", &RecoverOnRollback(cluster.clone()));
+    assert_eq!(report.status, SyncStatus::Unhealthy, "{report:?}");
+    let error = report.error.expect("a reason");
+    assert!(error.contains("automatic rollback to revision 2 refused"), "{error}");
+    assert!(!object_exists(&cluster, ("rbac.authorization.k8s.io/v1", "ClusterRoleBinding"), None, "pwned"));
+}
