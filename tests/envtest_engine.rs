@@ -23,9 +23,7 @@ use coxswain::ownership::desired_with_ownership;
 use coxswain::plan::{Action, EnvPlan, PlanOptions, plan_env};
 use coxswain::repo::{Environment, Repo};
 use coxswain::sync::tiers::tier_of;
-use coxswain::sync::{
-    Silent, SyncOptions, SyncReport, SyncStatus, sync_env,
-};
+use coxswain::sync::{Silent, SyncOptions, SyncReport, SyncStatus, sync_env};
 use envtest::{RolloutController, TestEnv};
 use futures::future::LocalBoxFuture;
 use serde_json::{Value, json};

@@ -143,7 +143,16 @@ async fn run(cli: Cli, connector: Connector) -> Result<ExitCode, EngineError> {
             let results = engine.validate(&request)?;
             Ok(render::validations(&results, output))
         }
-        Some(Command::Rollback { env, to, git, context, dry_run, yes, timeout, allow_unverified }) => {
+        Some(Command::Rollback {
+            env,
+            to,
+            git,
+            context,
+            dry_run,
+            yes,
+            timeout,
+            allow_unverified,
+        }) => {
             let request = RollbackRequest {
                 to,
                 context,

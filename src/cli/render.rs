@@ -253,7 +253,10 @@ pub(super) fn validations(results: &[crate::engine::ModelValidation], output: Fo
                     serde_json::json!({"target": v.label, "baselineEnv": v.baseline_env, "passed": report.passed(), "report": report})
                 })
                 .collect();
-            println!("{}", to_json(&serde_json::json!({"schemaVersion": 1, "validations": reports})));
+            println!(
+                "{}",
+                to_json(&serde_json::json!({"schemaVersion": 1, "validations": reports}))
+            );
         }
         Format::Markdown => {
             for (v, report) in &passed {

@@ -77,7 +77,9 @@ impl EngineError {
             Self::Repo(RepoError::Io { .. }) => "io",
             Self::Repo(RepoError::UnknownEnv { .. }) => "unknown-env",
             Self::InputErrors(diagnostics) => {
-                return diagnostics.first().map_or_else(|| "input-errors".into(), |d| d.code.clone());
+                return diagnostics
+                    .first()
+                    .map_or_else(|| "input-errors".into(), |d| d.code.clone());
             }
             Self::Cluster { source, .. } => cluster_code(source),
             Self::History(HistoryError::Cluster(source)) => cluster_code(source),

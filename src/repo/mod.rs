@@ -57,7 +57,8 @@ impl Environment {
         let line_of = |pointer: &str| lines.line_of(pointer).unwrap_or(0);
         for (index, id) in config.policy.disable.iter().enumerate() {
             if crate::policy::catalogue::rule(id).is_none() {
-                let known: Vec<&str> = crate::policy::catalogue::RULES.iter().map(|r| r.id).collect();
+                let known: Vec<&str> =
+                    crate::policy::catalogue::RULES.iter().map(|r| r.id).collect();
                 diagnostics.push(Diagnostic::error(
                     &config_file,
                     line_of(&format!("/policy/disable/{index}")),
