@@ -5,6 +5,7 @@ use std::fmt;
 
 /// How bad a diagnostic is. Errors stop a plan or sync; warnings are reported only.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[serde(rename_all = "lowercase")]
 pub enum Severity {
     Warning,
@@ -23,6 +24,7 @@ impl fmt::Display for Severity {
 /// A problem in the repo, with the file (repo-relative, `/`-separated) and 1-based line it is at
 /// (0 when it concerns the whole file).
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct Diagnostic {
     pub file: String,
     pub line: u32,

@@ -5,6 +5,7 @@ use serde_json::Value;
 
 /// Ordered from best to worst, so the worst of several is their maximum.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[serde(rename_all = "lowercase")]
 pub enum Health {
     Healthy,
@@ -28,6 +29,7 @@ impl Health {
 
 /// An object's health and a short reason a person can act on.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct Assessment {
     pub health: Health,
     pub message: String,

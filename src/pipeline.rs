@@ -10,6 +10,7 @@ use std::path::Path;
 
 /// A pipeline: ordered stages, each an environment fed from another.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct Pipeline {
     pub name: String,
@@ -23,6 +24,7 @@ pub struct Pipeline {
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct Stage {
     pub env: String,
@@ -42,6 +44,7 @@ pub struct Stage {
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[serde(rename_all = "camelCase")]
 pub enum Artifact {
     /// Container images (tags/digests), matched by workload and container name.
@@ -51,6 +54,7 @@ pub enum Artifact {
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[serde(rename_all = "camelCase")]
 pub enum Gate {
     ModelValidation,
@@ -59,6 +63,7 @@ pub enum Gate {
 }
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[serde(rename_all = "camelCase")]
 pub enum Approval {
     /// A branch and a pull request; merging is the approval.

@@ -19,6 +19,7 @@ type Result<T> = std::result::Result<T, ApiError>;
 
 /// What the repo picker needs: the open repo (if any), why none is open, and recent repos.
 #[derive(Debug, Serialize)]
+#[cfg_attr(test, derive(ts_rs::TS))]
 #[serde(rename_all = "camelCase")]
 pub struct RepoState {
     pub info: Option<RepoInfo>,

@@ -3,6 +3,8 @@
 //! operations stream progress over a channel, and a repo watcher plus cluster watches push fresh
 //! plans to the UI as `env-updated` events.
 
+#[cfg(test)]
+mod bindings;
 mod commands;
 mod launch;
 mod progress;

@@ -131,7 +131,7 @@ fn open_repo_and_overview_list_the_environments_in_pipeline_order() {
     let cards = cards.as_array().expect("a list");
     assert_eq!(cards.len(), 3);
     assert_eq!(cards[0]["name"], "dev");
-    assert_eq!(cards[0]["syncState"], "OutOfSync");
+    assert_eq!(cards[0]["syncState"], "outOfSync");
     assert_eq!(cards[0]["counts"]["create"], 5);
     assert_eq!(cards[0]["model"]["version"], "1.1.0");
     assert_eq!(cards[2]["protected"], true);
@@ -295,7 +295,7 @@ fn drift_in_the_cluster_pushes_a_new_plan_of_that_env() {
         }
     };
     assert_eq!(detail["overview"]["name"], "dev");
-    assert_eq!(detail["overview"]["syncState"], "OutOfSync", "{}", detail["overview"]);
+    assert_eq!(detail["overview"]["syncState"], "outOfSync", "{}", detail["overview"]);
     assert_eq!(detail["overview"]["counts"]["create"], 1, "{}", detail["overview"]);
     assert_eq!(detail["overview"]["counts"]["update"], 0, "{}", detail["overview"]);
 }

@@ -14,6 +14,7 @@ use serde::Serialize;
 /// An error as the UI shows it: a stable `code`, a readable `message`, and the `file:line` it
 /// concerns when there is one.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[serde(rename_all = "camelCase")]
 pub struct ApiError {
     pub code: String,
@@ -64,6 +65,8 @@ impl From<&Failure> for ApiError {
 
 /// Whether git and the cluster agree for an environment.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+#[serde(rename_all = "camelCase")]
 pub enum SyncState {
     Synced,
     OutOfSync,
@@ -73,6 +76,7 @@ pub enum SyncState {
 
 /// How many objects a sync would touch, by action (the namespace counts as a create).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[serde(rename_all = "camelCase")]
 pub struct Counts {
     pub create: usize,
@@ -101,6 +105,7 @@ impl Counts {
 
 /// The model an environment serves, as its `env.yaml` names it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[serde(rename_all = "camelCase")]
 pub struct ModelSummary {
     pub name: String,
@@ -110,6 +115,7 @@ pub struct ModelSummary {
 
 /// One environment card of the overview.
 #[derive(Debug, Clone, Serialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[serde(rename_all = "camelCase")]
 pub struct EnvOverview {
     pub name: String,
@@ -131,6 +137,7 @@ pub struct EnvOverview {
 
 /// One row of an environment's resource table.
 #[derive(Debug, Clone, Serialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[serde(rename_all = "camelCase")]
 pub struct Resource {
     /// `Deployment.apps iris-dev/iris-server`: the key commands take back.
@@ -147,6 +154,7 @@ pub struct Resource {
 
 /// Everything the env detail view shows, from one plan.
 #[derive(Debug, Clone, Serialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[serde(rename_all = "camelCase")]
 pub struct EnvDetail {
     pub overview: EnvOverview,
@@ -157,6 +165,7 @@ pub struct EnvDetail {
 
 /// A pipeline and its stages, for the promote view's from → to pickers.
 #[derive(Debug, Clone, Serialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[serde(rename_all = "camelCase")]
 pub struct RepoInfo {
     pub root: String,

@@ -59,6 +59,7 @@ pub struct ResourceType {
 
 /// Identifies one object for messages and maps: `Deployment.apps dev/iris-server`.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[serde(rename_all = "camelCase")]
 pub struct ObjectKey {
     /// `Kind.group` (group omitted for the core group), stable across API versions.

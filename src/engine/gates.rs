@@ -122,6 +122,7 @@ fn model_gate(
 
 /// Whether a restored revision was checked against git.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[serde(tag = "state", rename_all = "camelCase")]
 pub enum Verification {
     /// Its manifests are exactly what this commit has in the env folder.

@@ -97,6 +97,7 @@ pub enum SyncOutcome {
 
 /// A plan shown before a write, and the fingerprint that write must match.
 #[derive(Debug, Clone, Serialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[serde(rename_all = "camelCase")]
 pub struct Preview {
     pub env: String,

@@ -49,6 +49,7 @@ impl Default for RollbackRequest {
 
 /// The outcome of a rollback.
 #[derive(Debug, Clone, Serialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[serde(rename_all = "camelCase")]
 pub struct RollbackOutcome {
     pub report: SyncReport,

@@ -7,6 +7,7 @@ use std::path::{Path, PathBuf};
 
 /// A commit on the tracked remote branch that the checkout does not have yet.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[serde(rename_all = "camelCase")]
 pub struct RemoteCommit {
     pub sha: String,
@@ -20,6 +21,7 @@ pub struct RemoteCommit {
 
 /// Commits on HEAD's upstream branch that HEAD does not contain, after a fetch.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[serde(rename_all = "camelCase")]
 pub struct RemoteStatus {
     /// The upstream branch, e.g. `origin/main`.

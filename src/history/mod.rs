@@ -28,6 +28,7 @@ const MANIFESTS_KEY: &str = "manifests.json.gz.b64";
 const MAX_STORED_BYTES: usize = 900 * 1024;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[serde(rename_all = "lowercase")]
 pub enum Outcome {
     Succeeded,
@@ -39,6 +40,7 @@ pub enum Outcome {
 
 /// What a revision records besides the manifests.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[serde(rename_all = "camelCase")]
 pub struct Revision {
     pub number: u64,
@@ -58,6 +60,7 @@ pub struct Revision {
     pub rollback_of: Option<u64>,
     /// [`digest`] of the stored manifests (absent in revisions written before it existed).
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "ts", ts(optional))]
     pub manifests_digest: Option<String>,
 }
 

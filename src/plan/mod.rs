@@ -38,6 +38,7 @@ impl Default for PlanOptions {
 
 /// What a sync would do to one object.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[serde(rename_all = "lowercase")]
 pub enum Action {
     Create,
@@ -68,6 +69,7 @@ impl Action {
 
 /// One object's planned action.
 #[derive(Debug, Clone, Serialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[serde(rename_all = "camelCase")]
 pub struct ObjectPlan {
     #[serde(flatten)]
@@ -93,6 +95,7 @@ pub struct ObjectPlan {
 
 /// The plan of one environment.
 #[derive(Debug, Clone, Serialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[serde(rename_all = "camelCase")]
 pub struct EnvPlan {
     pub env: String,

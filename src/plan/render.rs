@@ -7,6 +7,7 @@ use std::fmt::Write as _;
 
 /// Plans of several environments, as one report.
 #[derive(Debug, Clone, Serialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[serde(rename_all = "camelCase")]
 pub struct PlanReport {
     pub schema_version: u32,
@@ -15,6 +16,7 @@ pub struct PlanReport {
 }
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[serde(rename_all = "camelCase")]
 pub struct PlanSummary {
     pub create: usize,

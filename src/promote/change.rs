@@ -15,6 +15,7 @@ use std::collections::BTreeMap;
 
 /// One value that moves.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[serde(rename_all = "camelCase")]
 pub struct Moved {
     pub artifact: Artifact,
@@ -32,6 +33,7 @@ pub struct Moved {
 
 /// The model reference before and after, when the model moves.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[serde(rename_all = "camelCase")]
 pub struct ModelMove {
     /// The target's model before the promotion (the validation baseline).
@@ -42,6 +44,7 @@ pub struct ModelMove {
 
 /// Everything that moves from `from` to `to`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[serde(rename_all = "camelCase")]
 pub struct Change {
     pub from: String,

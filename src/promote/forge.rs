@@ -7,6 +7,7 @@ use std::time::Duration;
 
 /// A pull request as the forge reports it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct PullRequest {
     pub number: u64,
     /// The page people open.

@@ -14,6 +14,7 @@ use std::path::Path;
 use std::sync::Arc;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[serde(rename_all = "lowercase")]
 pub enum GateStatus {
     Passed,
@@ -42,6 +43,7 @@ impl GateStatus {
 
 /// The outcome of one gate.
 #[derive(Debug, Clone, Serialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[serde(rename_all = "camelCase")]
 pub struct GateResult {
     pub gate: Gate,
@@ -54,10 +56,15 @@ pub struct GateResult {
 
 /// Every gate's outcome, with the full reports behind them.
 #[derive(Debug, Clone, Default, Serialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[serde(rename_all = "camelCase")]
 pub struct GateReport {
     pub results: Vec<GateResult>,
     /// The model validation report, as `coxswain validate -o json` prints it.
+    #[cfg_attr(
+        all(feature = "ts", feature = "model-validation"),
+        ts(as = "Option<coxswain_model::ValidationReport>")
+    )]
     pub validation: Option<serde_json::Value>,
     #[serde(skip)]
     pub validation_text: Option<String>,

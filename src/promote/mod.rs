@@ -86,6 +86,7 @@ pub struct Services<'a> {
 
 /// How a promotion ended (errors aside).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[serde(rename_all = "camelCase")]
 pub enum PromoteStatus {
     /// The target already has what the source has.
@@ -104,6 +105,7 @@ pub enum PromoteStatus {
 
 /// The result of a promotion, for people (`render_text`) and machines (JSON).
 #[derive(Debug, Clone, Serialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[serde(rename_all = "camelCase")]
 pub struct PromoteOutcome {
     pub status: PromoteStatus,

@@ -62,6 +62,7 @@ impl Default for EnvConfig {
 
 /// A model file pinned by content.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct ModelRef {
     pub name: String,

@@ -8,6 +8,7 @@ use std::sync::Arc;
 
 /// Where an object was declared.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct Source {
     /// Repo-relative, `/`-separated.
     pub file: String,

@@ -69,6 +69,7 @@ impl Default for SyncOptions {
 
 /// Progress of a sync, for a progress bar, log lines or the desktop app.
 #[derive(Debug, Clone, Serialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[serde(tag = "event", rename_all = "camelCase")]
 pub enum SyncEvent {
     Planned { changes: usize },
@@ -103,6 +104,7 @@ impl Progress for Silent {
 
 /// Where a sync ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[serde(rename_all = "camelCase")]
 pub enum SyncStatus {
     /// Nothing differed; nothing was written.
@@ -125,6 +127,7 @@ pub enum SyncStatus {
 }
 
 #[derive(Debug, Clone, Serialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[serde(rename_all = "camelCase")]
 pub struct ObjectHealth {
     pub object: String,
@@ -134,6 +137,7 @@ pub struct ObjectHealth {
 
 /// The outcome of syncing one environment.
 #[derive(Debug, Clone, Serialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[serde(rename_all = "camelCase")]
 pub struct SyncReport {
     pub env: String,
@@ -147,6 +151,8 @@ pub struct SyncReport {
     pub revision: Option<u64>,
     /// The revision restored after a failed rollout.
     pub rolled_back_to: Option<u64>,
+    /// Serialised as its message (see [`Failure`]).
+    #[cfg_attr(feature = "ts", ts(as = "Option<String>"))]
     pub error: Option<Failure>,
 }
 

@@ -9,6 +9,7 @@ use crate::spec::Task;
 
 /// Outcome of one check.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[serde(rename_all = "lowercase")]
 pub enum Verdict {
     Pass,
@@ -29,6 +30,7 @@ impl Verdict {
 
 /// One line of the report table.
 #[derive(Debug, Clone, PartialEq, Serialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[serde(rename_all = "camelCase")]
 pub struct Check {
     pub name: String,
@@ -41,6 +43,7 @@ pub struct Check {
 
 /// Latency of one inference call at `batch` rows.
 #[derive(Debug, Clone, PartialEq, Serialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[serde(rename_all = "camelCase")]
 pub struct LatencyStats {
     pub batch: usize,
@@ -53,6 +56,7 @@ pub struct LatencyStats {
 
 /// What was measured for one model.
 #[derive(Debug, Clone, PartialEq, Serialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[serde(rename_all = "camelCase")]
 pub struct Metrics {
     pub rows: usize,
@@ -71,6 +75,7 @@ pub struct Metrics {
 
 /// The model the candidate was compared with.
 #[derive(Debug, Clone, PartialEq, Serialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[serde(rename_all = "camelCase")]
 pub struct BaselineReport {
     pub model: String,
@@ -80,6 +85,7 @@ pub struct BaselineReport {
 
 /// The gate's verdict on one candidate model.
 #[derive(Debug, Clone, PartialEq, Serialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[serde(rename_all = "camelCase")]
 pub struct ValidationReport {
     /// Repo-relative path of the candidate.

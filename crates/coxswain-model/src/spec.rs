@@ -23,6 +23,7 @@ pub struct ModelRef {
 
 /// What the model predicts; decides the metrics.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[serde(rename_all = "lowercase")]
 pub enum Task {
     /// Integer class ids in the label column; accuracy from the arg-max of the output.

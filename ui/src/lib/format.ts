@@ -27,9 +27,9 @@ export function changeCount(counts: Counts): number {
 }
 
 export const stateLabel: Record<SyncState, string> = {
-  Synced: 'Synced',
-  OutOfSync: 'Out of sync',
-  Unknown: 'Unknown',
+  synced: 'Synced',
+  outOfSync: 'Out of sync',
+  unknown: 'Unknown',
 };
 
 export function healthLabel(health: Health | null): string {

@@ -9,7 +9,7 @@ import {
   createRemoteStore,
   createRepoStore,
 } from './stores';
-import type { EnvDetail, EnvOverview, Preview, ProgressEvent, PromoteOutcome, SyncReport } from './types';
+import type { EnvDetail, EnvOverview, Preview, ProgressEvent, PromoteOutcome, Revision, SyncReport } from './types';
 
 const card = (name: string, update = 0): EnvOverview => ({
   name,
@@ -17,7 +17,7 @@ const card = (name: string, update = 0): EnvOverview => ({
   context: null,
   protected: name === 'prod',
   model: { name: 'iris-classifier', version: '1.0.0', path: 'models/iris/1.0.0/model.onnx' },
-  syncState: update ? 'OutOfSync' : 'Synced',
+  syncState: update ? 'outOfSync' : 'synced',
   health: 'healthy',
   counts: { create: 0, update, prune: 0, orphan: 0, unchanged: 4 - update },
   errors: [],
@@ -27,12 +27,16 @@ const card = (name: string, update = 0): EnvOverview => ({
 
 const detail = (name: string, update = 0): EnvDetail => ({ overview: card(name, update), resources: [], findings: [] });
 
+const revision = (number: number): Revision => ({
+  number, gitSha: 'abc', dirty: false, author: 'a', time: '', outcome: 'succeeded', message: '', applied: [], pruned: [], rollbackOf: null,
+});
+
 const preview = (fingerprint: string, target: number | null = null): Preview => ({
   env: 'dev',
   plan: { env: 'dev', namespace: 'iris-dev', namespaceExists: true, objects: [], errors: [] },
   summary: { create: 0, update: 1, prune: 0, orphan: 0, unchanged: 3, errors: 0, namespaces: 0 },
   fingerprint,
-  target: target === null ? null : { number: target, gitSha: 'abc', dirty: false, author: 'a', time: '', outcome: 'succeeded', message: '', applied: [], pruned: [], rollbackOf: null },
+  target: target === null ? null : revision(target),
   verification: target === null ? null : { state: 'verified', commit: 'abc' },
   notes: [],
 });
@@ -73,7 +77,7 @@ describe('env store', () => {
     await store.loadOverview();
     const state = get(store);
     expect(state.order).toEqual(['dev', 'staging', 'prod']);
-    expect(state.cards.dev?.syncState).toBe('OutOfSync');
+    expect(state.cards.dev?.syncState).toBe('outOfSync');
     expect(state.loading).toBe(false);
   });
 
@@ -94,7 +98,7 @@ describe('env store', () => {
     push?.(detail('dev', 1));
     const state = get(store);
     expect(state.cards.dev?.counts.update).toBe(1);
-    expect(state.details.dev?.overview.syncState).toBe('OutOfSync');
+    expect(state.details.dev?.overview.syncState).toBe('outOfSync');
     expect(state.envErrors.dev).toBeUndefined();
     expect(state.order).toEqual(['dev', 'prod']);
   });
@@ -156,7 +160,7 @@ describe('operation store', () => {
   });
 
   it('rolls back to the previewed revision with the git option', async () => {
-    const rollback = vi.fn(() => Promise.resolve({ report: report('synced'), commit: 'c0ffee', branch: null }));
+    const rollback = vi.fn(() => Promise.resolve({ report: report('synced'), target: revision(1), verification: { state: 'verified' as const, commit: 'abc' }, commit: 'c0ffee', branch: null }));
     const store = createOperationStore(fakeApi({ previewRollback: () => Promise.resolve(preview('fp-r', 1)), rollback }));
     await store.previewRollback('dev', null);
     store.setGit(true);
@@ -221,16 +225,19 @@ describe('remote store', () => {
 const outcome = (status: PromoteOutcome['status']): PromoteOutcome => ({
   status,
   pipeline: 'iris',
+  pipelineFile: 'pipelines/iris.yaml',
   approval: 'pullRequest',
   change: { from: 'dev', to: 'staging', moved: [{ artifact: 'model', file: 'environments/staging/env.yaml', field: 'model.version', old: '1.0.0', new: '1.1.0' }], model: null, notes: [] },
   diff: '',
-  gates: { results: [{ gate: 'policy', status: 'passed', summary: 'no findings', details: [] }], validation: null },
+  gates: { results: [{ gate: 'policy', status: 'passed', summary: 'no findings', details: [] }], validation: null, plan: null },
   base: 'abc',
   baseBranch: 'main',
   remote: 'origin',
   branch: status === 'dryRun' ? null : 'coxswain/promote-staging-iris-classifier-1.1.0',
   commit: status === 'dryRun' ? null : 'c0ffee',
+  commitMessage: status === 'dryRun' ? null : 'Promote iris-classifier 1.1.0 to staging',
   pullRequest: status === 'pullRequestOpened' ? { number: 7, html_url: 'https://example.invalid/pr/7' } : null,
+  pullRequestBody: null,
   messages: [],
 });
 
