@@ -18,8 +18,8 @@ use std::collections::{BTreeMap, HashSet};
 use std::path::Path;
 use ts_rs::{Config, TS, TypeVisitor};
 
-/// The checked-in file, relative to this crate.
-const FILE: &str = "../ui/src/lib/generated/bindings.ts";
+/// The checked-in file, relative to the workspace root.
+const FILE: &str = "ui/src/lib/generated/bindings.ts";
 
 /// What rewrites [`FILE`] from the Rust types.
 const REFRESH: &str = "COXSWAIN_UPDATE_BINDINGS=1 cargo test --workspace --lib bindings";
@@ -110,7 +110,9 @@ fn first_difference(a: &str, b: &str) -> Option<(usize, String, String)> {
 
 #[test]
 fn checked_in_bindings_match_the_rust_types() {
-    let file = Path::new(env!("CARGO_MANIFEST_DIR")).join(FILE);
+    let root =
+        Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("src-tauri is in the workspace");
+    let file = root.join(FILE);
     let generated = generate();
     if std::env::var_os("COXSWAIN_UPDATE_BINDINGS").is_some() {
         std::fs::create_dir_all(file.parent().expect("FILE has a folder")).expect("create folder");
@@ -120,10 +122,9 @@ fn checked_in_bindings_match_the_rust_types() {
     let checked_in = std::fs::read_to_string(&file).unwrap_or_default();
     if let Some((line, theirs, ours)) = first_difference(&checked_in, &generated) {
         panic!(
-            "{} is out of date with the Rust types (first difference at line {line}):\n  \
+            "{FILE} is out of date with the Rust types (first difference at line {line}):\n  \
              checked in: {theirs}\n  generated:  {ours}\nrefresh it with `{REFRESH}`, then run \
-             `npm run check` in ui/",
-            file.display()
+             `npm run check` in ui/"
         );
     }
 }
