@@ -92,6 +92,8 @@ enum Command {
         #[arg(long, conflicts_with = "model")]
         env: Option<String>,
         /// Validate this ONNX file (repo-relative) instead of an env's model; needs --spec.
+        /// Outside a Coxswain repo: relative to the working directory, and the spec's paths
+        /// relative to the spec file.
         #[arg(long, requires = "spec")]
         model: Option<String>,
         /// Expected sha256 of --model.
@@ -277,6 +279,13 @@ async fn run(cli: Cli) -> Result<ExitCode, String> {
         || !a.reports.is_empty();
     if cli.command.is_some() && sync_flags {
         return Err("--sync and its flags cannot be combined with a subcommand; put a subcommand's flags after it (e.g. `coxswain plan --env dev`)".into());
+    }
+    #[cfg(feature = "model-validation")]
+    if let Some(Command::Validate { model: Some(model), spec: Some(spec), sha256, output, .. }) =
+        &cli.command
+        && Repo::open(&cli.repo).is_err()
+    {
+        return standalone_validate(model, sha256.as_deref(), spec, *output);
     }
     let repo = Repo::open(&cli.repo).map_err(|e| e.to_string())?;
     match cli.command {
@@ -856,6 +865,37 @@ fn validate_command(repo: &Repo, args: &ValidateArgs, output: Format) -> Result<
         }
     }
     Ok(code)
+}
+
+/// `validate --model F --spec S` outside a Coxswain repo: the spec's paths are relative to the
+/// spec file, the model's to the working directory; there is no baseline.
+#[cfg(feature = "model-validation")]
+fn standalone_validate(
+    model: &str,
+    sha256: Option<&str>,
+    spec_file: &std::path::Path,
+    output: Format,
+) -> Result<ExitCode, String> {
+    let spec = crate::validate::read_spec_file(spec_file).map_err(|e| e.to_string())?;
+    let limits = coxswain_model::Limits::default();
+    let report = coxswain_model::validate_standalone(
+        std::path::Path::new(model),
+        sha256,
+        &spec,
+        spec_file,
+        &limits,
+    )
+    .map_err(|e| e.to_string())?;
+    let verdict = if report.passed() { "passed" } else { "FAILED" };
+    match output {
+        Format::Json => {
+            let entry = serde_json::json!({"target": model, "baselineEnv": null, "passed": report.passed(), "report": report});
+            println!("{}", to_json(&serde_json::json!({"schemaVersion": 1, "validations": [entry]}))?);
+        }
+        Format::Markdown => println!("#### Model validation: {model}\n\n{}", report.render_markdown()),
+        Format::Text => println!("{model}: {verdict}\n{}", report.render_text()),
+    }
+    Ok(if report.passed() { ExitCode::Ok } else { ExitCode::GateFailed })
 }
 
 /// The model gate of a sync: the env's model against its pipeline's spec (no regression

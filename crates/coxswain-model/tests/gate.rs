@@ -425,7 +425,7 @@ fn nan_and_non_numeric_cells_name_line_and_column() {
 fn missing_label_column_lists_the_header() {
     let repo = simple_repo();
     let mut s = simple_spec();
-    s.label_column = "label".into();
+    s.label_column = Some("label".into());
     let err = run(&repo, "m/model.onnx", &s).unwrap_err();
     assert_eq!(
         err.to_string(),
@@ -447,7 +447,7 @@ fn run_over_the_time_cap_is_an_error() {
 fn invalid_spec_values_are_rejected() {
     let repo = simple_repo();
     let mut s = simple_spec();
-    s.checks.tolerance = -1.0;
+    s.checks.tolerance = Some(-1.0);
     let err = run(&repo, "m/model.onnx", &s).unwrap_err();
     assert_eq!(
         err.to_string(),
@@ -476,7 +476,7 @@ fn spec_json_is_strict_and_defaults_are_documented() {
     );
     assert_eq!(s.task(), coxswain_model::Task::Classification);
     assert_eq!(s.batch_size(), 64);
-    assert_eq!(s.checks.tolerance, 1e-4);
+    assert_eq!(s.checks.tolerances(), (0.0, 1e-4));
     assert!(!s.ignore_value_info);
     assert_eq!(s.input.dtype, coxswain_model::DType::F32);
 }
