@@ -15,7 +15,7 @@ fn load(path: &str, input: &str, row: &[usize], batch: Option<usize>) -> TractRe
         .input_outlets()?
         .iter()
         .position(|o| model.node(o.node).name == input)
-        .ok_or_else(|| format_err!("no input {input}"))?;
+        .ok_or_else(|| TractError::msg(format!("no input {input}")))?;
     let mut shape: TVec<TDim> = tvec![match batch {
         Some(n) => TDim::Val(n as i64),
         None => model.sym("N").to_dim(),

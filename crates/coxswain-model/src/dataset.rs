@@ -25,8 +25,6 @@ pub(crate) struct Dataset {
     pub extra: Vec<ArrayInfo>,
     /// CSV only: the number of feature columns (the contract check compares it with the shape).
     pub csv_width: Option<usize>,
-    /// Sizes of the symbolic dimensions other than the batch, taken from the arrays' shapes.
-    pub symbols: BTreeMap<String, usize>,
 }
 
 /// Reads the dataset the spec names and checks it against the declared inputs.
@@ -121,7 +119,6 @@ fn load_csv(base: &Base, spec: &ValidationSpec, limits: &Limits) -> Result<Datas
         labels: Some(csv.labels),
         extra: Vec::new(),
         csv_width: Some(width),
-        symbols: BTreeMap::new(),
     })
 }
 
@@ -229,7 +226,6 @@ fn from_arrays(
         labels,
         extra,
         csv_width: None,
-        symbols: symbols.into_iter().map(|(k, (v, _))| (k, v)).collect(),
     })
 }
 

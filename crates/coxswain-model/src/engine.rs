@@ -71,8 +71,6 @@ pub(crate) struct GoldenOutcome {
 pub(crate) struct RunOutput {
     /// The output the accuracy / error metrics were computed on.
     pub metric_output: String,
-    /// Values per row of that output.
-    pub width: usize,
     pub accuracy: Option<f64>,
     pub top_k: Option<(usize, f64)>,
     /// `(mae, rmse)`.
@@ -272,13 +270,12 @@ pub(crate) fn evaluate(job: &Job, worker: &Worker) -> Result<Evaluation, Validat
         }
         latency.push(stats);
     }
-    let (accuracy, top_k, regression) = sink.metrics()?;
+    let (accuracy, top_k, regression) = sink.metrics();
     Ok(Evaluation {
         input,
         output,
         run: Some(RunOutput {
             metric_output,
-            width: sink.width.unwrap_or(0),
             accuracy,
             top_k,
             regression,
@@ -402,9 +399,9 @@ impl Planner<'_> {
             let shape: TVec<TDim> = input
                 .dims
                 .iter()
-                .map(|d| match (d, batch) {
+                .map(|d| match (*d, batch) {
                     (Dim::Fixed(n), _) | (Dim::Batch, Some(n)) => {
-                        TDim::Val(i64::try_from(*n).unwrap_or(i64::MAX))
+                        TDim::Val(i64::try_from(n).unwrap_or(i64::MAX))
                     }
                     (Dim::Batch, None) => {
                         model.sym(self.batch_symbol.as_deref().unwrap_or("N")).to_dim()
@@ -455,6 +452,8 @@ fn first_line(e: &TractError) -> String {
 fn inference(file: &str, e: &TractError) -> ValidationError {
     ValidationError::Inference { file: file.to_owned(), reason: tract_message(e) }
 }
+
+type Metrics3 = (Option<f64>, Option<(usize, f64)>, Option<(f64, f64)>);
 
 /// Accumulates the metrics batch by batch.
 struct Sink<'a> {
@@ -566,19 +565,19 @@ impl Sink<'_> {
         Ok(())
     }
 
-    #[expect(clippy::type_complexity, reason = "three plain results")]
-    fn metrics(&self) -> Result<(Option<f64>, Option<(usize, f64)>, Option<(f64, f64)>), ValidationError> {
+    /// `(accuracy, (k, top-k accuracy), (mae, rmse))`, each when it applies.
+    fn metrics(&self) -> Metrics3 {
         if self.labels.is_none() {
-            return Ok((None, None, None));
+            return (None, None, None);
         }
-        Ok(match self.task {
+        match self.task {
             Task::Classification => (
                 Some(self.classification.accuracy()),
                 self.classification.top_k(),
                 None,
             ),
             Task::Regression => (None, None, Some(self.regression.result())),
-        })
+        }
     }
 }
 

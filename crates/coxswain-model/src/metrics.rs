@@ -155,7 +155,7 @@ impl GoldenCompare {
     /// Compares the next run of elements (consecutive rows, row-major).
     pub fn add(&mut self, model: &[f64], golden: &[f64]) {
         for (i, (a, b)) in model.iter().zip(golden).enumerate() {
-            #[expect(clippy::float_cmp, reason = "exact equality is numpy's first test")]
+            #[allow(clippy::float_cmp, reason = "exact equality is numpy's first test")]
             let (diff, excess) = if a == b {
                 (0.0, -(self.atol + self.rtol * b.abs()))
             } else {

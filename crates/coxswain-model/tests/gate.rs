@@ -478,7 +478,7 @@ fn spec_json_is_strict_and_defaults_are_documented() {
     assert_eq!(s.batch_size(), 64);
     assert_eq!(s.checks.tolerances(), (0.0, 1e-4));
     assert!(!s.ignore_value_info);
-    assert_eq!(s.input.dtype, coxswain_model::DType::F32);
+    assert_eq!(s.input.as_ref().map(|i| i.dtype), Some(coxswain_model::DType::F32));
 }
 
 #[test]
