@@ -264,7 +264,7 @@ pub(crate) fn open_npz(path: &Path, file: &str) -> Result<Vec<ArrayInfo>, Valida
         let entry = archive
             .by_index_raw(index)
             .map_err(|e| file_error(file, format!("zip entry {index}: {e}")))?;
-        let entry_name = entry.name().map(|n| n.into_owned()).unwrap_or_default();
+        let entry_name = entry.name().map(std::borrow::Cow::into_owned).unwrap_or_default();
         let Some(name) = entry_name.strip_suffix(".npy") else {
             continue; // np.savez writes only .npy entries; anything else is not an array
         };

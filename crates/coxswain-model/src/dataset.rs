@@ -34,12 +34,11 @@ pub(crate) fn load(
     limits: &Limits,
 ) -> Result<Dataset, ValidationError> {
     let file = spec.dataset.as_str();
-    let lower = file.to_ascii_lowercase();
-    if lower.ends_with(".csv") {
+    if has_extension(file, "csv") {
         return load_csv(base, spec, limits);
     }
     let path = base.resolve(file)?;
-    let arrays = if lower.ends_with(".npz") {
+    let arrays = if has_extension(file, "npz") {
         arrays::open_npz(&path, file)?
     } else if path.is_dir() {
         arrays::open_npy_dir(&path, file)?
@@ -47,6 +46,11 @@ pub(crate) fn load(
         return Err(ValidationError::UnsupportedDataset { file: file.to_owned() });
     };
     from_arrays(file, arrays, spec, limits)
+}
+
+/// Whether `file` ends in `.ext`, in any case.
+pub(crate) fn has_extension(file: &str, ext: &str) -> bool {
+    std::path::Path::new(file).extension().is_some_and(|e| e.eq_ignore_ascii_case(ext))
 }
 
 fn load_csv(base: &Base, spec: &ValidationSpec, limits: &Limits) -> Result<Dataset, ValidationError> {

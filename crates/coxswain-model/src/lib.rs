@@ -182,7 +182,7 @@ fn load_golden(
         })));
     };
     let real: PathBuf = base.resolve(&g.path)?;
-    let arrays = if g.path.to_ascii_lowercase().ends_with(".npz") {
+    let arrays = if dataset::has_extension(&g.path, "npz") {
         arrays::open_npz(&real, &g.path)?.into_iter().map(|a| (Some(a.name.clone()), a)).collect()
     } else {
         vec![(None, arrays::open_npy(&real, &g.path, "golden")?)]
@@ -665,8 +665,8 @@ fn golden_failure(output: &str, source: &str, cmp: &metrics::GoldenCompare) -> S
         }
     );
     if let Some(w) = &cmp.worst {
-        let index = w.index.iter().map(ToString::to_string).collect::<Vec<_>>().join(", ");
         use std::fmt::Write as _;
+        let index = w.index.iter().map(ToString::to_string).collect::<Vec<_>>().join(", ");
         let _ = write!(
             text,
             "; worst element [{index}]: model {}, golden {} (|Δ| {:.3e})",

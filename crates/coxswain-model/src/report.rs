@@ -295,6 +295,10 @@ fn write_metrics_markdown(out: &mut String, m: &Metrics, baseline: Option<&Metri
         let f = |v: f64| format!("{v:.4}");
         rows.push(("accuracy".into(), opt(m.accuracy, f), b.map(|b| opt(b.accuracy, f))));
     }
+    if m.top_k_accuracy.is_some() {
+        let f = |v: f64| format!("{v:.4}");
+        rows.push(("top-k accuracy".into(), opt(m.top_k_accuracy, f), b.map(|_| "–".into())));
+    }
     if m.mae.is_some() {
         let f = |v: f64| format!("{v:.6}");
         rows.push(("mae".into(), opt(m.mae, f), b.map(|b| opt(b.mae, f))));
@@ -302,6 +306,9 @@ fn write_metrics_markdown(out: &mut String, m: &Metrics, baseline: Option<&Metri
     }
     if let Some(d) = m.golden_max_abs_diff {
         rows.push(("golden max abs diff".into(), format!("{d:.3e}"), b.map(|_| "–".into())));
+    }
+    if let Some(t) = m.token_agreement {
+        rows.push(("token agreement".into(), format!("{t:.4}"), b.map(|_| "–".into())));
     }
     rows.push((
         "load".into(),

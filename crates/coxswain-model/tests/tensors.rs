@@ -37,9 +37,10 @@ const B: [f32; 20] = [
 ];
 const LABELS: [i64; 5] = [0, 1, 2, 0, 1];
 const T: usize = 3;
+const T64: i64 = 3;
 
 fn tokens() -> Vec<i64> {
-    (0..5 * T as i64).map(|i| i % 4).collect()
+    (0..5 * T64).map(|i| i % 4).collect()
 }
 
 /// The expected `probabilities` of `two_input_model` for the rows above.
@@ -222,13 +223,16 @@ fn truncated_or_corrupt_npz_fails_cleanly() {
     assert!(err.to_string().contains("CRC-32 mismatch"), "{err}");
 }
 
+/// Little-endian bytes of a small integer in one dtype.
+type Encode = fn(u8) -> Vec<u8>;
+
 #[test]
 fn every_supported_input_dtype_is_fed_as_declared() {
     // Cast(input → f32) then the linear classifier; the features are small non-negative
     // integers so every dtype holds them exactly (bool: 0/1).
     let rows: [[u8; 4]; 4] = [[1, 0, 0, 0], [0, 1, 0, 1], [0, 0, 1, 0], [1, 0, 0, 1]];
     let labels = [0i64, 1, 2, 0];
-    let cases: [(&str, &str, i32, fn(u8) -> Vec<u8>); 7] = [
+    let cases: [(&str, &str, i32, Encode); 7] = [
         ("f16", "<f2", 10, |v| tract_onnx::prelude::f16::from_f32(f32::from(v)).to_le_bytes().to_vec()),
         ("f64", "<f8", 11, |v| f64::from(v).to_le_bytes().to_vec()),
         ("i8", "|i1", 3, |v| vec![v]),

@@ -284,7 +284,7 @@ fn i64_tensor(name: &str, values: &[i64]) -> pb::TensorProto {
     pb::TensorProto {
         name: name.to_owned(),
         data_type: I64,
-        dims: vec![values.len() as i64],
+        dims: vec![i64::try_from(values.len()).unwrap()],
         int64_data: values.to_vec(),
         ..Default::default()
     }
