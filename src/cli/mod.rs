@@ -890,9 +890,14 @@ fn standalone_validate(
     match output {
         Format::Json => {
             let entry = serde_json::json!({"target": model, "baselineEnv": null, "passed": report.passed(), "report": report});
-            println!("{}", to_json(&serde_json::json!({"schemaVersion": 1, "validations": [entry]}))?);
+            println!(
+                "{}",
+                to_json(&serde_json::json!({"schemaVersion": 1, "validations": [entry]}))?
+            );
         }
-        Format::Markdown => println!("#### Model validation: {model}\n\n{}", report.render_markdown()),
+        Format::Markdown => {
+            println!("#### Model validation: {model}\n\n{}", report.render_markdown())
+        }
         Format::Text => println!("{model}: {verdict}\n{}", report.render_text()),
     }
     Ok(if report.passed() { ExitCode::Ok } else { ExitCode::GateFailed })

@@ -132,7 +132,9 @@ fn conv_table(root: &Path) -> ExitCode {
     if let Some(dir) = std::env::var_os("COXSWAIN_BENCH_CONVNET") {
         models.push(("bench convnet".into(), dir.into(), "model.onnx".into(), CONVNET_SPEC));
     }
-    println!("\n| model | load ms | p50 b=1 ms | p50 b=B ms | p99 b=B ms | B | rows/s b=B | max abs diff vs golden | verdict |");
+    println!(
+        "\n| model | load ms | p50 b=1 ms | p50 b=B ms | p99 b=B ms | B | rows/s b=B | max abs diff vs golden | verdict |"
+    );
     println!("|---|---|---|---|---|---|---|---|---|");
     for (label, dir, path, spec) in models {
         let spec: ValidationSpec = match serde_json::from_str(spec) {

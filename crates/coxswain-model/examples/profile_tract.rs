@@ -11,7 +11,12 @@ use std::time::{Duration, Instant};
 
 use tract_onnx::prelude::*;
 
-fn load(path: &str, input: &str, row: &[usize], batch: Option<usize>) -> TractResult<Arc<TypedSimplePlan>> {
+fn load(
+    path: &str,
+    input: &str,
+    row: &[usize],
+    batch: Option<usize>,
+) -> TractResult<Arc<TypedSimplePlan>> {
     let mut model = tract_onnx::onnx().model_for_path(path)?;
     let index = model
         .input_outlets()?
@@ -29,7 +34,11 @@ fn load(path: &str, input: &str, row: &[usize], batch: Option<usize>) -> TractRe
     model.into_optimized()?.into_runnable()
 }
 
-fn time(plan: &Arc<TypedSimplePlan>, row: &[usize], batch: usize) -> TractResult<(f64, f64, usize)> {
+fn time(
+    plan: &Arc<TypedSimplePlan>,
+    row: &[usize],
+    batch: usize,
+) -> TractResult<(f64, f64, usize)> {
     let mut shape = vec![batch];
     shape.extend(row);
     let input: TValue = Tensor::zero::<f32>(&shape)?.into_tvalue();
@@ -50,7 +59,12 @@ fn time(plan: &Arc<TypedSimplePlan>, row: &[usize], batch: usize) -> TractResult
 }
 
 /// Total time per operator type over `runs` calls, largest first.
-fn per_op(plan: &Arc<TypedSimplePlan>, row: &[usize], batch: usize, runs: usize) -> TractResult<()> {
+fn per_op(
+    plan: &Arc<TypedSimplePlan>,
+    row: &[usize],
+    batch: usize,
+    runs: usize,
+) -> TractResult<()> {
     let mut shape = vec![batch];
     shape.extend(row);
     let input: TValue = Tensor::zero::<f32>(&shape)?.into_tvalue();
@@ -100,12 +114,16 @@ fn main() -> TractResult<()> {
         let symbolic_ms = t.elapsed().as_secs_f64() * 1e3;
         for &b in &batches {
             let (p50, mean, calls) = time(&symbolic, &row, b)?;
-            println!("| symbolic N | {threads} | {b} | {symbolic_ms:.1} | {p50:.4} | {mean:.4} | {calls} |");
+            println!(
+                "| symbolic N | {threads} | {b} | {symbolic_ms:.1} | {p50:.4} | {mean:.4} | {calls} |"
+            );
             let t = Instant::now();
             let concrete = load(path, input, &row, Some(b))?;
             let load_ms = t.elapsed().as_secs_f64() * 1e3;
             let (p50, mean, calls) = time(&concrete, &row, b)?;
-            println!("| concrete N | {threads} | {b} | {load_ms:.1} | {p50:.4} | {mean:.4} | {calls} |");
+            println!(
+                "| concrete N | {threads} | {b} | {load_ms:.1} | {p50:.4} | {mean:.4} | {calls} |"
+            );
         }
     }
     let largest = batches.iter().copied().max().unwrap_or(1);

@@ -64,7 +64,13 @@ impl ArrayInfo {
     }
 
     /// In-memory array of `rows × row_shape` elements (already little-endian in `dtype`).
-    pub fn memory(name: &str, file: &str, dtype: NpyDtype, shape: Vec<usize>, bytes: Vec<u8>) -> Self {
+    pub fn memory(
+        name: &str,
+        file: &str,
+        dtype: NpyDtype,
+        shape: Vec<usize>,
+        bytes: Vec<u8>,
+    ) -> Self {
         ArrayInfo {
             name: name.to_owned(),
             file: file.to_owned(),

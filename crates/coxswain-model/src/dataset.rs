@@ -53,7 +53,11 @@ pub(crate) fn has_extension(file: &str, ext: &str) -> bool {
     std::path::Path::new(file).extension().is_some_and(|e| e.eq_ignore_ascii_case(ext))
 }
 
-fn load_csv(base: &Base, spec: &ValidationSpec, limits: &Limits) -> Result<Dataset, ValidationError> {
+fn load_csv(
+    base: &Base,
+    spec: &ValidationSpec,
+    limits: &Limits,
+) -> Result<Dataset, ValidationError> {
     let file = spec.dataset.as_str();
     let inputs = spec.input_contracts();
     let [input] = inputs.as_slice() else {
@@ -220,17 +224,14 @@ fn from_arrays(
     if rows == 0 {
         return Err(ValidationError::EmptyDataset { file: file.to_owned() });
     }
-    let used: Vec<&str> =
-        spec.input_contracts().iter().map(|c| c.name.as_str()).chain(spec.label_column.as_deref()).collect();
+    let used: Vec<&str> = spec
+        .input_contracts()
+        .iter()
+        .map(|c| c.name.as_str())
+        .chain(spec.label_column.as_deref())
+        .collect();
     let extra = arrays.into_iter().filter(|a| !used.contains(&a.name.as_str())).collect();
-    Ok(Dataset {
-        file: file.to_owned(),
-        rows,
-        inputs,
-        labels,
-        extra,
-        csv_width: None,
-    })
+    Ok(Dataset { file: file.to_owned(), rows, inputs, labels, extra, csv_width: None })
 }
 
 /// The array's dtype and shape against the declared input; binds symbolic dimensions.

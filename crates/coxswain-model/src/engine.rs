@@ -109,11 +109,8 @@ pub(crate) fn evaluate(job: &Job, worker: &Worker) -> Result<Evaluation, Validat
     let (input, input_names) =
         contract::check_inputs(&sig, &declared_inputs, job.dataset.csv_width, job.naming);
     let declared_outputs = spec.output_contracts();
-    let wanted = spec
-        .checks
-        .output
-        .as_deref()
-        .or_else(|| declared_outputs.first().map(|o| o.name.as_str()));
+    let wanted =
+        spec.checks.output.as_deref().or_else(|| declared_outputs.first().map(|o| o.name.as_str()));
     let metric = contract::metric_output(&sig, wanted, job.naming);
     let (output, _) = contract::check_outputs(&sig, &declared_outputs, &metric, job.naming);
     let (Some(input_names), Ok(metric_output), true) = (input_names, metric, output.pass) else {
@@ -366,9 +363,8 @@ impl Planner<'_> {
         if let Some(plan) = self.concrete.get(&batch) {
             return Ok(Arc::clone(plan));
         }
-        let plan = self.compile(Some(batch), worker)?.map_err(|e| ValidationError::InvalidModel {
-            file: self.file.to_owned(),
-            reason: tract_message(&e),
+        let plan = self.compile(Some(batch), worker)?.map_err(|e| {
+            ValidationError::InvalidModel { file: self.file.to_owned(), reason: tract_message(&e) }
         })?;
         self.concrete.insert(batch, Arc::clone(&plan));
         Ok(plan)
@@ -513,7 +509,8 @@ impl Sink<'_> {
         real: usize,
         outputs: &[(Vec<f64>, Vec<usize>, bool)],
     ) -> Result<(), ValidationError> {
-        let bad = |reason: String| ValidationError::Inference { file: self.file.to_owned(), reason };
+        let bad =
+            |reason: String| ValidationError::Inference { file: self.file.to_owned(), reason };
         let Some((values, shape, integer)) = outputs.first() else {
             return Err(bad("the model returned no output".into()));
         };
@@ -521,7 +518,9 @@ impl Sink<'_> {
         match self.width {
             None => self.width = Some(width),
             Some(prev) if prev != width => {
-                return Err(bad(format!("output width changed between batches ({prev} then {width})")));
+                return Err(bad(format!(
+                    "output width changed between batches ({prev} then {width})"
+                )));
             }
             Some(_) => {}
         }
@@ -571,11 +570,9 @@ impl Sink<'_> {
             return (None, None, None);
         }
         match self.task {
-            Task::Classification => (
-                Some(self.classification.accuracy()),
-                self.classification.top_k(),
-                None,
-            ),
+            Task::Classification => {
+                (Some(self.classification.accuracy()), self.classification.top_k(), None)
+            }
             Task::Regression => (None, None, Some(self.regression.result())),
         }
     }
@@ -623,7 +620,8 @@ impl Runner<'_> {
     fn first_rows(&self, rows: usize) -> Result<Vec<Tensor>, ValidationError> {
         let mut cursors = self.open()?;
         let take = rows.min(self.dataset.rows);
-        let head = cursors.iter_mut().map(|c| c.read_tensor(take)).collect::<Result<Vec<_>, _>>()?;
+        let head =
+            cursors.iter_mut().map(|c| c.read_tensor(take)).collect::<Result<Vec<_>, _>>()?;
         self.pad(head.clone(), rows, &head)
     }
 
@@ -656,10 +654,7 @@ impl Runner<'_> {
             let outputs = state
                 .run(tensors.into_iter().map(IntoTValue::into_tvalue).collect())
                 .map_err(|e| inference(self.file, &e))?;
-            let outputs = outputs
-                .iter()
-                .map(|o| self.values(o))
-                .collect::<Result<Vec<_>, _>>()?;
+            let outputs = outputs.iter().map(|o| self.values(o)).collect::<Result<Vec<_>, _>>()?;
             if let Some((_, shape, _)) = outputs.first()
                 && shape.first() != Some(&tensors_rows(batching, real))
             {
@@ -689,12 +684,8 @@ impl Runner<'_> {
         } else if dt.is_integer() || dt == TDim::datum_type() || dt == bool::datum_type() {
             // Label outputs; some graphs produce them as TDim.
             let cast = out.cast_to::<i64>().map_err(bad)?;
-            let values = cast
-                .to_plain_array_view::<i64>()
-                .map_err(bad)?
-                .iter()
-                .map(|v| *v as f64)
-                .collect();
+            let values =
+                cast.to_plain_array_view::<i64>().map_err(bad)?.iter().map(|v| *v as f64).collect();
             Ok((values, shape, true))
         } else {
             Err(ValidationError::Inference {

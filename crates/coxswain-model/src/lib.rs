@@ -259,7 +259,11 @@ impl<'a> Gate<'a> {
             ),
             (
                 CHECK_INPUT.into(),
-                spec.input_contracts().iter().map(ToString::to_string).collect::<Vec<_>>().join("; "),
+                spec.input_contracts()
+                    .iter()
+                    .map(ToString::to_string)
+                    .collect::<Vec<_>>()
+                    .join("; "),
             ),
             (
                 CHECK_OUTPUT.into(),
@@ -447,7 +451,10 @@ impl<'a> Gate<'a> {
                 run.golden
                     .iter()
                     .map(|g| {
-                        (golden_check_name(&g.output), tolerance_text(self.spec.tolerances_for(&g.output)))
+                        (
+                            golden_check_name(&g.output),
+                            tolerance_text(self.spec.tolerances_for(&g.output)),
+                        )
                     })
                     .collect(),
             );

@@ -130,9 +130,7 @@ pub(crate) struct NpyHeader {
 impl NpyHeader {
     /// Bytes of data the shape and dtype call for.
     pub fn data_len(&self) -> Option<u64> {
-        self.shape
-            .iter()
-            .try_fold(self.dtype.size() as u64, |acc, &d| acc.checked_mul(d as u64))
+        self.shape.iter().try_fold(self.dtype.size() as u64, |acc, &d| acc.checked_mul(d as u64))
     }
 }
 

@@ -447,8 +447,7 @@ impl ValidationSpec {
                 if c.min_accuracy.is_some() || c.top_k.is_some() {
                     return bad(
                         "checks.minAccuracy/topK",
-                        "apply to classification; use maxMae/maxRmse for `task: regression`"
-                            .into(),
+                        "apply to classification; use maxMae/maxRmse for `task: regression`".into(),
                     );
                 }
             }

@@ -147,7 +147,9 @@ fn validate_big(repo: &Repo) -> ValidationReport {
 fn a_500_mb_npz_is_streamed_stored_and_deflated() {
     let repo = Repo::new();
     repo.write("mean.onnx", mean_model());
-    for (kind, write) in [("stored", write_stored as fn(&std::path::Path)), ("deflated", write_deflated)] {
+    for (kind, write) in
+        [("stored", write_stored as fn(&std::path::Path)), ("deflated", write_deflated)]
+    {
         let path = repo.root().join("big.npz");
         write(&path);
         let on_disk = std::fs::metadata(&path).unwrap().len();

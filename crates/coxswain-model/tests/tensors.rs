@@ -133,7 +133,11 @@ fn wrong_array_name_dtype_or_shape_is_an_error_naming_the_array() {
         ),
         (
             "b",
-            npy("<f8", &[5, 4], &B.iter().flat_map(|v| f64::from(*v).to_le_bytes()).collect::<Vec<_>>()),
+            npy(
+                "<f8",
+                &[5, 4],
+                &B.iter().flat_map(|v| f64::from(*v).to_le_bytes()).collect::<Vec<_>>(),
+            ),
             "data.npz: array `b`: is f64 but input `b` is declared f32; convert it with .astype(np.float32)",
         ),
         (
@@ -183,13 +187,13 @@ fn arrays_disagreeing_on_rows_or_a_symbol_are_errors() {
 
     // `T` names the same size in both inputs.
     let mut s = two_input_spec("");
-    s.inputs[1].shape = vec![coxswain_model::DimSpec::Symbol("N".into()), coxswain_model::DimSpec::Symbol("T".into())];
+    s.inputs[1].shape = vec![
+        coxswain_model::DimSpec::Symbol("N".into()),
+        coxswain_model::DimSpec::Symbol("T".into()),
+    ];
     let repo = two_input_repo(false, None);
     let err = run(&repo, "m.onnx", &s).unwrap_err();
-    assert!(
-        err.to_string().contains("dimension 1 (`T`) is 4 but it is 3 in array `a`"),
-        "{err}"
-    );
+    assert!(err.to_string().contains("dimension 1 (`T`) is 4 but it is 3 in array `a`"), "{err}");
 }
 
 #[test]
@@ -216,10 +220,7 @@ fn truncated_or_corrupt_npz_fails_cleanly() {
     corrupt[b_at] ^= 0x40;
     repo.write("data.npz", &corrupt);
     let err = run(&repo, "m.onnx", &two_input_spec("")).unwrap_err();
-    assert!(
-        matches!(&err, ValidationError::DatasetArray { array, .. } if array == "b"),
-        "{err:?}"
-    );
+    assert!(matches!(&err, ValidationError::DatasetArray { array, .. } if array == "b"), "{err:?}");
     assert!(err.to_string().contains("CRC-32 mismatch"), "{err}");
 }
 
@@ -233,7 +234,9 @@ fn every_supported_input_dtype_is_fed_as_declared() {
     let rows: [[u8; 4]; 4] = [[1, 0, 0, 0], [0, 1, 0, 1], [0, 0, 1, 0], [1, 0, 0, 1]];
     let labels = [0i64, 1, 2, 0];
     let cases: [(&str, &str, i32, Encode); 7] = [
-        ("f16", "<f2", 10, |v| tract_onnx::prelude::f16::from_f32(f32::from(v)).to_le_bytes().to_vec()),
+        ("f16", "<f2", 10, |v| {
+            tract_onnx::prelude::f16::from_f32(f32::from(v)).to_le_bytes().to_vec()
+        }),
         ("f64", "<f8", 11, |v| f64::from(v).to_le_bytes().to_vec()),
         ("i8", "|i1", 3, |v| vec![v]),
         ("i32", "<i4", 6, |v| i32::from(v).to_le_bytes().to_vec()),
@@ -304,9 +307,16 @@ fn explicit_golden_npz_compares_each_output_by_name() {
     let repo = two_input_repo(false, None);
     repo.write(
         "golden.npz",
-        npz(&[("probabilities", f32_npy(&[5, 3], &golden_f32())), ("extra", f32_npy(&[5], &[0.0; 5]))], false),
+        npz(
+            &[
+                ("probabilities", f32_npy(&[5, 3], &golden_f32())),
+                ("extra", f32_npy(&[5], &[0.0; 5])),
+            ],
+            false,
+        ),
     );
-    let report = run(&repo, "m.onnx", &two_input_spec(r#", "goldenOutputs": "golden.npz""#)).unwrap();
+    let report =
+        run(&repo, "m.onnx", &two_input_spec(r#", "goldenOutputs": "golden.npz""#)).unwrap();
     assert!(report.passed(), "{}", report.render_text());
     assert_eq!(report.golden_outputs.as_deref(), Some("golden.npz"));
     assert!(
@@ -380,7 +390,10 @@ fn top_k_and_token_agreement() {
     assert_eq!((tokens.verdict, tokens.measured.as_str()), (Verdict::Fail, "0.6667"));
     assert_eq!(tokens.detail, "2 of 3 arg-max tokens agree with data.npz");
     let m = report.metrics.as_ref().unwrap();
-    assert_eq!((m.top_k_accuracy, m.token_agreement.map(|t| (t * 3.0).round())), (Some(1.0), Some(2.0)));
+    assert_eq!(
+        (m.top_k_accuracy, m.token_agreement.map(|t| (t * 3.0).round())),
+        (Some(1.0), Some(2.0))
+    );
 }
 
 // ---- the bundled digits CNN ----
@@ -463,5 +476,8 @@ fn standalone_validation_resolves_paths_beside_the_spec() {
         &Limits::default(),
     )
     .unwrap_err();
-    assert!(matches!(err, ValidationError::NotFound { ref file } if file.ends_with("specs/nope.npz")), "{err:?}");
+    assert!(
+        matches!(err, ValidationError::NotFound { ref file } if file.ends_with("specs/nope.npz")),
+        "{err:?}"
+    );
 }
