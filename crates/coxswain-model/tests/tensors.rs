@@ -481,3 +481,136 @@ fn standalone_validation_resolves_paths_beside_the_spec() {
         "{err:?}"
     );
 }
+
+#[test]
+fn golden_array_of_the_wrong_shape_is_a_failed_check() {
+    // Four rows of golden outputs for a five-row dataset, then the right rows but 2 columns.
+    for (shape, golden, expected) in [
+        (vec![4, 3], vec![0.0f32; 12], "has shape (4, 3) but the dataset has 5 rows"),
+        (vec![5, 2], vec![0.0f32; 10], "does not match the output (3 values per row"),
+    ] {
+        let repo = two_input_repo(false, None);
+        repo.write("golden.npz", npz(&[("probabilities", f32_npy(&shape, &golden))], false));
+        let report =
+            run(&repo, "m.onnx", &two_input_spec(r#", "goldenOutputs": "golden.npz""#)).unwrap();
+        let g = check(&report, "golden outputs");
+        assert_eq!((g.verdict, g.measured.as_str()), (Verdict::Fail, "shape mismatch"));
+        assert!(
+            g.detail.starts_with("golden.npz: ") && g.detail.contains(expected),
+            "{}",
+            g.detail
+        );
+    }
+}
+
+#[test]
+fn labels_must_be_class_ids_one_per_row() {
+    let bad: [(Vec<u8>, &str); 3] = [
+        (
+            npy(
+                "<f8",
+                &[5],
+                &[0.0f64, 1.0, 2.5, 0.0, 1.0]
+                    .iter()
+                    .flat_map(|v| v.to_le_bytes())
+                    .collect::<Vec<_>>(),
+            ),
+            "data.npz: array `label`: element 2 is 2.5, not a class id",
+        ),
+        (
+            i64_npy(&[5], &[0, 1, -2, 0, 1]),
+            "element 2 is -2; classification labels are integers ≥ 0",
+        ),
+        (
+            i64_npy(&[5, 2], &[0; 10]),
+            "labels must hold one value per row, shape (rows,) or (rows, 1); found (5, 2)",
+        ),
+    ];
+    for (labels, expected) in bad {
+        let repo = Repo::new();
+        repo.write("m.onnx", two_input_model(I64));
+        repo.write(
+            "data.npz",
+            npz(
+                &[
+                    ("a", i64_npy(&[5, T], &tokens())),
+                    ("b", f32_npy(&[5, 4], &B)),
+                    ("label", labels),
+                ],
+                false,
+            ),
+        );
+        let err = run(&repo, "m.onnx", &two_input_spec("")).unwrap_err();
+        assert!(err.to_string().contains(expected), "{err}\nexpected: {expected}");
+    }
+}
+
+#[test]
+fn spec_rules_for_inputs_outputs_and_tolerances() {
+    let repo = two_input_repo(false, None);
+    let cases = [
+        (
+            r#"{"dataset": "data.npz", "input": {"name": "a", "shape": ["N", "T"], "dtype": "i64"},
+                "inputs": [{"name": "b", "shape": ["N", 4], "dtype": "f32"}]}"#,
+            "`inputs` set `input` or `inputs`, not both",
+        ),
+        (r#"{"dataset": "data.npz"}"#, "`input` declare the model's input (or `inputs`)"),
+        (
+            r#"{"dataset": "data.npz", "inputs": [{"name": "a", "shape": ["N", "T"], "dtype": "i64"},
+                {"name": "b", "shape": ["M", 4], "dtype": "f32"}]}"#,
+            "every input must share the batch dimension; found `N` and `M`",
+        ),
+        (
+            r#"{"dataset": "data.npz", "input": {"name": "b", "shape": ["N", 4], "dtype": "f32"},
+                "checks": {"tolerance": 1e-3, "atol": 1e-3}}"#,
+            "`checks.tolerance` is the old name of `atol`; set one of them",
+        ),
+        (
+            r#"{"dataset": "data.npz", "input": {"name": "b", "shape": ["N", 4], "dtype": "f32"},
+                "checks": {"minAccuracy": 0.9}}"#,
+            "`labelColumn` is needed by the accuracy",
+        ),
+        (
+            r#"{"dataset": "data.npz", "input": {"name": "b", "shape": ["N", 4], "dtype": "f32"},
+                "outputs": [{"name": "p", "rtol": -1}]}"#,
+            "`output `p`.rtol` must be a number ≥ 0, got -1",
+        ),
+        (
+            r#"{"dataset": "data.npz", "labels": "label", "input": {"name": "b", "shape": ["N", 4], "dtype": "f32"},
+                "checks": {"topK": {"k": 0, "min": 0.5}}}"#,
+            "`checks.topK.k` must be at least 1",
+        ),
+    ];
+    for (json, expected) in cases {
+        let err = run(&repo, "m.onnx", &spec(json)).unwrap_err();
+        assert!(matches!(err, ValidationError::InvalidSpec { .. }), "{json}: {err:?}");
+        assert!(err.to_string().contains(expected), "{err}\nexpected: {expected}");
+    }
+    // A CSV feeds one input with fixed row dimensions.
+    repo.write("data.csv", "x,y,label\n1,2,0\n");
+    let err = run(
+        &repo,
+        "m.onnx",
+        &spec(r#"{"dataset": "data.csv", "labelColumn": "label", "input": {"name": "a", "shape": ["N", "T"], "dtype": "i64"}}"#),
+    )
+    .unwrap_err();
+    assert!(err.to_string().contains("a CSV row has a fixed number of columns"), "{err}");
+}
+
+#[test]
+fn a_model_input_the_spec_does_not_declare_fails_the_contract() {
+    let repo = two_input_repo(false, None);
+    let s = spec(
+        r#"{"dataset": "data.npz", "labelColumn": "label",
+            "input": {"name": "b", "shape": ["N", 4], "dtype": "f32"}, "checks": {"minAccuracy": 1.0}}"#,
+    );
+    let report = run(&repo, "m.onnx", &s).unwrap();
+    let c = check(&report, "input contract");
+    assert_eq!(c.verdict, Verdict::Fail);
+    assert!(
+        c.detail.contains("further inputs the dataset cannot feed: a i64 [N, T]"),
+        "{}",
+        c.detail
+    );
+    assert_eq!(check(&report, "accuracy").verdict, Verdict::Skipped);
+}
