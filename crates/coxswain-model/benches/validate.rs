@@ -80,11 +80,7 @@ fn main() -> ExitCode {
         let Some(report) = last else {
             return ExitCode::FAILURE;
         };
-        let med = |i: usize| {
-            let mut v: Vec<f64> = rows.iter().filter_map(|r| r.get(i).copied()).collect();
-            v.sort_by(f64::total_cmp);
-            v.get(v.len() / 2).copied().unwrap_or(f64::NAN)
-        };
+        let med = |i: usize| median(&rows, i);
         println!(
             "| {version} | {:.4} | {:.1e} | {:.2} | {:.4} | {:.4} | {:.4} | {:.0} | {:.2} | {} |",
             med(0),
@@ -103,6 +99,13 @@ fn main() -> ExitCode {
         println!("\n{}", r.render_text());
     }
     conv_table(&root)
+}
+
+/// Median of column `i` over the runs.
+fn median<const N: usize>(rows: &[[f64; N]], i: usize) -> f64 {
+    let mut v: Vec<f64> = rows.iter().filter_map(|r| r.get(i).copied()).collect();
+    v.sort_by(f64::total_cmp);
+    v.get(v.len() / 2).copied().unwrap_or(f64::NAN)
 }
 
 const DIGITS_SPEC: &str = r#"{
@@ -178,11 +181,7 @@ fn conv_table(root: &Path) -> ExitCode {
                 m.golden_max_abs_diff.unwrap_or(f64::NAN),
             ]);
         }
-        let med = |i: usize| {
-            let mut v: Vec<f64> = rows.iter().filter_map(|r| r.get(i).copied()).collect();
-            v.sort_by(f64::total_cmp);
-            v.get(v.len() / 2).copied().unwrap_or(f64::NAN)
-        };
+        let med = |i: usize| median(&rows, i);
         println!(
             "| {label} | {:.2} | {:.4} | {:.4} | {:.4} | {batch} | {:.0} | {:.1e} | {verdict} |",
             med(0),

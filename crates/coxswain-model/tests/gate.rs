@@ -7,27 +7,11 @@ mod common;
 use std::time::Duration;
 
 use common::{
-    D, F32, I64, Repo, SIMPLE_CSV, iris_spec, linear_graph, linear_model, model, model_ref, node,
-    simple_spec, spec, value_info, workspace_root,
+    D, F32, I64, Repo, SIMPLE_CSV, check, iris_spec, linear_graph, linear_model, model, model_ref,
+    node, run, simple_spec, spec, value_info, workspace_root,
 };
-use coxswain_model::{Limits, ModelRef, ValidationError, ValidationReport, Verdict, validate};
+use coxswain_model::{Limits, ModelRef, ValidationError, Verdict, validate};
 use sha2::{Digest, Sha256};
-
-fn run(
-    repo: &Repo,
-    model_path: &str,
-    spec: &coxswain_model::ValidationSpec,
-) -> Result<ValidationReport, ValidationError> {
-    validate(repo.root(), &model_ref(model_path), spec, None, &Limits::default())
-}
-
-fn check<'a>(report: &'a ValidationReport, name: &str) -> &'a coxswain_model::Check {
-    report
-        .checks
-        .iter()
-        .find(|c| c.name == name)
-        .unwrap_or_else(|| panic!("no check `{name}` in {:#?}", report.checks))
-}
 
 fn sha_hex(bytes: &[u8]) -> String {
     use std::fmt::Write as _;

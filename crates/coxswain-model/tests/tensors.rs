@@ -6,26 +6,10 @@
 mod common;
 
 use common::{
-    D, F32, I64, Repo, dynamic_batch_model, f32_npy, i64_npy, linear_model, model, model_ref, node,
-    npy, npz, softmax_rows, spec, two_input_model, value_info, workspace_root,
+    D, F32, I64, Repo, check, dynamic_batch_model, f32_npy, i64_npy, linear_model, model, node,
+    npy, npz, run, softmax_rows, spec, two_input_model, value_info, workspace_root,
 };
-use coxswain_model::{Limits, ModelRef, ValidationError, ValidationReport, Verdict, validate};
-
-fn run(
-    repo: &Repo,
-    model_path: &str,
-    spec: &coxswain_model::ValidationSpec,
-) -> Result<ValidationReport, ValidationError> {
-    validate(repo.root(), &model_ref(model_path), spec, None, &Limits::default())
-}
-
-fn check<'a>(report: &'a ValidationReport, name: &str) -> &'a coxswain_model::Check {
-    report
-        .checks
-        .iter()
-        .find(|c| c.name == name)
-        .unwrap_or_else(|| panic!("no check `{name}` in {:#?}", report.checks))
-}
+use coxswain_model::{Limits, ModelRef, ValidationError, Verdict, validate};
 
 /// Rows of `b` (4 features) whose class is the arg-max of the first three, and tokens `a`.
 const B: [f32; 20] = [
@@ -452,30 +436,25 @@ fn standalone_validation_resolves_paths_beside_the_spec() {
     let data = std::fs::read(repo.root().join("data.npz")).unwrap();
     dir.write("data/data.npz", data);
     dir.write("specs/spec.yaml", "unused: the caller parses the spec");
+    let standalone = |s: &coxswain_model::ValidationSpec| {
+        coxswain_model::validate_standalone(
+            &dir.root().join("export/m.onnx"),
+            None,
+            s,
+            &dir.root().join("specs/spec.yaml"),
+            &Limits::default(),
+        )
+    };
     let mut s = two_input_spec("");
     s.dataset = "../data/data.npz".into();
-    let report = coxswain_model::validate_standalone(
-        &dir.root().join("export/m.onnx"),
-        None,
-        &s,
-        &dir.root().join("specs/spec.yaml"),
-        &Limits::default(),
-    )
-    .unwrap();
+    let report = standalone(&s).unwrap();
     assert!(report.passed(), "{}", report.render_text());
     assert!(report.dataset.ends_with("specs/../data/data.npz"), "{}", report.dataset);
     assert_eq!(check(&report, "golden outputs").verdict, Verdict::Pass);
 
     // A missing dataset names the path as resolved.
     s.dataset = "nope.npz".into();
-    let err = coxswain_model::validate_standalone(
-        &dir.root().join("export/m.onnx"),
-        None,
-        &s,
-        &dir.root().join("specs/spec.yaml"),
-        &Limits::default(),
-    )
-    .unwrap_err();
+    let err = standalone(&s).unwrap_err();
     assert!(
         matches!(err, ValidationError::NotFound { ref file } if file.ends_with("specs/nope.npz")),
         "{err:?}"

@@ -3,7 +3,7 @@
 
 use std::path::{Path, PathBuf};
 
-use coxswain_model::{ModelRef, ValidationSpec};
+use coxswain_model::{Limits, ModelRef, ValidationError, ValidationReport, ValidationSpec};
 use prost::Message;
 use tract_onnx::pb;
 use tract_onnx::pb::tensor_shape_proto::{Dimension, dimension};
@@ -331,4 +331,22 @@ pub fn dynamic_batch_model() -> Vec<u8> {
         output: vec![value_info("probabilities", F32, &[D::Sym("N"), D::N(3)])],
         ..Default::default()
     })
+}
+
+/// Validates `model_path` in `repo` with default limits and no baseline.
+pub fn run(
+    repo: &Repo,
+    model_path: &str,
+    spec: &ValidationSpec,
+) -> Result<ValidationReport, ValidationError> {
+    coxswain_model::validate(repo.root(), &model_ref(model_path), spec, None, &Limits::default())
+}
+
+/// The report's check named `name`; panics with the table when it is missing.
+pub fn check<'a>(report: &'a ValidationReport, name: &str) -> &'a coxswain_model::Check {
+    report
+        .checks
+        .iter()
+        .find(|c| c.name == name)
+        .unwrap_or_else(|| panic!("no check `{name}` in {:#?}", report.checks))
 }
