@@ -106,7 +106,7 @@ pub(super) fn sync(
     for outcome in outcomes {
         match outcome {
             SyncOutcome::Finished { report, notes: env_notes } => {
-                reports.push(report.clone());
+                reports.push((**report).clone());
                 notes.extend(env_notes.iter().map(|n| format!("{}: {n}", report.env)));
             }
             SyncOutcome::Offline { env, context, reason, notes: env_notes } => {
@@ -309,7 +309,7 @@ pub(super) fn standalone_validation(
             );
         }
         Format::Markdown => {
-            println!("#### Model validation: {model}\n\n{}", report.render_markdown())
+            println!("#### Model validation: {model}\n\n{}", report.render_markdown());
         }
         Format::Text => {
             let verdict = if report.passed() { "passed" } else { "FAILED" };
