@@ -120,7 +120,7 @@ fn object_exists(
     cluster.object(&ObjectKey::new(&Gvk::from_api_version(gvk.0, gvk.1), namespace, name)).is_some()
 }
 
-/// Writes a revision ConfigMap as someone who may write ConfigMaps in the namespace could:
+/// Writes a revision `ConfigMap` as someone who may write `ConfigMap`s in the namespace could:
 /// any objects, a consistent digest, and the claimed git commit.
 fn plant_revision(
     cluster: &MemoryCluster,
@@ -422,7 +422,7 @@ impl Progress for RecoverOnRollback {
 fn engine_sync(engine: &Engine, env: &str, progress: &dyn Progress) -> coxswain::sync::SyncReport {
     let request = SyncRequest { timeout: Duration::from_millis(300), ..SyncRequest::default() };
     match runtime().block_on(engine.sync(env, &request, progress)).expect("sync") {
-        SyncOutcome::Finished { report, .. } => report,
+        SyncOutcome::Finished { report, .. } => *report,
         SyncOutcome::Offline { reason, .. } => panic!("offline: {reason}"),
     }
 }

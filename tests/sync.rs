@@ -8,7 +8,7 @@ use coxswain::cluster::{ApplyOptions, Cluster, Gvk, ObjectKey};
 use coxswain::history::{self, Outcome};
 use coxswain::lock::SyncLock;
 use coxswain::repo::{Environment, Repo};
-use coxswain::sync::{Progress, Silent, SyncEvent, SyncOptions, SyncStatus, sync_env};
+use coxswain::sync::{Silent, SyncOptions, SyncStatus, sync_env};
 use serde_json::json;
 use std::sync::Arc;
 use std::time::Duration;

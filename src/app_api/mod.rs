@@ -222,7 +222,7 @@ impl Session {
             ..self.sync_request(name)
         };
         match self.engine.sync(name, &request, progress).await? {
-            SyncOutcome::Finished { report, .. } => refused(report),
+            SyncOutcome::Finished { report, .. } => refused(*report),
             SyncOutcome::Offline { reason, .. } => {
                 Err(ApiError::new("cluster-unreachable", reason))
             }

@@ -57,7 +57,8 @@ fn input(env: &Environment) -> Result<(), Failure> {
 }
 
 fn policy_gate(env: &Environment) -> Result<(), Failure> {
-    let errors: Vec<Diagnostic> = policy::check(env).into_iter().filter(|d| d.is_error()).collect();
+    let errors: Vec<Diagnostic> =
+        policy::check(env).into_iter().filter(Diagnostic::is_error).collect();
     let Some(first) = errors.first() else { return Ok(()) };
     let list: Vec<String> = errors.iter().map(ToString::to_string).collect();
     let message = format!("policy gate failed:\n  {}", list.join("\n  "));
@@ -164,7 +165,6 @@ pub fn admit_restore(
                 ));
             }
         }
-        Verification::Verified { .. } => {}
         Verification::Unverified { reason } if env.config.protected => {
             return Err(Failure::new(
                 FailureKind::Protected,
@@ -183,7 +183,7 @@ pub fn admit_restore(
                 env.name
             )));
         }
-        Verification::Unverified { .. } => {}
+        Verification::Verified { .. } | Verification::Unverified { .. } => {}
     }
     Ok((restored, verification))
 }

@@ -26,7 +26,10 @@ pub fn check_label(name: &str) -> Result<(), InvalidName> {
         return Err(InvalidName("it is empty".to_owned()));
     }
     if name.len() > 63 {
-        return Err(InvalidName(format!("it has {} characters, at most 63 are allowed", name.len())));
+        return Err(InvalidName(format!(
+            "it has {} characters, at most 63 are allowed",
+            name.len()
+        )));
     }
     check_chars(name, false)
 }
@@ -36,7 +39,10 @@ fn check_subdomain(name: &str) -> Result<(), InvalidName> {
         return Err(InvalidName("it is empty".to_owned()));
     }
     if name.len() > 253 {
-        return Err(InvalidName(format!("it has {} characters, at most 253 are allowed", name.len())));
+        return Err(InvalidName(format!(
+            "it has {} characters, at most 253 are allowed",
+            name.len()
+        )));
     }
     check_chars(name, true)
 }
