@@ -155,11 +155,19 @@ calls: number, };
 /**
  * What was measured for one model.
  */
-export type Metrics = { rows: number, accuracy: number | null, mae: number | null, rmse: number | null,
+export type Metrics = { rows: number, accuracy: number | null,
 /**
- * Largest |output − golden| over all rows and columns.
+ * Top-k accuracy when `checks.topK` is set.
+ */
+topKAccuracy?: number, mae: number | null, rmse: number | null,
+/**
+ * Largest |output − golden| over all compared outputs, rows and columns.
  */
 goldenMaxAbsDiff: number | null,
+/**
+ * Fraction of arg-max tokens agreeing with the golden outputs (`checks.tokenAgreement`).
+ */
+tokenAgreement?: number,
 /**
  * Parse, analyse and optimise time.
  */
