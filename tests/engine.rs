@@ -244,6 +244,33 @@ fn head(repo: &Path) -> String {
         .to_string()
 }
 
+/// Rolls dev back to revision `number` through `front_end` and asserts the refusal: exit 3 from
+/// the CLI (with `flags`), `revision-refused` from the app with a message saying each of `says`,
+/// and no write from either.
+fn assert_rollback_refused(
+    front_end: &str,
+    repo: &Path,
+    cluster: &MemoryCluster,
+    number: u64,
+    flags: &[&str],
+    says: &[&str],
+) {
+    let writes = cluster.requests().writes();
+    if front_end == "cli" {
+        let to = number.to_string();
+        let mut args = vec!["rollback", "--env", "dev", "--to", to.as_str(), "--yes"];
+        args.extend_from_slice(flags);
+        assert_eq!(cli(repo, cluster, &args), ExitCode::GateFailed);
+    } else {
+        let error = app_rollback(repo, cluster, "dev", number).expect_err("refused");
+        assert_eq!(error.code, "revision-refused", "{error:?}");
+        for text in says {
+            assert!(error.message.contains(text), "{}", error.message);
+        }
+    }
+    assert_eq!(cluster.requests().writes(), writes, "{front_end} wrote something");
+}
+
 #[test]
 fn a_planted_revision_with_cluster_admin_and_another_namespace_creates_neither() {
     let repo = example_git_repo();
@@ -256,33 +283,15 @@ fn a_planted_revision_with_cluster_admin_and_another_namespace_creates_neither()
         let elsewhere = json!({"apiVersion": "v1", "kind": "ConfigMap",
             "metadata": {"name": "planted", "namespace": "kube-system"}, "data": {"a": "b"}});
         let number = plant_revision(&cluster, "dev", "iris-dev", None, vec![binding, elsewhere]);
-        let writes = cluster.requests().writes();
-        match front_end {
-            "cli" => assert_eq!(
-                cli(
-                    repo.path(),
-                    &cluster,
-                    &[
-                        "rollback",
-                        "--env",
-                        "dev",
-                        "--to",
-                        &number.to_string(),
-                        "--yes",
-                        "--allow-unverified"
-                    ]
-                ),
-                ExitCode::GateFailed
-            ),
-            _ => {
-                let error =
-                    app_rollback(repo.path(), &cluster, "dev", number).expect_err("refused");
-                assert_eq!(error.code, "revision-refused", "{error:?}");
-                assert!(error.message.contains("cluster-scoped"), "{}", error.message);
-                assert!(error.message.contains("kube-system"), "{}", error.message);
-            }
-        }
-        assert_eq!(cluster.requests().writes(), writes, "{front_end} wrote something");
+        let says = ["cluster-scoped", "kube-system"];
+        assert_rollback_refused(
+            front_end,
+            repo.path(),
+            &cluster,
+            number,
+            &["--allow-unverified"],
+            &says,
+        );
         assert!(!object_exists(
             &cluster,
             ("rbac.authorization.k8s.io/v1", "ClusterRoleBinding"),
@@ -301,30 +310,8 @@ fn a_revision_holding_a_plaintext_secret_is_refused_by_both_front_ends() {
         let secret = json!({"apiVersion": "v1", "kind": "Secret",
             "metadata": {"name": "creds", "namespace": "iris-dev"}, "data": {"password": "aHVudGVyMg=="}});
         let number = plant_revision(&cluster, "dev", "iris-dev", None, vec![secret]);
-        match front_end {
-            "cli" => assert_eq!(
-                cli(
-                    repo.path(),
-                    &cluster,
-                    &[
-                        "rollback",
-                        "--env",
-                        "dev",
-                        "--to",
-                        &number.to_string(),
-                        "--yes",
-                        "--allow-unverified"
-                    ]
-                ),
-                ExitCode::GateFailed
-            ),
-            _ => {
-                let error =
-                    app_rollback(repo.path(), &cluster, "dev", number).expect_err("refused");
-                assert_eq!(error.code, "revision-refused", "{error:?}");
-                assert!(error.message.contains("plaintext"), "{}", error.message);
-            }
-        }
+        let flags = ["--allow-unverified"];
+        assert_rollback_refused(front_end, repo.path(), &cluster, number, &flags, &["plaintext"]);
         assert!(!object_exists(&cluster, ("v1", "Secret"), Some("iris-dev"), "creds"));
     }
 }
@@ -342,33 +329,8 @@ fn a_revision_whose_manifests_differ_from_its_commit_is_refused_by_both_front_en
         let config = objects.iter_mut().find(|o| o["kind"] == "ConfigMap").expect("a ConfigMap");
         config["data"]["LOG_LEVEL"] = json!("trace");
         let number = plant_revision(&cluster, "dev", "iris-dev", Some(head(repo.path())), objects);
-        let writes = cluster.requests().writes();
-        match front_end {
-            "cli" => assert_eq!(
-                cli(
-                    repo.path(),
-                    &cluster,
-                    &["rollback", "--env", "dev", "--to", &number.to_string(), "--yes"]
-                ),
-                ExitCode::GateFailed
-            ),
-            _ => {
-                let error =
-                    app_rollback(repo.path(), &cluster, "dev", number).expect_err("refused");
-                assert_eq!(error.code, "revision-refused", "{error:?}");
-                assert!(
-                    error.message.contains("differ from what that commit has"),
-                    "{}",
-                    error.message
-                );
-                assert!(
-                    error.message.contains("ConfigMap iris-dev/iris-server-config"),
-                    "{}",
-                    error.message
-                );
-            }
-        }
-        assert_eq!(cluster.requests().writes(), writes, "{front_end} wrote something");
+        let says = ["differ from what that commit has", "ConfigMap iris-dev/iris-server-config"];
+        assert_rollback_refused(front_end, repo.path(), &cluster, number, &[], &says);
     }
 }
 

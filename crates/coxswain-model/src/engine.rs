@@ -192,7 +192,6 @@ pub(crate) fn evaluate(job: &Job, worker: &Worker) -> Result<Evaluation, Validat
         inputs,
         outputs: &outputs,
         batch_symbol: spec.batch_symbol().map(str::to_owned),
-        symbolic: None,
         concrete: HashMap::new(),
     };
     let rows = job.dataset.rows;
@@ -201,10 +200,16 @@ pub(crate) fn evaluate(job: &Job, worker: &Worker) -> Result<Evaluation, Validat
             planner.plan(n, worker)?;
             Batching::Fixed(n)
         }
-        None => match planner.load_symbolic(worker)? {
-            Ok(()) => Batching::Symbolic(spec.batch_size()),
+        // The symbolic attempt only tells whether the batch can stay symbolic (the report notes
+        // when not); the runs use plans optimised for a concrete batch, which tract makes much
+        // faster on conv models (models/README.md: 6.5x at batch 1 on the bench conv net).
+        None => match planner.probe_symbolic(worker)? {
+            Ok(()) => {
+                planner.plan(spec.batch_size(), worker)?;
+                Batching::Fixed(spec.batch_size())
+            }
             Err(reason) => {
-                let n = spec.batch_size().min(rows).max(1);
+                let n = spec.batch_size();
                 planner.plan(n, worker)?;
                 notes.push(format!(
                     "the batch dimension `{}` could not stay symbolic in tract ({reason}); the \
@@ -243,9 +248,9 @@ pub(crate) fn evaluate(job: &Job, worker: &Worker) -> Result<Evaluation, Validat
     runner.run_dataset(&mut state, batch, &mut sink, worker)?;
 
     worker.stage("measuring latency");
-    let mut sizes = match batch {
-        Batching::Fixed(n) if spec.fixed_batch().is_some() => vec![n],
-        _ => {
+    let mut sizes = match spec.fixed_batch() {
+        Some(n) => vec![n],
+        None => {
             let mut sizes = vec![1, batch.rows()];
             if let Some(lat) = &spec.checks.latency_ms {
                 sizes.push(lat.batch);
@@ -303,8 +308,6 @@ pub(crate) fn evaluate(job: &Job, worker: &Worker) -> Result<Evaluation, Validat
 
 #[derive(Debug, Clone, Copy)]
 enum Batching {
-    /// The batch dimension is symbolic: any number of rows per call.
-    Symbolic(usize),
     /// The plan takes exactly this many rows per call.
     Fixed(usize),
 }
@@ -312,7 +315,7 @@ enum Batching {
 impl Batching {
     fn rows(self) -> usize {
         match self {
-            Batching::Symbolic(n) | Batching::Fixed(n) => n,
+            Batching::Fixed(n) => n,
         }
     }
 }
@@ -330,7 +333,7 @@ enum Dim {
     Fixed(usize),
 }
 
-/// Optimised plans: one for a symbolic batch, or one per concrete batch size.
+/// Optimised plans, one per concrete batch size.
 struct Planner<'a> {
     file: &'a str,
     onnx: &'a tract_onnx::Onnx,
@@ -338,28 +341,21 @@ struct Planner<'a> {
     inputs: Vec<ModelInput>,
     outputs: &'a [String],
     batch_symbol: Option<String>,
-    symbolic: Option<Plan>,
     concrete: HashMap<usize, Plan>,
 }
 
 impl Planner<'_> {
-    /// Tries a plan with a symbolic batch. The outer `Err` is a model tract cannot load at all;
-    /// the inner one why the batch could not stay symbolic.
-    fn load_symbolic(&mut self, worker: &Worker) -> Result<Result<(), String>, ValidationError> {
+    /// Whether tract can type the graph with a symbolic batch. The outer `Err` is a model
+    /// tract cannot load at all; the inner one why the batch could not stay symbolic.
+    fn probe_symbolic(&mut self, worker: &Worker) -> Result<Result<(), String>, ValidationError> {
         match self.compile(None, worker)? {
-            Ok(plan) => {
-                self.symbolic = Some(plan);
-                Ok(Ok(()))
-            }
+            Ok(_) => Ok(Ok(())),
             Err(e) => Ok(Err(first_line(&e))),
         }
     }
 
     /// The plan to run `batch` rows per call with.
     fn plan(&mut self, batch: usize, worker: &Worker) -> Result<Plan, ValidationError> {
-        if let Some(plan) = &self.symbolic {
-            return Ok(Arc::clone(plan));
-        }
         if let Some(plan) = self.concrete.get(&batch) {
             return Ok(Arc::clone(plan));
         }
@@ -738,12 +734,9 @@ impl Runner<'_> {
     }
 }
 
-/// Rows the model was given for a batch of `real` dataset rows.
-fn tensors_rows(batching: Batching, real: usize) -> usize {
-    match batching {
-        Batching::Fixed(n) => n,
-        Batching::Symbolic(_) => real,
-    }
+/// Rows the model is given per call (short batches are padded).
+fn tensors_rows(batching: Batching, _real: usize) -> usize {
+    batching.rows()
 }
 
 /// Nearest-rank percentile of sorted samples.

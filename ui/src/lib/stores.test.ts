@@ -9,7 +9,7 @@ import {
   createRemoteStore,
   createRepoStore,
 } from './stores';
-import type { EnvDetail, EnvOverview, Preview, ProgressEvent, PromoteOutcome, Revision, SyncReport } from './types';
+import type { EnvDetail, EnvOverview, Preview, ProgressEvent, PromoteOutcome, SyncReport } from './types';
 
 const card = (name: string, update = 0): EnvOverview => ({
   name,
@@ -27,16 +27,12 @@ const card = (name: string, update = 0): EnvOverview => ({
 
 const detail = (name: string, update = 0): EnvDetail => ({ overview: card(name, update), resources: [], findings: [] });
 
-const revision = (number: number): Revision => ({
-  number, gitSha: 'abc', dirty: false, author: 'a', time: '', outcome: 'succeeded', message: '', applied: [], pruned: [], rollbackOf: null,
-});
-
 const preview = (fingerprint: string, target: number | null = null): Preview => ({
   env: 'dev',
   plan: { env: 'dev', namespace: 'iris-dev', namespaceExists: true, objects: [], errors: [] },
   summary: { create: 0, update: 1, prune: 0, orphan: 0, unchanged: 3, errors: 0, namespaces: 0 },
   fingerprint,
-  target: target === null ? null : revision(target),
+  target: target === null ? null : { number: target, gitSha: 'abc', dirty: false, author: 'a', time: '', outcome: 'succeeded', message: '', applied: [], pruned: [], rollbackOf: null },
   verification: target === null ? null : { state: 'verified', commit: 'abc' },
   notes: [],
 });
@@ -160,7 +156,9 @@ describe('operation store', () => {
   });
 
   it('rolls back to the previewed revision with the git option', async () => {
-    const rollback = vi.fn(() => Promise.resolve({ report: report('synced'), target: revision(1), verification: { state: 'verified' as const, commit: 'abc' }, commit: 'c0ffee', branch: null }));
+    const rollback = vi.fn(() =>
+      Promise.resolve({ report: report('synced'), target: preview('fp-r', 1).target!, verification: { state: 'verified' as const, commit: 'abc' }, commit: 'c0ffee', branch: null }),
+    );
     const store = createOperationStore(fakeApi({ previewRollback: () => Promise.resolve(preview('fp-r', 1)), rollback }));
     await store.previewRollback('dev', null);
     store.setGit(true);
