@@ -11,7 +11,7 @@ pub mod cli;
 pub mod cluster;
 pub mod diagnostic;
 pub mod exit;
-pub mod fieldset;
+pub use coxswain_cluster::fieldset;
 pub mod git;
 pub mod health;
 pub mod history;

@@ -3,7 +3,6 @@
 
 mod support;
 
-use coxswain::cluster::memory::{FaultKind, MemoryCluster, Verb};
 use coxswain::cluster::{ApplyOptions, Cluster, Gvk, ObjectKey};
 use coxswain::history::{self, Outcome};
 use coxswain::lock::SyncLock;
@@ -11,6 +10,7 @@ use coxswain::repo::{Environment, Repo};
 use coxswain::sync::{
     Progress, Silent, SyncEvent, SyncOptions, SyncStatus, rollback, rollback_target, sync_env,
 };
+use coxswain_memcluster::{FaultKind, MemoryCluster, Verb};
 use serde_json::json;
 use std::sync::Arc;
 use std::time::Duration;

@@ -1,6 +1,6 @@
 use super::*;
-use crate::cluster::memory::MemoryCluster;
 use crate::cluster::{ApplyOptions, Gvk};
+use coxswain_memcluster::MemoryCluster;
 use std::sync::Mutex;
 
 /// A copy of the bundled example repo, so tests can edit manifests.
