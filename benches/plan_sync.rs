@@ -25,12 +25,12 @@
 mod envtest;
 
 use coxswain::cluster::kube_api::KubeCluster;
-use coxswain::cluster::memory::MemoryCluster;
 use coxswain::cluster::recording::{Recording, Verb};
 use coxswain::cluster::{Cluster, Gvk};
 use coxswain::plan::{Action, PlanOptions, plan_env};
 use coxswain::repo::{Environment, SourceFile};
 use coxswain::sync::{Progress, SyncEvent, SyncOptions, SyncStatus, sync_env};
+use coxswain_memcluster::MemoryCluster;
 use kube::config::{KubeConfigOptions, Kubeconfig};
 use std::collections::BTreeMap;
 use std::fmt::Write as _;

@@ -12,7 +12,7 @@ pub mod cluster;
 pub mod diagnostic;
 pub mod engine;
 pub mod exit;
-pub mod fieldset;
+pub use coxswain_cluster::fieldset;
 pub mod git;
 pub mod health;
 pub mod history;

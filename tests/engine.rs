@@ -6,7 +6,7 @@
 mod support;
 
 use coxswain::app_api::{ApiError, Session};
-use coxswain::cluster::memory::MemoryCluster;
+use coxswain_memcluster::MemoryCluster;
 use coxswain::cluster::{Cluster, Gvk, ObjectKey};
 use coxswain::engine::{Connector, Engine, SyncOutcome, SyncRequest};
 use coxswain::exit::ExitCode;

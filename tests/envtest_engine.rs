@@ -863,7 +863,7 @@ async fn invalid_object_blocks_sync(ctx: &Ctx) -> Outcome {
 /// the in-memory double, with or without a real server.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sync_and_rollback_can_be_spawned() {
-    let cluster: Arc<dyn Cluster> = Arc::new(coxswain::cluster::memory::MemoryCluster::new());
+    let cluster: Arc<dyn Cluster> = Arc::new(coxswain_memcluster::MemoryCluster::new());
     let config = "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: a\ndata:\n  k: v\n";
     let v1 = env_in("dev", "spawned", &[("a.yaml", config)]);
     let v2 = env_in("dev", "spawned", &[("a.yaml", &config.replace("k: v", "k: w"))]);

@@ -3,11 +3,11 @@
 
 mod support;
 
-use coxswain::cluster::memory::{MemoryCluster, Verb};
 use coxswain::cluster::{ApplyOptions, Cluster, Gvk};
 use coxswain::plan::render::PlanReport;
 use coxswain::plan::{Action, PlanOptions, plan_env};
 use coxswain::repo::Repo;
+use coxswain_memcluster::{MemoryCluster, Verb};
 use serde_json::json;
 use support::{apply_directly, deployment, env_from};
 

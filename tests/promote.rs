@@ -7,12 +7,12 @@ mod forge_server;
 mod support;
 
 use coxswain::cluster::Cluster;
-use coxswain::cluster::memory::MemoryCluster;
 use coxswain::promote::forge::{Forge, ForgeError, NewPullRequest, PullRequest};
 use coxswain::promote::{
     ClusterAccess, ForgeAccess, PromoteOptions, PromoteStatus, Services, promote,
 };
 use coxswain::repo::Repo;
+use coxswain_memcluster::MemoryCluster;
 use forge_server::{ForgeServer, Mode};
 use git2::{BranchType, DiffFormat, Oid, Repository, RepositoryInitOptions, Signature};
 use std::path::{Path, PathBuf};

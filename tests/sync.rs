@@ -3,12 +3,12 @@
 
 mod support;
 
-use coxswain::cluster::memory::{FaultKind, MemoryCluster, Verb};
 use coxswain::cluster::{ApplyOptions, Cluster, Gvk, ObjectKey};
 use coxswain::history::{self, Outcome};
 use coxswain::lock::SyncLock;
 use coxswain::repo::{Environment, Repo};
 use coxswain::sync::{Silent, SyncOptions, SyncStatus, sync_env};
+use coxswain_memcluster::{FaultKind, MemoryCluster, Verb};
 use serde_json::json;
 use std::sync::Arc;
 use std::time::Duration;

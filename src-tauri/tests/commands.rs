@@ -3,8 +3,8 @@
 //! `env-updated` events.
 
 use coxswain::app_api::Connector;
-use coxswain::cluster::memory::MemoryCluster;
 use coxswain::cluster::{Cluster, Gvk, ObjectKey};
+use coxswain_memcluster::MemoryCluster;
 use serde_json::{Value, json};
 use std::path::Path;
 use std::sync::Arc;

@@ -1,9 +1,9 @@
 use super::*;
-use crate::cluster::memory::MemoryCluster;
 use crate::cluster::{ApplyOptions, Cluster, Gvk, ObjectKey};
 use crate::health::Health;
 use crate::plan::Action;
 use crate::sync::{self, SyncEvent};
+use coxswain_memcluster::MemoryCluster;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 

@@ -1,103 +1,104 @@
 //! The cluster boundary: the only door through which Coxswain talks to Kubernetes.
 //!
-//! The engine sees objects as `serde_json::Value` (what the API server speaks) and a narrow async
-//! trait. Two implementations: `kube_api::KubeCluster` over the `kube` crate, and
-//! `memory::MemoryCluster`, an in-memory double that follows the API server's rules closely
-//! enough (resourceVersion, 404/409/422, managedFields) for the engine's tests to mean something.
+//! The contract (the [`Cluster`] trait, its types, typed errors, field sets and the request
+//! recorder) lives in the `coxswain-cluster` crate and is re-exported here, so `coxswain::cluster::
+//! {Cluster, ClusterError, Gvk, ...}` keep working. This module adds the real adapter,
+//! [`kube_api::KubeCluster`] over the `kube` crate, and [`connect`], which picks the backend. The
+//! in-memory double (`coxswain-memcluster`) is a dev-dependency for tests and an optional
+//! dependency behind the `demo` feature, so default builds do not contain it.
 
-mod error;
 pub mod kube_api;
-pub mod memory;
-pub mod recording;
-mod types;
 
-pub use error::{ClusterError, FieldConflict};
-pub use types::{ApplyOptions, Gvk, ObjectKey, ResourceType, WatchEvent};
-
-use async_trait::async_trait;
-use futures::stream::BoxStream;
-use serde_json::Value;
-
-/// The field manager Coxswain applies with; ownership in `managedFields` is read under this name.
-pub const FIELD_MANAGER: &str = "coxswain";
-
-/// Everything the engine needs from a Kubernetes API server, and nothing more.
-///
-/// Objects are addressed by a [`ResourceType`] from [`Cluster::resolve`], so discovery happens once
-/// per kind, not once per request. Every error names the object it concerns.
-#[async_trait]
-pub trait Cluster: Send + Sync {
-    /// Resolves a group/version/kind to its resource (plural name, scope) through discovery.
-    /// Implementations cache discovery for their lifetime. Unknown kinds give
-    /// [`ClusterError::UnknownKind`].
-    async fn resolve(&self, gvk: &Gvk) -> Result<ResourceType, ClusterError>;
-
-    /// One LIST request. `namespace` is ignored for cluster-scoped resources; `label_selector`
-    /// uses the API's syntax (`a=b,c=d`).
-    async fn list(
-        &self,
-        resource: &ResourceType,
-        namespace: Option<&str>,
-        label_selector: Option<&str>,
-    ) -> Result<Vec<Value>, ClusterError>;
-
-    /// One GET; `Ok(None)` when the object does not exist.
-    async fn get(
-        &self,
-        resource: &ResourceType,
-        namespace: Option<&str>,
-        name: &str,
-    ) -> Result<Option<Value>, ClusterError>;
-
-    /// Server-side apply (`PATCH application/apply-patch+yaml`). Namespace and name come from the
-    /// object's metadata. With `dry_run` the server computes the result without persisting it.
-    async fn apply(
-        &self,
-        resource: &ResourceType,
-        object: &Value,
-        options: &ApplyOptions,
-    ) -> Result<Value, ClusterError>;
-
-    /// POST: creates the object, failing with [`ClusterError::AlreadyExists`] if it is there.
-    async fn create(&self, resource: &ResourceType, object: &Value) -> Result<Value, ClusterError>;
-
-    /// PUT with the object's `metadata.resourceVersion` as precondition; a stale version gives
-    /// [`ClusterError::Conflict`]. Used for leases, where compare-and-swap is the point.
-    async fn replace(&self, resource: &ResourceType, object: &Value)
-    -> Result<Value, ClusterError>;
-
-    /// DELETE with background propagation. `Ok(false)` when the object was already gone.
-    async fn delete(
-        &self,
-        resource: &ResourceType,
-        namespace: Option<&str>,
-        name: &str,
-    ) -> Result<bool, ClusterError>;
-
-    /// WATCH from `resource_version` (or from now when `None`).
-    async fn watch(
-        &self,
-        resource: &ResourceType,
-        namespace: Option<&str>,
-        label_selector: Option<&str>,
-        resource_version: Option<&str>,
-    ) -> Result<BoxStream<'static, Result<WatchEvent, ClusterError>>, ClusterError>;
-}
+pub use coxswain_cluster::*;
 
 /// The environment variable that selects the cluster backend: unset or `kube` for the
 /// kubeconfig's cluster; `memory` for an in-process cluster (demos, the desktop app's end-to-end
-/// tests). The in-memory cluster lives only as long as the process.
+/// tests), available in builds with the `demo` feature. The in-memory cluster lives only as long
+/// as the process.
 pub const BACKEND_VAR: &str = "COXSWAIN_CLUSTER";
 
-/// Connects to the cluster of `context` (the kubeconfig's current context when `None`).
-pub async fn connect(context: Option<&str>) -> Result<std::sync::Arc<dyn Cluster>, ClusterError> {
-    match std::env::var(BACKEND_VAR).as_deref() {
-        Ok("memory") => Ok(std::sync::Arc::new(memory::MemoryCluster::new())),
-        Ok("kube") | Err(_) => {
-            Ok(std::sync::Arc::new(kube_api::KubeCluster::from_kubeconfig(context).await?))
-        }
-        Ok(other) => Err(ClusterError::Config {
+/// A cluster backend [`BACKEND_VAR`] can name.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Backend {
+    Kube,
+    Memory,
+}
+
+/// Reads [`BACKEND_VAR`]'s value (`None` when unset). `memory_built_in` says whether this build
+/// has the in-memory cluster (the `demo` feature); asking for it in a build without it is an
+/// error that says how to get one, never a silent fallback to the kubeconfig's cluster.
+fn backend(value: Option<&str>, memory_built_in: bool) -> Result<Backend, ClusterError> {
+    match value {
+        None | Some("kube") => Ok(Backend::Kube),
+        Some("memory") if memory_built_in => Ok(Backend::Memory),
+        Some("memory") => Err(no_memory_cluster()),
+        Some(other) => Err(ClusterError::Backend {
             message: format!("{BACKEND_VAR}={other}: expected `kube` or `memory`"),
         }),
+    }
+}
+
+/// Connects to the cluster of `context` (the kubeconfig's current context when `None`), or to a
+/// new in-process cluster when [`BACKEND_VAR`] is `memory` in a `demo` build.
+pub async fn connect(context: Option<&str>) -> Result<std::sync::Arc<dyn Cluster>, ClusterError> {
+    let value = std::env::var(BACKEND_VAR).ok();
+    match backend(value.as_deref(), cfg!(feature = "demo"))? {
+        Backend::Kube => {
+            Ok(std::sync::Arc::new(kube_api::KubeCluster::from_kubeconfig(context).await?))
+        }
+        Backend::Memory => memory_cluster(),
+    }
+}
+
+fn no_memory_cluster() -> ClusterError {
+    ClusterError::Backend {
+        message: format!(
+            "{BACKEND_VAR}=memory: this build has no in-memory cluster; it comes with the `demo` \
+             feature (`cargo run --features demo -- ...`, `cargo build --features demo`); unset \
+             {BACKEND_VAR} to use the kubeconfig's cluster"
+        ),
+    }
+}
+
+#[cfg(feature = "demo")]
+#[allow(clippy::unnecessary_wraps)] // the same signature as the build without the demo
+fn memory_cluster() -> Result<std::sync::Arc<dyn Cluster>, ClusterError> {
+    Ok(std::sync::Arc::new(coxswain_memcluster::MemoryCluster::new()))
+}
+
+/// Not reached (`backend` refuses `memory` in this build first); an error all the same.
+#[cfg(not(feature = "demo"))]
+fn memory_cluster() -> Result<std::sync::Arc<dyn Cluster>, ClusterError> {
+    Err(no_memory_cluster())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{Backend, ClusterError, backend};
+
+    #[test]
+    fn unset_and_kube_select_the_kubeconfig_cluster() {
+        for built_in in [false, true] {
+            assert_eq!(backend(None, built_in).ok(), Some(Backend::Kube));
+            assert_eq!(backend(Some("kube"), built_in).ok(), Some(Backend::Kube));
+        }
+    }
+
+    #[test]
+    fn memory_needs_the_demo_feature_and_says_how_to_get_it() {
+        assert_eq!(backend(Some("memory"), true).ok(), Some(Backend::Memory));
+        let Err(error) = backend(Some("memory"), false) else {
+            panic!("memory accepted without the demo feature");
+        };
+        assert!(matches!(error, ClusterError::Backend { .. }), "{error:?}");
+        let message = error.to_string();
+        assert!(message.contains("no in-memory cluster"), "{message}");
+        assert!(message.contains("--features demo"), "{message}");
+    }
+
+    #[test]
+    fn an_unknown_backend_names_the_choices() {
+        let Err(error) = backend(Some("kind"), true) else { panic!("kind accepted") };
+        assert_eq!(error.to_string(), "COXSWAIN_CLUSTER=kind: expected `kube` or `memory`");
     }
 }

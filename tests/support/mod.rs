@@ -1,11 +1,11 @@
 //! Helpers shared by the integration tests.
 #![allow(dead_code)]
 
-use coxswain::cluster::memory::MemoryCluster;
 use coxswain::cluster::{ApplyOptions, Cluster};
 use coxswain::inventory;
 use coxswain::ownership::desired_with_ownership;
 use coxswain::repo::{Environment, SourceFile};
+use coxswain_memcluster::MemoryCluster;
 use std::collections::BTreeSet;
 use std::fmt::Write as _;
 

@@ -1,7 +1,9 @@
 //! Validation the API server performs before storing an object (422 Unprocessable Entity). Each
 //! problem reads like the server's: `spec.template.spec.containers[0].image: Required value`.
 
-use crate::fieldset::{ListType, PathElement, Schema, compare_values, key_of, values_equal};
+use coxswain_cluster::fieldset::{
+    ListType, PathElement, Schema, compare_values, key_of, values_equal,
+};
 use serde_json::{Map, Value};
 use std::cmp::Ordering;
 
@@ -40,7 +42,7 @@ fn walk_lists(
                     let mut seen: Vec<PathElement> = Vec::new();
                     for (index, item) in items.iter().enumerate() {
                         let Some(element) = key_of(item, keys) else {
-                            let display = crate::fieldset::Path(path.clone());
+                            let display = coxswain_cluster::fieldset::Path(path.clone());
                             let names: Vec<&str> = keys.iter().map(|k| k.name).collect();
                             problems.push(format!(
                                 "{display}: element {index}: associative list with keys has an element that omits key field {:?} (and doesn't have default value)",
@@ -49,7 +51,7 @@ fn walk_lists(
                             continue;
                         };
                         if seen.contains(&element) {
-                            let display = crate::fieldset::Path(path.clone());
+                            let display = coxswain_cluster::fieldset::Path(path.clone());
                             problems
                                 .push(format!("{display}: duplicate entries for key {element}"));
                             continue;
@@ -72,7 +74,7 @@ fn walk_lists(
 fn check_set(path: &[PathElement], items: &[Value], problems: &mut Vec<String>) {
     for (index, item) in items.iter().enumerate() {
         if items[..index].iter().any(|earlier| compare_values(earlier, item) == Ordering::Equal) {
-            let display = crate::fieldset::Path(path.to_vec());
+            let display = coxswain_cluster::fieldset::Path(path.to_vec());
             problems.push(format!(
                 "{display}: duplicate entries for key {}",
                 PathElement::Value(item.clone())

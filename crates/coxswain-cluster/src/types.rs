@@ -1,4 +1,4 @@
-//! Plain data types shared by every [`super::Cluster`] implementation.
+//! Plain data types shared by every [`crate::Cluster`] implementation.
 
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -113,7 +113,7 @@ pub struct ApplyOptions {
 impl ApplyOptions {
     /// Apply as Coxswain's field manager.
     pub fn coxswain(force: bool, dry_run: bool) -> Self {
-        Self { field_manager: super::FIELD_MANAGER.to_owned(), force, dry_run }
+        Self { field_manager: crate::FIELD_MANAGER.to_owned(), force, dry_run }
     }
 }
 

@@ -1,10 +1,10 @@
 //! The in-memory API server follows the rules the engine relies on.
 
-use coxswain::cluster::memory::{FaultKind, MemoryCluster, RequestTarget, Verb};
-use coxswain::cluster::{
+use coxswain_cluster::fieldset::{FieldSet, is_subset_object};
+use coxswain_cluster::{
     ApplyOptions, Cluster, ClusterError, FieldConflict, Gvk, ObjectKey, ResourceType, WatchEvent,
 };
-use coxswain::fieldset::{FieldSet, is_subset_object};
+use coxswain_memcluster::{FaultKind, MemoryCluster, RequestTarget, Verb};
 use futures::{FutureExt, StreamExt};
 use serde_json::{Value, json};
 

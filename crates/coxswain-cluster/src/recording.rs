@@ -2,7 +2,7 @@
 //! target. Tests assert on it against a real API server (where the server keeps no counters, unlike
 //! the in-memory double), and the benchmarks report it beside their timings.
 
-use super::{ApplyOptions, Cluster, ClusterError, Gvk, ObjectKey, ResourceType, WatchEvent};
+use crate::{ApplyOptions, Cluster, ClusterError, Gvk, ObjectKey, ResourceType, WatchEvent};
 use async_trait::async_trait;
 use futures::stream::BoxStream;
 use serde_json::Value;

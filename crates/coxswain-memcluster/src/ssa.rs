@@ -2,7 +2,7 @@
 //! the live object, prune what the manager stopped applying, detect conflicts with other managers
 //! and move ownership. Updates (POST/PUT) take ownership of what they change, never conflicting.
 
-use crate::fieldset::{
+use coxswain_cluster::fieldset::{
     FieldSet, ListType, Path, PathElement, Schema, find_element, keyed_elements, lookup_mut,
     value_at, values_equal,
 };

@@ -1,7 +1,7 @@
 //! Typed errors of the cluster boundary. Each names the object (or server) it concerns, so the
 //! CLI can print it as is.
 
-use super::ObjectKey;
+use crate::ObjectKey;
 use serde::Serialize;
 
 /// One field another manager owns, from a 409 apply conflict.
@@ -54,6 +54,12 @@ pub enum ClusterError {
 
     #[error("kubeconfig: {message}")]
     Config { message: String },
+
+    /// The backend chosen by `COXSWAIN_CLUSTER` is unknown or not part of this build. Not an
+    /// "offline" error: the user asked for something this binary cannot give, so it must not be
+    /// mistaken for "no cluster reachable".
+    #[error("{message}")]
+    Backend { message: String },
 
     #[error("{target}: {message}")]
     Other { target: String, message: String },

@@ -1,7 +1,7 @@
 //! The resources a fresh cluster serves: the built-in kinds Coxswain deploys, and CRDs registered
 //! by tests or by creating a `CustomResourceDefinition`.
 
-use crate::cluster::{Gvk, ResourceType};
+use coxswain_cluster::{Gvk, ResourceType};
 use serde_json::Value;
 
 /// `(apiVersion, kind, plural, namespaced)` of the built-in kinds.

@@ -2,7 +2,7 @@
 //! for what happens next.
 
 use super::selector::LabelSelector;
-use crate::cluster::{ClusterError, WatchEvent};
+use coxswain_cluster::{ClusterError, WatchEvent};
 use futures::stream::{self, BoxStream, StreamExt};
 use serde_json::Value;
 use std::collections::VecDeque;

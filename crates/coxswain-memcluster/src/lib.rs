@@ -10,7 +10,10 @@
 //! Departures from a real server: no admission webhooks or quotas; deletion is immediate
 //! (finalizers are not waited for; deleting a Namespace or CRD removes its objects at once);
 //! status is computed in the same write instead of by controllers; a no-selector watch starts
-//! "from now" as the [`crate::cluster::Cluster`] trait specifies.
+//! "from now" as the [`Cluster`] trait specifies.
+//!
+//! A crate of its own, a dev-dependency of `coxswain` and an optional one behind its `demo`
+//! feature (`COXSWAIN_CLUSTER=memory`), so that release binaries do not carry a test double.
 
 mod clock;
 mod defaults;
@@ -25,12 +28,12 @@ mod watch;
 pub use instrument::{FaultKind, Request, RequestCounts, RequestTarget, Verb};
 pub use selector::LabelSelector;
 
-use super::{
+use async_trait::async_trait;
+use coxswain_cluster::fieldset::{Schema, canonicalize_quantities, values_equal};
+use coxswain_cluster::{
     ApplyOptions, Cluster, ClusterError, FIELD_MANAGER, FieldConflict, Gvk, ObjectKey,
     ResourceType, WatchEvent,
 };
-use crate::fieldset::{Schema, canonicalize_quantities, values_equal};
-use async_trait::async_trait;
 use futures::stream::BoxStream;
 use instrument::{Faults, Verdict};
 use serde_json::{Map, Value, json};

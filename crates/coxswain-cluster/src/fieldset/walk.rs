@@ -86,7 +86,7 @@ fn collect_list(
 
 /// Each item of a keyed list with its key element; `None` when an item is not a map or lacks a
 /// merge key without default.
-pub(crate) fn keyed_elements<'a>(
+pub fn keyed_elements<'a>(
     items: &'a [Value],
     keys: &[MapKey],
 ) -> Option<Vec<(PathElement, &'a Map<String, Value>)>> {
@@ -105,7 +105,7 @@ pub(crate) fn list_keys(schema: &Schema, list_path: &[PathElement]) -> Option<&'
 }
 
 /// Position of the element `element` names in `items`, the list at `list_path`.
-pub(crate) fn find_element(
+pub fn find_element(
     schema: &Schema,
     list_path: &[PathElement],
     items: &[Value],
@@ -151,7 +151,7 @@ pub(crate) fn lookup<'a>(
 }
 
 /// Mutable counterpart of [`lookup`].
-pub(crate) fn lookup_mut<'a>(
+pub fn lookup_mut<'a>(
     schema: &Schema,
     root: &'a mut Value,
     path: &[PathElement],

@@ -21,7 +21,9 @@ pub use fields_v1::FieldsV1Error;
 pub use path::{Path, PathElement, compare_values, values_equal};
 pub use quantity::{canonical as canonical_quantity, canonicalize_quantities, same_quantity};
 pub use schema::{ListType, MapKey, Schema, key_of};
-pub(crate) use walk::{find_element, keyed_elements, lookup_mut};
+/// Keyed-list lookups by the schema's merge keys, for an API server's server-side apply (the
+/// in-memory cluster's); the engine itself only needs the set operations above.
+pub use walk::{find_element, keyed_elements, lookup_mut};
 
 use serde_json::Value;
 use std::collections::BTreeSet;

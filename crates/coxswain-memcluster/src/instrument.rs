@@ -1,7 +1,7 @@
 //! What tests observe and inject: a log of requests by verb and target, and faults that make
 //! chosen requests fail the way a flaky connection or a misbehaving server would.
 
-use crate::cluster::{ClusterError, Gvk, ObjectKey};
+use coxswain_cluster::{ClusterError, Gvk, ObjectKey};
 use std::collections::BTreeMap;
 use std::fmt;
 use std::sync::Arc;
