@@ -16,9 +16,7 @@ pub use transport::RetryPolicy;
 use self::discovery::DiscoveryCache;
 use self::errors::Target;
 use self::transport::{Call, Repeat, Transport};
-use super::{
-    ApplyOptions, Cluster, ClusterError, LogRequest, ObjectKey, ResourceType, WatchEvent,
-};
+use super::{ApplyOptions, Cluster, ClusterError, LogRequest, ObjectKey, ResourceType, WatchEvent};
 use crate::cluster::Gvk;
 use async_trait::async_trait;
 use futures::stream::BoxStream;
@@ -402,7 +400,11 @@ impl Cluster for KubeCluster {
             pairs.push(("previous", "true"));
         }
         let path = format!("{}/log", paths::object_path(&resource, namespace.as_deref(), pod));
-        match self.transport.call(&Call::get(paths::with_query(path, &pairs)), &Target::Object(key)).await {
+        match self
+            .transport
+            .call(&Call::get(paths::with_query(path, &pairs)), &Target::Object(key))
+            .await
+        {
             Ok(body) => Ok(Some(String::from_utf8_lossy(&body).into_owned())),
             Err(ClusterError::NotFound { .. } | ClusterError::Invalid { .. }) => Ok(None),
             Err(error) => Err(error),

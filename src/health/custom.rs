@@ -68,7 +68,9 @@ pub(super) fn conditions(object: &Value, required: bool) -> Option<Assessment> {
     {
         return Some(Assessment::new(
             Health::Progressing,
-            format!("waiting for the controller to observe generation {generation} (at {observed})"),
+            format!(
+                "waiting for the controller to observe generation {generation} (at {observed})"
+            ),
         ));
     }
     let (kind, found) = ["Ready", "Available"]
@@ -77,7 +79,11 @@ pub(super) fn conditions(object: &Value, required: bool) -> Option<Assessment> {
     let reason = text(found, "/reason").unwrap_or_default();
     let message = text(found, "/message").filter(|m| !m.is_empty()).unwrap_or(reason);
     let described = |state: &str| {
-        if message.is_empty() { format!("{kind} {state}") } else { format!("{kind} {state}: {message}") }
+        if message.is_empty() {
+            format!("{kind} {state}")
+        } else {
+            format!("{kind} {state}: {message}")
+        }
     };
     Some(match text(found, "/status") {
         Some("True") => Assessment::new(Health::Healthy, kind.to_lowercase()),
@@ -139,19 +145,36 @@ mod tests {
     fn conditions_rule_for_any_custom_resource() {
         let cases = [
             (json!({"conditions": [{"type": "Ready", "status": "True"}]}), Health::Healthy),
-            (json!({"observedGeneration": 2, "conditions": [{"type": "Ready", "status": "True"}]}), Health::Progressing),
-            (json!({"observedGeneration": 3, "conditions": [{"type": "Ready", "status": "True"}]}), Health::Healthy),
-            (json!({"conditions": [{"type": "Ready", "status": "False", "reason": "Reconciling"}]}), Health::Progressing),
-            (json!({"conditions": [{"type": "Ready", "status": "False", "reason": "InstallFailed", "message": "chart not found"}]}), Health::Degraded),
+            (
+                json!({"observedGeneration": 2, "conditions": [{"type": "Ready", "status": "True"}]}),
+                Health::Progressing,
+            ),
+            (
+                json!({"observedGeneration": 3, "conditions": [{"type": "Ready", "status": "True"}]}),
+                Health::Healthy,
+            ),
+            (
+                json!({"conditions": [{"type": "Ready", "status": "False", "reason": "Reconciling"}]}),
+                Health::Progressing,
+            ),
+            (
+                json!({"conditions": [{"type": "Ready", "status": "False", "reason": "InstallFailed", "message": "chart not found"}]}),
+                Health::Degraded,
+            ),
             (json!({"conditions": [{"type": "Ready", "status": "Unknown"}]}), Health::Progressing),
-            (json!({"conditions": [{"type": "Available", "status": "False", "reason": "ImagePullBackOff"}]}), Health::Degraded),
+            (
+                json!({"conditions": [{"type": "Available", "status": "False", "reason": "ImagePullBackOff"}]}),
+                Health::Degraded,
+            ),
             (json!({"conditions": [{"type": "Synced", "status": "False"}]}), Health::Healthy),
             (json!({}), Health::Healthy),
         ];
         for (status, expected) in cases {
             assert_eq!(assess(Some(&widget(status.clone()))).health, expected, "{status}");
         }
-        let failed = widget(json!({"conditions": [{"type": "Ready", "status": "False", "reason": "InstallFailed", "message": "chart not found"}]}));
+        let failed = widget(
+            json!({"conditions": [{"type": "Ready", "status": "False", "reason": "InstallFailed", "message": "chart not found"}]}),
+        );
         let assessment = assess(Some(&failed));
         assert_eq!(assessment.message, "Ready False: chart not found");
         assert_eq!(assessment.reason.as_deref(), Some("InstallFailed"));
@@ -170,27 +193,110 @@ mod tests {
         let cases = [
             // A fresh InferenceService has no status: not ready yet (generic objects would be healthy).
             (object(kserve, "InferenceService", Value::Null), Health::Progressing),
-            (object(kserve, "InferenceService", json!({"observedGeneration": 1, "conditions": [{"type": "PredictorReady", "status": "True"}, {"type": "Ready", "status": "True"}]})), Health::Healthy),
-            (object(kserve, "InferenceService", json!({"conditions": [{"type": "Ready", "status": "False", "reason": "RevisionFailed", "message": "Revision \"m-predictor-00001\" failed with message: OOMKilled"}]})), Health::Degraded),
-            (object(kserve, "InferenceService", json!({"conditions": [{"type": "IngressReady", "status": "False"}]})), Health::Progressing),
-            (object("machinelearning.seldon.io/v1", "SeldonDeployment", json!({"state": "Available"})), Health::Healthy),
-            (object("machinelearning.seldon.io/v1", "SeldonDeployment", json!({"state": "Creating"})), Health::Progressing),
-            (object("machinelearning.seldon.io/v1", "SeldonDeployment", json!({"state": "Failed", "description": "Deployment mnist failed"})), Health::Degraded),
-            (object("machinelearning.seldon.io/v1", "SeldonDeployment", Value::Null), Health::Progressing),
-            (object("ray.io/v1", "RayService", json!({"serviceStatus": "Running"})), Health::Healthy),
-            (object("ray.io/v1", "RayService", json!({"serviceStatus": "WaitForServeDeploymentReady"})), Health::Progressing),
-            (object("ray.io/v1", "RayService", json!({"conditions": [{"type": "Ready", "status": "True"}]})), Health::Healthy),
+            (
+                object(
+                    kserve,
+                    "InferenceService",
+                    json!({"observedGeneration": 1, "conditions": [{"type": "PredictorReady", "status": "True"}, {"type": "Ready", "status": "True"}]}),
+                ),
+                Health::Healthy,
+            ),
+            (
+                object(
+                    kserve,
+                    "InferenceService",
+                    json!({"conditions": [{"type": "Ready", "status": "False", "reason": "RevisionFailed", "message": "Revision \"m-predictor-00001\" failed with message: OOMKilled"}]}),
+                ),
+                Health::Degraded,
+            ),
+            (
+                object(
+                    kserve,
+                    "InferenceService",
+                    json!({"conditions": [{"type": "IngressReady", "status": "False"}]}),
+                ),
+                Health::Progressing,
+            ),
+            (
+                object(
+                    "machinelearning.seldon.io/v1",
+                    "SeldonDeployment",
+                    json!({"state": "Available"}),
+                ),
+                Health::Healthy,
+            ),
+            (
+                object(
+                    "machinelearning.seldon.io/v1",
+                    "SeldonDeployment",
+                    json!({"state": "Creating"}),
+                ),
+                Health::Progressing,
+            ),
+            (
+                object(
+                    "machinelearning.seldon.io/v1",
+                    "SeldonDeployment",
+                    json!({"state": "Failed", "description": "Deployment mnist failed"}),
+                ),
+                Health::Degraded,
+            ),
+            (
+                object("machinelearning.seldon.io/v1", "SeldonDeployment", Value::Null),
+                Health::Progressing,
+            ),
+            (
+                object("ray.io/v1", "RayService", json!({"serviceStatus": "Running"})),
+                Health::Healthy,
+            ),
+            (
+                object(
+                    "ray.io/v1",
+                    "RayService",
+                    json!({"serviceStatus": "WaitForServeDeploymentReady"}),
+                ),
+                Health::Progressing,
+            ),
+            (
+                object(
+                    "ray.io/v1",
+                    "RayService",
+                    json!({"conditions": [{"type": "Ready", "status": "True"}]}),
+                ),
+                Health::Healthy,
+            ),
             (object("ray.io/v1", "RayService", Value::Null), Health::Progressing),
             (object("ray.io/v1", "RayCluster", json!({"state": "ready"})), Health::Healthy),
-            (object("ray.io/v1", "RayCluster", json!({"state": "failed", "reason": "head pod failed"})), Health::Degraded),
+            (
+                object(
+                    "ray.io/v1",
+                    "RayCluster",
+                    json!({"state": "failed", "reason": "head pod failed"}),
+                ),
+                Health::Degraded,
+            ),
             (object("ray.io/v1", "RayCluster", Value::Null), Health::Progressing),
-            (object("ray.io/v1", "RayJob", json!({"jobDeploymentStatus": "Complete"})), Health::Healthy),
-            (object("ray.io/v1", "RayJob", json!({"jobDeploymentStatus": "Failed", "message": "exit 1"})), Health::Degraded),
+            (
+                object("ray.io/v1", "RayJob", json!({"jobDeploymentStatus": "Complete"})),
+                Health::Healthy,
+            ),
+            (
+                object(
+                    "ray.io/v1",
+                    "RayJob",
+                    json!({"jobDeploymentStatus": "Failed", "message": "exit 1"}),
+                ),
+                Health::Degraded,
+            ),
         ];
         for (object, expected) in cases {
             assert_eq!(assess(Some(&object)).health, expected, "{object}");
         }
-        let failed = object("ray.io/v1", "RayCluster", json!({"state": "failed", "reason": "head pod failed"}));
+        let failed = object(
+            "ray.io/v1",
+            "RayCluster",
+            json!({"state": "failed", "reason": "head pod failed"}),
+        );
         assert_eq!(assess(Some(&failed)).message, "failed: head pod failed");
     }
 }

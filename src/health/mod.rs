@@ -274,11 +274,8 @@ fn address(object: &Value, what: &str) -> Assessment {
         .find_map(|entry| text(entry, "/ip").or_else(|| text(entry, "/hostname")));
     match assigned {
         Some(address) => Assessment::new(Health::Healthy, format!("{what} address {address}")),
-        None => Assessment::new(
-            Health::Progressing,
-            format!("waiting for a {what} address"),
-        )
-        .with_reason(ADDRESS_PENDING),
+        None => Assessment::new(Health::Progressing, format!("waiting for a {what} address"))
+            .with_reason(ADDRESS_PENDING),
     }
 }
 
@@ -335,8 +332,12 @@ mod tests {
         let pending = assess(Some(&svc));
         assert_eq!((pending.health, pending.is_address_pending()), (Health::Progressing, true));
         svc["status"]["loadBalancer"]["ingress"] = json!([{"ip": "203.0.113.7"}]);
-        assert_eq!(assess(Some(&svc)), Assessment::new(Health::Healthy, "load balancer address 203.0.113.7"));
-        let cluster_ip = json!({"apiVersion": "v1", "kind": "Service", "spec": {"type": "ClusterIP"}});
+        assert_eq!(
+            assess(Some(&svc)),
+            Assessment::new(Health::Healthy, "load balancer address 203.0.113.7")
+        );
+        let cluster_ip =
+            json!({"apiVersion": "v1", "kind": "Service", "spec": {"type": "ClusterIP"}});
         assert_eq!(assess(Some(&cluster_ip)).health, Health::Healthy);
         let mut ingress = json!({"apiVersion": "networking.k8s.io/v1", "kind": "Ingress", "status": {"loadBalancer": {}}});
         assert!(assess(Some(&ingress)).is_address_pending());

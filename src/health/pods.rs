@@ -91,8 +91,11 @@ pub fn problem(pod: &Value) -> Option<PodProblem> {
             message: message.unwrap_or_default().to_owned(),
             log: None,
         };
-        let oom = [text(status, "/lastState/terminated/reason"), text(status, "/state/terminated/reason")]
-            .contains(&Some("OOMKilled"));
+        let oom = [
+            text(status, "/lastState/terminated/reason"),
+            text(status, "/state/terminated/reason"),
+        ]
+        .contains(&Some("OOMKilled"));
         if oom {
             let message = waiting.map(|w| format!("killed for exceeding its memory limit; {w}"));
             return Some(found(
@@ -121,13 +124,21 @@ pub fn problem(pod: &Value) -> Option<PodProblem> {
 }
 
 /// The first problem among the pods of `workload`'s current rollout.
-pub fn workload_problem(workload: &Value, replica_sets: &[Value], pods: &[Value]) -> Option<PodProblem> {
+pub fn workload_problem(
+    workload: &Value,
+    replica_sets: &[Value],
+    pods: &[Value],
+) -> Option<PodProblem> {
     current_pods(workload, replica_sets, pods).into_iter().find_map(problem)
 }
 
 /// The pods of `workload`'s current rollout, found among `pods` (and, for a Deployment,
 /// `replica_sets`) of its namespace.
-pub fn current_pods<'a>(workload: &Value, replica_sets: &[Value], pods: &'a [Value]) -> Vec<&'a Value> {
+pub fn current_pods<'a>(
+    workload: &Value,
+    replica_sets: &[Value],
+    pods: &'a [Value],
+) -> Vec<&'a Value> {
     let kind = text(workload, "/kind").unwrap_or_default();
     match kind {
         "Deployment" => {
@@ -221,13 +232,17 @@ mod tests {
 
     #[test]
     fn only_pods_of_the_newest_replica_set_count() {
-        let replica_sets = [replica_set("web-old", "rs1", "web:1"), replica_set("web-new", "rs2", "web:2")];
+        let replica_sets =
+            [replica_set("web-old", "rs1", "web:1"), replica_set("web-new", "rs2", "web:2")];
         // The old rollout's pod crash-loops (the reason for the fix): not a problem of this one.
         let pods = [crashing_pod("web-old-a", "rs1")];
         assert_eq!(workload_problem(&deployment(), &replica_sets, &pods), None);
         let pods = [crashing_pod("web-old-a", "rs1"), crashing_pod("web-new-b", "rs2")];
         let found = workload_problem(&deployment(), &replica_sets, &pods);
-        assert_eq!(found.as_ref().map(|p| (p.pod.as_str(), p.reason.as_str(), p.restarts)), Some(("web-new-b", "CrashLoopBackOff", 3)));
+        assert_eq!(
+            found.as_ref().map(|p| (p.pod.as_str(), p.reason.as_str(), p.restarts)),
+            Some(("web-new-b", "CrashLoopBackOff", 3))
+        );
         // No ReplicaSet for the current template yet: nothing to judge.
         assert_eq!(workload_problem(&deployment(), &replica_sets[..1], &pods), None);
     }
@@ -235,20 +250,33 @@ mod tests {
     #[test]
     fn reasons_read_from_pod_status() {
         let pod = |status: Value| json!({"metadata": {"name": "p"}, "status": status});
-        let oom = pod(json!({"containerStatuses": [{"name": "app", "restartCount": 2, "state": {"waiting": {"reason": "CrashLoopBackOff"}}, "lastState": {"terminated": {"reason": "OOMKilled", "exitCode": 137}}}]}));
+        let oom = pod(
+            json!({"containerStatuses": [{"name": "app", "restartCount": 2, "state": {"waiting": {"reason": "CrashLoopBackOff"}}, "lastState": {"terminated": {"reason": "OOMKilled", "exitCode": 137}}}]}),
+        );
         assert_eq!(problem(&oom).map(|p| p.reason), Some("OOMKilled".to_owned()));
-        let pull = pod(json!({"containerStatuses": [{"name": "app", "restartCount": 0, "state": {"waiting": {"reason": "ErrImagePull", "message": "not found"}}}]}));
+        let pull = pod(
+            json!({"containerStatuses": [{"name": "app", "restartCount": 0, "state": {"waiting": {"reason": "ErrImagePull", "message": "not found"}}}]}),
+        );
         assert_eq!(problem(&pull).map(|p| p.reason), Some("ErrImagePull".to_owned()));
-        let config = pod(json!({"initContainerStatuses": [{"name": "init", "state": {"waiting": {"reason": "CreateContainerConfigError", "message": "configmap \"x\" not found"}}}]}));
+        let config = pod(
+            json!({"initContainerStatuses": [{"name": "init", "state": {"waiting": {"reason": "CreateContainerConfigError", "message": "configmap \"x\" not found"}}}]}),
+        );
         assert_eq!(problem(&config).and_then(|p| p.container), Some("init".to_owned()));
-        let unschedulable = pod(json!({"phase": "Pending", "conditions": [{"type": "PodScheduled", "status": "False", "reason": "Unschedulable", "message": "0/3 nodes are available: 3 Insufficient nvidia.com/gpu."}]}));
+        let unschedulable = pod(
+            json!({"phase": "Pending", "conditions": [{"type": "PodScheduled", "status": "False", "reason": "Unschedulable", "message": "0/3 nodes are available: 3 Insufficient nvidia.com/gpu."}]}),
+        );
         let found = problem(&unschedulable);
         assert_eq!(found.as_ref().map(|p| p.reason.as_str()), Some("Unschedulable"));
         assert_eq!(
             found.map(|p| p.assessment().message),
-            Some("pod p: Unschedulable: 0/3 nodes are available: 3 Insufficient nvidia.com/gpu.".to_owned())
+            Some(
+                "pod p: Unschedulable: 0/3 nodes are available: 3 Insufficient nvidia.com/gpu."
+                    .to_owned()
+            )
         );
-        let starting = pod(json!({"containerStatuses": [{"name": "app", "state": {"waiting": {"reason": "ContainerCreating"}}}]}));
+        let starting = pod(
+            json!({"containerStatuses": [{"name": "app", "state": {"waiting": {"reason": "ContainerCreating"}}}]}),
+        );
         assert_eq!(problem(&starting), None);
     }
 

@@ -384,11 +384,8 @@ async fn run_locked(
             return report.failed_with(FailureKind::Cluster, message);
         }
     }
-    let unhealthy: Vec<&ObjectHealth> = report
-        .health
-        .iter()
-        .filter(|h| blocks(env, &h.assessment))
-        .collect();
+    let unhealthy: Vec<&ObjectHealth> =
+        report.health.iter().filter(|h| blocks(env, &h.assessment)).collect();
     if !unhealthy.is_empty() {
         let (summary, message) =
             summary::unhealthy(&unhealthy, report.health.len(), options.timeout);
@@ -654,8 +651,7 @@ impl PodInspector {
             let Ok(pod_list) = cluster.list(&pod_resource, Some(namespace), None).await else {
                 continue;
             };
-            let has_deployment =
-                indices.iter().any(|&i| live[i].0.group_kind == "Deployment.apps");
+            let has_deployment = indices.iter().any(|&i| live[i].0.group_kind == "Deployment.apps");
             let replica_sets = match (&replica_set_resource, has_deployment) {
                 (Some(resource), true) => {
                     cluster.list(resource, Some(namespace), None).await.unwrap_or_default()
@@ -674,8 +670,7 @@ impl PodInspector {
                     let key = (namespace.to_owned(), problem.pod.clone(), container);
                     if !self.logs.contains_key(&key) {
                         let request = LogRequest::previous_tail(&key.2);
-                        let log =
-                            cluster.pod_log(namespace, &key.1, &request).await.ok().flatten();
+                        let log = cluster.pod_log(namespace, &key.1, &request).await.ok().flatten();
                         self.logs.insert(key.clone(), log);
                     }
                     problem.log = self.logs.get(&key).cloned().flatten();

@@ -18,12 +18,19 @@ const DETAILED: usize = 3;
 /// `(summary line, full message)`. The summary line goes to history; the full message, the
 /// summary followed by the first objects' details (a crashed container's log lines only for
 /// the first), to the report.
-pub(super) fn unhealthy(unhealthy: &[&ObjectHealth], total: usize, timeout: Duration) -> (String, String) {
+pub(super) fn unhealthy(
+    unhealthy: &[&ObjectHealth],
+    total: usize,
+    timeout: Duration,
+) -> (String, String) {
     let failed = unhealthy.iter().any(|h| h.assessment.health >= Health::Degraded);
     // Worst first, then the most common cause, then by name.
     let mut groups: BTreeMap<(Health, &str), Vec<&ObjectHealth>> = BTreeMap::new();
     for object in unhealthy {
-        groups.entry((object.assessment.health, object.assessment.cause())).or_default().push(object);
+        groups
+            .entry((object.assessment.health, object.assessment.cause()))
+            .or_default()
+            .push(object);
     }
     let mut groups: Vec<((Health, &str), Vec<&ObjectHealth>)> = groups.into_iter().collect();
     groups.sort_by(|((ha, ca), a), ((hb, cb), b)| {
@@ -45,13 +52,15 @@ pub(super) fn unhealthy(unhealthy: &[&ObjectHealth], total: usize, timeout: Dura
     } else {
         format!("not healthy within {}s", timeout.as_secs())
     };
-    let summary = format!("{lead}: {} of {total} not healthy: {}", unhealthy.len(), causes.join(", "));
+    let summary =
+        format!("{lead}: {} of {total} not healthy: {}", unhealthy.len(), causes.join(", "));
     let mut full = summary.clone();
     let ordered = groups.iter().flat_map(|(_, objects)| objects.iter());
     for (index, object) in ordered.clone().take(DETAILED).enumerate() {
         let mut lines = object.assessment.message.lines();
         let first = lines.next().unwrap_or_default();
-        let _ = write!(full, "\n  {}: {}: {first}", object.object, object.assessment.health.as_str());
+        let _ =
+            write!(full, "\n  {}: {}: {first}", object.object, object.assessment.health.as_str());
         if index == 0 {
             for line in lines {
                 let _ = write!(full, "\n  {line}");
@@ -88,7 +97,12 @@ mod tests {
     #[test]
     fn many_objects_are_summarised_by_cause() {
         let mut states: Vec<ObjectHealth> = (1..=148)
-            .map(|i| object(&format!("web-{i}"), Assessment::new(Health::Progressing, "0 of 1 replicas available")))
+            .map(|i| {
+                object(
+                    &format!("web-{i}"),
+                    Assessment::new(Health::Progressing, "0 of 1 replicas available"),
+                )
+            })
             .collect();
         for (name, pod) in [("api", "api-7d9f-x2k4q"), ("worker", "worker-5c6b-p9z7m")] {
             let problem = PodProblem {
@@ -97,7 +111,10 @@ mod tests {
                 reason: "CrashLoopBackOff".to_owned(),
                 restarts: 4,
                 message: "back-off 40s restarting failed container".to_owned(),
-                log: Some("loading model\nTraceback (most recent call last):\nKeyError: 'MODEL_PATH'\n".to_owned()),
+                log: Some(
+                    "loading model\nTraceback (most recent call last):\nKeyError: 'MODEL_PATH'\n"
+                        .to_owned(),
+                ),
             };
             states.push(object(name, problem.assessment()));
         }

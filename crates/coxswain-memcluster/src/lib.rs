@@ -973,8 +973,7 @@ impl State {
             let Ok(pod) = self.create(&pod_resource, &body, CONTROLLER) else { continue };
             let Some(pod_key) = ObjectKey::of(&pod) else { continue };
             let _ = self.set_status(&pod_key, pods::failing_status(&pod, &container, &fault, &now));
-            if let (Some(log), Some(namespace)) = (pods::previous_log(&fault), &pod_key.namespace)
-            {
+            if let (Some(log), Some(namespace)) = (pods::previous_log(&fault), &pod_key.namespace) {
                 self.logs.insert((namespace.clone(), pod_name, container.clone()), log.to_owned());
             }
         }
