@@ -4,7 +4,7 @@
 //! the server is found or started; without one this test prints why and passes as skipped.
 //!
 //! A bare kube-apiserver runs no controller-manager and no kubelet, so the test plays both: once
-//! the sync has created the Deployment, it creates the ReplicaSet the deployment controller would
+//! the sync has created the Deployment, it creates the `ReplicaSet` the deployment controller would
 //! (owned by the Deployment, its template plus `pod-template-hash`) and a Pod owned by it, and
 //! writes the Pod's status through the `status` subresource as a kubelet reports a crash loop.
 
@@ -78,7 +78,7 @@ async fn a_crash_looping_pod_fails_the_sync_without_waiting_for_the_timeout() {
 }
 
 /// Plays the deployment controller and the kubelet for Deployment `web` in `namespace`: waits
-/// for it to exist, then creates its ReplicaSet and a crash-looping Pod. Returns the pod's
+/// for it to exist, then creates its `ReplicaSet` and a crash-looping Pod. Returns the pod's
 /// status as stored.
 async fn crash_loop_once_created(client: kube::Client, namespace: String) -> Result<Value, String> {
     let deployments = format!("/apis/apps/v1/namespaces/{namespace}/deployments");

@@ -137,7 +137,7 @@ mod tests {
     use super::*;
     use serde_json::json;
 
-    fn widget(status: Value) -> Value {
+    fn widget(status: &Value) -> Value {
         json!({"apiVersion": "example.com/v1", "kind": "Widget", "metadata": {"name": "w", "generation": 3}, "status": status})
     }
 
@@ -170,10 +170,10 @@ mod tests {
             (json!({}), Health::Healthy),
         ];
         for (status, expected) in cases {
-            assert_eq!(assess(Some(&widget(status.clone()))).health, expected, "{status}");
+            assert_eq!(assess(Some(&widget(&status))).health, expected, "{status}");
         }
         let failed = widget(
-            json!({"conditions": [{"type": "Ready", "status": "False", "reason": "InstallFailed", "message": "chart not found"}]}),
+            &json!({"conditions": [{"type": "Ready", "status": "False", "reason": "InstallFailed", "message": "chart not found"}]}),
         );
         let assessment = assess(Some(&failed));
         assert_eq!(assessment.message, "Ready False: chart not found");

@@ -5,21 +5,21 @@
 //!   available, with no old replica left. A `Progressing=False/ProgressDeadlineExceeded`
 //!   condition is degraded only when the status is current (`status.observedGeneration >=
 //!   metadata.generation`): a stale condition from a broken rollout must not fail its fix.
-//!   While a Deployment, StatefulSet or DaemonSet is not healthy, the sync also reads the pods of
-//!   its current rollout ([`pods`]): a CrashLoopBackOff, ImagePullBackOff/ErrImagePull,
-//!   InvalidImageName, CreateContainerConfigError, OOMKilled or Unschedulable pod makes it
+//!   While a Deployment, `StatefulSet` or `DaemonSet` is not healthy, the sync also reads the pods of
+//!   its current rollout ([`pods`]): a `CrashLoopBackOff`, ImagePullBackOff/ErrImagePull,
+//!   `InvalidImageName`, `CreateContainerConfigError`, `OOMKilled` or Unschedulable pod makes it
 //!   degraded at once, with the pod, container, reason, restarts and the crashed instance's last
 //!   log lines.
-//! - StatefulSet: all replicas updated to the update revision and ready. DaemonSet: every
+//! - `StatefulSet`: all replicas updated to the update revision and ready. `DaemonSet`: every
 //!   scheduled pod updated and available. Job: `Complete` (a `Failed` condition is degraded).
-//!   PersistentVolumeClaim: `Bound` (`Lost` is degraded). HorizontalPodAutoscaler: healthy
+//!   `PersistentVolumeClaim`: `Bound` (`Lost` is degraded). `HorizontalPodAutoscaler`: healthy
 //!   unless `AbleToScale=False`.
-//! - Service of type LoadBalancer and Ingress: progressing (reason [`ADDRESS_PENDING`]) until
+//! - Service of type `LoadBalancer` and Ingress: progressing (reason [`ADDRESS_PENDING`]) until
 //!   `status.loadBalancer.ingress` has an address. A sync reports this but does not wait for it
 //!   unless the env sets `waitForAddresses: true`: a cluster without a load-balancer or ingress
 //!   controller (kind, envtest, many on-premises clusters) never assigns one, and most rollouts
 //!   do not depend on it.
-//! - The ML serving kinds (KServe, Seldon, Ray) and any other object with `status.conditions`:
+//! - The ML serving kinds (`KServe`, Seldon, Ray) and any other object with `status.conditions`:
 //!   see [`custom`]. Every other object is healthy once it exists.
 
 mod custom;
@@ -65,7 +65,7 @@ pub struct Assessment {
     pub reason: Option<String>,
 }
 
-/// The [`Assessment::reason`] of a LoadBalancer Service or Ingress still without an address.
+/// The [`Assessment::reason`] of a `LoadBalancer` Service or Ingress still without an address.
 pub const ADDRESS_PENDING: &str = "AddressPending";
 
 impl Assessment {
@@ -84,7 +84,7 @@ impl Assessment {
         self.reason.as_deref().unwrap_or(self.health.as_str())
     }
 
-    /// Whether this is only a LoadBalancer Service or Ingress waiting for an address.
+    /// Whether this is only a `LoadBalancer` Service or Ingress waiting for an address.
     pub fn is_address_pending(&self) -> bool {
         self.reason.as_deref() == Some(ADDRESS_PENDING)
     }
@@ -264,7 +264,7 @@ fn service(object: &Value) -> Assessment {
     Assessment::new(Health::Healthy, "exists")
 }
 
-/// A LoadBalancer Service or an Ingress: healthy once `status.loadBalancer.ingress` has an IP
+/// A `LoadBalancer` Service or an Ingress: healthy once `status.loadBalancer.ingress` has an IP
 /// or a hostname.
 fn address(object: &Value, what: &str) -> Assessment {
     let ingress = object.pointer("/status/loadBalancer/ingress").and_then(Value::as_array);

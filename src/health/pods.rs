@@ -1,10 +1,10 @@
 //! Why a rollout will not finish, read from its pods, so a sync fails within one poll instead of
 //! waiting for `--timeout`: a workload's status only says "progressing" while its new pods
-//! crash-loop, cannot pull their image, miss a ConfigMap, are OOM-killed or fit on no node.
+//! crash-loop, cannot pull their image, miss a `ConfigMap`, are OOM-killed or fit on no node.
 //!
-//! Only the pods of the current rollout count: for a Deployment those of its newest ReplicaSet
+//! Only the pods of the current rollout count: for a Deployment those of its newest `ReplicaSet`
 //! (the one whose pod template equals the Deployment's, as the deployment controller finds it),
-//! for a StatefulSet those at `status.updateRevision`, for a DaemonSet those of the current
+//! for a `StatefulSet` those at `status.updateRevision`, for a `DaemonSet` those of the current
 //! `metadata.generation`. Pods of the previous rollout may crash-loop while a fix rolls out;
 //! they must not fail it.
 
@@ -189,8 +189,8 @@ fn owned_by(object: &Value, owner: &Value) -> bool {
     })
 }
 
-/// The ReplicaSet's pod template is the Deployment's, apart from the `pod-template-hash` label
-/// the controller adds (the deployment controller's own test for "the new ReplicaSet").
+/// The `ReplicaSet`'s pod template is the Deployment's, apart from the `pod-template-hash` label
+/// the controller adds (the deployment controller's own test for "the new `ReplicaSet`").
 fn same_template(deployment: &Value, replica_set: &Value) -> bool {
     let (Some(wanted), Some(template)) =
         (deployment.pointer("/spec/template"), replica_set.pointer("/spec/template"))
@@ -200,10 +200,11 @@ fn same_template(deployment: &Value, replica_set: &Value) -> bool {
     let mut template = template.clone();
     if let Some(labels) = template.pointer_mut("/metadata/labels").and_then(Value::as_object_mut) {
         labels.shift_remove("pod-template-hash");
-        if labels.is_empty() && wanted.pointer("/metadata/labels").is_none() {
-            if let Some(metadata) = template.get_mut("metadata").and_then(Value::as_object_mut) {
-                metadata.shift_remove("labels");
-            }
+        if labels.is_empty()
+            && wanted.pointer("/metadata/labels").is_none()
+            && let Some(metadata) = template.get_mut("metadata").and_then(Value::as_object_mut)
+        {
+            metadata.shift_remove("labels");
         }
     }
     template == *wanted

@@ -36,7 +36,7 @@ pub struct EnvConfig {
     /// Roll back to the previous revision automatically when health fails after a sync.
     #[serde(default)]
     pub rollback_on_failure: bool,
-    /// Hold the sync until every LoadBalancer Service and Ingress has an address. Off by
+    /// Hold the sync until every `LoadBalancer` Service and Ingress has an address. Off by
     /// default: clusters without a load-balancer or ingress controller never assign one.
     #[serde(default)]
     pub wait_for_addresses: bool,

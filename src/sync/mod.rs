@@ -527,7 +527,7 @@ async fn write_inventory(
     cluster.apply(&resource, &object, &ApplyOptions::coxswain(true, false)).await.map(|_| ())
 }
 
-/// Whether `assessment` holds the sync: anything not healthy, except a LoadBalancer Service or
+/// Whether `assessment` holds the sync: anything not healthy, except a `LoadBalancer` Service or
 /// Ingress waiting for its address unless the env opts in with `waitForAddresses` (see
 /// [`crate::health`] for why).
 fn blocks(env: &Environment, assessment: &Assessment) -> bool {
@@ -537,7 +537,7 @@ fn blocks(env: &Environment, assessment: &Assessment) -> bool {
 
 /// Polls health of the applied objects (one LIST per kind per round) until all are healthy,
 /// one is degraded (no point waiting), or the timeout passes. While a workload is not healthy,
-/// each round also lists the pods (and ReplicaSets) of its namespace once, to fail at once on
+/// each round also lists the pods (and `ReplicaSets`) of its namespace once, to fail at once on
 /// pods that will not start ([`pods`]).
 async fn wait_for_health(
     cluster: &dyn Cluster,

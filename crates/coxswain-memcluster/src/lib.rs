@@ -45,7 +45,7 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use tokio::sync::broadcast;
 use watch::{Change, Event, History};
 
-/// The field manager of objects this double creates as the controllers would (ReplicaSets, pods).
+/// The field manager of objects this double creates as the controllers would (`ReplicaSets`, pods).
 const CONTROLLER: &str = "kube-controller-manager";
 
 /// The server name errors of this double carry.
@@ -243,8 +243,8 @@ impl MemoryCluster {
         self.lock().faults.fail_next(verb, error);
     }
 
-    /// Makes the pods of every Deployment, StatefulSet or DaemonSet written from now on whose pod
-    /// template runs `image` fail with `fault`: the workload gets a ReplicaSet (Deployments) and
+    /// Makes the pods of every Deployment, `StatefulSet` or `DaemonSet` written from now on whose pod
+    /// template runs `image` fail with `fault`: the workload gets a `ReplicaSet` (Deployments) and
     /// pods as the controllers would create them, the pods' status shows the fault as a kubelet
     /// or the scheduler reports it, and the workload's rollout never finishes, whatever
     /// [`Self::set_auto_ready`] says. Workloads running other images get no pods.

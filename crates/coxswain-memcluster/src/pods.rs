@@ -1,6 +1,6 @@
 //! Pods that fail the way a kubelet reports it, for tests of fast rollout failure: a workload
 //! whose pod template runs an image registered with [`crate::MemoryCluster::fail_pods`] gets,
-//! as the controllers would create them, a ReplicaSet (for a Deployment) and pods whose status
+//! as the controllers would create them, a `ReplicaSet` (for a Deployment) and pods whose status
 //! shows the fault, and the crashed container's previous log.
 //!
 //! Everything else about pods stays out of this double: workloads with healthy images get no
@@ -19,7 +19,7 @@ pub enum PodFault {
     OomKilled { restarts: u32, log: String },
     /// The image cannot be pulled (`ImagePullBackOff`).
     ImagePullBackOff,
-    /// A ConfigMap or Secret the container needs is missing (`CreateContainerConfigError`).
+    /// A `ConfigMap` or Secret the container needs is missing (`CreateContainerConfigError`).
     CreateContainerConfigError { message: String },
     /// No node can run the pod (`PodScheduled=False`, reason `Unschedulable`), e.g. for a GPU
     /// request no node satisfies.
@@ -79,7 +79,7 @@ fn template_labels(workload: &Value, extra: &[(&str, &str)]) -> Map<String, Valu
     labels
 }
 
-/// The ReplicaSet the deployment controller would create for `deployment`'s current template.
+/// The `ReplicaSet` the deployment controller would create for `deployment`'s current template.
 pub(super) fn replica_set(deployment: &Value, hash: &str) -> Value {
     let text = |pointer: &str| deployment.pointer(pointer).and_then(Value::as_str).unwrap_or("");
     let name = text("/metadata/name");
