@@ -107,7 +107,7 @@ pub fn assess(object: Option<&Value>) -> Assessment {
         ("autoscaling", "HorizontalPodAutoscaler") => hpa(object),
         ("", "PersistentVolumeClaim") => pvc(object),
         ("", "Service") => service(object),
-        ("networking.k8s.io" | "extensions", "Ingress") => address(object, "ingress"),
+        ("networking.k8s.io" | "extensions", "Ingress") => address(object, "ingress controller"),
         _ => custom::known(group, kind, object)
             .or_else(|| custom::conditions(object, false))
             .unwrap_or_else(|| Assessment::new(Health::Healthy, "exists")),
@@ -259,23 +259,26 @@ fn hpa(object: &Value) -> Assessment {
 
 fn service(object: &Value) -> Assessment {
     if text(object, "/spec/type") == Some("LoadBalancer") {
-        return address(object, "load balancer");
+        return address(object, "load-balancer controller");
     }
     Assessment::new(Health::Healthy, "exists")
 }
 
 /// A `LoadBalancer` Service or an Ingress: healthy once `status.loadBalancer.ingress` has an IP
-/// or a hostname.
-fn address(object: &Value, what: &str) -> Assessment {
+/// or a hostname; `controller` names who assigns it.
+fn address(object: &Value, controller: &str) -> Assessment {
     let ingress = object.pointer("/status/loadBalancer/ingress").and_then(Value::as_array);
     let assigned = ingress
         .into_iter()
         .flatten()
         .find_map(|entry| text(entry, "/ip").or_else(|| text(entry, "/hostname")));
     match assigned {
-        Some(address) => Assessment::new(Health::Healthy, format!("{what} address {address}")),
-        None => Assessment::new(Health::Progressing, format!("waiting for a {what} address"))
-            .with_reason(ADDRESS_PENDING),
+        Some(address) => Assessment::new(Health::Healthy, format!("address {address}")),
+        None => Assessment::new(
+            Health::Progressing,
+            format!("no address yet (assigned by the {controller})"),
+        )
+        .with_reason(ADDRESS_PENDING),
     }
 }
 
@@ -332,10 +335,7 @@ mod tests {
         let pending = assess(Some(&svc));
         assert_eq!((pending.health, pending.is_address_pending()), (Health::Progressing, true));
         svc["status"]["loadBalancer"]["ingress"] = json!([{"ip": "203.0.113.7"}]);
-        assert_eq!(
-            assess(Some(&svc)),
-            Assessment::new(Health::Healthy, "load balancer address 203.0.113.7")
-        );
+        assert_eq!(assess(Some(&svc)), Assessment::new(Health::Healthy, "address 203.0.113.7"));
         let cluster_ip =
             json!({"apiVersion": "v1", "kind": "Service", "spec": {"type": "ClusterIP"}});
         assert_eq!(assess(Some(&cluster_ip)).health, Health::Healthy);
