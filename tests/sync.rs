@@ -449,19 +449,24 @@ async fn a_load_balancer_without_an_address_holds_the_sync_only_when_the_env_ask
     );
 }
 
+/// Deployments `web-0` (running `first`) to `web-4` (running `others`), two replicas each.
+fn five_deployments(first: &str, others: &str) -> Environment {
+    let files: Vec<(String, String)> = (0..5)
+        .map(|i| {
+            let image = if i == 0 { first } else { others };
+            (format!("web-{i}.yaml"), deployment(&format!("web-{i}"), image, 2, &[]))
+        })
+        .collect();
+    let files: Vec<(&str, &str)> = files.iter().map(|(p, t)| (p.as_str(), t.as_str())).collect();
+    env_from("dev", None, &files)
+}
+
 /// Pods are listed once per namespace per poll (with the ReplicaSets), only while a workload is
 /// not healthy, and the crashed container's log is read once.
 #[tokio::test]
 async fn failing_pods_cost_one_pod_list_per_poll_and_one_log_read() {
     let cluster = MemoryCluster::new();
-    let files: Vec<(String, String)> = (0..5)
-        .map(|i| {
-            let image = if i == 0 { "web:broken" } else { "web:1.0.0" };
-            (format!("web-{i}.yaml"), deployment(&format!("web-{i}"), image, 2, &[]))
-        })
-        .collect();
-    let files: Vec<(&str, &str)> = files.iter().map(|(p, t)| (p.as_str(), t.as_str())).collect();
-    let env = env_from("dev", None, &files);
+    let env = five_deployments("web:broken", "web:1.0.0");
 
     // Healthy at once: no pod is ever listed.
     let report = sync_env(Arc::new(cluster.clone()), &env, &options(), &Silent).await;
@@ -481,14 +486,7 @@ async fn failing_pods_cost_one_pod_list_per_poll_and_one_log_read() {
         "web:broken-2",
         coxswain_memcluster::PodFault::CrashLoop { restarts: 2, log: "boom\n".into() },
     );
-    let files: Vec<(String, String)> = (0..5)
-        .map(|i| {
-            let image = if i == 0 { "web:broken-2" } else { "web:1.0.1" };
-            (format!("web-{i}.yaml"), deployment(&format!("web-{i}"), image, 2, &[]))
-        })
-        .collect();
-    let files: Vec<(&str, &str)> = files.iter().map(|(p, t)| (p.as_str(), t.as_str())).collect();
-    let env = env_from("dev", None, &files);
+    let env = five_deployments("web:broken-2", "web:1.0.1");
     cluster.reset_counters();
     let options = SyncOptions { timeout: Duration::from_mins(5), ..options() };
     let report = sync_env(Arc::new(cluster.clone()), &env, &options, &Silent).await;

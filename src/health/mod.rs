@@ -134,6 +134,10 @@ fn condition_is(object: &Value, kind: &str, status: &str) -> bool {
     condition(object, kind).and_then(|c| c.get("status")).and_then(Value::as_str) == Some(status)
 }
 
+fn not_observed() -> Assessment {
+    Assessment::new(Health::Progressing, "waiting for the controller to observe the new spec")
+}
+
 /// The controller has seen the latest spec; until then the status describes an older one.
 fn observed_latest(object: &Value) -> bool {
     match (int(object, "/metadata/generation"), int(object, "/status/observedGeneration")) {
@@ -147,10 +151,7 @@ fn deployment(object: &Value) -> Assessment {
     // Before the controller observed the latest spec, every condition describes an older one:
     // a ProgressDeadlineExceeded from the broken rollout a fix replaces must not fail the fix.
     if !observed_latest(object) {
-        return Assessment::new(
-            Health::Progressing,
-            "waiting for the controller to observe the new spec",
-        );
+        return not_observed();
     }
     if let Some(progressing) = condition(object, "Progressing")
         && text(progressing, "/status") != Some("True")
@@ -187,10 +188,7 @@ fn deployment(object: &Value) -> Assessment {
 
 fn stateful_set(object: &Value) -> Assessment {
     if !observed_latest(object) {
-        return Assessment::new(
-            Health::Progressing,
-            "waiting for the controller to observe the new spec",
-        );
+        return not_observed();
     }
     let desired = int(object, "/spec/replicas").unwrap_or(1);
     let ready = int(object, "/status/readyReplicas").unwrap_or(0);
@@ -214,10 +212,7 @@ fn stateful_set(object: &Value) -> Assessment {
 
 fn daemon_set(object: &Value) -> Assessment {
     if !observed_latest(object) {
-        return Assessment::new(
-            Health::Progressing,
-            "waiting for the controller to observe the new spec",
-        );
+        return not_observed();
     }
     let desired = int(object, "/status/desiredNumberScheduled").unwrap_or(0);
     let updated = int(object, "/status/updatedNumberScheduled").unwrap_or(0);
