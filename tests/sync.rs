@@ -461,7 +461,7 @@ fn five_deployments(first: &str, others: &str) -> Environment {
     env_from("dev", None, &files)
 }
 
-/// Pods are listed once per namespace per poll (with the ReplicaSets), only while a workload is
+/// Pods are listed once per namespace per poll (with the `ReplicaSets`), only while a workload is
 /// not healthy, and the crashed container's log is read once.
 #[tokio::test]
 async fn failing_pods_cost_one_pod_list_per_poll_and_one_log_read() {
