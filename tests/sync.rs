@@ -501,3 +501,33 @@ async fn failing_pods_cost_one_pod_list_per_poll_and_one_log_read() {
     assert_eq!(pod_lists(&cluster), 1, "{:?}", cluster.request_log());
     assert_eq!(cluster.requests().get(Verb::Log), 1);
 }
+
+/// The same pod-based detection for stateful sets and daemon sets.
+#[tokio::test]
+async fn stateful_and_daemon_sets_fail_at_once_on_failing_pods() {
+    let cluster = MemoryCluster::new();
+    cluster.fail_pods("db:broken", coxswain_memcluster::PodFault::ImagePullBackOff);
+    cluster.fail_pods(
+        "agent:broken",
+        coxswain_memcluster::PodFault::CreateContainerConfigError {
+            message: "configmap \"agent-config\" not found".into(),
+        },
+    );
+    let stateful = deployment("db", "db:broken", 1, &[])
+        .replace("kind: Deployment", "kind: StatefulSet")
+        .replace("spec:\n  replicas: 1\n", "spec:\n  replicas: 1\n  serviceName: db\n");
+    let daemon = deployment("agent", "agent:broken", 1, &[])
+        .replace("kind: Deployment", "kind: DaemonSet")
+        .replace("  replicas: 1\n", "");
+    let env = env_from("dev", None, &[("db.yaml", &stateful), ("agent.yaml", &daemon)]);
+    let options = SyncOptions { timeout: Duration::from_mins(5), ..options() };
+    let report = sync_env(Arc::new(cluster), &env, &options, &Silent).await;
+    assert_eq!(report.status, SyncStatus::Unhealthy);
+    let error = report.error.map(|e| e.to_string()).unwrap_or_default();
+    assert!(
+        error.starts_with("rollout failed: 2 of 2 not healthy: 1 CreateContainerConfigError (DaemonSet/agent), 1 ImagePullBackOff (StatefulSet/db)"),
+        "{error}"
+    );
+    assert!(error.contains("pod agent-"), "{error}");
+    assert!(error.contains("configmap \"agent-config\" not found"), "{error}");
+}
