@@ -10,15 +10,15 @@ use coxswain::repo::Repo;
 use std::fmt::Write as _;
 use std::path::Path;
 
-/// `count` ConfigMaps, each aliasing a 1000-item list 50 times (about 50 000 nodes apiece).
-fn bomb_documents(count: usize) -> String {
+/// `count` `ConfigMap`s, each aliasing a 1000-item list 50 times (about 50 000 nodes apiece).
+fn bomb_documents(prefix: &str, count: usize) -> String {
     let items = vec!["x"; 1000].join(", ");
     let refs = vec!["*a"; 50].join(", ");
     let mut text = String::new();
     for i in 0..count {
         let _ = write!(
             text,
-            "---\napiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: bomb-{i}\ndata:\n  a: &a [{items}]\n  b: [{refs}]\n"
+            "---\napiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: {prefix}-{i}\ndata:\n  a: &a [{items}]\n  b: [{refs}]\n"
         );
     }
     text
@@ -40,7 +40,7 @@ fn errors(root: &Path) -> Vec<Diagnostic> {
 fn a_file_of_many_alias_bomb_documents_stops_at_the_per_file_cap() {
     let dir = tempfile::tempdir().expect("temp dir");
     // 200 documents, as in the report that drove `check` to 6.1 GB.
-    write(dir.path(), "environments/dev/bombs.yaml", &bomb_documents(200));
+    write(dir.path(), "environments/dev/bombs.yaml", &bomb_documents("bomb", 200));
     let errors = errors(dir.path());
     let [error] = errors.as_slice() else { panic!("one error expected: {errors:?}") };
     // 19 documents fit in 1 000 000 nodes; the 20th document's `b:` line (8 lines each) fails.
@@ -59,7 +59,11 @@ fn many_files_share_one_budget_per_load() {
     // together (4 500 000) far over the 2 000 000 one load may add.
     for env in ["dev", "staging", "prod"] {
         for file in ["a", "b"] {
-            write(dir.path(), &format!("environments/{env}/{file}.yaml"), &bomb_documents(15));
+            write(
+                dir.path(),
+                &format!("environments/{env}/{file}.yaml"),
+                &bomb_documents(file, 15),
+            );
         }
     }
     let errors = errors(dir.path());

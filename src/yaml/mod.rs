@@ -100,6 +100,10 @@ impl ExpansionBudget {
             .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |left| left.checked_sub(nodes))
             .is_ok()
     }
+
+    fn give_back(&self, nodes: usize) {
+        self.remaining.fetch_add(nodes, Ordering::Relaxed);
+    }
 }
 
 impl Default for ExpansionBudget {
@@ -147,12 +151,19 @@ fn parse(text: &str, schema: Schema, budget: &ExpansionBudget) -> Result<Vec<Doc
     let source = (schema == Schema::Kubectl).then(|| libyaml::Source::new(text));
     let mut builder = Builder::new(schema, budget, source);
     for item in Parser::new_from_str(text) {
-        let (event, span) = item.map_err(|e| YamlError {
-            line: e.marker().line() as u32,
-            column: e.marker().col() as u32 + 1,
-            message: e.info().to_owned(),
-        })?;
-        builder.event(event, span)?;
+        let step = item
+            .map_err(|e| YamlError {
+                line: e.marker().line() as u32,
+                column: e.marker().col() as u32 + 1,
+                message: e.info().to_owned(),
+            })
+            .and_then(|(event, span)| builder.event(event, span));
+        if let Err(error) = step {
+            // The file's values are dropped: what they took from the load's budget is free again
+            // (and a parse retried after a rewrite is not charged twice).
+            budget.give_back(builder.file_alias_nodes);
+            return Err(error);
+        }
     }
     Ok(builder.documents)
 }
@@ -220,7 +231,7 @@ struct Builder<'a> {
     /// go-yaml's `decodeCount` and `aliasCount` for the current document.
     decodes: usize,
     alias_decodes: usize,
-    /// Nodes added by alias expansion in this file.
+    /// Nodes added by alias expansion in this file (all taken from `budget`).
     file_alias_nodes: usize,
 }
 
@@ -299,9 +310,13 @@ impl<'a> Builder<'a> {
                 let Some(anchor) = self.anchors.get(&id) else {
                     return Err(error("alias to an unknown anchor".to_owned()));
                 };
+                // Charge the budget before copying anything.
                 let cost = anchor.cost;
-                let wants_key = self.wants_key();
-                let resolved = match (&anchor.node, wants_key) {
+                self.expand(cost).map_err(&error)?;
+                let Some(anchor) = self.anchors.get(&id) else {
+                    return Err(error("alias to an unknown anchor".to_owned()));
+                };
+                let resolved = match (&anchor.node, self.wants_key()) {
                     (Anchored::Scalar { text, style, tag }, true) => {
                         scalar::key(self.schema, Cow::Borrowed(text), *style, tag.as_deref())
                             .map(Expanded::Key)
@@ -316,7 +331,6 @@ impl<'a> Builder<'a> {
                     }
                     (Anchored::Node(value), false) => Ok(Expanded::Value(value.clone())),
                 };
-                self.expand(cost).map_err(&error)?;
                 match resolved.map_err(&error)? {
                     Expanded::Key(key) => self.set_key(key, line).map_err(&error)?,
                     Expanded::Value(value) => {
@@ -487,8 +501,7 @@ impl<'a> Builder<'a> {
 
     /// Charges the expansion of an alias whose target decodes to `cost` nodes.
     fn expand(&mut self, cost: usize) -> Result<(), String> {
-        self.file_alias_nodes = self.file_alias_nodes.saturating_add(cost);
-        if self.file_alias_nodes > MAX_ALIAS_NODES_PER_FILE {
+        if self.file_alias_nodes.saturating_add(cost) > MAX_ALIAS_NODES_PER_FILE {
             return Err(format!(
                 "aliases in this file expand to more than {MAX_ALIAS_NODES_PER_FILE} nodes \
                  (alias bomb?); that is the most one file may add"
@@ -501,6 +514,8 @@ impl<'a> Builder<'a> {
                 self.budget.limit
             ));
         }
+        // Only what was taken from the budget, so an error gives back exactly that.
+        self.file_alias_nodes += cost;
         self.alias_decodes += cost;
         self.count(1 + cost)
     }
@@ -731,7 +746,12 @@ mod tests {
     fn caps_alias_expansion_per_load_across_files() {
         let budget = ExpansionBudget::new(120_000);
         let file = alias_documents(1);
-        for _ in 0..2 {
+        // A file that fails keeps nothing, so it charges nothing (nor do retried parses).
+        let broken = format!("{file}c: [unclosed\n");
+        assert!(parse_manifests(&broken, &budget).is_err());
+        let retried = format!("{file}c: \"it\\'s\"\n");
+        parse_manifests(&retried, &budget).unwrap();
+        for _ in 0..1 {
             parse_manifests(&file, &budget).unwrap();
         }
         let err = parse_manifests(&file, &budget).unwrap_err();

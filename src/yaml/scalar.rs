@@ -13,6 +13,7 @@
 use saphyr_parser::ScalarStyle;
 use serde_json::{Number, Value};
 use std::borrow::Cow;
+use std::fmt::Write as _;
 
 /// How scalars are resolved.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -533,7 +534,7 @@ fn go_base64(text: &str) -> Option<Vec<u8>> {
         }))
     }
     let clean: Vec<u8> = text.bytes().filter(|c| !matches!(c, b'\r' | b'\n')).collect();
-    if clean.len() % 4 != 0 {
+    if !clean.len().is_multiple_of(4) {
         return None;
     }
     let mut out = Vec::with_capacity(clean.len() / 4 * 3);
@@ -613,16 +614,7 @@ fn go_format_float32(f: f64) -> String {
         usize::try_from(i).ok().and_then(|i| digits.get(i)).map_or('0', |d| char::from(*d))
     };
     let mut out = String::from(sign);
-    if !(-4..6).contains(&exponent) {
-        out.push(digit(0));
-        if count > 1 {
-            out.push('.');
-            (1..count).for_each(|i| out.push(digit(i)));
-        }
-        out.push('e');
-        out.push(if exponent < 0 { '-' } else { '+' });
-        out.push_str(&format!("{:02}", exponent.abs()));
-    } else {
+    if (-4..6).contains(&exponent) {
         let point = exponent + 1; // digits before the decimal point
         if point > 0 {
             (0..point).for_each(|i| out.push(digit(i)));
@@ -634,6 +626,15 @@ fn go_format_float32(f: f64) -> String {
             out.push('.');
             (0..decimals).for_each(|i| out.push(digit(point + i)));
         }
+    } else {
+        out.push(digit(0));
+        if count > 1 {
+            out.push('.');
+            (1..count).for_each(|i| out.push(digit(i)));
+        }
+        out.push('e');
+        out.push(if exponent < 0 { '-' } else { '+' });
+        let _ = write!(out, "{:02}", exponent.abs());
     }
     out
 }
@@ -681,7 +682,7 @@ mod tests {
             (123_456_789.0, "1.2345679e+08"),
             (-0.0, "-0"),
             (1e40, "+Inf"),
-            (3.141_592_653_589_79, "3.1415927"),
+            (1.234_567_890_123, "1.2345679"),
         ];
         for (value, text) in cases {
             assert_eq!(go_format_float32(value), text, "{value}");
