@@ -1,7 +1,7 @@
 //! Issue #14 item 1 on a real API server: a manifest read by the loader and applied the way a
 //! sync applies it lands with the values `kubectl apply` would give it — `defaultMode: 0400` is
-//! 256 (not 400), `mode: 0440` is 288, `stdin: yes` is true, `replicas: 0x2` is 2, and a `<<`
-//! merge key merges. See `support/envtest.rs` for how the server is found or started; without
+//! 256 (not 400), `mode: 0440` is 288, `stdin: yes` and `tty: on` are true, `replicas: 0x2` is
+//! 2, and a `<<` merge key merges. See `support/envtest.rs` for how the server is found or started; without
 //! one this test prints why and passes as skipped.
 
 #[path = "support/envtest.rs"]
@@ -32,7 +32,7 @@ spec:
         - name: server
           image: registry.example/server:1.0
           stdin: yes
-          tty: off
+          tty: on
           volumeMounts:
             - {name: secret, mountPath: /secret}
       volumes:
@@ -64,7 +64,7 @@ async fn manifests_reach_the_server_as_kubectl_sends_them() {
     assert_eq!(volume["defaultMode"], json!(256), "defaultMode: 0400 is octal, as for kubectl");
     assert_eq!(volume["items"][0]["mode"], json!(288), "mode: 0440 is octal");
     assert_eq!(pod["containers"][0]["stdin"], json!(true), "stdin: yes is a boolean");
-    assert_eq!(pod["containers"][0]["tty"], json!(false), "tty: off is a boolean");
+    assert_eq!(pod["containers"][0]["tty"], json!(true), "tty: on is a boolean");
     assert_eq!(spec["replicas"], json!(2), "replicas: 0x2 is hexadecimal");
     assert_eq!(
         spec["template"]["metadata"]["labels"],
