@@ -10,6 +10,7 @@ pub use loader::{EnvContext, SourceFile};
 pub use object::{DesiredObject, Source};
 
 use crate::diagnostic::Diagnostic;
+use crate::yaml::ExpansionBudget;
 use std::collections::{BTreeSet, HashSet};
 use std::path::{Component, Path, PathBuf};
 use std::sync::Arc;
@@ -41,8 +42,19 @@ impl Environment {
     }
 
     /// Builds an environment from files already read (a working tree or a git revision).
-    /// `config_text` is the content of `env.yaml`, if the env has one.
+    /// `config_text` is the content of `env.yaml`, if the env has one. The env is a load of
+    /// its own: its files get a fresh alias-expansion budget.
     pub fn from_files(name: &str, config_text: Option<&str>, files: &[SourceFile]) -> Self {
+        Self::from_files_in_load(name, config_text, files, &ExpansionBudget::default())
+    }
+
+    /// [`Environment::from_files`] as part of a larger load whose files share `budget`.
+    pub fn from_files_in_load(
+        name: &str,
+        config_text: Option<&str>,
+        files: &[SourceFile],
+        budget: &ExpansionBudget,
+    ) -> Self {
         let config_file = format!("environments/{name}/env.yaml");
         let mut diagnostics = Vec::new();
         let (config, lines) =
@@ -80,7 +92,7 @@ impl Environment {
             ));
         }
         let context = EnvContext { name, namespace: &namespace, config: &config };
-        let (objects, mut found) = loader::load_objects(context, files);
+        let (objects, mut found) = loader::load_objects(context, files, budget);
         diagnostics.append(&mut found);
         Self { name: name.to_owned(), namespace, config, objects, diagnostics }
     }
@@ -126,7 +138,8 @@ impl Repo {
         Ok(names)
     }
 
-    /// Loads all environments, or only `only`.
+    /// Loads all environments, or only `only`. All files of the load share one alias-expansion
+    /// budget, so many small alias bombs spread over documents, files and envs still stop.
     pub fn load(&self, only: Option<&str>) -> Result<Vec<Environment>, RepoError> {
         let names = self.env_names()?;
         if let Some(wanted) = only {
@@ -139,10 +152,14 @@ impl Repo {
             }
             return Ok(vec![self.load_env(wanted)]);
         }
+        let budget = ExpansionBudget::default();
+        let budget = &budget;
         // Environments are independent: load them on parallel threads.
         Ok(std::thread::scope(|scope| {
-            let handles: Vec<_> =
-                names.iter().map(|name| scope.spawn(move || self.load_env(name))).collect();
+            let handles: Vec<_> = names
+                .iter()
+                .map(|name| scope.spawn(move || self.load_env_in_load(name, budget)))
+                .collect();
             handles
                 .into_iter()
                 .map(|handle| {
@@ -152,8 +169,12 @@ impl Repo {
         }))
     }
 
-    /// Loads one environment from the working tree.
+    /// Loads one environment from the working tree (a load of its own).
     pub fn load_env(&self, name: &str) -> Environment {
+        self.load_env_in_load(name, &ExpansionBudget::default())
+    }
+
+    fn load_env_in_load(&self, name: &str, budget: &ExpansionBudget) -> Environment {
         let env_dir = format!("environments/{name}");
         let mut diagnostics = Vec::new();
         let mut files = Vec::new();
@@ -165,7 +186,8 @@ impl Repo {
         let config_file = config_index.map(|i| files.remove(i));
         let config_text =
             config_file.as_ref().map(|f| String::from_utf8_lossy(&f.contents).into_owned());
-        let mut environment = Environment::from_files(name, config_text.as_deref(), &files);
+        let mut environment =
+            Environment::from_files_in_load(name, config_text.as_deref(), &files, budget);
         diagnostics.append(&mut environment.diagnostics);
         environment.diagnostics = diagnostics;
         environment
