@@ -6,12 +6,12 @@
 mod support;
 
 use coxswain::app_api::{ApiError, Session};
-use coxswain_memcluster::MemoryCluster;
 use coxswain::cluster::{Cluster, Gvk, ObjectKey};
 use coxswain::engine::{Connector, Engine, SyncOutcome, SyncRequest};
 use coxswain::exit::ExitCode;
 use coxswain::history::{self, Outcome, Revision, StoredObject};
 use coxswain::sync::{Progress, Silent, SyncEvent, SyncStatus};
+use coxswain_memcluster::MemoryCluster;
 use serde_json::{Value, json};
 use std::path::Path;
 use std::sync::Arc;

@@ -100,7 +100,9 @@ fn manifests_read_exactly_as_kubectl_reads_them() {
     let binary = match build_reference() {
         Ok(binary) => binary,
         Err(why) if reference_required() => {
-            panic!("the YAML reference is required here (CI or COXSWAIN_REQUIRE_YAML_REFERENCE) but cannot run: {why}")
+            panic!(
+                "the YAML reference is required here (CI or COXSWAIN_REQUIRE_YAML_REFERENCE) but cannot run: {why}"
+            )
         }
         Err(why) => {
             eprintln!("SKIPPED: {why}");
