@@ -19,13 +19,11 @@ use coxswain::cluster::{ApplyOptions, Cluster, Gvk, ResourceType};
 use coxswain::fieldset::is_subset_object;
 use coxswain::history::{self, Outcome as RevisionOutcome};
 use coxswain::lock::{LEASE_NAME, SyncLock};
-use coxswain::ownership::desired_with_ownership;
+use coxswain::ownership::{Owner, desired_with_ownership};
 use coxswain::plan::{Action, EnvPlan, PlanOptions, plan_env};
 use coxswain::repo::{Environment, Repo};
 use coxswain::sync::tiers::tier_of;
-use coxswain::sync::{
-    Silent, SyncOptions, SyncReport, SyncStatus, sync_env,
-};
+use coxswain::sync::{Silent, SyncOptions, SyncReport, SyncStatus, sync_env};
 use envtest::{RolloutController, TestEnv};
 use futures::future::LocalBoxFuture;
 use serde_json::{Value, json};
@@ -280,7 +278,7 @@ async fn ensure_live_matches(ctx: &Ctx, env: &Environment) -> Outcome {
     for object in &env.objects {
         let resource = ctx.direct.resolve(&object.gvk).await.map_err(|e| e.to_string())?;
         let found = must_live(ctx, &resource, object.name()).await?;
-        let desired = desired_with_ownership(object, &env.name);
+        let desired = desired_with_ownership(object, &Owner::of(env));
         ensure(is_subset_object(&desired, &found), || {
             format!("{}: live differs from git:\n desired {desired}\n live {found}", object.key)
         })?;

@@ -126,8 +126,8 @@ async fn run(cli: Cli, connector: Connector) -> Result<ExitCode, EngineError> {
         }
         Some(Command::Sync(args)) => sync_command(&engine, args).await,
         Some(Command::History { env, context, output }) => {
-            let revisions = engine.history(&env, context.as_deref()).await?;
-            render::history(&env, &revisions, output);
+            let (revisions, unreadable) = engine.history_listing(&env, context.as_deref()).await?;
+            render::history(&env, &revisions, &unreadable, output);
             Ok(ExitCode::Ok)
         }
         #[cfg(feature = "model-validation")]
@@ -143,7 +143,16 @@ async fn run(cli: Cli, connector: Connector) -> Result<ExitCode, EngineError> {
             let results = engine.validate(&request)?;
             Ok(render::validations(&results, output))
         }
-        Some(Command::Rollback { env, to, git, context, dry_run, yes, timeout, allow_unverified }) => {
+        Some(Command::Rollback {
+            env,
+            to,
+            git,
+            context,
+            dry_run,
+            yes,
+            timeout,
+            allow_unverified,
+        }) => {
             let request = RollbackRequest {
                 to,
                 context,

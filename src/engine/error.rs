@@ -77,13 +77,16 @@ impl EngineError {
             Self::Repo(RepoError::Io { .. }) => "io",
             Self::Repo(RepoError::UnknownEnv { .. }) => "unknown-env",
             Self::InputErrors(diagnostics) => {
-                return diagnostics.first().map_or_else(|| "input-errors".into(), |d| d.code.clone());
+                return diagnostics
+                    .first()
+                    .map_or_else(|| "input-errors".into(), |d| d.code.clone());
             }
             Self::Cluster { source, .. } => cluster_code(source),
             Self::History(HistoryError::Cluster(source)) => cluster_code(source),
             Self::History(HistoryError::NotFound { .. }) => "revision-not-found",
             Self::History(HistoryError::Corrupt { .. }) => "history-corrupt",
             Self::History(HistoryError::TooLarge { .. }) => "history-too-large",
+            Self::History(HistoryError::Exhausted { .. }) => "history-exhausted",
             Self::History(HistoryError::NoTarget { .. } | HistoryError::NoHistory { .. }) => {
                 "no-rollback-target"
             }

@@ -31,7 +31,9 @@ use crate::plan::render::{PlanReport, PlanSummary};
 use crate::plan::{EnvPlan, PlanOptions, plan_env};
 use crate::promote::{self, ClusterAccess, ForgeAccess, PromoteOptions, PromoteOutcome, Services};
 use crate::repo::{Environment, Repo};
-use crate::sync::{self, Failure, FailureKind, Progress, SyncEvent, SyncOptions, SyncReport, SyncStatus};
+use crate::sync::{
+    self, Failure, FailureKind, Progress, SyncEvent, SyncOptions, SyncReport, SyncStatus,
+};
 use connections::Connections;
 use futures::stream::BoxStream;
 use serde::Serialize;
@@ -186,15 +188,20 @@ impl Engine {
     /// [`Engine::load_all`], refusing any environment with input errors (plan, sync).
     pub fn environments(&self, only: Option<&str>) -> Result<Vec<Environment>, EngineError> {
         let envs = self.load_all(only)?;
-        let errors: Vec<Diagnostic> =
-            envs.iter().flat_map(|e| e.diagnostics.iter().filter(|d| d.is_error()).cloned()).collect();
+        let errors: Vec<Diagnostic> = envs
+            .iter()
+            .flat_map(|e| e.diagnostics.iter().filter(|d| d.is_error()).cloned())
+            .collect();
         if errors.is_empty() { Ok(envs) } else { Err(EngineError::InputErrors(errors)) }
     }
 
     /// Re-reads the named environments from disk (after the watcher saw their files change).
     pub fn reload(&self, names: &BTreeSet<String>) {
-        let fresh: Vec<Environment> =
-            names.iter().filter(|n| self.order.contains(n)).map(|n| self.repo.load_env(n)).collect();
+        let fresh: Vec<Environment> = names
+            .iter()
+            .filter(|n| self.order.contains(n))
+            .map(|n| self.repo.load_env(n))
+            .collect();
         let mut envs = self.envs.write().unwrap_or_else(PoisonError::into_inner);
         for env in fresh {
             envs.insert(env.name.clone(), env);
@@ -224,7 +231,9 @@ impl Engine {
         options: &PlanOptions,
     ) -> Result<EnvPlan, EngineError> {
         let cluster = self.cluster(env, context).await?;
-        plan_env(cluster.as_ref(), env, options).await.map_err(|e| EngineError::cluster(&env.name, e))
+        plan_env(cluster.as_ref(), env, options)
+            .await
+            .map_err(|e| EngineError::cluster(&env.name, e))
     }
 
     /// Plans every environment (or `only`), refusing input errors.
@@ -251,10 +260,12 @@ impl Engine {
         // A preview leads to an apply: it passes every gate, the protected branch included.
         let admission = gates::admit_sync(self.root(), &self.pipelines().0, &env, false)
             .map_err(EngineError::Refused)?;
-        let options = PlanOptions { force_conflicts: request.force_conflicts, ..PlanOptions::default() };
+        let options =
+            PlanOptions { force_conflicts: request.force_conflicts, ..PlanOptions::default() };
         let plan = self.plan(&env, request.context.as_deref(), &options).await?;
         let mut preview = preview(plan, None, None);
         preview.notes = admission.notes;
+        preview.notes.extend(self.instance_note());
         Ok(preview)
     }
 
@@ -277,7 +288,8 @@ impl Engine {
                     return Ok(SyncOutcome::Finished { report, notes: Vec::new() });
                 }
             };
-        let notes = admission.notes;
+        let mut notes = admission.notes;
+        notes.extend(self.instance_note());
         let context = request.context.clone().or_else(|| env.config.context.clone());
         let offline = |reason: String, notes: Vec<String>| SyncOutcome::Offline {
             env: env.name.clone(),
@@ -291,8 +303,11 @@ impl Engine {
                 return Ok(offline(error.to_string(), notes));
             }
             Err(error) => {
-                let kind =
-                    if error.is_offline() { FailureKind::Unreachable } else { FailureKind::Cluster };
+                let kind = if error.is_offline() {
+                    FailureKind::Unreachable
+                } else {
+                    FailureKind::Cluster
+                };
                 let report = SyncReport::new_for(&env, SyncStatus::Failed)
                     .ended(SyncStatus::Failed, Failure::new(kind, error.to_string()));
                 return Ok(SyncOutcome::Finished { report, notes });
@@ -311,7 +326,8 @@ impl Engine {
             message: request.message.clone(),
             ..SyncOptions::default()
         };
-        let confirming = Confirming { inner: progress, fingerprint: request.fingerprint.as_deref() };
+        let confirming =
+            Confirming { inner: progress, fingerprint: request.fingerprint.as_deref() };
         let mut report = sync::sync_env(cluster.clone(), &env, &options, &confirming).await;
         if request.dry_run && report.failure_kind() == Some(FailureKind::Unreachable) {
             let reason = report.error.map(|f| f.message).unwrap_or_default();
@@ -330,10 +346,25 @@ impl Engine {
         name: &str,
         context: Option<&str>,
     ) -> Result<Vec<Revision>, EngineError> {
+        Ok(self.history_listing(name, context).await?.0)
+    }
+
+    /// An environment's revisions, newest first, and the revision objects that could not be
+    /// read (reported, never fatal).
+    pub async fn history_listing(
+        &self,
+        name: &str,
+        context: Option<&str>,
+    ) -> Result<(Vec<Revision>, Vec<history::Unreadable>), EngineError> {
         let env = self.env(name)?;
         let cluster = self.cluster(&env, context).await?;
-        let revisions = history::list(cluster.as_ref(), &env.name, &env.namespace).await?;
-        Ok(revisions.into_iter().map(|(r, _)| r).collect())
+        let listing = history::list_all(cluster.as_ref(), &env.name, &env.namespace).await?;
+        Ok((listing.revisions.into_iter().map(|(r, _)| r).collect(), listing.unreadable))
+    }
+
+    /// How to pin a derived instance id (none when `coxswain.yaml` names it).
+    fn instance_note(&self) -> Option<String> {
+        self.repo.instance().ok().and_then(crate::repo::Instance::note)
     }
 
     /// The live object `id` (`Deployment.apps ns/name`) as normalised YAML, Secret values
@@ -351,9 +382,8 @@ impl Engine {
         let (resource, key) = match env.objects.iter().find(|o| o.key.to_string() == id) {
             Some(object) => (cluster.resolve(&object.gvk).await.map_err(at)?, object.key.clone()),
             None => {
-                let plan = plan_env(cluster.as_ref(), &env, &PlanOptions::default())
-                    .await
-                    .map_err(at)?;
+                let plan =
+                    plan_env(cluster.as_ref(), &env, &PlanOptions::default()).await.map_err(at)?;
                 let object = plan.objects.into_iter().find(|o| o.key.to_string() == id);
                 let object = object.ok_or_else(|| EngineError::Usage {
                     message: format!(
@@ -379,8 +409,10 @@ impl Engine {
         &self,
         name: &str,
         context: Option<&str>,
-    ) -> Result<Vec<BoxStream<'static, Result<WatchEvent, crate::cluster::ClusterError>>>, EngineError>
-    {
+    ) -> Result<
+        Vec<BoxStream<'static, Result<WatchEvent, crate::cluster::ClusterError>>>,
+        EngineError,
+    > {
         let env = self.env(name)?;
         let cluster = self.cluster(&env, context).await?;
         let at = |e| EngineError::cluster(&env.name, e);
@@ -390,7 +422,9 @@ impl Engine {
         for gvk in kinds {
             let resource = cluster.resolve(&gvk).await.map_err(at)?;
             let namespace = resource.namespaced.then_some(env.namespace.as_str());
-            streams.push(cluster.watch(&resource, namespace, Some(&selector), None).await.map_err(at)?);
+            streams.push(
+                cluster.watch(&resource, namespace, Some(&selector), None).await.map_err(at)?,
+            );
         }
         Ok(streams)
     }
@@ -422,7 +456,9 @@ impl Engine {
                 Ok(forge) => ForgeAccess::Ready(forge),
                 Err(why) => ForgeAccess::Unavailable(why.clone()),
             },
-            cluster: ClusterAccess::from_result(self.connections.get(target_context.as_deref()).await),
+            cluster: ClusterAccess::from_result(
+                self.connections.get(target_context.as_deref()).await,
+            ),
         };
         Ok(promote::promote(self.root(), &options, &services).await?)
     }
