@@ -112,31 +112,16 @@ fn app_rollback(
     })
 }
 
-fn object_exists(
-    cluster: &MemoryCluster,
-    gvk: (&str, &str),
-    namespace: Option<&str>,
-    name: &str,
-) -> bool {
+fn object_exists(cluster: &MemoryCluster, gvk: (&str, &str), namespace: Option<&str>, name: &str) -> bool {
     cluster.object(&ObjectKey::new(&Gvk::from_api_version(gvk.0, gvk.1), namespace, name)).is_some()
 }
 
 /// Writes a revision ConfigMap as someone who may write ConfigMaps in the namespace could:
 /// any objects, a consistent digest, and the claimed git commit.
-fn plant_revision(
-    cluster: &MemoryCluster,
-    env: &str,
-    namespace: &str,
-    sha: Option<String>,
-    objects: Vec<Value>,
-) -> u64 {
+fn plant_revision(cluster: &MemoryCluster, env: &str, namespace: &str, sha: Option<String>, objects: Vec<Value>) -> u64 {
     let stored: Vec<StoredObject> = objects
         .into_iter()
-        .map(|object| StoredObject {
-            file: format!("environments/{env}/planted.yaml"),
-            line: 1,
-            object,
-        })
+        .map(|object| StoredObject { file: format!("environments/{env}/planted.yaml"), line: 1, object })
         .collect();
     let desired = history::desired_objects(&stored);
     let revision = Revision {
@@ -179,12 +164,7 @@ fn a_wrong_model_sha256_is_refused_before_any_write_from_both_front_ends() {
     let repo = example_git_repo();
     edit(repo.path(), "environments/dev/env.yaml", "sha256: f", "sha256: 0");
     commit_all(repo.path(), "wrong pin");
-    assert_sync_refused_by_both(
-        repo.path(),
-        "dev",
-        ExitCode::GateFailed,
-        "model-validation-failed",
-    );
+    assert_sync_refused_by_both(repo.path(), "dev", ExitCode::GateFailed, "model-validation-failed");
 }
 
 #[test]
@@ -192,23 +172,13 @@ fn a_failing_validation_spec_is_refused_before_any_write_from_both_front_ends() 
     let repo = example_git_repo();
     edit(repo.path(), "pipelines/iris.yaml", "minAccuracy: 0.9", "minAccuracy: 1.01");
     commit_all(repo.path(), "impossible accuracy");
-    assert_sync_refused_by_both(
-        repo.path(),
-        "dev",
-        ExitCode::GateFailed,
-        "model-validation-failed",
-    );
+    assert_sync_refused_by_both(repo.path(), "dev", ExitCode::GateFailed, "model-validation-failed");
 }
 
 #[test]
 fn a_policy_error_is_refused_with_its_rule_and_location_from_both_front_ends() {
     let repo = example_git_repo();
-    edit(
-        repo.path(),
-        "environments/dev/iris-server.yaml",
-        "iris-server:1.1.0",
-        "iris-server:latest",
-    );
+    edit(repo.path(), "environments/dev/iris-server.yaml", "iris-server:1.1.0", "iris-server:latest");
     commit_all(repo.path(), "latest tag");
     assert_sync_refused_by_both(repo.path(), "dev", ExitCode::GateFailed, "image-tag");
 }
@@ -221,13 +191,7 @@ fn synced_dev(repo: &Path) -> MemoryCluster {
 }
 
 fn head(repo: &Path) -> String {
-    git2::Repository::open(repo)
-        .expect("open")
-        .head()
-        .expect("head")
-        .target()
-        .expect("oid")
-        .to_string()
+    git2::Repository::open(repo).expect("open").head().expect("head").target().expect("oid").to_string()
 }
 
 #[test]
@@ -245,36 +209,18 @@ fn a_planted_revision_with_cluster_admin_and_another_namespace_creates_neither()
         let writes = cluster.requests().writes();
         match front_end {
             "cli" => assert_eq!(
-                cli(
-                    repo.path(),
-                    &cluster,
-                    &[
-                        "rollback",
-                        "--env",
-                        "dev",
-                        "--to",
-                        &number.to_string(),
-                        "--yes",
-                        "--allow-unverified"
-                    ]
-                ),
+                cli(repo.path(), &cluster, &["rollback", "--env", "dev", "--to", &number.to_string(), "--yes", "--allow-unverified"]),
                 ExitCode::GateFailed
             ),
             _ => {
-                let error =
-                    app_rollback(repo.path(), &cluster, "dev", number).expect_err("refused");
+                let error = app_rollback(repo.path(), &cluster, "dev", number).expect_err("refused");
                 assert_eq!(error.code, "revision-refused", "{error:?}");
                 assert!(error.message.contains("cluster-scoped"), "{}", error.message);
                 assert!(error.message.contains("kube-system"), "{}", error.message);
             }
         }
         assert_eq!(cluster.requests().writes(), writes, "{front_end} wrote something");
-        assert!(!object_exists(
-            &cluster,
-            ("rbac.authorization.k8s.io/v1", "ClusterRoleBinding"),
-            None,
-            "pwned"
-        ));
+        assert!(!object_exists(&cluster, ("rbac.authorization.k8s.io/v1", "ClusterRoleBinding"), None, "pwned"));
         assert!(!object_exists(&cluster, ("v1", "ConfigMap"), Some("kube-system"), "planted"));
     }
 }
@@ -289,24 +235,11 @@ fn a_revision_holding_a_plaintext_secret_is_refused_by_both_front_ends() {
         let number = plant_revision(&cluster, "dev", "iris-dev", None, vec![secret]);
         match front_end {
             "cli" => assert_eq!(
-                cli(
-                    repo.path(),
-                    &cluster,
-                    &[
-                        "rollback",
-                        "--env",
-                        "dev",
-                        "--to",
-                        &number.to_string(),
-                        "--yes",
-                        "--allow-unverified"
-                    ]
-                ),
+                cli(repo.path(), &cluster, &["rollback", "--env", "dev", "--to", &number.to_string(), "--yes", "--allow-unverified"]),
                 ExitCode::GateFailed
             ),
             _ => {
-                let error =
-                    app_rollback(repo.path(), &cluster, "dev", number).expect_err("refused");
+                let error = app_rollback(repo.path(), &cluster, "dev", number).expect_err("refused");
                 assert_eq!(error.code, "revision-refused", "{error:?}");
                 assert!(error.message.contains("plaintext"), "{}", error.message);
             }
@@ -321,8 +254,9 @@ fn a_revision_whose_manifests_differ_from_its_commit_is_refused_by_both_front_en
     for front_end in ["cli", "app"] {
         let cluster = synced_dev(repo.path());
         // Revision 1's own manifests, one value changed, claiming revision 1's commit.
-        let (_, raw) =
-            runtime().block_on(history::find(&cluster, "dev", "iris-dev", 1)).expect("revision 1");
+        let (_, raw) = runtime()
+            .block_on(history::find(&cluster, "dev", "iris-dev", 1))
+            .expect("revision 1");
         let mut objects: Vec<Value> =
             history::manifests(&raw).expect("manifests").into_iter().map(|s| s.object).collect();
         let config = objects.iter_mut().find(|o| o["kind"] == "ConfigMap").expect("a ConfigMap");
@@ -331,27 +265,14 @@ fn a_revision_whose_manifests_differ_from_its_commit_is_refused_by_both_front_en
         let writes = cluster.requests().writes();
         match front_end {
             "cli" => assert_eq!(
-                cli(
-                    repo.path(),
-                    &cluster,
-                    &["rollback", "--env", "dev", "--to", &number.to_string(), "--yes"]
-                ),
+                cli(repo.path(), &cluster, &["rollback", "--env", "dev", "--to", &number.to_string(), "--yes"]),
                 ExitCode::GateFailed
             ),
             _ => {
-                let error =
-                    app_rollback(repo.path(), &cluster, "dev", number).expect_err("refused");
+                let error = app_rollback(repo.path(), &cluster, "dev", number).expect_err("refused");
                 assert_eq!(error.code, "revision-refused", "{error:?}");
-                assert!(
-                    error.message.contains("differ from what that commit has"),
-                    "{}",
-                    error.message
-                );
-                assert!(
-                    error.message.contains("ConfigMap iris-dev/iris-server-config"),
-                    "{}",
-                    error.message
-                );
+                assert!(error.message.contains("differ from what that commit has"), "{}", error.message);
+                assert!(error.message.contains("ConfigMap iris-dev/iris-server-config"), "{}", error.message);
             }
         }
         assert_eq!(cluster.requests().writes(), writes, "{front_end} wrote something");
@@ -366,31 +287,18 @@ fn an_unverifiable_revision_needs_consent_on_the_cli_and_a_verified_one_restores
     commit_all(repo.path(), "quieter");
     assert_eq!(cli(repo.path(), &cluster, &["sync", "--env", "dev", "--yes"]), ExitCode::Ok);
     // Revision 1 matches the first commit: restored without any flag.
-    assert_eq!(
-        cli(repo.path(), &cluster, &["rollback", "--env", "dev", "--to", "1", "--yes"]),
-        ExitCode::Ok
-    );
-    let config = ObjectKey::new(
-        &Gvk::from_api_version("v1", "ConfigMap"),
-        Some("iris-dev"),
-        "iris-server-config",
-    );
+    assert_eq!(cli(repo.path(), &cluster, &["rollback", "--env", "dev", "--to", "1", "--yes"]), ExitCode::Ok);
+    let config = ObjectKey::new(&Gvk::from_api_version("v1", "ConfigMap"), Some("iris-dev"), "iris-server-config");
     assert_eq!(cluster.object(&config).expect("config")["data"]["LOG_LEVEL"], "debug");
     // A revision with no commit: only with --allow-unverified.
-    let (_, raw) =
-        runtime().block_on(history::find(&cluster, "dev", "iris-dev", 2)).expect("revision 2");
-    let objects =
-        history::manifests(&raw).expect("manifests").into_iter().map(|s| s.object).collect();
+    let (_, raw) = runtime().block_on(history::find(&cluster, "dev", "iris-dev", 2)).expect("revision 2");
+    let objects = history::manifests(&raw).expect("manifests").into_iter().map(|s| s.object).collect();
     let number = plant_revision(&cluster, "dev", "iris-dev", None, objects).to_string();
-    let refused =
-        cli(repo.path(), &cluster, &["rollback", "--env", "dev", "--to", &number, "--yes"]);
+    let refused = cli(repo.path(), &cluster, &["rollback", "--env", "dev", "--to", &number, "--yes"]);
     assert_eq!(refused, ExitCode::GateFailed);
     assert_eq!(cluster.object(&config).expect("config")["data"]["LOG_LEVEL"], "debug");
-    let allowed = cli(
-        repo.path(),
-        &cluster,
-        &["rollback", "--env", "dev", "--to", &number, "--yes", "--allow-unverified"],
-    );
+    let allowed =
+        cli(repo.path(), &cluster, &["rollback", "--env", "dev", "--to", &number, "--yes", "--allow-unverified"]);
     assert_eq!(allowed, ExitCode::Ok);
     assert_eq!(cluster.object(&config).expect("config")["data"]["LOG_LEVEL"], "warn");
 }
@@ -416,42 +324,22 @@ fn engine_sync(engine: &Engine, env: &str, progress: &dyn Progress) -> coxswain:
 #[test]
 fn a_rollout_that_never_becomes_ready_rolls_back_through_the_gates() {
     let repo = example_git_repo();
-    edit(
-        repo.path(),
-        "environments/dev/env.yaml",
-        "prune: true",
-        "prune: true\nrollbackOnFailure: true",
-    );
+    edit(repo.path(), "environments/dev/env.yaml", "prune: true", "prune: true\nrollbackOnFailure: true");
     commit_all(repo.path(), "roll back on failure");
     let cluster = MemoryCluster::new();
     let engine = Engine::open(repo.path(), connector(&cluster)).expect("engine");
     assert_eq!(engine_sync(&engine, "dev", &Silent).status, SyncStatus::Synced);
 
     cluster.set_auto_ready(false);
-    edit(
-        repo.path(),
-        "environments/dev/iris-server.yaml",
-        "iris-server:1.1.0",
-        "iris-server:1.2.0-broken",
-    );
+    edit(repo.path(), "environments/dev/iris-server.yaml", "iris-server:1.1.0", "iris-server:1.2.0-broken");
     commit_all(repo.path(), "broken image");
     let engine = Engine::open(repo.path(), connector(&cluster)).expect("engine");
     let report = engine_sync(&engine, "dev", &RecoverOnRollback(cluster.clone()));
     assert_eq!(report.status, SyncStatus::RolledBack, "{report:?}");
     assert_eq!(report.rolled_back_to, Some(1));
-    assert!(
-        report.error.as_deref().is_some_and(|e| e.contains("not healthy within")),
-        "{report:?}"
-    );
-    let deployment = ObjectKey::new(
-        &Gvk::from_api_version("apps/v1", "Deployment"),
-        Some("iris-dev"),
-        "iris-server",
-    );
-    let image =
-        cluster.object(&deployment).expect("deployment")["spec"]["template"]["spec"]["containers"]
-            [0]["image"]
-            .clone();
+    assert!(report.error.as_deref().is_some_and(|e| e.contains("not healthy within")), "{report:?}");
+    let deployment = ObjectKey::new(&Gvk::from_api_version("apps/v1", "Deployment"), Some("iris-dev"), "iris-server");
+    let image = cluster.object(&deployment).expect("deployment")["spec"]["template"]["spec"]["containers"][0]["image"].clone();
     assert!(image.as_str().is_some_and(|i| i.ends_with(":1.1.0")), "{image}");
     let outcomes: Vec<(u64, Outcome, Option<u64>)> = runtime()
         .block_on(history::list(&cluster, "dev", "iris-dev"))
@@ -459,25 +347,13 @@ fn a_rollout_that_never_becomes_ready_rolls_back_through_the_gates() {
         .iter()
         .map(|(r, _)| (r.number, r.outcome, r.rollback_of))
         .collect();
-    assert_eq!(
-        outcomes,
-        [
-            (3, Outcome::Succeeded, Some(1)),
-            (2, Outcome::Unhealthy, None),
-            (1, Outcome::Succeeded, None)
-        ]
-    );
+    assert_eq!(outcomes, [(3, Outcome::Succeeded, Some(1)), (2, Outcome::Unhealthy, None), (1, Outcome::Succeeded, None)]);
 }
 
 #[test]
 fn the_automatic_rollback_refuses_a_planted_revision() {
     let repo = example_git_repo();
-    edit(
-        repo.path(),
-        "environments/dev/env.yaml",
-        "prune: true",
-        "prune: true\nrollbackOnFailure: true",
-    );
+    edit(repo.path(), "environments/dev/env.yaml", "prune: true", "prune: true\nrollbackOnFailure: true");
     commit_all(repo.path(), "roll back on failure");
     let cluster = MemoryCluster::new();
     let engine = Engine::open(repo.path(), connector(&cluster)).expect("engine");
@@ -489,22 +365,12 @@ fn the_automatic_rollback_refuses_a_planted_revision() {
     plant_revision(&cluster, "dev", "iris-dev", None, vec![binding]);
 
     cluster.set_auto_ready(false);
-    edit(
-        repo.path(),
-        "environments/dev/iris-server.yaml",
-        "iris-server:1.1.0",
-        "iris-server:1.2.0-broken",
-    );
+    edit(repo.path(), "environments/dev/iris-server.yaml", "iris-server:1.1.0", "iris-server:1.2.0-broken");
     commit_all(repo.path(), "broken image");
     let engine = Engine::open(repo.path(), connector(&cluster)).expect("engine");
     let report = engine_sync(&engine, "dev", &RecoverOnRollback(cluster.clone()));
     assert_eq!(report.status, SyncStatus::Unhealthy, "{report:?}");
     let error = report.error.expect("a reason");
     assert!(error.contains("automatic rollback to revision 2 refused"), "{error}");
-    assert!(!object_exists(
-        &cluster,
-        ("rbac.authorization.k8s.io/v1", "ClusterRoleBinding"),
-        None,
-        "pwned"
-    ));
+    assert!(!object_exists(&cluster, ("rbac.authorization.k8s.io/v1", "ClusterRoleBinding"), None, "pwned"));
 }

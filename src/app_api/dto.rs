@@ -167,3 +167,4 @@ pub struct RepoInfo {
     /// Contexts in the kubeconfig (empty when there is none).
     pub contexts: Vec<String>,
 }
+

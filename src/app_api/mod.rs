@@ -17,9 +17,7 @@ pub use dto::{
 use crate::cluster::{ClusterError, WatchEvent};
 use crate::diagnostic::Diagnostic;
 pub use crate::engine::{Connector, Preview, RollbackOutcome, default_connector};
-use crate::engine::{
-    Engine, EngineError, ForgeSettings, RollbackRequest, SyncOutcome, SyncRequest,
-};
+use crate::engine::{Engine, EngineError, ForgeSettings, RollbackRequest, SyncOutcome, SyncRequest};
 pub use crate::git::{REMOTE_COMMITS_SHOWN, RemoteCommit, RemoteStatus};
 use crate::health;
 use crate::history::Revision;
@@ -223,9 +221,7 @@ impl Session {
         };
         match self.engine.sync(name, &request, progress).await? {
             SyncOutcome::Finished { report, .. } => refused(report),
-            SyncOutcome::Offline { reason, .. } => {
-                Err(ApiError::new("cluster-unreachable", reason))
-            }
+            SyncOutcome::Offline { reason, .. } => Err(ApiError::new("cluster-unreachable", reason)),
         }
     }
 
@@ -238,12 +234,7 @@ impl Session {
         // The app shows a revision's verification in the preview the user confirms, so an
         // unverifiable revision of an unprotected env is restored on that confirmation
         // (protected envs refuse it whatever).
-        RollbackRequest {
-            to,
-            context: self.context(name),
-            allow_unverified: true,
-            ..RollbackRequest::default()
-        }
+        RollbackRequest { to, context: self.context(name), allow_unverified: true, ..RollbackRequest::default() }
     }
 
     /// The plan that restoring revision `to` (default: the last good one before the newest)

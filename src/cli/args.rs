@@ -182,6 +182,7 @@ pub(super) struct SyncArgs {
     pub(super) output: Format,
 }
 
+
 pub(super) fn parse_duration(text: &str) -> Result<Duration, String> {
     let (number, unit) =
         text.find(|c: char| !c.is_ascii_digit()).map_or((text, "s"), |i| text.split_at(i));

@@ -83,17 +83,11 @@ fn model_gate(
             )));
         }
         Err(error) => {
-            return Err(Failure::new(
-                FailureKind::ModelError,
-                format!("model gate error: {error}"),
-            ));
+            return Err(Failure::new(FailureKind::ModelError, format!("model gate error: {error}")));
         }
     };
     let report = validate::run(root, model, &spec, None).map_err(|error| {
-        Failure::new(
-            FailureKind::ModelError,
-            format!("model gate error: model validation: {error}"),
-        )
+        Failure::new(FailureKind::ModelError, format!("model gate error: model validation: {error}"))
     })?;
     if !report.passed() {
         let message = format!("model validation failed:\n{}", report.render_text());
@@ -241,11 +235,8 @@ fn differences(git: &[DesiredObject], revision: &[DesiredObject]) -> String {
     };
     let extra: Vec<&String> = revision.keys().filter(|k| !git.contains_key(*k)).collect();
     let missing: Vec<&String> = git.keys().filter(|k| !revision.contains_key(*k)).collect();
-    let changed: Vec<&String> = revision
-        .iter()
-        .filter(|(k, v)| git.get(*k).is_some_and(|g| g != *v))
-        .map(|(k, _)| k)
-        .collect();
+    let changed: Vec<&String> =
+        revision.iter().filter(|(k, v)| git.get(*k).is_some_and(|g| g != *v)).map(|(k, _)| k).collect();
     let mut parts = Vec::new();
     if !extra.is_empty() {
         parts.push(format!("only in the revision: {}", names(extra)));
