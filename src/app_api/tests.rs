@@ -1,6 +1,7 @@
 use super::*;
 use crate::cluster::memory::MemoryCluster;
 use crate::cluster::{ApplyOptions, Cluster, Gvk, ObjectKey};
+use crate::health::Health;
 use crate::plan::Action;
 use crate::sync::{self, SyncEvent};
 use std::path::PathBuf;
