@@ -9,7 +9,9 @@ mod support;
 use coxswain::cluster::Cluster;
 use coxswain::cluster::memory::MemoryCluster;
 use coxswain::promote::forge::{Forge, ForgeError, NewPullRequest, PullRequest};
-use coxswain::promote::{ForgeAccess, PromoteOptions, PromoteStatus, Services, promote};
+use coxswain::promote::{
+    ClusterAccess, ForgeAccess, PromoteOptions, PromoteStatus, Services, promote,
+};
 use coxswain::repo::Repo;
 use forge_server::{ForgeServer, Mode};
 use git2::{BranchType, DiffFormat, Oid, Repository, RepositoryInitOptions, Signature};
@@ -67,6 +69,7 @@ fn fixture() -> Fixture {
     copy_dir(&example.join("environments"), &work.join("environments"));
     copy_dir(&example.join("pipelines"), &work.join("pipelines"));
     copy_dir(&example.join("models/iris"), &work.join("models/iris"));
+    std::fs::copy(example.join("coxswain.yaml"), work.join("coxswain.yaml")).unwrap();
     let repo =
         Repository::init_opts(&work, RepositoryInitOptions::new().initial_head("main")).unwrap();
     let mut config = repo.config().unwrap();
@@ -601,7 +604,7 @@ async fn the_dry_run_gate_plans_the_edited_env_against_the_cluster() {
     let forge = RecordingForge::default();
     let services = Services {
         forge: ForgeAccess::Ready(&forge),
-        cluster: Some(cluster.clone() as Arc<dyn Cluster>),
+        cluster: ClusterAccess::Ready(cluster.clone() as Arc<dyn Cluster>),
     };
     let outcome = promote(&fx.work, &PromoteOptions::new("staging"), &services).await.unwrap();
 
@@ -694,7 +697,7 @@ async fn a_repo_below_the_git_root_is_promoted_in_place() {
     options.push = false;
     let services = Services {
         forge: ForgeAccess::Unavailable("not needed".into()),
-        cluster: Some(Arc::new(MemoryCluster::new()) as Arc<dyn Cluster>),
+        cluster: ClusterAccess::Ready(Arc::new(MemoryCluster::new()) as Arc<dyn Cluster>),
     };
     let outcome = promote(&root, &options, &services).await.unwrap();
 
