@@ -609,9 +609,15 @@ async fn write_inventory(
         .filter(|o| o.source.is_some())
         .filter_map(|o| o.live.as_ref().filter(|live| applies(live, &manager)))
         .filter_map(Entry::of);
+    let mut uid_of: BTreeMap<ObjectKey, String> =
+        objects.values().map(|e| (e.key(), e.uid.clone())).collect();
     for entry in already_ours.chain(applied.iter().cloned()) {
         // A re-created object replaces the entry of its predecessor.
-        objects.retain(|_, e| e.key() != entry.key());
+        if let Some(previous) = uid_of.insert(entry.key(), entry.uid.clone())
+            && previous != entry.uid
+        {
+            objects.remove(&previous);
+        }
         objects.insert(entry.uid.clone(), entry);
     }
     objects.retain(|uid, _| !pruned.contains(uid));
