@@ -112,16 +112,31 @@ fn app_rollback(
     })
 }
 
-fn object_exists(cluster: &MemoryCluster, gvk: (&str, &str), namespace: Option<&str>, name: &str) -> bool {
+fn object_exists(
+    cluster: &MemoryCluster,
+    gvk: (&str, &str),
+    namespace: Option<&str>,
+    name: &str,
+) -> bool {
     cluster.object(&ObjectKey::new(&Gvk::from_api_version(gvk.0, gvk.1), namespace, name)).is_some()
 }
 
-/// Writes a revision ConfigMap as someone who may write ConfigMaps in the namespace could:
+/// Writes a revision `ConfigMap` as someone who may write `ConfigMap`s in the namespace could:
 /// any objects, a consistent digest, and the claimed git commit.
-fn plant_revision(cluster: &MemoryCluster, env: &str, namespace: &str, sha: Option<String>, objects: Vec<Value>) -> u64 {
+fn plant_revision(
+    cluster: &MemoryCluster,
+    env: &str,
+    namespace: &str,
+    sha: Option<String>,
+    objects: Vec<Value>,
+) -> u64 {
     let stored: Vec<StoredObject> = objects
         .into_iter()
-        .map(|object| StoredObject { file: format!("environments/{env}/planted.yaml"), line: 1, object })
+        .map(|object| StoredObject {
+            file: format!("environments/{env}/planted.yaml"),
+            line: 1,
+            object,
+        })
         .collect();
     let desired = history::desired_objects(&stored);
     let revision = Revision {
@@ -164,21 +179,56 @@ fn a_wrong_model_sha256_is_refused_before_any_write_from_both_front_ends() {
     let repo = example_git_repo();
     edit(repo.path(), "environments/dev/env.yaml", "sha256: f", "sha256: 0");
     commit_all(repo.path(), "wrong pin");
-    assert_sync_refused_by_both(repo.path(), "dev", ExitCode::GateFailed, "model-validation-failed");
+    assert_sync_refused_by_both(
+        repo.path(),
+        "dev",
+        ExitCode::GateFailed,
+        "model-validation-failed",
+    );
 }
 
 #[test]
-fn a_failing_validation_spec_is_refused_before_any_write_from_both_front_ends() {
+fn a_model_failing_its_validation_spec_is_refused_before_any_write_from_both_front_ends() {
+    let repo = example_git_repo();
+    // The deliberately worse candidate (accuracy 0.62 < the spec's 0.9), correctly pinned.
+    edit(
+        repo.path(),
+        "environments/dev/env.yaml",
+        "models/iris/1.1.0/",
+        "models/iris/candidate-bad/",
+    );
+    edit(
+        repo.path(),
+        "environments/dev/env.yaml",
+        "f3e2e503a33969c07baeeb9d8b67f9d5deb2c047265097d56063fd344230242c",
+        "216d432c98069a7ad8ca4a3b099945f30d5883674aa9d1b4edef6d142c69ff0b",
+    );
+    commit_all(repo.path(), "a worse model");
+    assert_sync_refused_by_both(
+        repo.path(),
+        "dev",
+        ExitCode::GateFailed,
+        "model-validation-failed",
+    );
+}
+
+#[test]
+fn an_invalid_validation_spec_is_an_error_before_any_write_from_both_front_ends() {
     let repo = example_git_repo();
     edit(repo.path(), "pipelines/iris.yaml", "minAccuracy: 0.9", "minAccuracy: 1.01");
     commit_all(repo.path(), "impossible accuracy");
-    assert_sync_refused_by_both(repo.path(), "dev", ExitCode::GateFailed, "model-validation-failed");
+    assert_sync_refused_by_both(repo.path(), "dev", ExitCode::Error, "model");
 }
 
 #[test]
 fn a_policy_error_is_refused_with_its_rule_and_location_from_both_front_ends() {
     let repo = example_git_repo();
-    edit(repo.path(), "environments/dev/iris-server.yaml", "iris-server:1.1.0", "iris-server:latest");
+    edit(
+        repo.path(),
+        "environments/dev/iris-server.yaml",
+        "iris-server:1.1.0",
+        "iris-server:latest",
+    );
     commit_all(repo.path(), "latest tag");
     assert_sync_refused_by_both(repo.path(), "dev", ExitCode::GateFailed, "image-tag");
 }
@@ -191,7 +241,40 @@ fn synced_dev(repo: &Path) -> MemoryCluster {
 }
 
 fn head(repo: &Path) -> String {
-    git2::Repository::open(repo).expect("open").head().expect("head").target().expect("oid").to_string()
+    git2::Repository::open(repo)
+        .expect("open")
+        .head()
+        .expect("head")
+        .target()
+        .expect("oid")
+        .to_string()
+}
+
+/// Rolls dev back to revision `number` through `front_end` and asserts the refusal: exit 3 from
+/// the CLI (with `flags`), `revision-refused` from the app with a message saying each of `says`,
+/// and no write from either.
+fn assert_rollback_refused(
+    front_end: &str,
+    repo: &Path,
+    cluster: &MemoryCluster,
+    number: u64,
+    flags: &[&str],
+    says: &[&str],
+) {
+    let writes = cluster.requests().writes();
+    if front_end == "cli" {
+        let to = number.to_string();
+        let mut args = vec!["rollback", "--env", "dev", "--to", to.as_str(), "--yes"];
+        args.extend_from_slice(flags);
+        assert_eq!(cli(repo, cluster, &args), ExitCode::GateFailed);
+    } else {
+        let error = app_rollback(repo, cluster, "dev", number).expect_err("refused");
+        assert_eq!(error.code, "revision-refused", "{error:?}");
+        for text in says {
+            assert!(error.message.contains(text), "{}", error.message);
+        }
+    }
+    assert_eq!(cluster.requests().writes(), writes, "{front_end} wrote something");
 }
 
 #[test]
@@ -206,21 +289,21 @@ fn a_planted_revision_with_cluster_admin_and_another_namespace_creates_neither()
         let elsewhere = json!({"apiVersion": "v1", "kind": "ConfigMap",
             "metadata": {"name": "planted", "namespace": "kube-system"}, "data": {"a": "b"}});
         let number = plant_revision(&cluster, "dev", "iris-dev", None, vec![binding, elsewhere]);
-        let writes = cluster.requests().writes();
-        match front_end {
-            "cli" => assert_eq!(
-                cli(repo.path(), &cluster, &["rollback", "--env", "dev", "--to", &number.to_string(), "--yes", "--allow-unverified"]),
-                ExitCode::GateFailed
-            ),
-            _ => {
-                let error = app_rollback(repo.path(), &cluster, "dev", number).expect_err("refused");
-                assert_eq!(error.code, "revision-refused", "{error:?}");
-                assert!(error.message.contains("cluster-scoped"), "{}", error.message);
-                assert!(error.message.contains("kube-system"), "{}", error.message);
-            }
-        }
-        assert_eq!(cluster.requests().writes(), writes, "{front_end} wrote something");
-        assert!(!object_exists(&cluster, ("rbac.authorization.k8s.io/v1", "ClusterRoleBinding"), None, "pwned"));
+        let says = ["cluster-scoped", "kube-system"];
+        assert_rollback_refused(
+            front_end,
+            repo.path(),
+            &cluster,
+            number,
+            &["--allow-unverified"],
+            &says,
+        );
+        assert!(!object_exists(
+            &cluster,
+            ("rbac.authorization.k8s.io/v1", "ClusterRoleBinding"),
+            None,
+            "pwned"
+        ));
         assert!(!object_exists(&cluster, ("v1", "ConfigMap"), Some("kube-system"), "planted"));
     }
 }
@@ -233,17 +316,8 @@ fn a_revision_holding_a_plaintext_secret_is_refused_by_both_front_ends() {
         let secret = json!({"apiVersion": "v1", "kind": "Secret",
             "metadata": {"name": "creds", "namespace": "iris-dev"}, "data": {"password": "aHVudGVyMg=="}});
         let number = plant_revision(&cluster, "dev", "iris-dev", None, vec![secret]);
-        match front_end {
-            "cli" => assert_eq!(
-                cli(repo.path(), &cluster, &["rollback", "--env", "dev", "--to", &number.to_string(), "--yes", "--allow-unverified"]),
-                ExitCode::GateFailed
-            ),
-            _ => {
-                let error = app_rollback(repo.path(), &cluster, "dev", number).expect_err("refused");
-                assert_eq!(error.code, "revision-refused", "{error:?}");
-                assert!(error.message.contains("plaintext"), "{}", error.message);
-            }
-        }
+        let flags = ["--allow-unverified"];
+        assert_rollback_refused(front_end, repo.path(), &cluster, number, &flags, &["plaintext"]);
         assert!(!object_exists(&cluster, ("v1", "Secret"), Some("iris-dev"), "creds"));
     }
 }
@@ -254,28 +328,15 @@ fn a_revision_whose_manifests_differ_from_its_commit_is_refused_by_both_front_en
     for front_end in ["cli", "app"] {
         let cluster = synced_dev(repo.path());
         // Revision 1's own manifests, one value changed, claiming revision 1's commit.
-        let (_, raw) = runtime()
-            .block_on(history::find(&cluster, "dev", "iris-dev", 1))
-            .expect("revision 1");
+        let (_, raw) =
+            runtime().block_on(history::find(&cluster, "dev", "iris-dev", 1)).expect("revision 1");
         let mut objects: Vec<Value> =
             history::manifests(&raw).expect("manifests").into_iter().map(|s| s.object).collect();
         let config = objects.iter_mut().find(|o| o["kind"] == "ConfigMap").expect("a ConfigMap");
         config["data"]["LOG_LEVEL"] = json!("trace");
         let number = plant_revision(&cluster, "dev", "iris-dev", Some(head(repo.path())), objects);
-        let writes = cluster.requests().writes();
-        match front_end {
-            "cli" => assert_eq!(
-                cli(repo.path(), &cluster, &["rollback", "--env", "dev", "--to", &number.to_string(), "--yes"]),
-                ExitCode::GateFailed
-            ),
-            _ => {
-                let error = app_rollback(repo.path(), &cluster, "dev", number).expect_err("refused");
-                assert_eq!(error.code, "revision-refused", "{error:?}");
-                assert!(error.message.contains("differ from what that commit has"), "{}", error.message);
-                assert!(error.message.contains("ConfigMap iris-dev/iris-server-config"), "{}", error.message);
-            }
-        }
-        assert_eq!(cluster.requests().writes(), writes, "{front_end} wrote something");
+        let says = ["differ from what that commit has", "ConfigMap iris-dev/iris-server-config"];
+        assert_rollback_refused(front_end, repo.path(), &cluster, number, &[], &says);
     }
 }
 
@@ -287,18 +348,31 @@ fn an_unverifiable_revision_needs_consent_on_the_cli_and_a_verified_one_restores
     commit_all(repo.path(), "quieter");
     assert_eq!(cli(repo.path(), &cluster, &["sync", "--env", "dev", "--yes"]), ExitCode::Ok);
     // Revision 1 matches the first commit: restored without any flag.
-    assert_eq!(cli(repo.path(), &cluster, &["rollback", "--env", "dev", "--to", "1", "--yes"]), ExitCode::Ok);
-    let config = ObjectKey::new(&Gvk::from_api_version("v1", "ConfigMap"), Some("iris-dev"), "iris-server-config");
+    assert_eq!(
+        cli(repo.path(), &cluster, &["rollback", "--env", "dev", "--to", "1", "--yes"]),
+        ExitCode::Ok
+    );
+    let config = ObjectKey::new(
+        &Gvk::from_api_version("v1", "ConfigMap"),
+        Some("iris-dev"),
+        "iris-server-config",
+    );
     assert_eq!(cluster.object(&config).expect("config")["data"]["LOG_LEVEL"], "debug");
     // A revision with no commit: only with --allow-unverified.
-    let (_, raw) = runtime().block_on(history::find(&cluster, "dev", "iris-dev", 2)).expect("revision 2");
-    let objects = history::manifests(&raw).expect("manifests").into_iter().map(|s| s.object).collect();
+    let (_, raw) =
+        runtime().block_on(history::find(&cluster, "dev", "iris-dev", 2)).expect("revision 2");
+    let objects =
+        history::manifests(&raw).expect("manifests").into_iter().map(|s| s.object).collect();
     let number = plant_revision(&cluster, "dev", "iris-dev", None, objects).to_string();
-    let refused = cli(repo.path(), &cluster, &["rollback", "--env", "dev", "--to", &number, "--yes"]);
+    let refused =
+        cli(repo.path(), &cluster, &["rollback", "--env", "dev", "--to", &number, "--yes"]);
     assert_eq!(refused, ExitCode::GateFailed);
     assert_eq!(cluster.object(&config).expect("config")["data"]["LOG_LEVEL"], "debug");
-    let allowed =
-        cli(repo.path(), &cluster, &["rollback", "--env", "dev", "--to", &number, "--yes", "--allow-unverified"]);
+    let allowed = cli(
+        repo.path(),
+        &cluster,
+        &["rollback", "--env", "dev", "--to", &number, "--yes", "--allow-unverified"],
+    );
     assert_eq!(allowed, ExitCode::Ok);
     assert_eq!(cluster.object(&config).expect("config")["data"]["LOG_LEVEL"], "warn");
 }
@@ -316,7 +390,7 @@ impl Progress for RecoverOnRollback {
 fn engine_sync(engine: &Engine, env: &str, progress: &dyn Progress) -> coxswain::sync::SyncReport {
     let request = SyncRequest { timeout: Duration::from_millis(300), ..SyncRequest::default() };
     match runtime().block_on(engine.sync(env, &request, progress)).expect("sync") {
-        SyncOutcome::Finished { report, .. } => report,
+        SyncOutcome::Finished { report, .. } => *report,
         SyncOutcome::Offline { reason, .. } => panic!("offline: {reason}"),
     }
 }
@@ -324,22 +398,42 @@ fn engine_sync(engine: &Engine, env: &str, progress: &dyn Progress) -> coxswain:
 #[test]
 fn a_rollout_that_never_becomes_ready_rolls_back_through_the_gates() {
     let repo = example_git_repo();
-    edit(repo.path(), "environments/dev/env.yaml", "prune: true", "prune: true\nrollbackOnFailure: true");
+    edit(
+        repo.path(),
+        "environments/dev/env.yaml",
+        "prune: true",
+        "prune: true\nrollbackOnFailure: true",
+    );
     commit_all(repo.path(), "roll back on failure");
     let cluster = MemoryCluster::new();
     let engine = Engine::open(repo.path(), connector(&cluster)).expect("engine");
     assert_eq!(engine_sync(&engine, "dev", &Silent).status, SyncStatus::Synced);
 
     cluster.set_auto_ready(false);
-    edit(repo.path(), "environments/dev/iris-server.yaml", "iris-server:1.1.0", "iris-server:1.2.0-broken");
+    edit(
+        repo.path(),
+        "environments/dev/iris-server.yaml",
+        "iris-server:1.1.0",
+        "iris-server:1.2.0-broken",
+    );
     commit_all(repo.path(), "broken image");
     let engine = Engine::open(repo.path(), connector(&cluster)).expect("engine");
     let report = engine_sync(&engine, "dev", &RecoverOnRollback(cluster.clone()));
     assert_eq!(report.status, SyncStatus::RolledBack, "{report:?}");
     assert_eq!(report.rolled_back_to, Some(1));
-    assert!(report.error.as_deref().is_some_and(|e| e.contains("not healthy within")), "{report:?}");
-    let deployment = ObjectKey::new(&Gvk::from_api_version("apps/v1", "Deployment"), Some("iris-dev"), "iris-server");
-    let image = cluster.object(&deployment).expect("deployment")["spec"]["template"]["spec"]["containers"][0]["image"].clone();
+    assert!(
+        report.error.as_deref().is_some_and(|e| e.contains("not healthy within")),
+        "{report:?}"
+    );
+    let deployment = ObjectKey::new(
+        &Gvk::from_api_version("apps/v1", "Deployment"),
+        Some("iris-dev"),
+        "iris-server",
+    );
+    let image =
+        cluster.object(&deployment).expect("deployment")["spec"]["template"]["spec"]["containers"]
+            [0]["image"]
+            .clone();
     assert!(image.as_str().is_some_and(|i| i.ends_with(":1.1.0")), "{image}");
     let outcomes: Vec<(u64, Outcome, Option<u64>)> = runtime()
         .block_on(history::list(&cluster, "dev", "iris-dev"))
@@ -347,13 +441,25 @@ fn a_rollout_that_never_becomes_ready_rolls_back_through_the_gates() {
         .iter()
         .map(|(r, _)| (r.number, r.outcome, r.rollback_of))
         .collect();
-    assert_eq!(outcomes, [(3, Outcome::Succeeded, Some(1)), (2, Outcome::Unhealthy, None), (1, Outcome::Succeeded, None)]);
+    assert_eq!(
+        outcomes,
+        [
+            (3, Outcome::Succeeded, Some(1)),
+            (2, Outcome::Unhealthy, None),
+            (1, Outcome::Succeeded, None)
+        ]
+    );
 }
 
 #[test]
 fn the_automatic_rollback_refuses_a_planted_revision() {
     let repo = example_git_repo();
-    edit(repo.path(), "environments/dev/env.yaml", "prune: true", "prune: true\nrollbackOnFailure: true");
+    edit(
+        repo.path(),
+        "environments/dev/env.yaml",
+        "prune: true",
+        "prune: true\nrollbackOnFailure: true",
+    );
     commit_all(repo.path(), "roll back on failure");
     let cluster = MemoryCluster::new();
     let engine = Engine::open(repo.path(), connector(&cluster)).expect("engine");
@@ -365,12 +471,22 @@ fn the_automatic_rollback_refuses_a_planted_revision() {
     plant_revision(&cluster, "dev", "iris-dev", None, vec![binding]);
 
     cluster.set_auto_ready(false);
-    edit(repo.path(), "environments/dev/iris-server.yaml", "iris-server:1.1.0", "iris-server:1.2.0-broken");
+    edit(
+        repo.path(),
+        "environments/dev/iris-server.yaml",
+        "iris-server:1.1.0",
+        "iris-server:1.2.0-broken",
+    );
     commit_all(repo.path(), "broken image");
     let engine = Engine::open(repo.path(), connector(&cluster)).expect("engine");
     let report = engine_sync(&engine, "dev", &RecoverOnRollback(cluster.clone()));
     assert_eq!(report.status, SyncStatus::Unhealthy, "{report:?}");
     let error = report.error.expect("a reason");
     assert!(error.contains("automatic rollback to revision 2 refused"), "{error}");
-    assert!(!object_exists(&cluster, ("rbac.authorization.k8s.io/v1", "ClusterRoleBinding"), None, "pwned"));
+    assert!(!object_exists(
+        &cluster,
+        ("rbac.authorization.k8s.io/v1", "ClusterRoleBinding"),
+        None,
+        "pwned"
+    ));
 }

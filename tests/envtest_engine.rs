@@ -62,7 +62,7 @@ async fn engine_against_real_api_server() {
         Ok(None) => return,
         Err(error) => panic!("could not start or reach the test API server: {error}"),
     };
-    let scenarios: [(&str, Scenario); 11] = [
+    let scenarios: [(&str, Scenario); 12] = [
         ("fresh-namespace-plan", |ctx| Box::pin(fresh_namespace_plan(ctx))),
         ("sync-tiers-then-no-op", |ctx| Box::pin(sync_in_tiers_then_no_op(ctx))),
         ("canonical-values", |ctx| Box::pin(canonical_values_replan_locally(ctx))),
@@ -74,6 +74,7 @@ async fn engine_against_real_api_server() {
         ("history-rollback", |ctx| Box::pin(history_and_rollback(ctx))),
         ("unhealthy", |ctx| Box::pin(unhealthy_without_controller(ctx))),
         ("creates-validated", |ctx| Box::pin(invalid_object_blocks_sync(ctx))),
+        ("planted-revision", |ctx| Box::pin(planted_revision_is_refused(ctx))),
     ];
     let mut failures = Vec::new();
     for (name, scenario) in scenarios {
@@ -892,4 +893,115 @@ async fn sync_and_rollback_can_be_spawned() {
     let live =
         cluster.get(&config_maps, Some("spawned"), "a").await.expect("get").expect("a exists");
     assert_eq!(live["data"]["k"], "v");
+}
+
+/// A revision `ConfigMap` planted by someone who may only write `ConfigMap`s in the namespace —
+/// a `ClusterRoleBinding` to cluster-admin and a `ConfigMap` in kube-system — is refused by the
+/// engine's rollback, and neither object exists on the real server afterwards.
+async fn planted_revision_is_refused(ctx: &Ctx) -> Outcome {
+    use coxswain::engine::{
+        Connector, Engine, EngineError, RollbackRequest, SyncOutcome, SyncRequest,
+    };
+    use coxswain::history::{Revision, StoredObject};
+    let ns = ctx.namespace.clone();
+    let dir = tempfile::tempdir().map_err(|e| e.to_string())?;
+    let env_dir = dir.path().join("environments/dev");
+    std::fs::create_dir_all(&env_dir).map_err(|e| e.to_string())?;
+    std::fs::write(env_dir.join("env.yaml"), format!("namespace: {ns}\n"))
+        .map_err(|e| e.to_string())?;
+    let config = "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: settings\ndata:\n  a: b\n";
+    std::fs::write(env_dir.join("config.yaml"), config).map_err(|e| e.to_string())?;
+    let repo = git2::Repository::init(dir.path()).map_err(|e| e.to_string())?;
+    let mut index = repo.index().map_err(|e| e.to_string())?;
+    index.add_all(["*"], git2::IndexAddOption::DEFAULT, None).map_err(|e| e.to_string())?;
+    let tree = repo
+        .find_tree(index.write_tree().map_err(|e| e.to_string())?)
+        .map_err(|e| e.to_string())?;
+    let signature =
+        git2::Signature::now("Test", "test@example.invalid").map_err(|e| e.to_string())?;
+    repo.commit(Some("HEAD"), &signature, &signature, "dev", &tree, &[])
+        .map_err(|e| e.to_string())?;
+
+    let cluster = ctx.engine();
+    let connector: Connector = Arc::new(move |_context| {
+        let cluster = cluster.clone();
+        Box::pin(async move { Ok(cluster) })
+    });
+    let engine = Engine::open(dir.path(), connector).map_err(|e| e.to_string())?;
+    match engine.sync("dev", &SyncRequest::default(), &Silent).await.map_err(|e| e.to_string())? {
+        SyncOutcome::Finished { report, .. } => {
+            ensure_eq!(
+                report.status,
+                SyncStatus::Synced,
+                format!("first sync ({:?})", report.error)
+            );
+        }
+        SyncOutcome::Offline { reason, .. } => return Err(format!("offline: {reason}")),
+    }
+    let binding_name = format!("{ns}-pwned");
+    let planted = [
+        json!({"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "ClusterRoleBinding",
+            "metadata": {"name": binding_name},
+            "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": "cluster-admin"},
+            "subjects": [{"kind": "ServiceAccount", "name": "mallory", "namespace": ns}]}),
+        json!({"apiVersion": "v1", "kind": "ConfigMap",
+            "metadata": {"name": binding_name, "namespace": "kube-system"}, "data": {"a": "b"}}),
+    ];
+    let stored: Vec<StoredObject> = planted
+        .into_iter()
+        .map(|object| StoredObject {
+            file: "environments/dev/planted.yaml".into(),
+            line: 1,
+            object,
+        })
+        .collect();
+    let revision = Revision {
+        number: 0,
+        git_sha: None,
+        dirty: false,
+        author: "mallory".into(),
+        time: "2026-11-30T00:00:00Z".into(),
+        outcome: RevisionOutcome::Succeeded,
+        message: "planted".into(),
+        applied: Vec::new(),
+        pruned: Vec::new(),
+        rollback_of: None,
+        manifests_digest: None,
+    };
+    let mallory = Owner { instance: "planted".into(), env: "dev".into() };
+    let number = history::record(
+        ctx.direct.as_ref(),
+        &mallory,
+        &ns,
+        revision,
+        &history::desired_objects(&stored),
+    )
+    .await
+    .map_err(|e| e.to_string())?
+    .number;
+    let request =
+        RollbackRequest { to: Some(number), allow_unverified: true, ..RollbackRequest::default() };
+    match engine.rollback("dev", &request, &Silent).await {
+        Err(EngineError::Refused(failure)) => ensure(
+            failure.message.contains("cluster-scoped") && failure.message.contains("kube-system"),
+            || format!("refusal: {failure}"),
+        )?,
+        Err(other) => return Err(format!("refused for the wrong reason: {other}")),
+        Ok(outcome) => {
+            return Err(format!("the planted revision was restored: {:?}", outcome.report.status));
+        }
+    }
+    let bindings = ctx
+        .direct
+        .resolve(&Gvk::from_api_version("rbac.authorization.k8s.io/v1", "ClusterRoleBinding"))
+        .await
+        .map_err(|e| e.to_string())?;
+    let found = ctx.direct.get(&bindings, None, &binding_name).await.map_err(|e| e.to_string())?;
+    ensure(found.is_none(), || "the ClusterRoleBinding was created".into())?;
+    let found = ctx
+        .direct
+        .get(&config_maps(), Some("kube-system"), &binding_name)
+        .await
+        .map_err(|e| e.to_string())?;
+    ensure(found.is_none(), || "the kube-system ConfigMap was created".into())
 }

@@ -167,4 +167,3 @@ pub struct RepoInfo {
     /// Contexts in the kubeconfig (empty when there is none).
     pub contexts: Vec<String>,
 }
-

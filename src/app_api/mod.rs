@@ -17,7 +17,9 @@ pub use dto::{
 use crate::cluster::{ClusterError, WatchEvent};
 use crate::diagnostic::Diagnostic;
 pub use crate::engine::{Connector, Preview, RollbackOutcome, default_connector};
-use crate::engine::{Engine, EngineError, ForgeSettings, RollbackRequest, SyncOutcome, SyncRequest};
+use crate::engine::{
+    Engine, EngineError, ForgeSettings, RollbackRequest, SyncOutcome, SyncRequest,
+};
 pub use crate::git::{REMOTE_COMMITS_SHOWN, RemoteCommit, RemoteStatus};
 use crate::health;
 use crate::history::Revision;
@@ -220,8 +222,10 @@ impl Session {
             ..self.sync_request(name)
         };
         match self.engine.sync(name, &request, progress).await? {
-            SyncOutcome::Finished { report, .. } => refused(report),
-            SyncOutcome::Offline { reason, .. } => Err(ApiError::new("cluster-unreachable", reason)),
+            SyncOutcome::Finished { report, .. } => refused(*report),
+            SyncOutcome::Offline { reason, .. } => {
+                Err(ApiError::new("cluster-unreachable", reason))
+            }
         }
     }
 
@@ -234,7 +238,12 @@ impl Session {
         // The app shows a revision's verification in the preview the user confirms, so an
         // unverifiable revision of an unprotected env is restored on that confirmation
         // (protected envs refuse it whatever).
-        RollbackRequest { to, context: self.context(name), allow_unverified: true, ..RollbackRequest::default() }
+        RollbackRequest {
+            to,
+            context: self.context(name),
+            allow_unverified: true,
+            ..RollbackRequest::default()
+        }
     }
 
     /// The plan that restoring revision `to` (default: the last good one before the newest)

@@ -75,6 +75,8 @@ pub(super) enum Command {
         #[arg(long, conflicts_with = "model")]
         env: Option<String>,
         /// Validate this ONNX file (repo-relative) instead of an env's model; needs --spec.
+        /// Outside a Coxswain repo: relative to the working directory, and the spec's paths
+        /// relative to the spec file.
         #[arg(long, requires = "spec")]
         model: Option<String>,
         /// Expected sha256 of --model.
@@ -181,7 +183,6 @@ pub(super) struct SyncArgs {
     #[arg(short, long, value_enum, default_value_t = Format::Text)]
     pub(super) output: Format,
 }
-
 
 pub(super) fn parse_duration(text: &str) -> Result<Duration, String> {
     let (number, unit) =

@@ -101,6 +101,13 @@ async fn run(cli: Cli, connector: Connector) -> Result<ExitCode, EngineError> {
             message: "--sync and its flags cannot be combined with a subcommand; put a subcommand's flags after it (e.g. `coxswain plan --env dev`)".into(),
         });
     }
+    #[cfg(feature = "model-validation")]
+    if let Some(Command::Validate { model: Some(model), spec: Some(spec), sha256, output, .. }) =
+        &cli.command
+        && crate::repo::Repo::open(&cli.repo).is_err()
+    {
+        return render::standalone_validation(model, sha256.as_deref(), spec, *output);
+    }
     let engine = Engine::open(&cli.repo, connector)?;
     match cli.command {
         None if cli.sync => sync_command(&engine, cli.sync_args).await,

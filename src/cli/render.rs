@@ -106,7 +106,7 @@ pub(super) fn sync(
     for outcome in outcomes {
         match outcome {
             SyncOutcome::Finished { report, notes: env_notes } => {
-                reports.push(report.clone());
+                reports.push((**report).clone());
                 notes.extend(env_notes.iter().map(|n| format!("{}: {n}", report.env)));
             }
             SyncOutcome::Offline { env, context, reason, notes: env_notes } => {
@@ -292,4 +292,41 @@ pub(super) fn validations(results: &[crate::engine::ModelValidation], output: Fo
         }
     }
     code
+}
+
+/// `validate --model F --spec S` outside a Coxswain repo: the spec's paths are relative to the
+/// spec file, the model's to the working directory; there is no baseline.
+#[cfg(feature = "model-validation")]
+pub(super) fn standalone_validation(
+    model: &str,
+    sha256: Option<&str>,
+    spec_file: &Path,
+    output: Format,
+) -> Result<ExitCode, EngineError> {
+    let spec = crate::validate::read_spec_file(spec_file)?;
+    let report = coxswain_model::validate_standalone(
+        Path::new(model),
+        sha256,
+        &spec,
+        spec_file,
+        &coxswain_model::Limits::default(),
+    )
+    .map_err(crate::validate::ValidateError::from)?;
+    match output {
+        Format::Json => {
+            let entry = serde_json::json!({"target": model, "baselineEnv": null, "passed": report.passed(), "report": report});
+            println!(
+                "{}",
+                to_json(&serde_json::json!({"schemaVersion": 1, "validations": [entry]}))
+            );
+        }
+        Format::Markdown => {
+            println!("#### Model validation: {model}\n\n{}", report.render_markdown());
+        }
+        Format::Text => {
+            let verdict = if report.passed() { "passed" } else { "FAILED" };
+            println!("{model}: {verdict}\n{}", report.render_text());
+        }
+    }
+    Ok(if report.passed() { ExitCode::Ok } else { ExitCode::GateFailed })
 }

@@ -34,7 +34,10 @@ impl Connections {
 
     /// The cluster of `context`, connecting on first use. Failures are not cached: the next
     /// call tries again (the cluster may come back).
-    pub(super) async fn get(&self, context: Option<&str>) -> Result<Arc<dyn Cluster>, ClusterError> {
+    pub(super) async fn get(
+        &self,
+        context: Option<&str>,
+    ) -> Result<Arc<dyn Cluster>, ClusterError> {
         let key = context.map(str::to_owned);
         let mut open = self.open.lock().await;
         if let Some(cluster) = open.get(&key) {

@@ -57,7 +57,8 @@ fn input(env: &Environment) -> Result<(), Failure> {
 }
 
 fn policy_gate(env: &Environment) -> Result<(), Failure> {
-    let errors: Vec<Diagnostic> = policy::check(env).into_iter().filter(|d| d.is_error()).collect();
+    let errors: Vec<Diagnostic> =
+        policy::check(env).into_iter().filter(Diagnostic::is_error).collect();
     let Some(first) = errors.first() else { return Ok(()) };
     let list: Vec<String> = errors.iter().map(ToString::to_string).collect();
     let message = format!("policy gate failed:\n  {}", list.join("\n  "));
@@ -83,11 +84,17 @@ fn model_gate(
             )));
         }
         Err(error) => {
-            return Err(Failure::new(FailureKind::ModelError, format!("model gate error: {error}")));
+            return Err(Failure::new(
+                FailureKind::ModelError,
+                format!("model gate error: {error}"),
+            ));
         }
     };
     let report = validate::run(root, model, &spec, None).map_err(|error| {
-        Failure::new(FailureKind::ModelError, format!("model gate error: model validation: {error}"))
+        Failure::new(
+            FailureKind::ModelError,
+            format!("model gate error: model validation: {error}"),
+        )
     })?;
     if !report.passed() {
         let message = format!("model validation failed:\n{}", report.render_text());
@@ -157,7 +164,6 @@ pub fn admit_restore(
                 ));
             }
         }
-        Verification::Verified { .. } => {}
         Verification::Unverified { reason } if env.config.protected => {
             return Err(Failure::new(
                 FailureKind::Protected,
@@ -176,7 +182,7 @@ pub fn admit_restore(
                 env.name
             )));
         }
-        Verification::Unverified { .. } => {}
+        Verification::Verified { .. } | Verification::Unverified { .. } => {}
     }
     Ok((restored, verification))
 }
@@ -235,8 +241,11 @@ fn differences(git: &[DesiredObject], revision: &[DesiredObject]) -> String {
     };
     let extra: Vec<&String> = revision.keys().filter(|k| !git.contains_key(*k)).collect();
     let missing: Vec<&String> = git.keys().filter(|k| !revision.contains_key(*k)).collect();
-    let changed: Vec<&String> =
-        revision.iter().filter(|(k, v)| git.get(*k).is_some_and(|g| g != *v)).map(|(k, _)| k).collect();
+    let changed: Vec<&String> = revision
+        .iter()
+        .filter(|(k, v)| git.get(*k).is_some_and(|g| g != *v))
+        .map(|(k, _)| k)
+        .collect();
     let mut parts = Vec::new();
     if !extra.is_empty() {
         parts.push(format!("only in the revision: {}", names(extra)));

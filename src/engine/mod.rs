@@ -90,7 +90,7 @@ impl Default for SyncRequest {
 #[derive(Debug, Clone)]
 pub enum SyncOutcome {
     /// It ran (or a gate refused it: `report.status` is `Blocked` with the reason).
-    Finished { report: SyncReport, notes: Vec<String> },
+    Finished { report: Box<SyncReport>, notes: Vec<String> },
     /// A dry run with no cluster to ask: everything that needs none was checked.
     Offline { env: String, context: Option<String>, reason: String, notes: Vec<String> },
 }
@@ -285,7 +285,10 @@ impl Engine {
                 Err(failure) => {
                     let report = SyncReport::new_for(&env, SyncStatus::Blocked)
                         .ended(SyncStatus::Blocked, failure);
-                    return Ok(SyncOutcome::Finished { report, notes: Vec::new() });
+                    return Ok(SyncOutcome::Finished {
+                        report: Box::new(report),
+                        notes: Vec::new(),
+                    });
                 }
             };
         let mut notes = admission.notes;
@@ -310,7 +313,7 @@ impl Engine {
                 };
                 let report = SyncReport::new_for(&env, SyncStatus::Failed)
                     .ended(SyncStatus::Failed, Failure::new(kind, error.to_string()));
-                return Ok(SyncOutcome::Finished { report, notes });
+                return Ok(SyncOutcome::Finished { report: Box::new(report), notes });
             }
         };
         let git = admission.git.as_ref();
@@ -337,7 +340,7 @@ impl Engine {
         if report.status == SyncStatus::Unhealthy && env.config.rollback_on_failure {
             report = self.roll_back_after_failure(&env, cluster, &options, progress, report).await;
         }
-        Ok(SyncOutcome::Finished { report, notes })
+        Ok(SyncOutcome::Finished { report: Box::new(report), notes })
     }
 
     /// An environment's revisions, newest first.
@@ -454,7 +457,7 @@ impl Engine {
         let services = Services {
             forge: match &forge {
                 Ok(forge) => ForgeAccess::Ready(forge),
-                Err(why) => ForgeAccess::Unavailable(why.clone()),
+                Err(why) => ForgeAccess::Unavailable(why.to_string()),
             },
             cluster: ClusterAccess::from_result(
                 self.connections.get(target_context.as_deref()).await,

@@ -9,7 +9,9 @@ use crate::cluster::Cluster;
 use crate::history::{self, Revision};
 use crate::plan::{PlanOptions, plan_env};
 use crate::repo::Environment;
-use crate::sync::{self, Failure, FailureKind, Progress, SyncEvent, SyncOptions, SyncReport, SyncStatus};
+use crate::sync::{
+    self, Failure, FailureKind, Progress, SyncEvent, SyncOptions, SyncReport, SyncStatus,
+};
 use serde::Serialize;
 use serde_json::Value;
 use std::sync::Arc;
@@ -90,8 +92,7 @@ impl Engine {
         name: &str,
         request: &RollbackRequest,
     ) -> Result<Preview, EngineError> {
-        let (env, cluster, revision, restored, verification) =
-            self.admitted(name, request).await?;
+        let (env, cluster, revision, restored, verification) = self.admitted(name, request).await?;
         let plan = plan_env(cluster.as_ref(), &restored, &PlanOptions::default())
             .await
             .map_err(|e| EngineError::cluster(&env.name, e))?;
@@ -105,8 +106,7 @@ impl Engine {
         request: &RollbackRequest,
         progress: &dyn Progress,
     ) -> Result<RollbackOutcome, EngineError> {
-        let (env, cluster, revision, restored, verification) =
-            self.admitted(name, request).await?;
+        let (env, cluster, revision, restored, verification) = self.admitted(name, request).await?;
         if request.with_git && revision.git_sha.is_none() {
             return Err(EngineError::NoGitRevision { revision: revision.number });
         }
@@ -120,7 +120,8 @@ impl Engine {
             ..SyncOptions::default()
         };
         progress.event(&env.name, &SyncEvent::RollingBack { to: revision.number });
-        let confirming = Confirming { inner: progress, fingerprint: request.fingerprint.as_deref() };
+        let confirming =
+            Confirming { inner: progress, fingerprint: request.fingerprint.as_deref() };
         let mut report = sync::sync_env(cluster, &restored, &options, &confirming).await;
         plan_changed(&mut report, request.fingerprint.as_deref());
         let (mut commit, mut branch) = (None, None);
@@ -132,7 +133,8 @@ impl Engine {
             let number = revision.number;
             let on_branch =
                 env.config.protected.then(|| format!("coxswain/rollback-{}-{number}", env.name));
-            let message = format!("Roll back environments/{} to revision {number} ({sha})", env.name);
+            let message =
+                format!("Roll back environments/{} to revision {number} ({sha})", env.name);
             let oid = crate::git::commit_env_restore(
                 self.root(),
                 &env.name,
@@ -202,10 +204,9 @@ impl Engine {
             SyncStatus::Failed
         };
         let note = match rollback.error {
-            Some(error) => format!(
-                "rollback to revision {} did not complete: {error}",
-                revision.number
-            ),
+            Some(error) => {
+                format!("rollback to revision {} did not complete: {error}", revision.number)
+            }
             None => format!("rolled back to revision {}", revision.number),
         };
         report.error = Some(failure.and(&note));

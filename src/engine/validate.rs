@@ -67,8 +67,8 @@ impl Engine {
                     .clone()
                     .ok_or_else(|| ValidateError::NoModel { env: env.name.clone() })?;
                 let (spec, _) = validate::spec_for_env(&pipelines, &env.name)?;
-                let baseline =
-                    against.or_else(|| validate::baseline_env(&pipelines, &environments, &env.name));
+                let baseline = against
+                    .or_else(|| validate::baseline_env(&pipelines, &environments, &env.name));
                 let label = format!(
                     "{} ({} {})",
                     env.name,

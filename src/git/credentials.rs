@@ -7,7 +7,10 @@ use git2::{Cred, CredentialType, RemoteCallbacks};
 /// https, never to an `http://` or `git://` remote. libgit2 asks again after a refused
 /// credential, so attempts are counted and the fourth gives up with a message listing what was
 /// tried, instead of looping.
-pub fn remote_callbacks<'a>(config: &'a git2::Config, token: Option<&'a str>) -> RemoteCallbacks<'a> {
+pub fn remote_callbacks<'a>(
+    config: &'a git2::Config,
+    token: Option<&'a str>,
+) -> RemoteCallbacks<'a> {
     let mut attempts = 0u8;
     let mut callbacks = RemoteCallbacks::new();
     callbacks.credentials(move |url, username, allowed| {

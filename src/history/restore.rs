@@ -96,7 +96,8 @@ pub fn restore(
     let objects = objects
         .into_iter()
         .map(|mut o| {
-            o.source.line = origin.get(&(o.source.file.clone(), o.source.line)).copied().unwrap_or(0);
+            o.source.line =
+                origin.get(&(o.source.file.clone(), o.source.line)).copied().unwrap_or(0);
             o
         })
         .collect();

@@ -510,9 +510,14 @@ pub fn github_token_from_env() -> Option<String> {
     non_empty_env("GITHUB_TOKEN").or_else(|| non_empty_env("GH_TOKEN"))
 }
 
+/// Why no forge is configured (completes "opening a pull request needs GitHub access: …").
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct NoForgeReason(pub String);
+
 /// [`github_forge`] with everything from the environment, as GitHub Actions sets it
 /// (`GITHUB_REPOSITORY`, `GITHUB_API_URL`, the token): for callers with no command line.
-pub fn github_forge_from_env(root: &Path, remote: &str) -> Result<forge::GitHub, String> {
+pub fn github_forge_from_env(root: &Path, remote: &str) -> Result<forge::GitHub, NoForgeReason> {
     github_forge(
         root,
         remote,
@@ -532,24 +537,26 @@ pub fn github_forge(
     repository: Option<&str>,
     api: Option<&str>,
     token: Option<&str>,
-) -> Result<forge::GitHub, String> {
-    let token = token.filter(|t| !t.is_empty()).ok_or("set GITHUB_TOKEN (or GH_TOKEN)")?;
+) -> Result<forge::GitHub, NoForgeReason> {
+    let token = token
+        .filter(|t| !t.is_empty())
+        .ok_or_else(|| NoForgeReason("set GITHUB_TOKEN (or GH_TOKEN)".into()))?;
     let repository = if let Some(repository) = repository.filter(|r| !r.is_empty()) {
         repository.to_owned()
     } else {
         let url = UserRepo::open(root)
             .and_then(|user| user.remote(remote))
             .map(|r| r.url)
-            .map_err(|e| e.to_string())?;
+            .map_err(|e| NoForgeReason(e.to_string()))?;
         forge::repository_from_url(&url).ok_or_else(|| {
-            format!(
+            NoForgeReason(format!(
                 "cannot tell the GitHub repository from the URL of remote {remote} ({url}); \
                  pass --github-repo OWNER/NAME"
-            )
+            ))
         })?
     };
     forge::GitHub::new(api.unwrap_or(forge::DEFAULT_API), &repository, token)
-        .map_err(|e| e.to_string())
+        .map_err(|e| NoForgeReason(e.to_string()))
 }
 
 #[cfg(test)]

@@ -13,6 +13,7 @@
 
 use crate::diagnostic::Diagnostic;
 use crate::repo::config::decode_document;
+use crate::repo::names::{InvalidName, check_label};
 use crate::yaml;
 use serde::Deserialize;
 use sha2::{Digest as _, Sha256};
@@ -110,10 +111,13 @@ pub fn parse(text: &str) -> Result<String, Diagnostic> {
 
 /// An instance id is a DNS-1123 label of at most [`MAX_LEN`] characters: it is a label value
 /// and part of the field manager's name.
-pub fn check(id: &str) -> Result<(), String> {
-    super::names::check_label(id)?;
+pub fn check(id: &str) -> Result<(), InvalidName> {
+    check_label(id)?;
     if id.len() > MAX_LEN {
-        return Err(format!("it has {} characters, at most {MAX_LEN} are allowed", id.len()));
+        return Err(InvalidName(format!(
+            "it has {} characters, at most {MAX_LEN} are allowed",
+            id.len()
+        )));
     }
     Ok(())
 }

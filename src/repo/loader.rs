@@ -227,7 +227,7 @@ fn check_document(
 }
 
 /// Checks that an environment's namespace is a valid namespace name.
-pub fn check_namespace(namespace: &str) -> Result<(), String> {
+pub fn check_namespace(namespace: &str) -> Result<(), super::names::InvalidName> {
     check_label(namespace)
 }
 

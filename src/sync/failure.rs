@@ -64,6 +64,7 @@ impl Failure {
     }
 
     /// The same failure, pointing at a finding (its code and `file:line`).
+    #[must_use]
     pub fn at(mut self, diagnostic: &crate::diagnostic::Diagnostic) -> Self {
         self.code = Some(diagnostic.code.clone());
         self.location = Some(diagnostic.location());
@@ -71,6 +72,7 @@ impl Failure {
     }
 
     /// Adds a note to the message, keeping the kind (e.g. "recording history failed").
+    #[must_use]
     pub fn and(mut self, note: &str) -> Self {
         self.message = format!("{}; {note}", self.message);
         self

@@ -171,6 +171,7 @@ impl SyncReport {
     }
 
     /// This report ending with `status` for `failure`.
+    #[must_use]
     pub fn ended(mut self, status: SyncStatus, failure: Failure) -> Self {
         self.status = status;
         self.error = Some(failure);

@@ -1,7 +1,10 @@
-//! Validation of the bundled iris models: load time, latency at batch 1 and 64, rows/s.
+//! Validation of the bundled models: load time, latency at batch 1 and 64, rows/s.
 //!
-//! `cargo bench -p coxswain-model --bench validate` (release profile). Prints one Markdown table,
-//! comparable with `python models/compare_onnxruntime.py` (same inputs, same measuring policy).
+//! `cargo bench -p coxswain-model --bench validate` (release profile). Prints Markdown tables,
+//! comparable with `python models/compare_onnxruntime.py` (same inputs, same measuring policy):
+//! the iris models, then the conv models — the bundled digits CNN and, when
+//! `COXSWAIN_BENCH_CONVNET` names the folder `models/make_bench_convnet.py` wrote, the synthetic
+//! text-line conv net (`--convnet` on the Python side).
 //! Each model is validated `RUNS` times and every column is the median over the runs (the
 //! machine is shared; single runs are noisy). The first model's text report is printed too, as a
 //! smoke check of the gate itself.
@@ -77,11 +80,7 @@ fn main() -> ExitCode {
         let Some(report) = last else {
             return ExitCode::FAILURE;
         };
-        let med = |i: usize| {
-            let mut v: Vec<f64> = rows.iter().filter_map(|r| r.get(i).copied()).collect();
-            v.sort_by(f64::total_cmp);
-            v.get(v.len() / 2).copied().unwrap_or(f64::NAN)
-        };
+        let med = |i: usize| median(&rows, i);
         println!(
             "| {version} | {:.4} | {:.1e} | {:.2} | {:.4} | {:.4} | {:.4} | {:.0} | {:.2} | {} |",
             med(0),
@@ -98,6 +97,100 @@ fn main() -> ExitCode {
     }
     if let Some(r) = first_report {
         println!("\n{}", r.render_text());
+    }
+    conv_table(&root)
+}
+
+/// Median of column `i` over the runs.
+fn median<const N: usize>(rows: &[[f64; N]], i: usize) -> f64 {
+    let mut v: Vec<f64> = rows.iter().filter_map(|r| r.get(i).copied()).collect();
+    v.sort_by(f64::total_cmp);
+    v.get(v.len() / 2).copied().unwrap_or(f64::NAN)
+}
+
+const DIGITS_SPEC: &str = r#"{
+    "dataset": "models/digits/validation.npz", "labelColumn": "label",
+    "input": {"name": "pixels", "shape": ["N", 1, 8, 8], "dtype": "f32"},
+    "output": {"name": "logits", "shape": ["N", 10], "dtype": "f32"},
+    "batchSize": 64,
+    "checks": {"minAccuracy": 0.95, "latencyMs": {"p50": 50, "batch": 1}}
+}"#;
+
+const CONVNET_SPEC: &str = r#"{
+    "dataset": "data.npz",
+    "input": {"name": "x", "shape": ["N", 3, 48, "W"], "dtype": "f32"},
+    "output": {"name": "probabilities", "shape": ["N", 2], "dtype": "f32"},
+    "batchSize": 8,
+    "checks": {"rtol": 1e-3, "atol": 1e-5, "latencyMs": {"p50": 500, "batch": 1}}
+}"#;
+
+/// The conv models: median of `RUNS` validations each.
+fn conv_table(root: &Path) -> ExitCode {
+    let mut models = vec![(
+        "digits 1.0.0".to_owned(),
+        root.to_path_buf(),
+        "models/digits/1.0.0/model.onnx".to_owned(),
+        DIGITS_SPEC,
+    )];
+    if let Some(dir) = std::env::var_os("COXSWAIN_BENCH_CONVNET") {
+        models.push(("bench convnet".into(), dir.into(), "model.onnx".into(), CONVNET_SPEC));
+    }
+    println!(
+        "\n| model | load ms | p50 b=1 ms | p50 b=B ms | p99 b=B ms | B | rows/s b=B | max abs diff vs golden | verdict |"
+    );
+    println!("|---|---|---|---|---|---|---|---|---|");
+    for (label, dir, path, spec) in models {
+        let spec: ValidationSpec = match serde_json::from_str(spec) {
+            Ok(s) => s,
+            Err(e) => {
+                eprintln!("bench spec: {e}");
+                return ExitCode::FAILURE;
+            }
+        };
+        let batch = spec.batch_size();
+        let candidate = ModelRef { path, sha256: None };
+        let mut rows: Vec<[f64; 6]> = Vec::with_capacity(RUNS);
+        let mut verdict = "pass";
+        for _ in 0..RUNS {
+            let report = match validate(&dir, &candidate, &spec, None, &Limits::default()) {
+                Ok(r) => r,
+                Err(e) => {
+                    eprintln!("{label}: {e}");
+                    return ExitCode::FAILURE;
+                }
+            };
+            if !report.passed() {
+                verdict = "fail";
+                eprintln!("{}", report.render_text());
+            }
+            let Some(m) = &report.metrics else {
+                eprintln!("{label}: no metrics\n{}", report.render_text());
+                return ExitCode::FAILURE;
+            };
+            let at = |b: usize| m.latency.iter().find(|l| l.batch == b);
+            let (Some(b1), Some(bb)) = (at(1), at(batch)) else {
+                eprintln!("{label}: latency at batch 1 and {batch} missing");
+                return ExitCode::FAILURE;
+            };
+            rows.push([
+                m.load_ms,
+                b1.p50_ms,
+                bb.p50_ms,
+                bb.p99_ms,
+                m.rows_per_s,
+                m.golden_max_abs_diff.unwrap_or(f64::NAN),
+            ]);
+        }
+        let med = |i: usize| median(&rows, i);
+        println!(
+            "| {label} | {:.2} | {:.4} | {:.4} | {:.4} | {batch} | {:.0} | {:.1e} | {verdict} |",
+            med(0),
+            med(1),
+            med(2),
+            med(3),
+            med(4),
+            med(5),
+        );
     }
     ExitCode::SUCCESS
 }

@@ -53,8 +53,17 @@ pub enum ValidationError {
     )]
     Timeout { file: String, limit: Duration },
 
-    #[error("{file}: unsupported dataset format; use a CSV file with a header row")]
+    #[error(
+        "{file}: unsupported dataset format; use a CSV file with a header row, a .npz bundle \
+         (np.savez) or a folder of .npy files"
+    )]
     UnsupportedDataset { file: String },
+
+    #[error("{file}: {reason}")]
+    DatasetFile { file: String, reason: String },
+
+    #[error("{file}: array `{array}`: {reason}")]
+    DatasetArray { file: String, array: String, reason: String },
 
     #[error("{file}: the dataset has a header but no rows")]
     EmptyDataset { file: String },

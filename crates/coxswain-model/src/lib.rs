@@ -11,6 +11,7 @@
 //! Golden outputs are per model version: when `checks.goldenOutputs` is unset, a `golden.npy`
 //! next to the model file is used if present, and the report says so.
 
+mod arrays;
 mod contract;
 mod dataset;
 mod engine;
@@ -23,7 +24,7 @@ mod proto;
 mod report;
 mod spec;
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use sha2::{Digest, Sha256};
@@ -31,12 +32,14 @@ use sha2::{Digest, Sha256};
 pub use error::ValidationError;
 pub use report::{BaselineReport, Check, LatencyStats, Metrics, ValidationReport, Verdict};
 pub use spec::{
-    Checks, DType, DimSpec, LatencySpec, Limits, ModelRef, Task, TensorContract, ValidationSpec,
+    Checks, DType, DimSpec, LatencySpec, Limits, ModelRef, OutputContract, Task, TensorContract,
+    TokenAgreementSpec, TopKSpec, ValidationSpec,
 };
 
 use contract::Naming;
 use dataset::Dataset;
-use engine::{Evaluation, Job, RunOutput};
+use engine::{Evaluation, Golden, Job, RunOutput};
+use paths::Base;
 
 /// Validates `candidate` against `spec`, comparing with `baseline` (the model the target
 /// environment serves) when given. Paths in `candidate`, `spec` and `baseline` are relative to
@@ -48,11 +51,45 @@ pub fn validate(
     baseline: Option<&ModelRef>,
     limits: &Limits,
 ) -> Result<ValidationReport, ValidationError> {
+    let base = Base::repo(repo_root)?;
+    run_gate(&base, candidate, spec, baseline, limits)
+}
+
+/// Validates a model file on its own, outside any repository (`coxswain validate --model F
+/// --spec S`): `model` is taken as given (relative to the working directory), the dataset and
+/// golden-output paths in `spec` are relative to the folder of `spec_file`, and paths are not
+/// confined (the user names their own files). There is no baseline.
+pub fn validate_standalone(
+    model: &Path,
+    sha256: Option<&str>,
+    spec: &ValidationSpec,
+    spec_file: &Path,
+    limits: &Limits,
+) -> Result<ValidationReport, ValidationError> {
+    let spec_dir = spec_file.parent().unwrap_or(Path::new(""));
+    let beside_spec = |p: &str| -> String {
+        let path = Path::new(p);
+        if path.is_absolute() { p.to_owned() } else { spec_dir.join(path).display().to_string() }
+    };
+    let mut spec = spec.clone();
+    spec.dataset = beside_spec(&spec.dataset);
+    spec.checks.golden_outputs = spec.checks.golden_outputs.as_deref().map(beside_spec);
+    let candidate =
+        ModelRef { path: model.display().to_string(), sha256: sha256.map(str::to_owned) };
+    run_gate(&Base::free(Path::new("")), &candidate, &spec, None, limits)
+}
+
+fn run_gate(
+    base: &Base,
+    candidate: &ModelRef,
+    spec: &ValidationSpec,
+    baseline: Option<&ModelRef>,
+    limits: &Limits,
+) -> Result<ValidationReport, ValidationError> {
     spec.check()?;
-    let root = paths::canonical_root(repo_root)?;
-    let bytes = paths::read_capped(&root, &candidate.path, limits.max_model_bytes)?;
+    let bytes = base.read_capped(&candidate.path, limits.max_model_bytes)?;
     let sha = sha256_hex(&bytes);
-    let golden_path = golden_path(&root, candidate, spec);
+    let golden_path = golden_path(base, candidate, spec);
     let mut gate = Gate::new(candidate, spec, baseline, &sha, golden_path.as_ref());
 
     if !gate.pin(CHECK_SHA, candidate, &sha) {
@@ -60,13 +97,16 @@ pub fn validate(
         return Ok(gate.finish());
     }
 
-    let dataset = Arc::new(load_dataset(&root, spec, limits)?);
-    let golden = match &golden_path {
-        Some(g) => Some(load_golden(&root, &g.path, limits)?),
-        None => None,
-    };
+    let dataset = Arc::new(dataset::load(base, spec, limits)?);
+    let golden = load_golden(base, golden_path.as_ref(), &dataset)?;
+    if golden_path.is_none()
+        && let Some(g) = &golden
+    {
+        gate.report.golden_outputs = Some(g.source.clone());
+    }
 
-    let evaluation = evaluate(&candidate.path, bytes, spec, &dataset, Naming::Strict, limits)?;
+    let evaluation =
+        evaluate(&candidate.path, bytes, spec, &dataset, golden.clone(), Naming::Strict, limits)?;
     gate.contract(&evaluation);
     let Some(run) = evaluation.run else {
         gate.skip_rest("not run: the model does not match the declared contract");
@@ -78,18 +118,21 @@ pub fn validate(
             run.batch
         ));
     }
+    for note in &run.notes {
+        gate.note(note.clone());
+    }
     tracing::debug!(
         model = %candidate.path,
         load_ms = run.load_ms,
         rows_per_s = run.rows_per_s,
         "candidate evaluated"
     );
-    let metrics = gate.quality(&candidate.path, &run, &dataset, golden.as_ref())?;
+    let metrics = gate.quality(&run, &dataset, golden.as_deref());
     gate.latency(&metrics);
     gate.report.metrics = Some(metrics);
 
-    if let Some(base) = baseline {
-        gate.baseline(&root, base, spec, &dataset, limits)?;
+    if let Some(base_model) = baseline {
+        gate.baseline(base, base_model, spec, &dataset, limits)?;
     }
     Ok(gate.finish())
 }
@@ -104,43 +147,47 @@ fn sha256_hex(bytes: &[u8]) -> String {
     hex
 }
 
-/// Where the golden outputs come from, if anywhere.
+/// Where the golden outputs come from, if a file names them.
 struct GoldenPath {
     path: String,
     discovered: bool,
 }
 
-fn golden_path(root: &Path, candidate: &ModelRef, spec: &ValidationSpec) -> Option<GoldenPath> {
+/// `checks.goldenOutputs`, else `golden.npz` / `golden.npy` next to the model.
+fn golden_path(base: &Base, candidate: &ModelRef, spec: &ValidationSpec) -> Option<GoldenPath> {
     if let Some(p) = &spec.checks.golden_outputs {
         return Some(GoldenPath { path: p.clone(), discovered: false });
     }
-    let sibling = paths::sibling(&candidate.path, "golden.npy");
-    paths::exists(root, &sibling).then_some(GoldenPath { path: sibling, discovered: true })
+    ["golden.npz", "golden.npy"].into_iter().find_map(|name| {
+        let sibling = paths::sibling(&candidate.path, name);
+        base.exists(&sibling).then_some(GoldenPath { path: sibling, discovered: true })
+    })
 }
 
-fn load_dataset(
-    root: &Path,
-    spec: &ValidationSpec,
-    limits: &Limits,
-) -> Result<Dataset, ValidationError> {
-    let bytes = paths::read_capped(root, &spec.dataset, limits.max_model_bytes)?;
-    let text = String::from_utf8(bytes).map_err(|e| ValidationError::DatasetCell {
-        file: spec.dataset.clone(),
-        line: 1 + e
-            .as_bytes()
-            .iter()
-            .take(e.utf8_error().valid_up_to())
-            .filter(|b| **b == b'\n')
-            .count(),
-        column: "(any)".into(),
-        reason: "the file is not UTF-8 text".into(),
-    })?;
-    dataset::parse_csv(&spec.dataset, &text, &spec.label_column, spec.task())
-}
-
-fn load_golden(root: &Path, rel: &str, limits: &Limits) -> Result<npy::NpyArray, ValidationError> {
-    let bytes = paths::read_capped(root, rel, limits.max_model_bytes)?;
-    npy::parse(&bytes).map_err(|reason| ValidationError::Golden { file: rel.to_owned(), reason })
+/// Opens the golden outputs (headers only: the rows are streamed during the run). Without a
+/// golden file, arrays of the dataset bundle named like model outputs serve.
+fn load_golden(
+    base: &Base,
+    path: Option<&GoldenPath>,
+    dataset: &Dataset,
+) -> Result<Option<Arc<Golden>>, ValidationError> {
+    let Some(g) = path else {
+        if dataset.extra.is_empty() {
+            return Ok(None);
+        }
+        return Ok(Some(Arc::new(Golden {
+            source: dataset.file.clone(),
+            arrays: dataset.extra.iter().map(|a| (Some(a.name.clone()), a.clone())).collect(),
+            report_unmatched: false,
+        })));
+    };
+    let real: PathBuf = base.resolve(&g.path)?;
+    let arrays = if dataset::has_extension(&g.path, "npz") {
+        arrays::open_npz(&real, &g.path)?.into_iter().map(|a| (Some(a.name.clone()), a)).collect()
+    } else {
+        vec![(None, arrays::open_npy(&real, &g.path, "golden")?)]
+    };
+    Ok(Some(Arc::new(Golden { source: g.path.clone(), arrays, report_unmatched: true })))
 }
 
 fn evaluate(
@@ -148,6 +195,7 @@ fn evaluate(
     bytes: Vec<u8>,
     spec: &ValidationSpec,
     dataset: &Arc<Dataset>,
+    golden: Option<Arc<Golden>>,
     naming: Naming,
     limits: &Limits,
 ) -> Result<Evaluation, ValidationError> {
@@ -156,6 +204,7 @@ fn evaluate(
         bytes,
         spec: spec.clone(),
         dataset: Arc::clone(dataset),
+        golden,
         naming,
         limits: limits.clone(),
     };
@@ -177,8 +226,18 @@ const CHECK_ACCURACY: &str = "accuracy";
 const CHECK_MAE: &str = "mae";
 const CHECK_RMSE: &str = "rmse";
 const CHECK_GOLDEN: &str = "golden outputs";
+const CHECK_TOKENS: &str = "token agreement";
 const CHECK_BASELINE_SHA: &str = "baseline sha256";
 const CHECK_REGRESSION: &str = "regression vs baseline";
+
+fn top_k_check_name(k: usize) -> String {
+    format!("top-{k} accuracy")
+}
+
+/// `≤ 1e-4` for an absolute tolerance, `≤ 1e-5 + 1e-3·|golden|` with a relative part.
+fn tolerance_text((rtol, atol): (f64, f64)) -> String {
+    if rtol == 0.0 { format!("≤ {atol:e}") } else { format!("≤ {atol:e} + {rtol:e}·|golden|") }
+}
 
 fn latency_check_name(p: &str, batch: usize) -> String {
     format!("latency {p} (batch {batch})")
@@ -198,14 +257,32 @@ impl<'a> Gate<'a> {
                 CHECK_SHA.into(),
                 candidate.sha256.as_deref().map_or("not pinned".into(), report::short),
             ),
-            (CHECK_INPUT.into(), spec.input.to_string()),
+            (
+                CHECK_INPUT.into(),
+                spec.input_contracts()
+                    .iter()
+                    .map(ToString::to_string)
+                    .collect::<Vec<_>>()
+                    .join("; "),
+            ),
             (
                 CHECK_OUTPUT.into(),
-                spec.output.as_ref().map_or("first float output".into(), ToString::to_string),
+                if spec.output_contracts().is_empty() {
+                    "first float output".into()
+                } else {
+                    spec.output_contracts()
+                        .iter()
+                        .map(ToString::to_string)
+                        .collect::<Vec<_>>()
+                        .join("; ")
+                },
             ),
         ];
         if let Some(v) = c.min_accuracy {
             rows.push((CHECK_ACCURACY.into(), format!("≥ {v:.4}")));
+        }
+        if let Some(t) = &c.top_k {
+            rows.push((top_k_check_name(t.k), format!("≥ {:.4}", t.min)));
         }
         if let Some(v) = c.max_mae {
             rows.push((CHECK_MAE.into(), format!("≤ {v}")));
@@ -213,7 +290,10 @@ impl<'a> Gate<'a> {
         if let Some(v) = c.max_rmse {
             rows.push((CHECK_RMSE.into(), format!("≤ {v}")));
         }
-        rows.push((CHECK_GOLDEN.into(), format!("≤ {:e}", c.tolerance)));
+        rows.push((CHECK_GOLDEN.into(), tolerance_text(c.tolerances())));
+        if let Some(t) = &c.token_agreement {
+            rows.push((CHECK_TOKENS.into(), format!("≥ {:.4}", t.min)));
+        }
         if let Some(lat) = &c.latency_ms {
             for (p, v) in [("p50", lat.p50), ("p95", lat.p95), ("p99", lat.p99)] {
                 if let Some(v) = v {
@@ -265,7 +345,8 @@ impl<'a> Gate<'a> {
                 CHECK_GOLDEN,
                 "–".into(),
                 Verdict::Skipped,
-                "no golden outputs: set checks.goldenOutputs or commit golden.npy next to the model"
+                "no golden outputs: set checks.goldenOutputs, commit golden.npz or golden.npy next \
+                 to the model, or add arrays named like the outputs to the dataset bundle"
                     .into(),
             ),
         }
@@ -335,18 +416,18 @@ impl<'a> Gate<'a> {
         }
     }
 
-    /// Accuracy or MAE/RMSE and golden agreement; returns the metrics (latency filled in too).
-    fn quality(
-        &mut self,
-        file: &str,
-        run: &RunOutput,
-        dataset: &Dataset,
-        golden: Option<&npy::NpyArray>,
-    ) -> Result<Metrics, ValidationError> {
+    /// Accuracy or MAE/RMSE, top-k, golden agreement and token agreement; returns the metrics
+    /// (latency filled in too).
+    fn quality(&mut self, run: &RunOutput, dataset: &Dataset, golden: Option<&Golden>) -> Metrics {
         let c = &self.spec.checks;
-        let mut metrics = base_metrics(file, run, dataset, self.spec.task())?;
+        let mut metrics = base_metrics(run, dataset);
         if let (Some(min), Some(acc)) = (c.min_accuracy, metrics.accuracy) {
             self.threshold_check(CHECK_ACCURACY, format!("{acc:.4}"), acc >= min, String::new());
+        }
+        if let (Some(t), Some((k, v))) = (&c.top_k, run.top_k) {
+            let detail = format!("on output `{}`", run.metric_output);
+            self.threshold_check(&top_k_check_name(k), format!("{v:.4}"), v >= t.min, detail);
+            metrics.top_k_accuracy = Some(v);
         }
         if let (Some(max), Some(mae)) = (c.max_mae, metrics.mae) {
             self.threshold_check(CHECK_MAE, format!("{mae:.6}"), mae <= max, String::new());
@@ -354,30 +435,98 @@ impl<'a> Gate<'a> {
         if let (Some(max), Some(rmse)) = (c.max_rmse, metrics.rmse) {
             self.threshold_check(CHECK_RMSE, format!("{rmse:.6}"), rmse <= max, String::new());
         }
-        if let Some(g) = golden {
-            let detail_src = self.report.golden_outputs.clone().unwrap_or_default();
-            match metrics::golden_max_abs_diff(run, dataset.rows(), &g.shape, &g.data) {
-                Ok(diff) => {
-                    metrics.golden_max_abs_diff = Some(diff);
-                    let pass = diff <= c.tolerance;
-                    let detail = if pass {
+        let source = golden.map(|g| g.source.clone()).unwrap_or_default();
+        if golden.is_some() && run.golden.is_empty() {
+            self.set(
+                CHECK_GOLDEN,
+                "–".into(),
+                Verdict::Skipped,
+                format!("no array in {source} is named after a model output"),
+            );
+        }
+        let per_output = run.golden.len() > 1;
+        if per_output {
+            self.split_row(
+                CHECK_GOLDEN,
+                run.golden
+                    .iter()
+                    .map(|g| {
+                        (
+                            golden_check_name(&g.output),
+                            tolerance_text(self.spec.tolerances_for(&g.output)),
+                        )
+                    })
+                    .collect(),
+            );
+        }
+        for outcome in &run.golden {
+            let name =
+                if per_output { golden_check_name(&outcome.output) } else { CHECK_GOLDEN.into() };
+            match &outcome.result {
+                Ok(cmp) => {
+                    let diff = cmp.max_abs_diff;
+                    metrics.golden_max_abs_diff =
+                        Some(metrics.golden_max_abs_diff.map_or(diff, |d: f64| d.max(diff)));
+                    if !per_output {
+                        self.retitle(CHECK_GOLDEN, tolerance_text((cmp.rtol, cmp.atol)));
+                    }
+                    let detail = if cmp.passed() {
                         String::new()
                     } else {
-                        format!("outputs differ from {detail_src} by up to {diff:.3e}")
+                        golden_failure(&outcome.output, &source, cmp)
                     };
-                    self.threshold_check(CHECK_GOLDEN, format!("{diff:.3e}"), pass, detail);
+                    self.threshold_check(&name, format!("{diff:.3e}"), cmp.passed(), detail);
                 }
                 Err(reason) => {
                     self.threshold_check(
-                        CHECK_GOLDEN,
+                        &name,
                         "shape mismatch".into(),
                         false,
-                        format!("{detail_src}: {reason}"),
+                        format!("{source}: {reason}"),
                     );
                 }
             }
         }
-        Ok(metrics)
+        if let (Some(t), Some(result)) = (&c.token_agreement, &run.token_agreement) {
+            match result {
+                Ok(tokens) => {
+                    let v = tokens.fraction();
+                    metrics.token_agreement = Some(v);
+                    self.threshold_check(
+                        CHECK_TOKENS,
+                        format!("{v:.4}"),
+                        v >= t.min,
+                        format!(
+                            "{} of {} arg-max tokens agree with {source}",
+                            tokens.agreeing, tokens.positions
+                        ),
+                    );
+                }
+                Err(reason) => {
+                    self.threshold_check(CHECK_TOKENS, "–".into(), false, reason.clone());
+                }
+            }
+        }
+        metrics
+    }
+
+    /// Replaces the row `name` by `rows` (name, threshold), in place.
+    fn split_row(&mut self, name: &str, rows: Vec<(String, String)>) {
+        let Some(i) = self.report.checks.iter().position(|c| c.name == name) else {
+            return;
+        };
+        let template = self.report.checks.remove(i);
+        self.touched.remove(i);
+        for (offset, (name, threshold)) in rows.into_iter().enumerate() {
+            self.report.checks.insert(i + offset, Check { name, threshold, ..template.clone() });
+            self.touched.insert(i + offset, false);
+        }
+    }
+
+    fn retitle(&mut self, name: &str, threshold: String) {
+        if let Some(c) = self.report.checks.iter_mut().find(|c| c.name == name) {
+            c.threshold = threshold;
+        }
     }
 
     fn latency(&mut self, metrics: &Metrics) {
@@ -418,13 +567,13 @@ impl<'a> Gate<'a> {
 
     fn baseline(
         &mut self,
-        root: &Path,
+        root: &Base,
         base: &ModelRef,
         spec: &ValidationSpec,
         dataset: &Arc<Dataset>,
         limits: &Limits,
     ) -> Result<(), ValidationError> {
-        let bytes = paths::read_capped(root, &base.path, limits.max_model_bytes)?;
+        let bytes = root.read_capped(&base.path, limits.max_model_bytes)?;
         let sha = sha256_hex(&bytes);
         self.report.baseline =
             Some(BaselineReport { model: base.path.clone(), sha256: sha.clone(), metrics: None });
@@ -441,7 +590,8 @@ impl<'a> Gate<'a> {
         // candidate version, and latency thresholds judge only the candidate.
         let mut base_spec = spec.clone();
         base_spec.checks.golden_outputs = None;
-        let evaluation = evaluate(&base.path, bytes, &base_spec, dataset, Naming::Lenient, limits)?;
+        let evaluation =
+            evaluate(&base.path, bytes, &base_spec, dataset, None, Naming::Lenient, limits)?;
         let Some(run) = evaluation.run else {
             let why = [&evaluation.input, &evaluation.output]
                 .into_iter()
@@ -461,7 +611,7 @@ impl<'a> Gate<'a> {
             );
             return Ok(());
         };
-        let base_metrics = base_metrics(&base.path, &run, dataset, spec.task())?;
+        let base_metrics = base_metrics(&run, dataset);
         if let (Some(max), Some(candidate)) =
             (spec.checks.max_regression, self.report.metrics.as_ref())
         {
@@ -505,36 +655,48 @@ impl<'a> Gate<'a> {
     }
 }
 
-/// Metrics without golden agreement.
-fn base_metrics(
-    file: &str,
-    run: &RunOutput,
-    dataset: &Dataset,
-    task: Task,
-) -> Result<Metrics, ValidationError> {
-    let (accuracy, mae, rmse) = match task {
-        Task::Classification => (Some(metrics::accuracy(run, &dataset.labels)), None, None),
-        Task::Regression => {
-            let Some((mae, rmse)) = metrics::regression_errors(run, &dataset.labels) else {
-                return Err(ValidationError::Inference {
-                    file: file.to_owned(),
-                    reason: format!(
-                        "a regression model must output one value per row; the checked output has {}",
-                        run.width
-                    ),
-                });
-            };
-            (None, Some(mae), Some(rmse))
+fn golden_check_name(output: &str) -> String {
+    format!("golden {output}")
+}
+
+/// What a reviewer needs to judge a golden mismatch: how many elements, and the worst one.
+fn golden_failure(output: &str, source: &str, cmp: &metrics::GoldenCompare) -> String {
+    let mut text = format!(
+        "`{output}` differs from {source}: {} of {} elements outside {}",
+        cmp.mismatched,
+        cmp.elements,
+        if cmp.rtol == 0.0 {
+            format!("atol {:e}", cmp.atol)
+        } else {
+            format!("atol {:e} + rtol {:e}·|golden|", cmp.atol, cmp.rtol)
         }
-    };
-    Ok(Metrics {
-        rows: dataset.rows(),
-        accuracy,
-        mae,
-        rmse,
+    );
+    if let Some(w) = &cmp.worst {
+        use std::fmt::Write as _;
+        let index = w.index.iter().map(ToString::to_string).collect::<Vec<_>>().join(", ");
+        let _ = write!(
+            text,
+            "; worst element [{index}]: model {}, golden {} (|Δ| {:.3e})",
+            w.model,
+            w.golden,
+            (w.model - w.golden).abs()
+        );
+    }
+    text
+}
+
+/// Metrics without golden agreement.
+fn base_metrics(run: &RunOutput, dataset: &Dataset) -> Metrics {
+    Metrics {
+        rows: dataset.rows,
+        accuracy: run.accuracy,
+        top_k_accuracy: None,
+        mae: run.regression.map(|(mae, _)| mae),
+        rmse: run.regression.map(|(_, rmse)| rmse),
         golden_max_abs_diff: None,
+        token_agreement: None,
         load_ms: run.load_ms,
         latency: run.latency.clone(),
         rows_per_s: run.rows_per_s,
-    })
+    }
 }

@@ -1,35 +1,177 @@
-//! A minimal reader for `NumPy` `.npy` files holding golden outputs.
+//! The `NumPy` `.npy` format: header parsing and element decoding.
 //!
-//! Only what `np.save` writes for a C-ordered little-endian float or integer array is accepted;
-//! anything else (pickled objects, Fortran order, big-endian) is refused with the reason.
+//! Hand-written rather than a crate: the header is a short Python dict literal with three keys,
+//! the gate needs it from a *stream* (an entry inside a deflated `.npz`) so that a large array is
+//! never read whole, and owning the parser lets every error say which array and what to do.
+//! Only what `np.save` writes for C-ordered little-endian numeric arrays is accepted; anything
+//! else (pickled objects, Fortran order, big-endian, strings) is refused with the reason.
 
-/// A dense array converted to f64.
-#[derive(Debug, Clone, PartialEq)]
-pub(crate) struct NpyArray {
+use std::io::Read;
+
+use tract_onnx::prelude::{DatumType, Tensor, f16};
+
+/// Element types the gate reads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum NpyDtype {
+    F16,
+    F32,
+    F64,
+    I8,
+    I32,
+    I64,
+    U8,
+    Bool,
+}
+
+impl NpyDtype {
+    fn from_descr(descr: &str) -> Result<NpyDtype, String> {
+        Ok(match descr {
+            "<f2" => NpyDtype::F16,
+            "<f4" => NpyDtype::F32,
+            "<f8" => NpyDtype::F64,
+            "|i1" => NpyDtype::I8,
+            "<i4" => NpyDtype::I32,
+            "<i8" => NpyDtype::I64,
+            "|u1" => NpyDtype::U8,
+            "|b1" => NpyDtype::Bool,
+            other if other.starts_with('>') => {
+                return Err(format!(
+                    "dtype `{other}` is big-endian; save with arr.astype(arr.dtype.newbyteorder('<'))"
+                ));
+            }
+            other => {
+                return Err(format!(
+                    "dtype `{other}` is not supported; use float16/32/64, int8/32/64, uint8 or bool"
+                ));
+            }
+        })
+    }
+
+    pub fn size(self) -> usize {
+        match self {
+            NpyDtype::I8 | NpyDtype::U8 | NpyDtype::Bool => 1,
+            NpyDtype::F16 => 2,
+            NpyDtype::F32 | NpyDtype::I32 => 4,
+            NpyDtype::F64 | NpyDtype::I64 => 8,
+        }
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            NpyDtype::F16 => "f16",
+            NpyDtype::F32 => "f32",
+            NpyDtype::F64 => "f64",
+            NpyDtype::I8 => "i8",
+            NpyDtype::I32 => "i32",
+            NpyDtype::I64 => "i64",
+            NpyDtype::U8 => "u8",
+            NpyDtype::Bool => "bool",
+        }
+    }
+
+    /// The numpy spelling, for messages that tell the user how to convert.
+    pub fn numpy_name(self) -> &'static str {
+        match self {
+            NpyDtype::F16 => "float16",
+            NpyDtype::F32 => "float32",
+            NpyDtype::F64 => "float64",
+            NpyDtype::I8 => "int8",
+            NpyDtype::I32 => "int32",
+            NpyDtype::I64 => "int64",
+            NpyDtype::U8 => "uint8",
+            NpyDtype::Bool => "bool_",
+        }
+    }
+
+    pub fn is_float(self) -> bool {
+        matches!(self, NpyDtype::F16 | NpyDtype::F32 | NpyDtype::F64)
+    }
+
+    /// Little-endian bytes of `v` in this type (CSV cells are parsed as f64 and converted the way
+    /// numpy's `astype` does: truncation toward zero for integers, `!= 0` for bool).
+    #[expect(clippy::cast_possible_truncation, clippy::cast_sign_loss, reason = "astype semantics")]
+    pub fn push_f64(self, v: f64, out: &mut Vec<u8>) {
+        match self {
+            NpyDtype::F16 => out.extend(f16::from_f64(v).to_le_bytes()),
+            NpyDtype::F32 => out.extend((v as f32).to_le_bytes()),
+            NpyDtype::F64 => out.extend(v.to_le_bytes()),
+            NpyDtype::I8 => out.extend((v as i8).to_le_bytes()),
+            NpyDtype::I32 => out.extend((v as i32).to_le_bytes()),
+            NpyDtype::I64 => out.extend((v as i64).to_le_bytes()),
+            NpyDtype::U8 => out.push(v as u8),
+            NpyDtype::Bool => out.push(u8::from(v != 0.0)),
+        }
+    }
+
+    pub fn datum_type(self) -> DatumType {
+        use tract_onnx::prelude::Datum;
+        match self {
+            NpyDtype::F16 => f16::datum_type(),
+            NpyDtype::F32 => f32::datum_type(),
+            NpyDtype::F64 => f64::datum_type(),
+            NpyDtype::I8 => i8::datum_type(),
+            NpyDtype::I32 => i32::datum_type(),
+            NpyDtype::I64 => i64::datum_type(),
+            NpyDtype::U8 => u8::datum_type(),
+            NpyDtype::Bool => bool::datum_type(),
+        }
+    }
+}
+
+/// What the header says about the data that follows it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct NpyHeader {
+    pub dtype: NpyDtype,
     pub shape: Vec<usize>,
-    pub data: Vec<f64>,
+    /// Bytes from the start of the `.npy` stream to the first data byte.
+    pub header_len: u64,
+}
+
+impl NpyHeader {
+    /// Bytes of data the shape and dtype call for.
+    pub fn data_len(&self) -> Option<u64> {
+        self.shape.iter().try_fold(self.dtype.size() as u64, |acc, &d| acc.checked_mul(d as u64))
+    }
 }
 
 const MAGIC: &[u8] = b"\x93NUMPY";
+/// numpy itself caps headers far below this; a larger one is corrupt.
+const MAX_HEADER: usize = 1 << 20;
 
-pub(crate) fn parse(bytes: &[u8]) -> Result<NpyArray, String> {
-    let rest = bytes.strip_prefix(MAGIC).ok_or("missing the \\x93NUMPY magic: not a .npy file")?;
-    let (&major, rest) = rest.split_first().ok_or("truncated header")?;
-    let (_minor, rest) = rest.split_first().ok_or("truncated header")?;
-    let (header_len, rest) = match major {
+/// Reads the header from the start of a `.npy` stream, leaving `r` at the first data byte.
+pub(crate) fn read_header(r: &mut dyn Read) -> Result<NpyHeader, String> {
+    let eof = |e: std::io::Error| {
+        if e.kind() == std::io::ErrorKind::UnexpectedEof {
+            "truncated header: not a complete .npy array".to_owned()
+        } else {
+            format!("cannot read the header: {e}")
+        }
+    };
+    let mut start = [0u8; 8];
+    r.read_exact(&mut start).map_err(eof)?;
+    if !start.starts_with(MAGIC) {
+        return Err("missing the \\x93NUMPY magic: not a .npy array".into());
+    }
+    let major = start[6];
+    let (len, prefix) = match major {
         1 => {
-            let (len, rest) = rest.split_at_checked(2).ok_or("truncated header")?;
-            (usize::from(u16::from_le_bytes([len[0], len[1]])), rest)
+            let mut len = [0u8; 2];
+            r.read_exact(&mut len).map_err(eof)?;
+            (usize::from(u16::from_le_bytes(len)), 10)
         }
         2 | 3 => {
-            let (len, rest) = rest.split_at_checked(4).ok_or("truncated header")?;
-            let len = u32::from_le_bytes([len[0], len[1], len[2], len[3]]);
-            (usize::try_from(len).map_err(|_| "header too large")?, rest)
+            let mut len = [0u8; 4];
+            r.read_exact(&mut len).map_err(eof)?;
+            (usize::try_from(u32::from_le_bytes(len)).unwrap_or(usize::MAX), 12)
         }
         v => return Err(format!("unsupported .npy format version {v}")),
     };
-    let (header, data) = rest.split_at_checked(header_len).ok_or("truncated header")?;
-    let header = std::str::from_utf8(header).map_err(|_| "header is not text")?;
+    if len > MAX_HEADER {
+        return Err(format!("header of {len} bytes is implausibly large: corrupt file"));
+    }
+    let mut header = vec![0u8; len];
+    r.read_exact(&mut header).map_err(eof)?;
+    let header = std::str::from_utf8(&header).map_err(|_| "header is not text")?;
     let descr = dict_value(header, "descr").ok_or("header has no `descr`")?;
     let fortran = dict_value(header, "fortran_order").ok_or("header has no `fortran_order`")?;
     let shape = dict_value(header, "shape").ok_or("header has no `shape`")?;
@@ -38,34 +180,104 @@ pub(crate) fn parse(bytes: &[u8]) -> Result<NpyArray, String> {
             "Fortran-ordered arrays are not supported; save with np.ascontiguousarray".into()
         );
     }
+    let dtype = NpyDtype::from_descr(descr.trim().trim_matches(|c| c == '\'' || c == '"'))?;
     let shape = parse_shape(shape)?;
-    let count =
-        shape.iter().try_fold(1usize, |acc, &d| acc.checked_mul(d)).ok_or("shape is too large")?;
-    let descr = descr.trim().trim_matches(|c| c == '\'' || c == '"');
-    let (size, convert): (usize, fn(&[u8]) -> f64) = match descr {
-        "<f4" => (4, |b| f64::from(f32::from_le_bytes([b[0], b[1], b[2], b[3]]))),
-        "<f8" => (8, |b| f64::from_le_bytes([b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7]])),
-        "<i4" => (4, |b| f64::from(i32::from_le_bytes([b[0], b[1], b[2], b[3]]))),
-        "<i8" => (8, |b| {
-            #[expect(clippy::cast_precision_loss, reason = "labels/golden ints are small")]
-            let v = i64::from_le_bytes([b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7]]) as f64;
-            v
-        }),
-        other => {
-            return Err(format!(
-                "dtype `{other}` is not supported; save float32/float64 (little-endian) arrays"
-            ));
-        }
-    };
-    let expected = count.checked_mul(size).ok_or("shape is too large")?;
-    if data.len() != expected {
+    let header = NpyHeader { dtype, shape, header_len: (prefix + len) as u64 };
+    header.data_len().ok_or("shape is too large")?;
+    Ok(header)
+}
+
+/// A dense array converted to f64.
+#[cfg(test)]
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct NpyArray {
+    pub shape: Vec<usize>,
+    pub data: Vec<f64>,
+}
+
+/// Parses a whole `.npy` file held in memory.
+#[cfg(test)]
+pub(crate) fn parse(bytes: &[u8]) -> Result<NpyArray, String> {
+    let mut r = bytes;
+    let header = read_header(&mut r)?;
+    let expected = header.data_len().and_then(|n| usize::try_from(n).ok()).unwrap_or(usize::MAX);
+    if r.len() != expected {
         return Err(format!(
-            "expected {expected} data bytes for shape {shape:?}, found {} (truncated or padded file)",
-            data.len()
+            "expected {expected} data bytes for shape {:?}, found {} (truncated or padded file)",
+            header.shape,
+            r.len()
         ));
     }
-    let data = data.chunks_exact(size).map(convert).collect();
-    Ok(NpyArray { shape, data })
+    Ok(NpyArray { data: to_f64(header.dtype, r), shape: header.shape })
+}
+
+/// Decodes little-endian elements to f64 (i64 beyond 2^53 loses precision; labels are small).
+pub(crate) fn to_f64(dtype: NpyDtype, bytes: &[u8]) -> Vec<f64> {
+    let n = dtype.size();
+    let chunks = bytes.chunks_exact(n);
+    match dtype {
+        NpyDtype::F16 => chunks.map(|b| f16::from_le_bytes([b[0], b[1]]).to_f64()).collect(),
+        NpyDtype::F32 => {
+            chunks.map(|b| f64::from(f32::from_le_bytes([b[0], b[1], b[2], b[3]]))).collect()
+        }
+        NpyDtype::F64 => chunks.map(|b| f64::from_le_bytes(le8(b))).collect(),
+        NpyDtype::I8 => chunks.map(|b| f64::from(i8::from_le_bytes([b[0]]))).collect(),
+        NpyDtype::I32 => {
+            chunks.map(|b| f64::from(i32::from_le_bytes([b[0], b[1], b[2], b[3]]))).collect()
+        }
+        NpyDtype::I64 => chunks.map(|b| i64::from_le_bytes(le8(b)) as f64).collect(),
+        NpyDtype::U8 => bytes.iter().map(|b| f64::from(*b)).collect(),
+        NpyDtype::Bool => bytes.iter().map(|b| f64::from(u8::from(*b != 0))).collect(),
+    }
+}
+
+fn le8(b: &[u8]) -> [u8; 8] {
+    [b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7]]
+}
+
+/// Builds a tract tensor from little-endian elements. Decoding element by element (instead of
+/// reinterpreting the buffer) keeps this safe and correct on any host byte order, and checks
+/// that bool bytes are 0 or 1.
+pub(crate) fn to_tensor(dtype: NpyDtype, shape: &[usize], bytes: &[u8]) -> Result<Tensor, String> {
+    let n = dtype.size();
+    let chunks = bytes.chunks_exact(n);
+    let tensor = match dtype {
+        NpyDtype::F16 => Tensor::from_shape(
+            shape,
+            &chunks.map(|b| f16::from_le_bytes([b[0], b[1]])).collect::<Vec<_>>(),
+        ),
+        NpyDtype::F32 => Tensor::from_shape(
+            shape,
+            &chunks.map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]])).collect::<Vec<_>>(),
+        ),
+        NpyDtype::F64 => Tensor::from_shape(
+            shape,
+            &chunks.map(|b| f64::from_le_bytes(le8(b))).collect::<Vec<_>>(),
+        ),
+        NpyDtype::I8 => Tensor::from_shape(
+            shape,
+            &chunks.map(|b| i8::from_le_bytes([b[0]])).collect::<Vec<_>>(),
+        ),
+        NpyDtype::I32 => Tensor::from_shape(
+            shape,
+            &chunks.map(|b| i32::from_le_bytes([b[0], b[1], b[2], b[3]])).collect::<Vec<_>>(),
+        ),
+        NpyDtype::I64 => Tensor::from_shape(
+            shape,
+            &chunks.map(|b| i64::from_le_bytes(le8(b))).collect::<Vec<_>>(),
+        ),
+        NpyDtype::U8 => Tensor::from_shape(shape, bytes),
+        NpyDtype::Bool => {
+            if let Some(pos) = bytes.iter().position(|b| *b > 1) {
+                return Err(format!(
+                    "bool element {pos} of the batch holds byte {}, not 0 or 1",
+                    bytes[pos]
+                ));
+            }
+            Tensor::from_shape(shape, &bytes.iter().map(|b| *b == 1).collect::<Vec<_>>())
+        }
+    };
+    tensor.map_err(|e| format!("{e}"))
 }
 
 /// The text after `'key':` up to the next top-level comma (tuples kept whole).
@@ -97,30 +309,35 @@ fn parse_shape(shape: &str) -> Result<Vec<usize>, String> {
         .collect()
 }
 
+/// A `.npy` file image: used by the tests to write fixtures.
 #[cfg(test)]
+pub(crate) fn encode(descr: &str, shape: &[usize], data: &[u8]) -> Vec<u8> {
+    let dims: Vec<String> = shape.iter().map(ToString::to_string).collect();
+    let shape =
+        if dims.len() == 1 { format!("({},)", dims[0]) } else { format!("({})", dims.join(", ")) };
+    let mut header = format!("{{'descr': '{descr}', 'fortran_order': False, 'shape': {shape}, }}");
+    while !(MAGIC.len() + 4 + header.len() + 1).is_multiple_of(64) {
+        header.push(' ');
+    }
+    header.push('\n');
+    let mut out = MAGIC.to_vec();
+    out.extend([1, 0]);
+    out.extend(u16::try_from(header.len()).unwrap_or(u16::MAX).to_le_bytes());
+    out.extend(header.as_bytes());
+    out.extend(data);
+    out
+}
+
+#[cfg(test)]
+#[allow(clippy::float_cmp, reason = "the expected values are exactly representable")]
 mod tests {
     use super::*;
-
-    fn npy(descr: &str, shape: &str, data: &[u8]) -> Vec<u8> {
-        let mut header =
-            format!("{{'descr': '{descr}', 'fortran_order': False, 'shape': {shape}, }}");
-        while !(MAGIC.len() + 4 + header.len() + 1).is_multiple_of(64) {
-            header.push(' ');
-        }
-        header.push('\n');
-        let mut out = MAGIC.to_vec();
-        out.extend([1, 0]);
-        out.extend(u16::try_from(header.len()).unwrap().to_le_bytes());
-        out.extend(header.as_bytes());
-        out.extend(data);
-        out
-    }
 
     #[test]
     fn reads_f32_matrix() {
         let data: Vec<u8> =
             [1.0f32, 2.5, -3.0, 0.25].iter().flat_map(|v| v.to_le_bytes()).collect();
-        let a = parse(&npy("<f4", "(2, 2)", &data)).unwrap();
+        let a = parse(&encode("<f4", &[2, 2], &data)).unwrap();
         assert_eq!(a.shape, [2, 2]);
         assert_eq!(a.data, [1.0, 2.5, -3.0, 0.25]);
     }
@@ -128,21 +345,50 @@ mod tests {
     #[test]
     fn reads_1d_f64() {
         let data: Vec<u8> = [0.5f64, 7.0].iter().flat_map(|v| v.to_le_bytes()).collect();
-        let a = parse(&npy("<f8", "(2,)", &data)).unwrap();
+        let a = parse(&encode("<f8", &[2], &data)).unwrap();
         assert_eq!(a.shape, [2]);
         assert_eq!(a.data, [0.5, 7.0]);
     }
 
     #[test]
+    fn every_supported_dtype_decodes() {
+        let cases: [(&str, Vec<u8>, f64); 8] = [
+            ("<f2", f16::from_f32(1.5).to_le_bytes().to_vec(), 1.5),
+            ("<f4", (-2.0f32).to_le_bytes().to_vec(), -2.0),
+            ("<f8", 3.25f64.to_le_bytes().to_vec(), 3.25),
+            ("|i1", (-4i8).to_le_bytes().to_vec(), -4.0),
+            ("<i4", 5i32.to_le_bytes().to_vec(), 5.0),
+            ("<i8", (-6i64).to_le_bytes().to_vec(), -6.0),
+            ("|u1", vec![200], 200.0),
+            ("|b1", vec![1], 1.0),
+        ];
+        for (descr, bytes, want) in cases {
+            let a = parse(&encode(descr, &[1], &bytes)).unwrap();
+            assert_eq!(a.data, [want], "{descr}");
+            let header = read_header(&mut encode(descr, &[1], &bytes).as_slice()).unwrap();
+            let t = to_tensor(header.dtype, &[1], &bytes).unwrap();
+            assert_eq!(t.datum_type(), header.dtype.datum_type(), "{descr}");
+        }
+    }
+
+    #[test]
+    fn bool_bytes_other_than_0_1_are_refused() {
+        let err = to_tensor(NpyDtype::Bool, &[3], &[0, 1, 7]).unwrap_err();
+        assert!(err.contains("element 2"), "{err}");
+    }
+
+    #[test]
     fn truncated_data_is_reported() {
-        let err = parse(&npy("<f4", "(2, 2)", &[0; 12])).unwrap_err();
+        let err = parse(&encode("<f4", &[2, 2], &[0; 12])).unwrap_err();
         assert!(err.contains("expected 16 data bytes"), "{err}");
     }
 
     #[test]
-    fn object_arrays_are_refused() {
-        let err = parse(&npy("|O", "(2,)", &[0; 16])).unwrap_err();
+    fn object_and_big_endian_arrays_are_refused() {
+        let err = parse(&encode("|O", &[2], &[0; 16])).unwrap_err();
         assert!(err.contains("`|O` is not supported"), "{err}");
+        let err = parse(&encode(">f4", &[1], &[0; 4])).unwrap_err();
+        assert!(err.contains("big-endian"), "{err}");
     }
 
     #[test]
@@ -150,5 +396,7 @@ mod tests {
         assert!(parse(b"").is_err());
         assert!(parse(b"\x93NUMPY\x01").is_err());
         assert!(parse(b"hello world").is_err());
+        // A header length pointing past the end.
+        assert!(parse(b"\x93NUMPY\x01\x00\xff\x00{").unwrap_err().contains("truncated"));
     }
 }

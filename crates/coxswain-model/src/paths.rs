@@ -2,13 +2,55 @@
 //!
 //! Paths come from YAML in a pull request, so a path like `../../home/me/.ssh/id_rsa` or a
 //! committed symlink to `/etc` must not make the gate read (and hash, or report on) files outside
-//! the checkout.
+//! the checkout. A standalone run (`coxswain validate --model F --spec S` outside a repository)
+//! reads the user's own files: there paths are relative to the spec file and not confined.
 
 use std::fs;
 use std::io::{self, Read};
 use std::path::{Component, Path, PathBuf};
 
 use crate::error::ValidationError;
+
+/// Where relative paths start, and whether they must stay below it.
+#[derive(Debug, Clone)]
+pub(crate) struct Base {
+    dir: PathBuf,
+    confined: bool,
+}
+
+impl Base {
+    /// A repository root: paths must stay inside it.
+    pub fn repo(root: &Path) -> Result<Base, ValidationError> {
+        Ok(Base { dir: canonical_root(root)?, confined: true })
+    }
+
+    /// A folder the user chose (the spec file's): any relative or absolute path is allowed.
+    pub fn free(dir: &Path) -> Base {
+        Base { dir: dir.to_owned(), confined: false }
+    }
+
+    pub fn resolve(&self, rel: &str) -> Result<PathBuf, ValidationError> {
+        if self.confined {
+            return resolve(&self.dir, rel);
+        }
+        if rel.is_empty() {
+            return Err(ValidationError::NotFound { file: rel.to_owned() });
+        }
+        let path = self.dir.join(rel);
+        if !path.exists() {
+            return Err(ValidationError::NotFound { file: rel.to_owned() });
+        }
+        Ok(path)
+    }
+
+    pub fn exists(&self, rel: &str) -> bool {
+        self.resolve(rel).is_ok_and(|p| p.is_file())
+    }
+
+    pub fn read_capped(&self, rel: &str, cap: u64) -> Result<Vec<u8>, ValidationError> {
+        read_path_capped(&self.resolve(rel)?, rel, cap)
+    }
+}
 
 /// The canonical repository root; errors name the root itself.
 pub(crate) fn canonical_root(repo_root: &Path) -> Result<PathBuf, ValidationError> {
@@ -44,15 +86,10 @@ pub(crate) fn resolve(root: &Path, rel: &str) -> Result<PathBuf, ValidationError
     Ok(real)
 }
 
-/// Whether `rel` names an existing file inside the root (used to discover `golden.npy`).
-pub(crate) fn exists(root: &Path, rel: &str) -> bool {
-    resolve(root, rel).is_ok_and(|p| p.is_file())
-}
-
-/// Reads a repo-relative file, refusing anything over `cap` bytes before reading it.
-pub(crate) fn read_capped(root: &Path, rel: &str, cap: u64) -> Result<Vec<u8>, ValidationError> {
-    let real = resolve(root, rel)?;
-    let file = fs::File::open(&real).map_err(|e| io_error(rel, e))?;
+/// Reads a resolved file (`rel` names it in errors), refusing anything over `cap` bytes before
+/// reading it.
+fn read_path_capped(real: &Path, rel: &str, cap: u64) -> Result<Vec<u8>, ValidationError> {
+    let file = fs::File::open(real).map_err(|e| io_error(rel, e))?;
     let meta = file.metadata().map_err(|e| io_error(rel, e))?;
     if !meta.is_file() {
         return Err(ValidationError::Io {
@@ -80,7 +117,7 @@ pub(crate) fn read_capped(root: &Path, rel: &str, cap: u64) -> Result<Vec<u8>, V
     Ok(bytes)
 }
 
-fn io_error(file: &str, e: io::Error) -> ValidationError {
+pub(crate) fn io_error(file: &str, e: io::Error) -> ValidationError {
     if e.kind() == io::ErrorKind::NotFound {
         ValidationError::NotFound { file: file.to_owned() }
     } else {

@@ -57,10 +57,16 @@ pub struct LatencyStats {
 pub struct Metrics {
     pub rows: usize,
     pub accuracy: Option<f64>,
+    /// Top-k accuracy when `checks.topK` is set.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub top_k_accuracy: Option<f64>,
     pub mae: Option<f64>,
     pub rmse: Option<f64>,
-    /// Largest |output − golden| over all rows and columns.
+    /// Largest |output − golden| over all compared outputs, rows and columns.
     pub golden_max_abs_diff: Option<f64>,
+    /// Fraction of arg-max tokens agreeing with the golden outputs (`checks.tokenAgreement`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub token_agreement: Option<f64>,
     /// Parse, analyse and optimise time.
     pub load_ms: f64,
     /// At batch 1, at the run's batch size, and at the latency check's batch size.
@@ -255,6 +261,9 @@ fn write_metrics_text(out: &mut String, indent: &str, m: &Metrics) {
     if let Some(a) = m.accuracy {
         let _ = writeln!(out, "{indent}accuracy        {a:.4}");
     }
+    if let Some(a) = m.top_k_accuracy {
+        let _ = writeln!(out, "{indent}top-k accuracy  {a:.4}");
+    }
     if let Some(v) = m.mae {
         let _ = writeln!(out, "{indent}mae             {v:.6}");
     }
@@ -263,6 +272,9 @@ fn write_metrics_text(out: &mut String, indent: &str, m: &Metrics) {
     }
     if let Some(d) = m.golden_max_abs_diff {
         let _ = writeln!(out, "{indent}golden max |Δ|  {d:.3e}");
+    }
+    if let Some(t) = m.token_agreement {
+        let _ = writeln!(out, "{indent}token agreement {t:.4}");
     }
     let _ = writeln!(out, "{indent}load            {:.2} ms", m.load_ms);
     for l in &m.latency {
@@ -283,6 +295,10 @@ fn write_metrics_markdown(out: &mut String, m: &Metrics, baseline: Option<&Metri
         let f = |v: f64| format!("{v:.4}");
         rows.push(("accuracy".into(), opt(m.accuracy, f), b.map(|b| opt(b.accuracy, f))));
     }
+    if m.top_k_accuracy.is_some() {
+        let f = |v: f64| format!("{v:.4}");
+        rows.push(("top-k accuracy".into(), opt(m.top_k_accuracy, f), b.map(|_| "–".into())));
+    }
     if m.mae.is_some() {
         let f = |v: f64| format!("{v:.6}");
         rows.push(("mae".into(), opt(m.mae, f), b.map(|b| opt(b.mae, f))));
@@ -290,6 +306,9 @@ fn write_metrics_markdown(out: &mut String, m: &Metrics, baseline: Option<&Metri
     }
     if let Some(d) = m.golden_max_abs_diff {
         rows.push(("golden max abs diff".into(), format!("{d:.3e}"), b.map(|_| "–".into())));
+    }
+    if let Some(t) = m.token_agreement {
+        rows.push(("token agreement".into(), format!("{t:.4}"), b.map(|_| "–".into())));
     }
     rows.push((
         "load".into(),

@@ -11,6 +11,7 @@ use serde::de::{self, Visitor};
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 use crate::error::ValidationError;
+use crate::npy::NpyDtype;
 
 /// A model file in the repository and the digest it is pinned to (from `env.yaml`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -40,10 +41,17 @@ pub enum DType {
     F32,
     #[serde(alias = "float64", alias = "double")]
     F64,
+    #[serde(alias = "float16", alias = "half")]
+    F16,
+    #[serde(alias = "int8")]
+    I8,
     #[serde(alias = "int32")]
     I32,
     #[serde(alias = "int64")]
     I64,
+    #[serde(alias = "uint8")]
+    U8,
+    Bool,
 }
 
 impl DType {
@@ -51,18 +59,31 @@ impl DType {
     pub(crate) fn onnx_code(self) -> i32 {
         match self {
             DType::F32 => 1,
+            DType::U8 => 2,
+            DType::I8 => 3,
             DType::I32 => 6,
             DType::I64 => 7,
+            DType::Bool => 9,
+            DType::F16 => 10,
             DType::F64 => 11,
         }
     }
 
     pub(crate) fn as_str(self) -> &'static str {
+        self.npy().name()
+    }
+
+    /// The matching `.npy` element type.
+    pub(crate) fn npy(self) -> NpyDtype {
         match self {
-            DType::F32 => "f32",
-            DType::F64 => "f64",
-            DType::I32 => "i32",
-            DType::I64 => "i64",
+            DType::F32 => NpyDtype::F32,
+            DType::F64 => NpyDtype::F64,
+            DType::F16 => NpyDtype::F16,
+            DType::I8 => NpyDtype::I8,
+            DType::I32 => NpyDtype::I32,
+            DType::I64 => NpyDtype::I64,
+            DType::U8 => NpyDtype::U8,
+            DType::Bool => NpyDtype::Bool,
         }
     }
 }
@@ -73,7 +94,8 @@ impl fmt::Display for DType {
     }
 }
 
-/// One dimension of a declared shape: a fixed size, or a symbol (`"N"`) for the batch dimension.
+/// One dimension of a declared shape: a fixed size, or a symbol: `"N"` for the batch dimension,
+/// any name for a size the dataset decides (sequence length, image width).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum DimSpec {
     Fixed(u64),
@@ -144,15 +166,60 @@ pub struct TensorContract {
 
 impl fmt::Display for TensorContract {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{} {} [", self.name, self.dtype)?;
-        for (i, d) in self.shape.iter().enumerate() {
-            if i > 0 {
-                f.write_str(", ")?;
-            }
-            write!(f, "{d}")?;
-        }
-        f.write_str("]")
+        write!(f, "{} {} {}", self.name, self.dtype, dims_text(&self.shape))
     }
+}
+
+/// A model output the gate checks: the name, optionally the declared type and shape (the output
+/// contract), and the tolerance for comparing it with golden outputs (numpy `allclose`
+/// semantics: `|model − golden| ≤ atol + rtol·|golden|`; unset values fall back to `checks`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct OutputContract {
+    pub name: String,
+    pub shape: Option<Vec<DimSpec>>,
+    pub dtype: Option<DType>,
+    pub rtol: Option<f64>,
+    pub atol: Option<f64>,
+}
+
+impl fmt::Display for OutputContract {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.name)?;
+        if let Some(dtype) = self.dtype {
+            write!(f, " {dtype}")?;
+        }
+        if let Some(shape) = &self.shape {
+            write!(f, " {}", dims_text(shape))?;
+        }
+        Ok(())
+    }
+}
+
+/// `[N, 3, 48, W]`.
+pub(crate) fn dims_text(dims: &[DimSpec]) -> String {
+    let inner: Vec<String> = dims.iter().map(ToString::to_string).collect();
+    format!("[{}]", inner.join(", "))
+}
+
+/// Top-k accuracy: the label is among the `k` highest scores of the metric output
+/// (`checks.output`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct TopKSpec {
+    pub k: usize,
+    /// Smallest allowed fraction of rows whose label is in the top k.
+    pub min: f64,
+}
+
+/// Agreement of arg-max tokens with the golden outputs, for sequence outputs `[N, …, vocab]`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct TokenAgreementSpec {
+    /// Smallest allowed fraction of positions whose arg-max equals the golden arg-max.
+    pub min: f64,
+    /// The output to compare; default `checks.output`.
+    pub output: Option<String>,
 }
 
 /// Latency thresholds in milliseconds, measured at `batch` rows per call.
@@ -171,43 +238,45 @@ fn default_latency_batch() -> usize {
 }
 
 /// Thresholds; every unset check is simply not evaluated.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct Checks {
+    /// The output that accuracy, top-k, MAE/RMSE and the regression comparison use; default:
+    /// the first declared output, else the model's first float output.
+    pub output: Option<String>,
     /// Classification only: minimum fraction of correct predictions.
     pub min_accuracy: Option<f64>,
+    /// Classification only: top-k accuracy.
+    pub top_k: Option<TopKSpec>,
     /// Regression only.
     pub max_mae: Option<f64>,
     /// Regression only.
     pub max_rmse: Option<f64>,
-    /// Repo-relative `.npy` with the expected output for every dataset row. When unset, a
-    /// `golden.npy` next to the model file is used if present (golden outputs are per model
-    /// version, so one pipeline spec can serve every version); the report says which was used.
+    /// Golden outputs: a `.npy` (the checked output, one row per dataset row) or a `.npz` with
+    /// one array per output name. When unset, a `golden.npz` or `golden.npy` next to the model
+    /// file is used if present (golden outputs are per model version, so one pipeline spec can
+    /// serve every version), else arrays of the dataset bundle named like outputs; the report
+    /// says which was used.
     pub golden_outputs: Option<String>,
-    /// Largest allowed absolute difference between the model output and the golden outputs.
-    #[serde(default = "default_tolerance")]
-    pub tolerance: f64,
+    /// Absolute tolerance against golden outputs (the historical name of `atol`).
+    pub tolerance: Option<f64>,
+    /// Default relative tolerance for every output (default 0).
+    pub rtol: Option<f64>,
+    /// Default absolute tolerance for every output (default 1e-4).
+    pub atol: Option<f64>,
+    pub token_agreement: Option<TokenAgreementSpec>,
     pub latency_ms: Option<LatencySpec>,
     /// Largest allowed drop against the baseline model: accuracy points (classification) or
     /// RMSE increase (regression).
     pub max_regression: Option<f64>,
 }
 
-fn default_tolerance() -> f64 {
-    1e-4
-}
+pub(crate) const DEFAULT_ATOL: f64 = 1e-4;
 
-impl Default for Checks {
-    fn default() -> Self {
-        Checks {
-            min_accuracy: None,
-            max_mae: None,
-            max_rmse: None,
-            golden_outputs: None,
-            tolerance: default_tolerance(),
-            latency_ms: None,
-            max_regression: None,
-        }
+impl Checks {
+    /// The default `(rtol, atol)` for outputs that set none.
+    pub fn tolerances(&self) -> (f64, f64) {
+        (self.rtol.unwrap_or(0.0), self.atol.or(self.tolerance).unwrap_or(DEFAULT_ATOL))
     }
 }
 
@@ -215,14 +284,25 @@ impl Default for Checks {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct ValidationSpec {
-    /// Repo-relative CSV: a header row, the feature columns in input order, and the label column.
+    /// A CSV (header row, the feature columns in input order, the label column), a `.npz`
+    /// bundle (one array per input name, plus labels and golden outputs), or a folder of `.npy`
+    /// files named like the arrays.
     pub dataset: String,
-    pub label_column: String,
+    /// The label column (CSV) or array (`.npz`/folder); optional for tensor datasets.
+    #[serde(alias = "labels")]
+    pub label_column: Option<String>,
     /// Defaults to classification.
     pub task: Option<Task>,
-    pub input: TensorContract,
-    /// The output whose values are checked; default: the model's first float output.
-    pub output: Option<TensorContract>,
+    /// The model's input (one-input models); or use `inputs`.
+    pub input: Option<TensorContract>,
+    /// Every model input, fed from the dataset's array of the same name.
+    #[serde(default)]
+    pub inputs: Vec<TensorContract>,
+    /// The output to check; default: the model's first float output. Or use `outputs`.
+    pub output: Option<OutputContract>,
+    /// Outputs whose contract is checked and which golden outputs are compared with.
+    #[serde(default)]
+    pub outputs: Vec<OutputContract>,
     /// Rows per inference call when the batch dimension is symbolic; default 64.
     pub batch_size: Option<usize>,
     /// Ignore the model's `value_info` type hints; some exporters write inconsistent ones.
@@ -243,22 +323,90 @@ impl ValidationSpec {
         self.batch_size.unwrap_or(DEFAULT_BATCH_SIZE)
     }
 
+    /// The declared inputs, `input` or `inputs`.
+    pub fn input_contracts(&self) -> Vec<&TensorContract> {
+        self.input.iter().chain(&self.inputs).collect()
+    }
+
+    /// The declared outputs, `output` or `outputs`.
+    pub fn output_contracts(&self) -> Vec<&OutputContract> {
+        self.output.iter().chain(&self.outputs).collect()
+    }
+
+    /// `(rtol, atol)` for an output.
+    pub(crate) fn tolerances_for(&self, output: &str) -> (f64, f64) {
+        let (rtol, atol) = self.checks.tolerances();
+        let declared = self.output_contracts().into_iter().find(|o| o.name == output);
+        (
+            declared.and_then(|o| o.rtol).unwrap_or(rtol),
+            declared.and_then(|o| o.atol).unwrap_or(atol),
+        )
+    }
+
     /// Rejects specs that deserialise but cannot be meant (negative tolerance, accuracy for a
-    /// regression model, a symbolic dimension anywhere but first, ...).
+    /// regression model, inputs that disagree on the batch dimension, ...).
     pub fn check(&self) -> Result<(), ValidationError> {
         let bad = |field: &str, reason: String| {
             Err(ValidationError::InvalidSpec { field: field.to_owned(), reason })
         };
-        check_contract("input", &self.input)?;
-        if let Some(output) = &self.output {
-            check_contract("output", output)?;
+        let inputs = self.input_contracts();
+        match (&self.input, self.inputs.is_empty()) {
+            (None, true) => return bad("input", "declare the model's input (or `inputs`)".into()),
+            (Some(_), false) => {
+                return bad("inputs", "set `input` or `inputs`, not both".into());
+            }
+            _ => {}
+        }
+        if self.output.is_some() && !self.outputs.is_empty() {
+            return bad("outputs", "set `output` or `outputs`, not both".into());
+        }
+        for (i, input) in inputs.iter().enumerate() {
+            check_contract("input", input)?;
+            if inputs.iter().take(i).any(|other| other.name == input.name) {
+                return bad("inputs", format!("`{}` is declared twice", input.name));
+            }
+        }
+        let firsts: Vec<&DimSpec> = inputs.iter().filter_map(|i| i.shape.first()).collect();
+        if let Some(first) = firsts.first()
+            && let Some(other) = firsts.iter().find(|d| *d != first)
+        {
+            return bad(
+                "inputs",
+                format!(
+                    "every input must share the batch dimension; found `{first}` and `{other}`"
+                ),
+            );
+        }
+        for output in self.output_contracts() {
+            if output.name.is_empty() {
+                return bad("output.name", "must name the model's tensor".into());
+            }
+            for (field, value) in [("rtol", output.rtol), ("atol", output.atol)] {
+                if let Some(v) = value
+                    && !(v.is_finite() && v >= 0.0)
+                {
+                    return bad(
+                        &format!("output `{}`.{field}", output.name),
+                        format!("must be a number ≥ 0, got {v}"),
+                    );
+                }
+            }
         }
         if self.batch_size == Some(0) {
             return bad("batchSize", "must be at least 1".into());
         }
         let c = &self.checks;
-        if !(c.tolerance.is_finite() && c.tolerance >= 0.0) {
-            return bad("checks.tolerance", format!("must be a number ≥ 0, got {}", c.tolerance));
+        for (field, value) in
+            [("checks.tolerance", c.tolerance), ("checks.rtol", c.rtol), ("checks.atol", c.atol)]
+        {
+            if let Some(v) = value
+                && !(v.is_finite() && v >= 0.0)
+            {
+                return bad(field, format!("must be a number ≥ 0, got {v}"));
+            }
+        }
+        if c.tolerance.is_some() && c.atol.is_some() {
+            return bad("checks.tolerance", "is the old name of `atol`; set one of them".into());
         }
         for (field, value) in [
             ("checks.minAccuracy", c.min_accuracy),
@@ -272,10 +420,19 @@ impl ValidationSpec {
                 return bad(field, format!("must be a finite number, got {v}"));
             }
         }
-        if let Some(v) = c.min_accuracy
-            && !(0.0..=1.0).contains(&v)
-        {
-            return bad("checks.minAccuracy", format!("is a fraction in [0, 1], got {v}"));
+        for (field, value) in [
+            ("checks.minAccuracy", c.min_accuracy),
+            ("checks.topK.min", c.top_k.as_ref().map(|t| t.min)),
+            ("checks.tokenAgreement.min", c.token_agreement.as_ref().map(|t| t.min)),
+        ] {
+            if let Some(v) = value
+                && !(0.0..=1.0).contains(&v)
+            {
+                return bad(field, format!("is a fraction in [0, 1], got {v}"));
+            }
+        }
+        if c.top_k.as_ref().is_some_and(|t| t.k == 0) {
+            return bad("checks.topK.k", "must be at least 1".into());
         }
         match self.task() {
             Task::Classification => {
@@ -287,14 +444,25 @@ impl ValidationSpec {
                 }
             }
             Task::Regression => {
-                if c.min_accuracy.is_some() {
+                if c.min_accuracy.is_some() || c.top_k.is_some() {
                     return bad(
-                        "checks.minAccuracy",
-                        "applies to classification; use maxMae/maxRmse for `task: regression`"
-                            .into(),
+                        "checks.minAccuracy/topK",
+                        "apply to classification; use maxMae/maxRmse for `task: regression`".into(),
                     );
                 }
             }
+        }
+        let needs_labels = c.min_accuracy.is_some()
+            || c.top_k.is_some()
+            || c.max_mae.is_some()
+            || c.max_rmse.is_some()
+            || c.max_regression.is_some();
+        if needs_labels && self.label_column.is_none() {
+            return bad(
+                "labelColumn",
+                "is needed by the accuracy, error and regression checks: name the label column or array"
+                    .into(),
+            );
         }
         if let Some(lat) = &c.latency_ms {
             if lat.batch == 0 {
@@ -316,8 +484,16 @@ impl ValidationSpec {
 
     /// The symbol of the batch dimension, `None` when the first dimension is fixed.
     pub(crate) fn batch_symbol(&self) -> Option<&str> {
-        match self.input.shape.first() {
+        match self.input_contracts().first().and_then(|i| i.shape.first()) {
             Some(DimSpec::Symbol(s)) => Some(s),
+            _ => None,
+        }
+    }
+
+    /// The fixed batch size, when the first dimension is a number.
+    pub(crate) fn fixed_batch(&self) -> Option<usize> {
+        match self.input_contracts().first().and_then(|i| i.shape.first()) {
+            Some(DimSpec::Fixed(n)) => Some(usize::try_from(*n).unwrap_or(usize::MAX)),
             _ => None,
         }
     }
@@ -332,16 +508,6 @@ fn check_contract(which: &str, contract: &TensorContract) -> Result<(), Validati
     }
     if contract.shape.is_empty() {
         return bad("shape", "needs at least the batch dimension, e.g. [N, 4]".into());
-    }
-    if let Some(pos) = contract.shape.iter().skip(1).position(|d| matches!(d, DimSpec::Symbol(_))) {
-        return bad(
-            "shape",
-            format!(
-                "only the first (batch) dimension may be symbolic; dimension {} is `{}`",
-                pos + 1,
-                contract.shape.get(pos + 1).map(ToString::to_string).unwrap_or_default()
-            ),
-        );
     }
     Ok(())
 }

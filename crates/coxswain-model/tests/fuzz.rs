@@ -126,3 +126,39 @@ fn three_hundred_mutations_of_the_bundled_model_never_panic() {
     // The mutations are not all trivially rejected: some still load and get a report.
     assert!(outcomes.keys().any(|k| k.starts_with("report")), "{outcomes:?}");
 }
+
+#[test]
+fn mutations_of_the_bundled_npz_never_panic() {
+    let root = workspace_root();
+    let original = std::fs::read(root.join("models/digits/validation.npz")).unwrap();
+    let repo = common::Repo::new();
+    repo.write("model.onnx", std::fs::read(root.join("models/digits/1.0.0/model.onnx")).unwrap());
+    let spec = common::spec(
+        r#"{"dataset": "data.npz", "labelColumn": "label",
+            "input": {"name": "pixels", "shape": ["N", 1, 8, 8], "dtype": "f32"},
+            "checks": {"minAccuracy": 0.9}}"#,
+    );
+    let limits = Limits { latency_budget: Duration::from_millis(1), ..Limits::default() };
+    let mut rng = Rng(0x0BAD_5EED_0000_0016);
+    let mut outcomes: BTreeMap<&'static str, usize> = BTreeMap::new();
+    for i in 0..iterations() / 3 {
+        repo.write("data.npz", mutate(&mut rng, &original));
+        let model = ModelRef { path: "model.onnx".into(), sha256: None };
+        let result = panic::catch_unwind(AssertUnwindSafe(|| {
+            validate(repo.root(), &model, &spec, None, &limits)
+        }));
+        let Ok(result) = result else { panic!("mutation {i} panicked") };
+        if let Err(e) = &result {
+            assert!(e.to_string().starts_with("data.npz"), "mutation {i}: {e}");
+        }
+        let kind = match &result {
+            Ok(_) => "report",
+            Err(ValidationError::DatasetFile { .. }) => "error: file",
+            Err(ValidationError::DatasetArray { .. }) => "error: array",
+            Err(_) => "error: other",
+        };
+        *outcomes.entry(kind).or_default() += 1;
+    }
+    eprintln!("outcomes of npz mutations: {outcomes:#?}");
+    assert!(outcomes.contains_key("error: array") || outcomes.contains_key("error: file"));
+}

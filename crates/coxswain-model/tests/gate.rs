@@ -7,27 +7,11 @@ mod common;
 use std::time::Duration;
 
 use common::{
-    D, F32, I64, Repo, SIMPLE_CSV, iris_spec, linear_graph, linear_model, model, model_ref, node,
-    simple_spec, spec, value_info, workspace_root,
+    D, F32, I64, Repo, SIMPLE_CSV, check, iris_spec, linear_graph, linear_model, model, model_ref,
+    node, run, simple_spec, spec, value_info, workspace_root,
 };
-use coxswain_model::{Limits, ModelRef, ValidationError, ValidationReport, Verdict, validate};
+use coxswain_model::{Limits, ModelRef, ValidationError, Verdict, validate};
 use sha2::{Digest, Sha256};
-
-fn run(
-    repo: &Repo,
-    model_path: &str,
-    spec: &coxswain_model::ValidationSpec,
-) -> Result<ValidationReport, ValidationError> {
-    validate(repo.root(), &model_ref(model_path), spec, None, &Limits::default())
-}
-
-fn check<'a>(report: &'a ValidationReport, name: &str) -> &'a coxswain_model::Check {
-    report
-        .checks
-        .iter()
-        .find(|c| c.name == name)
-        .unwrap_or_else(|| panic!("no check `{name}` in {:#?}", report.checks))
-}
 
 fn sha_hex(bytes: &[u8]) -> String {
     use std::fmt::Write as _;
@@ -425,7 +409,7 @@ fn nan_and_non_numeric_cells_name_line_and_column() {
 fn missing_label_column_lists_the_header() {
     let repo = simple_repo();
     let mut s = simple_spec();
-    s.label_column = "label".into();
+    s.label_column = Some("label".into());
     let err = run(&repo, "m/model.onnx", &s).unwrap_err();
     assert_eq!(
         err.to_string(),
@@ -447,7 +431,7 @@ fn run_over_the_time_cap_is_an_error() {
 fn invalid_spec_values_are_rejected() {
     let repo = simple_repo();
     let mut s = simple_spec();
-    s.checks.tolerance = -1.0;
+    s.checks.tolerance = Some(-1.0);
     let err = run(&repo, "m/model.onnx", &s).unwrap_err();
     assert_eq!(
         err.to_string(),
@@ -476,9 +460,9 @@ fn spec_json_is_strict_and_defaults_are_documented() {
     );
     assert_eq!(s.task(), coxswain_model::Task::Classification);
     assert_eq!(s.batch_size(), 64);
-    assert_eq!(s.checks.tolerance, 1e-4);
+    assert_eq!(s.checks.tolerances(), (0.0, 1e-4));
     assert!(!s.ignore_value_info);
-    assert_eq!(s.input.dtype, coxswain_model::DType::F32);
+    assert_eq!(s.input.as_ref().map(|i| i.dtype), Some(coxswain_model::DType::F32));
 }
 
 #[test]

@@ -22,9 +22,11 @@ fn metrics(accuracy: f64, load_ms: f64, scale: f64) -> Metrics {
     Metrics {
         rows: 45,
         accuracy: Some(accuracy),
+        top_k_accuracy: None,
         mae: None,
         rmse: None,
         golden_max_abs_diff: None,
+        token_agreement: None,
         load_ms,
         latency: vec![
             LatencyStats {

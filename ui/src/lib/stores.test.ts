@@ -156,7 +156,9 @@ describe('operation store', () => {
   });
 
   it('rolls back to the previewed revision with the git option', async () => {
-    const rollback = vi.fn(() => Promise.resolve({ report: report('synced'), commit: 'c0ffee', branch: null }));
+    const rollback = vi.fn(() =>
+      Promise.resolve({ report: report('synced'), target: preview('fp-r', 1).target!, verification: { state: 'verified' as const, commit: 'abc' }, commit: 'c0ffee', branch: null }),
+    );
     const store = createOperationStore(fakeApi({ previewRollback: () => Promise.resolve(preview('fp-r', 1)), rollback }));
     await store.previewRollback('dev', null);
     store.setGit(true);

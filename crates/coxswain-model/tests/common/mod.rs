@@ -3,7 +3,7 @@
 
 use std::path::{Path, PathBuf};
 
-use coxswain_model::{ModelRef, ValidationSpec};
+use coxswain_model::{Limits, ModelRef, ValidationError, ValidationReport, ValidationSpec};
 use prost::Message;
 use tract_onnx::pb;
 use tract_onnx::pb::tensor_shape_proto::{Dimension, dimension};
@@ -173,4 +173,180 @@ pub fn iris_spec() -> ValidationSpec {
             "checks": {"minAccuracy": 0.9, "tolerance": 1e-4, "maxRegression": 0.01,
                        "latencyMs": {"p50": 1000, "batch": 1}}}"#,
     )
+}
+
+// ---- tensor datasets ----
+
+/// A `.npy` file image as `np.save` writes it.
+pub fn npy(descr: &str, shape: &[usize], data: &[u8]) -> Vec<u8> {
+    let dims: Vec<String> = shape.iter().map(ToString::to_string).collect();
+    let shape =
+        if dims.len() == 1 { format!("({},)", dims[0]) } else { format!("({})", dims.join(", ")) };
+    let mut header = format!("{{'descr': '{descr}', 'fortran_order': False, 'shape': {shape}, }}");
+    while !(10 + header.len() + 1).is_multiple_of(64) {
+        header.push(' ');
+    }
+    header.push('\n');
+    let mut out = b"\x93NUMPY\x01\x00".to_vec();
+    out.extend(u16::try_from(header.len()).unwrap().to_le_bytes());
+    out.extend(header.as_bytes());
+    out.extend(data);
+    out
+}
+
+pub fn f32_npy(shape: &[usize], values: &[f32]) -> Vec<u8> {
+    npy("<f4", shape, &values.iter().flat_map(|v| v.to_le_bytes()).collect::<Vec<_>>())
+}
+
+pub fn i64_npy(shape: &[usize], values: &[i64]) -> Vec<u8> {
+    npy("<i8", shape, &values.iter().flat_map(|v| v.to_le_bytes()).collect::<Vec<_>>())
+}
+
+/// A `.npz` bundle: `NAME.npy` entries, deflated (`np.savez_compressed`) or stored (`np.savez`).
+pub fn npz(entries: &[(&str, Vec<u8>)], deflate: bool) -> Vec<u8> {
+    use std::io::Write as _;
+    let mut zip = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
+    let method =
+        if deflate { zip::CompressionMethod::Deflated } else { zip::CompressionMethod::Stored };
+    let options = zip::write::SimpleFileOptions::default().compression_method(method);
+    for (name, bytes) in entries {
+        zip.start_file(format!("{name}.npy"), options).expect("zip entry");
+        zip.write_all(bytes).expect("zip write");
+    }
+    zip.finish().expect("zip finish").into_inner()
+}
+
+/// `probabilities = Softmax((b + ReduceSum(Cast(a), axis 1)) · W)`: two inputs, `a` integer
+/// tokens `[N, T]` (T symbolic) and `b` features `[N, 4]`. The sum shifts every score equally,
+/// so the prediction is the arg-max of b's first three features.
+pub fn two_input_model(a_type: i32) -> Vec<u8> {
+    let w: Vec<f32> = vec![1.0, 0.0, 0.0, 0.0, 1.0, 0.0, 0.0, 0.0, 1.0, 0.0, 0.0, 0.0];
+    let mut cast = node("Cast", &["a"], &["a_f"]);
+    cast.attribute.push(pb::AttributeProto {
+        name: "to".into(),
+        i: i64::from(F32),
+        r#type: 2,
+        ..Default::default()
+    });
+    let mut sum = node("ReduceSum", &["a_f", "axes"], &["a_sum"]);
+    sum.attribute.push(pb::AttributeProto {
+        name: "keepdims".into(),
+        i: 1,
+        r#type: 2,
+        ..Default::default()
+    });
+    model(pb::GraphProto {
+        name: "two_inputs".into(),
+        node: vec![
+            cast,
+            sum,
+            node("Add", &["b", "a_sum"], &["shifted"]),
+            node("MatMul", &["shifted", "W"], &["scores"]),
+            node("Softmax", &["scores"], &["probabilities"]),
+        ],
+        initializer: vec![
+            f32_tensor("W", &[4, 3], &w),
+            pb::TensorProto {
+                name: "axes".into(),
+                data_type: I64,
+                dims: vec![1],
+                int64_data: vec![1],
+                ..Default::default()
+            },
+        ],
+        input: vec![
+            value_info("a", a_type, &[D::Sym("N"), D::Sym("T")]),
+            value_info("b", F32, &[D::Sym("N"), D::N(4)]),
+        ],
+        output: vec![value_info("probabilities", F32, &[D::Sym("N"), D::N(3)])],
+        ..Default::default()
+    })
+}
+
+/// Softmax over each row, in f64.
+pub fn softmax_rows(scores: &[f64], width: usize) -> Vec<f64> {
+    scores
+        .chunks(width)
+        .flat_map(|row| {
+            let max = row.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+            let exps: Vec<f64> = row.iter().map(|v| (v - max).exp()).collect();
+            let sum: f64 = exps.iter().sum();
+            exps.into_iter().map(move |e| e / sum)
+        })
+        .collect()
+}
+
+fn int_attr(name: &str, i: i64) -> pb::AttributeProto {
+    pb::AttributeProto { name: name.into(), i, r#type: 2, ..Default::default() }
+}
+
+fn i64_tensor(name: &str, values: &[i64]) -> pb::TensorProto {
+    pb::TensorProto {
+        name: name.to_owned(),
+        data_type: I64,
+        dims: vec![i64::try_from(values.len()).unwrap()],
+        int64_data: values.to_vec(),
+        ..Default::default()
+    }
+}
+
+/// The linear classifier with the batch size computed at run time, as exporters of dynamic
+/// graphs write it: `Shape → Cast(f32) → Cast(i64) → Gather(0)` gives N, then `Reshape(x,
+/// [N, 2, 2])`, `Reshape(·, [N, 4])`, `Expand(·, [N, 4])`. The float round trip hides N from
+/// tract's symbolic shape arithmetic, so the shapes are only known once N is a number.
+pub fn dynamic_batch_model() -> Vec<u8> {
+    let mut to_f = node("Cast", &["shape"], &["shape_f"]);
+    to_f.attribute.push(int_attr("to", i64::from(F32)));
+    let mut to_i = node("Cast", &["shape_f"], &["shape_i"]);
+    to_i.attribute.push(int_attr("to", i64::from(I64)));
+    let mut gather = node("Gather", &["shape_i", "zero"], &["n"]);
+    gather.attribute.push(int_attr("axis", 0));
+    let mut cat3 = node("Concat", &["n", "two_two"], &["shape3"]);
+    cat3.attribute.push(int_attr("axis", 0));
+    let mut cat2 = node("Concat", &["n", "four"], &["shape2"]);
+    cat2.attribute.push(int_attr("axis", 0));
+    let w: Vec<f32> = vec![1.0, 0.0, 0.0, 0.0, 1.0, 0.0, 0.0, 0.0, 1.0, 0.0, 0.0, 0.0];
+    model(pb::GraphProto {
+        name: "dynamic_batch".into(),
+        node: vec![
+            node("Shape", &["float_input"], &["shape"]),
+            to_f,
+            to_i,
+            gather,
+            cat3,
+            cat2,
+            node("Reshape", &["float_input", "shape3"], &["x3"]),
+            node("Reshape", &["x3", "shape2"], &["x2"]),
+            node("Expand", &["x2", "shape2"], &["x"]),
+            node("MatMul", &["x", "W"], &["scores"]),
+            node("Softmax", &["scores"], &["probabilities"]),
+        ],
+        initializer: vec![
+            f32_tensor("W", &[4, 3], &w),
+            i64_tensor("zero", &[0]),
+            i64_tensor("two_two", &[2, 2]),
+            i64_tensor("four", &[4]),
+        ],
+        input: vec![value_info("float_input", F32, &[D::Sym("N"), D::N(4)])],
+        output: vec![value_info("probabilities", F32, &[D::Sym("N"), D::N(3)])],
+        ..Default::default()
+    })
+}
+
+/// Validates `model_path` in `repo` with default limits and no baseline.
+pub fn run(
+    repo: &Repo,
+    model_path: &str,
+    spec: &ValidationSpec,
+) -> Result<ValidationReport, ValidationError> {
+    coxswain_model::validate(repo.root(), &model_ref(model_path), spec, None, &Limits::default())
+}
+
+/// The report's check named `name`; panics with the table when it is missing.
+pub fn check<'a>(report: &'a ValidationReport, name: &str) -> &'a coxswain_model::Check {
+    report
+        .checks
+        .iter()
+        .find(|c| c.name == name)
+        .unwrap_or_else(|| panic!("no check `{name}` in {:#?}", report.checks))
 }
