@@ -7,8 +7,8 @@
 #[path = "support/envtest.rs"]
 mod envtest;
 
-use coxswain::cluster::{ApplyOptions, Cluster};
-use coxswain::ownership::desired_with_ownership;
+use coxswain::cluster::Cluster;
+use coxswain::ownership::{Owner, desired_with_ownership};
 use coxswain::repo::{Environment, SourceFile};
 use envtest::TestEnv;
 use serde_json::{Value, json};
@@ -84,11 +84,12 @@ async fn apply_and_read_back(env: &TestEnv, namespace: &str) -> Result<Value, St
         return Err(format!("the manifest does not load: {:?}", environment.diagnostics));
     }
     let cluster = env.cluster().await?;
+    let owner = Owner::of(&environment);
     for object in &environment.objects {
         let resource = cluster.resolve(&object.gvk).await.map_err(|e| e.to_string())?;
-        let desired = desired_with_ownership(object, &environment.name);
+        let desired = desired_with_ownership(object, &owner);
         cluster
-            .apply(&resource, &desired, &ApplyOptions::coxswain(false, false))
+            .apply(&resource, &desired, &owner.apply_options(false, false))
             .await
             .map_err(|e| format!("apply {}: {e}", object.key))?;
     }

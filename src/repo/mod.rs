@@ -1,11 +1,13 @@
 //! The `GitOps` repo on disk: `environments/<env>/` folders of manifests and their `env.yaml`.
 
 pub mod config;
+pub mod instance;
 pub mod loader;
 pub mod names;
 pub mod object;
 
 pub use config::{EnvConfig, ModelRef, PolicySettings};
+pub use instance::Instance;
 pub use loader::{EnvContext, SourceFile};
 pub use object::{DesiredObject, Source};
 
@@ -30,6 +32,8 @@ pub enum RepoError {
 #[derive(Debug, Clone)]
 pub struct Environment {
     pub name: String,
+    /// The repo's instance id ([`instance`]); [`instance::UNNAMED`] when built without a repo.
+    pub instance: String,
     pub namespace: String,
     pub config: EnvConfig,
     pub objects: Vec<DesiredObject>,
@@ -67,6 +71,17 @@ impl Environment {
                 }
             };
         let line_of = |pointer: &str| lines.line_of(pointer).unwrap_or(0);
+        if let Err(why) = names::check_label_value(name) {
+            diagnostics.push(Diagnostic::error(
+                &config_file,
+                0,
+                "invalid-name",
+                format!(
+                    "environment name \"{name}\" cannot be used: it labels every object the \
+                     environment owns, and {why}"
+                ),
+            ));
+        }
         for (index, id) in config.policy.disable.iter().enumerate() {
             if crate::policy::catalogue::rule(id).is_none() {
                 let known: Vec<&str> =
@@ -94,7 +109,14 @@ impl Environment {
         let context = EnvContext { name, namespace: &namespace, config: &config };
         let (objects, mut found) = loader::load_objects(context, files, budget);
         diagnostics.append(&mut found);
-        Self { name: name.to_owned(), namespace, config, objects, diagnostics }
+        Self {
+            name: name.to_owned(),
+            instance: instance::UNNAMED.to_owned(),
+            namespace,
+            config,
+            objects,
+            diagnostics,
+        }
     }
 }
 
@@ -102,6 +124,8 @@ impl Environment {
 #[derive(Debug, Clone)]
 pub struct Repo {
     root: PathBuf,
+    /// The repo's instance, or why `coxswain.yaml` cannot name it.
+    instance: Result<Instance, Diagnostic>,
 }
 
 impl Repo {
@@ -113,11 +137,25 @@ impl Repo {
         if !root.join("environments").is_dir() {
             return Err(RepoError::NotARepo { path: path.display().to_string() });
         }
-        Ok(Self { root })
+        let instance = instance::resolve(&root);
+        Ok(Self { root, instance })
     }
 
     pub fn root(&self) -> &Path {
         &self.root
+    }
+
+    /// This repo, owning what the repo at `root` owns: a private checkout of it (promotion)
+    /// must plan as the user's repo, whose remote or path its derived id comes from.
+    #[must_use]
+    pub fn identified_as(mut self, root: &Path) -> Self {
+        self.instance = instance::resolve(root);
+        self
+    }
+
+    /// The repo's instance, or the problem with `coxswain.yaml`.
+    pub fn instance(&self) -> Result<&Instance, &Diagnostic> {
+        self.instance.as_ref()
     }
 
     /// Environment names (folders under `environments/`), sorted.
@@ -188,9 +226,54 @@ impl Repo {
             config_file.as_ref().map(|f| String::from_utf8_lossy(&f.contents).into_owned());
         let mut environment =
             Environment::from_files_in_load(name, config_text.as_deref(), &files, budget);
+        match &self.instance {
+            Ok(instance) => environment.instance.clone_from(&instance.id),
+            Err(problem) => diagnostics.push(problem.clone()),
+        }
+        diagnostics.extend(self.namespace_clashes(&environment));
         diagnostics.append(&mut environment.diagnostics);
         environment.diagnostics = diagnostics;
         environment
+    }
+
+    /// Other environments of this repo in the same namespace on the same kube context: their
+    /// bookkeeping (history, inventory, sync lock) lives per namespace, so they would overwrite
+    /// each other's. Envs that name different contexts may share a namespace name (one per
+    /// cluster); whether two contexts reach one cluster only the cluster can tell, and a sync
+    /// finds out from the namespace's inventory.
+    fn namespace_clashes(&self, env: &Environment) -> Vec<Diagnostic> {
+        let Ok(names) = self.env_names() else { return Vec::new() };
+        let mut clashes = Vec::new();
+        for other in names.iter().filter(|n| **n != env.name) {
+            let path = self.root.join("environments").join(other).join("env.yaml");
+            let text = std::fs::read_to_string(&path).ok();
+            let file = format!("environments/{other}/env.yaml");
+            let config = match text.map(|t| config::parse_env_config(&t, &file)) {
+                None => EnvConfig::default(),
+                Some(Ok((config, _))) => config,
+                Some(Err(_)) => continue, // that env reports its own broken env.yaml
+            };
+            let namespace = config.namespace.clone().unwrap_or_else(|| other.clone());
+            if namespace == env.namespace && config.context == env.config.context {
+                let on = env.config.context.as_deref().map_or_else(
+                    || "the current kube context".to_owned(),
+                    |c| format!("kube context {c}"),
+                );
+                clashes.push(Diagnostic::error(
+                    &format!("environments/{}/env.yaml", env.name),
+                    0,
+                    "namespace-shared",
+                    format!(
+                        "environments {} and {other} both use namespace {namespace} on {on}: \
+                         Coxswain keeps each environment's history, inventory and sync lock in its \
+                         namespace, so they would overwrite each other's. Give one of them another \
+                         `namespace` (or another `context`)",
+                        env.name
+                    ),
+                ));
+            }
+        }
+        clashes
     }
 
     /// Reads the YAML files under `relative`, refusing anything that resolves outside the repo.
