@@ -146,8 +146,8 @@ fn derive(root: &Path) -> Instance {
 
 /// `<slug of name>-<8 hex digits of sha256(key)>`, a valid id for any input.
 fn id_from(name: &str, key: &str) -> String {
-    let digest = Sha256::digest(key.as_bytes());
-    let hash: String = digest.iter().take(4).map(|b| format!("{b:02x}")).collect();
+    let digest = format!("{:x}", Sha256::digest(key.as_bytes()));
+    let hash = &digest[..8];
     let mut slug = String::new();
     for c in name.chars().flat_map(char::to_lowercase) {
         if c.is_ascii_alphanumeric() {

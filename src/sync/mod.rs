@@ -295,6 +295,10 @@ pub async fn sync_env(
     report
 }
 
+/// One applied object: its key, the apply's result, and the error of releasing the legacy
+/// field manager, if any.
+type Applied = (ObjectKey, Result<Value, ClusterError>, Option<ClusterError>);
+
 /// Apply, health, prune, inventory and history, under the lock.
 async fn run_locked(
     cluster: Arc<dyn Cluster>,
@@ -332,7 +336,6 @@ async fn run_locked(
                 (o.key.clone(), o.resource.clone(), desired, o.force, o.release_legacy)
             })
             .collect();
-        type Applied = (ObjectKey, Result<Value, ClusterError>, Option<ClusterError>);
         let results: Vec<Applied> = stream::iter(work)
             .map(|(key, resource, desired, force, release_legacy)| {
                 let cluster = cluster.clone();
