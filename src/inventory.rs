@@ -1,51 +1,238 @@
-//! The kinds Coxswain has applied in an environment, kept in a small `ConfigMap` in its
-//! namespace. Plan LISTs these kinds even when git no longer declares any object of them, so an
-//! object whose whole kind left git is still found and pruned — without listing every kind the
-//! cluster serves.
+//! What Coxswain created or adopted in an environment, kept in a small `ConfigMap` in its
+//! namespace: every object it applied, by uid, and the kinds of those objects.
+//!
+//! The uids are the proof of ownership pruning needs: labels are copied freely (`kubectl get -o
+//! yaml`, controllers that copy their parent's labels), a uid is not — a copy, or an object
+//! deleted and re-created by someone else, has a new one. The kinds let plan LIST a kind even
+//! when git no longer declares any object of it, so an object whose whole kind left git is still
+//! found and pruned, without listing every kind the cluster serves.
+//!
+//! The inventory also claims the namespace for one environment of one repo: a second env (or
+//! another repo's env of the same name) finds it and is refused before it writes anything.
+//!
+//! Inventories written before uids were recorded hold only `kinds`; they are read as *legacy*:
+//! nothing of them is prunable until a sync has applied (adopted) the env's objects again.
 
-use crate::cluster::{Cluster, ClusterError, Gvk, ResourceType};
-use crate::ownership::{ENV_LABEL, INTERNAL_LABEL, MANAGED_BY_LABEL, MANAGED_BY_VALUE};
+use crate::cluster::{Cluster, ClusterError, Gvk, ObjectKey, ResourceType};
+use crate::ownership::{ENV_LABEL, INSTANCE_LABEL, INTERNAL_LABEL, Owner};
+use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 
 pub const INVENTORY_NAME: &str = "coxswain-inventory";
+const KINDS_KEY: &str = "kinds";
+const OBJECTS_KEY: &str = "objects";
 
 pub fn config_map_gvk() -> Gvk {
     Gvk::from_api_version("v1", "ConfigMap")
 }
 
-/// Reads the recorded kinds (empty when the env was never synced).
-pub async fn read_kinds(
+/// One object Coxswain applied.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Entry {
+    pub uid: String,
+    pub api_version: String,
+    pub kind: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub namespace: Option<String>,
+    pub name: String,
+}
+
+impl Entry {
+    /// The entry of a live object as the API returned it; `None` without uid or identity.
+    pub fn of(live: &Value) -> Option<Self> {
+        let metadata = live.get("metadata")?;
+        Some(Self {
+            uid: metadata.get("uid")?.as_str()?.to_owned(),
+            api_version: live.get("apiVersion")?.as_str()?.to_owned(),
+            kind: live.get("kind")?.as_str()?.to_owned(),
+            namespace: metadata.get("namespace").and_then(Value::as_str).map(str::to_owned),
+            name: metadata.get("name")?.as_str()?.to_owned(),
+        })
+    }
+
+    pub fn gvk(&self) -> Gvk {
+        Gvk::from_api_version(&self.api_version, &self.kind)
+    }
+
+    pub fn key(&self) -> ObjectKey {
+        ObjectKey::new(&self.gvk(), self.namespace.as_deref(), &self.name)
+    }
+}
+
+/// An environment's inventory as read from its namespace.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Inventory {
+    /// Whether the namespace has one at all.
+    pub exists: bool,
+    /// The env and instance it belongs to (its labels; no instance before instance ids).
+    pub env: Option<String>,
+    pub instance: Option<String>,
+    pub kinds: BTreeSet<Gvk>,
+    /// Objects Coxswain applied, by uid.
+    pub objects: BTreeMap<String, Entry>,
+    /// Why no uids could be read (a legacy or unreadable inventory): then nothing is prunable.
+    pub no_uids: Option<String>,
+}
+
+impl Inventory {
+    /// The entry recorded for `key`, whatever its uid.
+    pub fn entry_for(&self, key: &ObjectKey) -> Option<&Entry> {
+        self.objects.values().find(|e| e.key() == *key)
+    }
+
+    /// Why `owner` may not use this namespace: it is another env's, or another repo's.
+    pub fn claimed_by_other(&self, owner: &Owner, namespace: &str) -> Option<String> {
+        if !self.exists {
+            return None;
+        }
+        let env = self.env.as_deref().unwrap_or("?");
+        if env != owner.env {
+            return Some(format!(
+                "namespace {namespace} belongs to environment {env} (its {INVENTORY_NAME} says \
+                 so), not to environment {}: two environments on one cluster cannot share a \
+                 namespace, their history, inventory and sync lock would overwrite each other. \
+                 Give environments/{}/env.yaml another `namespace`",
+                owner.env, owner.env
+            ));
+        }
+        match self.instance.as_deref() {
+            Some(instance) if instance != owner.instance => Some(format!(
+                "namespace {namespace} belongs to environment {env} of another Coxswain repo \
+                 (instance {instance}; this repo is instance {}), so nothing of it is touched. If \
+                 it is this repo under an earlier id, put `instance: {instance}` in coxswain.yaml \
+                 at the repo root",
+                owner.instance
+            )),
+            _ => None,
+        }
+    }
+}
+
+/// Reads the env's inventory (empty when the env was never synced). Never fails on its content:
+/// an unreadable inventory says why in [`Inventory::no_uids`], and nothing is pruned through it.
+pub async fn read(
     cluster: &dyn Cluster,
     config_maps: &ResourceType,
     namespace: &str,
-) -> Result<BTreeSet<Gvk>, ClusterError> {
+) -> Result<Inventory, ClusterError> {
     let Some(object) = cluster.get(config_maps, Some(namespace), INVENTORY_NAME).await? else {
-        return Ok(BTreeSet::new());
+        return Ok(Inventory::default());
     };
-    let kinds = object.pointer("/data/kinds").and_then(Value::as_str).unwrap_or_default();
-    Ok(kinds
-        .lines()
-        .filter_map(|line| {
-            let (api_version, kind) =
-                line.trim().rsplit_once('/').map_or(("", ""), |(a, k)| (a, k));
-            (!kind.is_empty()).then(|| Gvk::from_api_version(api_version, kind))
-        })
-        .collect())
+    Ok(parse(&object))
 }
 
-/// The inventory object recording `kinds` for `env`.
-pub fn inventory_object(env: &str, namespace: &str, kinds: &BTreeSet<Gvk>) -> Value {
+/// An inventory from its `ConfigMap`.
+pub fn parse(object: &Value) -> Inventory {
+    let label = |key: &str| {
+        object
+            .pointer(&format!("/metadata/labels/{}", key.replace('/', "~1")))
+            .and_then(Value::as_str)
+            .map(str::to_owned)
+    };
+    let data = |key: &str| object.pointer(&format!("/data/{key}")).and_then(Value::as_str);
+    let mut kinds: BTreeSet<Gvk> = data(KINDS_KEY)
+        .unwrap_or_default()
+        .lines()
+        .filter_map(|line| {
+            let (api_version, kind) = line.trim().rsplit_once('/')?;
+            (!kind.is_empty()).then(|| Gvk::from_api_version(api_version, kind))
+        })
+        .collect();
+    let (objects, no_uids) = match data(OBJECTS_KEY).map(serde_json::from_str::<Vec<Entry>>) {
+        None => (
+            BTreeMap::new(),
+            Some(format!(
+                "the {INVENTORY_NAME} of this namespace was written by an earlier version of \
+                 Coxswain, which recorded no uids"
+            )),
+        ),
+        Some(Err(error)) => (
+            BTreeMap::new(),
+            Some(format!("the {INVENTORY_NAME} of this namespace is unreadable ({error})")),
+        ),
+        Some(Ok(entries)) => (entries.into_iter().map(|e| (e.uid.clone(), e)).collect(), None),
+    };
+    kinds.extend(objects.values().map(Entry::gvk));
+    Inventory {
+        exists: true,
+        env: label(ENV_LABEL),
+        instance: label(INSTANCE_LABEL),
+        kinds,
+        objects,
+        no_uids,
+    }
+}
+
+/// The inventory object recording `objects` (and their kinds plus `extra_kinds`) for `owner`.
+pub fn inventory_object(
+    owner: &Owner,
+    namespace: &str,
+    objects: &BTreeMap<String, Entry>,
+    extra_kinds: &BTreeSet<Gvk>,
+) -> Value {
+    let mut kinds: BTreeSet<Gvk> = objects.values().map(Entry::gvk).collect();
+    kinds.extend(extra_kinds.iter().cloned());
     let lines: Vec<String> =
         kinds.iter().map(|gvk| format!("{}/{}", gvk.api_version(), gvk.kind)).collect();
+    let entries: Vec<&Entry> = objects.values().collect();
+    let mut labels = owner.labels();
+    labels.insert(INTERNAL_LABEL.to_owned(), json!("true"));
     json!({
         "apiVersion": "v1",
         "kind": "ConfigMap",
-        "metadata": {
-            "name": INVENTORY_NAME,
-            "namespace": namespace,
-            "labels": { MANAGED_BY_LABEL: MANAGED_BY_VALUE, ENV_LABEL: env, INTERNAL_LABEL: "true" }
-        },
-        "data": { "kinds": lines.join("\n") }
+        "metadata": {"name": INVENTORY_NAME, "namespace": namespace, "labels": labels},
+        "data": {
+            KINDS_KEY: lines.join("\n"),
+            OBJECTS_KEY: serde_json::to_string(&entries).unwrap_or_else(|_| "[]".to_owned()),
+        }
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn owner() -> Owner {
+        Owner { instance: "repo-a".into(), env: "prod".into() }
+    }
+
+    #[test]
+    fn an_inventory_round_trips_with_its_owner() {
+        let entry = Entry {
+            uid: "u1".into(),
+            api_version: "apps/v1".into(),
+            kind: "Deployment".into(),
+            namespace: Some("ns".into()),
+            name: "web".into(),
+        };
+        let objects = BTreeMap::from([("u1".to_owned(), entry)]);
+        let extra = BTreeSet::from([Gvk::from_api_version("v1", "ConfigMap")]);
+        let read = parse(&inventory_object(&owner(), "ns", &objects, &extra));
+        assert_eq!(read.objects, objects);
+        assert_eq!(read.kinds.len(), 2);
+        assert_eq!((read.env.as_deref(), read.instance.as_deref()), (Some("prod"), Some("repo-a")));
+        assert_eq!(read.no_uids, None);
+        assert_eq!(read.claimed_by_other(&owner(), "ns"), None);
+    }
+
+    #[test]
+    fn legacy_and_unreadable_inventories_hold_no_uids_and_foreign_ones_are_refused() {
+        let legacy = parse(
+            &json!({"metadata": {"labels": {ENV_LABEL: "prod"}}, "data": {"kinds": "v1/ConfigMap"}}),
+        );
+        assert!(legacy.objects.is_empty() && legacy.no_uids.is_some());
+        assert_eq!(legacy.claimed_by_other(&owner(), "ns"), None, "legacy is adopted");
+        let broken =
+            parse(&json!({"metadata": {"labels": {ENV_LABEL: "prod"}}, "data": {"objects": "[{"}}));
+        assert!(broken.no_uids.is_some_and(|why| why.contains("unreadable")));
+        let other_env = parse(&json!({"metadata": {"labels": {ENV_LABEL: "staging"}}}));
+        let why = other_env.claimed_by_other(&owner(), "ns").unwrap_or_default();
+        assert!(why.contains("environment staging") && why.contains("environment prod"), "{why}");
+        let other_repo =
+            parse(&json!({"metadata": {"labels": {ENV_LABEL: "prod", INSTANCE_LABEL: "repo-b"}}}));
+        let why = other_repo.claimed_by_other(&owner(), "ns").unwrap_or_default();
+        assert!(why.contains("instance repo-b") && why.contains("instance repo-a"), "{why}");
+    }
 }

@@ -19,7 +19,7 @@ use coxswain::cluster::{ApplyOptions, Cluster, Gvk, ResourceType};
 use coxswain::fieldset::is_subset_object;
 use coxswain::history::{self, Outcome as RevisionOutcome};
 use coxswain::lock::{LEASE_NAME, SyncLock};
-use coxswain::ownership::desired_with_ownership;
+use coxswain::ownership::{Owner, desired_with_ownership};
 use coxswain::plan::{Action, EnvPlan, PlanOptions, plan_env};
 use coxswain::repo::{Environment, Repo};
 use coxswain::sync::tiers::tier_of;
@@ -279,7 +279,7 @@ async fn ensure_live_matches(ctx: &Ctx, env: &Environment) -> Outcome {
     for object in &env.objects {
         let resource = ctx.direct.resolve(&object.gvk).await.map_err(|e| e.to_string())?;
         let found = must_live(ctx, &resource, object.name()).await?;
-        let desired = desired_with_ownership(object, &env.name);
+        let desired = desired_with_ownership(object, &Owner::of(env));
         ensure(is_subset_object(&desired, &found), || {
             format!("{}: live differs from git:\n desired {desired}\n live {found}", object.key)
         })?;
@@ -973,9 +973,10 @@ async fn planted_revision_is_refused(ctx: &Ctx) -> Outcome {
         rollback_of: None,
         manifests_digest: None,
     };
+    let mallory = Owner { instance: "planted".into(), env: "dev".into() };
     let number = history::record(
         ctx.direct.as_ref(),
-        "dev",
+        &mallory,
         &ns,
         revision,
         &history::desired_objects(&stored),

@@ -69,6 +69,7 @@ fn fixture() -> Fixture {
     copy_dir(&example.join("environments"), &work.join("environments"));
     copy_dir(&example.join("pipelines"), &work.join("pipelines"));
     copy_dir(&example.join("models/iris"), &work.join("models/iris"));
+    std::fs::copy(example.join("coxswain.yaml"), work.join("coxswain.yaml")).unwrap();
     let repo =
         Repository::init_opts(&work, RepositoryInitOptions::new().initial_head("main")).unwrap();
     let mut config = repo.config().unwrap();

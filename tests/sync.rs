@@ -44,6 +44,7 @@ async fn sync_creates_everything_in_tier_order_and_a_resync_writes_nothing() {
         applies,
         [
             "apply Namespace iris-prod",
+            "apply ConfigMap iris-prod/coxswain-inventory",
             "apply ConfigMap iris-prod/iris-server-config",
             "apply Service iris-prod/iris-server",
             "apply Deployment.apps iris-prod/iris-server",
@@ -51,7 +52,7 @@ async fn sync_creates_everything_in_tier_order_and_a_resync_writes_nothing() {
             "apply Ingress.networking.k8s.io iris-prod/iris-server",
             "apply PodDisruptionBudget.policy iris-prod/iris-server",
             "apply ConfigMap iris-prod/coxswain-inventory",
-            "apply ConfigMap iris-prod/coxswain-rev-1",
+            "apply Secret iris-prod/coxswain-rev-1",
         ]
     );
     cluster.reset_counters();
@@ -149,11 +150,13 @@ async fn a_sync_during_a_held_lease_fails_fast_naming_the_holder() {
     )
     .await
     .unwrap();
-    let changed = env_from(
+    let mut changed = env_from(
         "dev",
         Some("namespace: iris-dev\n"),
         &[("cm.yaml", "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: new\n")],
     );
+    changed.instance.clone_from(&env.instance); // the same repo's env
+
     cluster.reset_counters();
     let report = sync_env(shared.clone(), &changed, &options(), &Silent).await;
     assert_eq!(report.status, SyncStatus::LockHeld);
@@ -185,8 +188,9 @@ async fn an_expired_lease_is_taken_over() {
 async fn a_connection_drop_part_way_is_recorded_and_a_rerun_converges_without_duplicate_work() {
     let cluster = MemoryCluster::new().with_namespace("iris-prod");
     let env = example_env("prod");
-    // Writes: lease create, ConfigMap, Service, Deployment — then the connection drops for one write.
-    cluster.fail_writes_window(4, 1, FaultKind::ConnectionDrop);
+    // Writes: lease create, the inventory's claim on the namespace, ConfigMap, Service,
+    // Deployment — then the connection drops for one write.
+    cluster.fail_writes_window(5, 1, FaultKind::ConnectionDrop);
     let report = sync_env(Arc::new(cluster.clone()), &env, &options(), &Silent).await;
     assert_eq!(report.status, SyncStatus::Failed);
     assert!(report.error.as_deref().unwrap().starts_with("applying HorizontalPodAutoscaler.autoscaling iris-prod/iris-server (environments/prod/iris-server.yaml:"), "{report:?}");

@@ -133,8 +133,8 @@ async fn run(cli: Cli, connector: Connector) -> Result<ExitCode, EngineError> {
         }
         Some(Command::Sync(args)) => sync_command(&engine, args).await,
         Some(Command::History { env, context, output }) => {
-            let revisions = engine.history(&env, context.as_deref()).await?;
-            render::history(&env, &revisions, output);
+            let (revisions, unreadable) = engine.history_listing(&env, context.as_deref()).await?;
+            render::history(&env, &revisions, &unreadable, output);
             Ok(ExitCode::Ok)
         }
         #[cfg(feature = "model-validation")]

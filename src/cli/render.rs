@@ -156,12 +156,21 @@ pub(super) fn sync(
     Ok(sync_exit_code(&reports))
 }
 
-pub(super) fn history(env: &str, revisions: &[Revision], output: Format) {
+pub(super) fn history(
+    env: &str,
+    revisions: &[Revision],
+    unreadable: &[crate::history::Unreadable],
+    output: Format,
+) {
     match output {
-        Format::Json => println!(
-            "{}",
-            to_json(&serde_json::json!({"schemaVersion": 1, "env": env, "revisions": revisions}))
-        ),
+        Format::Json => {
+            let mut report =
+                serde_json::json!({"schemaVersion": 1, "env": env, "revisions": revisions});
+            if !unreadable.is_empty() {
+                report["unreadable"] = serde_json::json!(unreadable);
+            }
+            println!("{}", to_json(&report));
+        }
         Format::Text | Format::Markdown => {
             if revisions.is_empty() {
                 println!("{env}: no revisions yet");
@@ -182,6 +191,9 @@ pub(super) fn history(env: &str, revisions: &[Revision], output: Format) {
                     "{:>4}  {:<20}  {:<10}  {:<9}  {:<24}  {}",
                     r.number, r.time, sha, outcome, r.author, r.message
                 );
+            }
+            for u in unreadable {
+                eprintln!("warning: skipped unreadable revision {}: {}", u.object, u.reason);
             }
         }
     }

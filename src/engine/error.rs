@@ -86,6 +86,7 @@ impl EngineError {
             Self::History(HistoryError::NotFound { .. }) => "revision-not-found",
             Self::History(HistoryError::Corrupt { .. }) => "history-corrupt",
             Self::History(HistoryError::TooLarge { .. }) => "history-too-large",
+            Self::History(HistoryError::Exhausted { .. }) => "history-exhausted",
             Self::History(HistoryError::NoTarget { .. } | HistoryError::NoHistory { .. }) => {
                 "no-rollback-target"
             }

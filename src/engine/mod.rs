@@ -266,6 +266,7 @@ impl Engine {
         let plan = self.plan(&env, request.context.as_deref(), &options).await?;
         let mut preview = preview(plan, None, None);
         preview.notes = admission.notes;
+        preview.notes.extend(self.instance_note());
         Ok(preview)
     }
 
@@ -291,7 +292,8 @@ impl Engine {
                     });
                 }
             };
-        let notes = admission.notes;
+        let mut notes = admission.notes;
+        notes.extend(self.instance_note());
         let context = request.context.clone().or_else(|| env.config.context.clone());
         let offline = |reason: String, notes: Vec<String>| SyncOutcome::Offline {
             env: env.name.clone(),
@@ -348,10 +350,25 @@ impl Engine {
         name: &str,
         context: Option<&str>,
     ) -> Result<Vec<Revision>, EngineError> {
+        Ok(self.history_listing(name, context).await?.0)
+    }
+
+    /// An environment's revisions, newest first, and the revision objects that could not be
+    /// read (reported, never fatal).
+    pub async fn history_listing(
+        &self,
+        name: &str,
+        context: Option<&str>,
+    ) -> Result<(Vec<Revision>, Vec<history::Unreadable>), EngineError> {
         let env = self.env(name)?;
         let cluster = self.cluster(&env, context).await?;
-        let revisions = history::list(cluster.as_ref(), &env.name, &env.namespace).await?;
-        Ok(revisions.into_iter().map(|(r, _)| r).collect())
+        let listing = history::list_all(cluster.as_ref(), &env.name, &env.namespace).await?;
+        Ok((listing.revisions.into_iter().map(|(r, _)| r).collect(), listing.unreadable))
+    }
+
+    /// How to pin a derived instance id (none when `coxswain.yaml` names it).
+    fn instance_note(&self) -> Option<String> {
+        self.repo.instance().ok().and_then(crate::repo::Instance::note)
     }
 
     /// The live object `id` (`Deployment.apps ns/name`) as normalised YAML, Secret values

@@ -52,6 +52,16 @@ fn repo_prefix(repo: &Repository, root: &Path) -> PathBuf {
     workdir.and_then(|w| root.strip_prefix(w).ok().map(Path::to_path_buf)).unwrap_or_default()
 }
 
+/// The `origin` remote's URL of the git repository holding `root`, and where `root` sits in its
+/// work tree (`/`-separated, empty at the top). `None` outside git or without an `origin`.
+pub fn origin(root: &Path) -> Option<(String, String)> {
+    let repo = Repository::discover(root).ok()?;
+    let remote = repo.find_remote("origin").ok()?;
+    let url = remote.url().ok()?.to_owned();
+    let prefix = repo_prefix(&repo, root).to_string_lossy().replace('\\', "/");
+    Some((url, prefix))
+}
+
 /// Inspects the checkout at `root` for `environments/<env>/`. `Ok(None)` when `root` is not in a
 /// git repository.
 pub fn inspect(root: &Path, env: &str) -> Result<Option<GitInfo>, GitError> {

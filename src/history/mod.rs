@@ -1,31 +1,50 @@
-//! Sync history (design §6): one `ConfigMap` per sync in the env's namespace, holding who synced
-//! what from which git revision, the outcome, and the full desired manifests (gzip + base64) so
-//! any revision can be restored. The last [`KEEP`] revisions are kept.
+//! Sync history (design §6): one `Secret` per sync in the env's namespace, holding who synced
+//! what from which git revision, the outcome, and the full desired manifests (gzip) so any
+//! revision can be restored. Revisions are Secrets because manifests may hold Secrets (with
+//! `allowPlaintextSecrets`): their values stay behind the same RBAC as the Secrets themselves, the
+//! way Helm keeps releases. Revisions stored as `ConfigMap`s by earlier versions are still read.
 //!
-//! A revision `ConfigMap` can be written by anyone allowed to write `ConfigMap`s in the namespace,
-//! so nothing read back from one is trusted: [`restore`] loads its manifests through the same
-//! rules as files in git, and each revision records a digest of its manifests that the engine
-//! compares with what the revision's git commit renders.
+//! The newest [`KEEP`] revisions are kept, and always the newest successful one, which the
+//! automatic rollback restores.
+//!
+//! A revision can be written by anyone allowed to write Secrets (or `ConfigMap`s) in the
+//! namespace, so nothing read back from one is trusted: a revision that cannot be read (bad
+//! metadata, gzip or JSON, a number out of range, manifests that inflate past
+//! [`MAX_INFLATED_BYTES`]) is listed as unreadable and skipped, never failing `history` or the
+//! next sync's record; [`restore`] loads manifests through the same rules as files in git, and
+//! each revision records a digest of its manifests that the engine compares with what the
+//! revision's git commit renders.
 
 mod restore;
 
 pub use restore::{RestoreError, digest, digest_of, restore};
 
-use crate::cluster::{ApplyOptions, Cluster, ClusterError, Gvk, ObjectKey, ResourceType};
-use crate::ownership::{ENV_LABEL, INTERNAL_LABEL, MANAGED_BY_LABEL, MANAGED_BY_VALUE};
+use crate::cluster::{Cluster, ClusterError, Gvk, ObjectKey, ResourceType};
+use crate::ownership::{ENV_LABEL, INTERNAL_LABEL, Owner};
 use crate::repo::{DesiredObject, Source};
 use base64::Engine as _;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use std::io::{Read as _, Write as _};
 
-/// Revisions kept per environment.
+/// Revisions kept per environment (plus the newest successful one when it is older).
 pub const KEEP: usize = 10;
 pub const REVISION_LABEL: &str = "coxswain.dev/revision";
+/// The highest revision number: exact in a JavaScript number (the desktop app), and far from
+/// `u64::MAX`, so numbering never overflows. A revision claiming a higher one is unreadable.
+pub const MAX_REVISION: u64 = (1 << 53) - 1;
+/// The `type` of revision Secrets.
+pub const SECRET_TYPE: &str = "coxswain.dev/revision.v1";
 const META_KEY: &str = "revision.json";
-const MANIFESTS_KEY: &str = "manifests.json.gz.b64";
-/// A compressed revision larger than this is refused (a `ConfigMap` holds at most 1 MiB).
+/// Secrets: the gzip itself (the API base64-encodes Secret data).
+const MANIFESTS_KEY: &str = "manifests.json.gz";
+/// `ConfigMap` revisions of earlier versions: the gzip in base64 text.
+const LEGACY_MANIFESTS_KEY: &str = "manifests.json.gz.b64";
+/// A compressed revision larger than this is refused (a Secret holds at most 1 MiB).
 const MAX_STORED_BYTES: usize = 900 * 1024;
+/// Inflating a revision's manifests stops here: a few hundred KB of gzip can expand to
+/// gigabytes, and a planted revision must not exhaust memory.
+pub const MAX_INFLATED_BYTES: u64 = 64 * 1024 * 1024;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "ts", derive(ts_rs::TS))]
@@ -72,6 +91,24 @@ pub struct StoredObject {
     pub object: Value,
 }
 
+/// A revision object that could not be read: reported, skipped, never deleted by retention.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Unreadable {
+    /// `Secret coxswain-rev-7`.
+    pub object: String,
+    /// The number its label claims, when that much is readable.
+    pub number: Option<u64>,
+    pub reason: String,
+}
+
+/// An environment's revisions, newest first, and the revision objects that could not be read.
+#[derive(Debug, Clone, Default)]
+pub struct Listing {
+    pub revisions: Vec<(Revision, Value)>,
+    pub unreadable: Vec<Unreadable>,
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum HistoryError {
     #[error(transparent)]
@@ -81,7 +118,7 @@ pub enum HistoryError {
     #[error("revision {name} is unreadable: {message}")]
     Corrupt { name: String, message: String },
     #[error(
-        "the manifests of this sync are {bytes} bytes compressed, over the {MAX_STORED_BYTES}-byte limit of a revision ConfigMap"
+        "the manifests of this sync are {bytes} bytes compressed, over the {MAX_STORED_BYTES}-byte limit of a revision"
     )]
     TooLarge { bytes: usize },
     #[error(
@@ -90,57 +127,158 @@ pub enum HistoryError {
     NoTarget { env: String, current: u64 },
     #[error("environment {env} has no sync history yet")]
     NoHistory { env: String },
+    #[error(
+        "revision numbers of environment {env} are exhausted: revision {highest} is the highest \
+         allowed ({MAX_REVISION}); delete that revision object if it was planted"
+    )]
+    Exhausted { env: String, highest: u64 },
 }
 
 fn config_maps_gvk() -> Gvk {
     Gvk::from_api_version("v1", "ConfigMap")
 }
 
+fn secrets_gvk() -> Gvk {
+    Gvk::from_api_version("v1", "Secret")
+}
+
 fn selector(env: &str) -> String {
     format!("{INTERNAL_LABEL}=true,{ENV_LABEL}={env},{REVISION_LABEL}")
 }
 
-/// Revisions of an environment, newest first, with their raw objects.
+/// The name of revision `number`.
+pub fn revision_name(number: u64) -> String {
+    format!("coxswain-rev-{number}")
+}
+
+/// Revisions of an environment, newest first, with their raw objects; unreadable ones skipped.
 pub async fn list(
     cluster: &dyn Cluster,
     env: &str,
     namespace: &str,
 ) -> Result<Vec<(Revision, Value)>, HistoryError> {
-    let resource = cluster.resolve(&config_maps_gvk()).await?;
-    let mut revisions = Vec::new();
-    for item in cluster.list(&resource, Some(namespace), Some(&selector(env))).await? {
-        let name = item.pointer("/metadata/name").and_then(Value::as_str).unwrap_or("?").to_owned();
-        let meta = item
-            .pointer(&format!("/data/{}", META_KEY.replace('/', "~1")))
-            .and_then(Value::as_str)
-            .ok_or_else(|| HistoryError::Corrupt {
-                name: name.clone(),
-                message: format!("no {META_KEY}"),
-            })?;
-        let revision: Revision = serde_json::from_str(meta)
-            .map_err(|e| HistoryError::Corrupt { name, message: e.to_string() })?;
-        revisions.push((revision, item));
-    }
-    revisions.sort_by_key(|(revision, _)| std::cmp::Reverse(revision.number));
-    Ok(revisions)
+    Ok(list_all(cluster, env, namespace).await?.revisions)
 }
 
-/// The manifests stored in a revision object.
-pub fn manifests(raw: &Value) -> Result<Vec<StoredObject>, HistoryError> {
-    let name = raw.pointer("/metadata/name").and_then(Value::as_str).unwrap_or("?").to_owned();
-    let corrupt = |message: String| HistoryError::Corrupt { name: name.clone(), message };
-    let encoded = raw
-        .pointer(&format!("/data/{MANIFESTS_KEY}"))
+/// Revisions of an environment (Secrets, and `ConfigMap`s of earlier versions), newest first,
+/// and the revision objects that could not be read. Fails only when the cluster does.
+pub async fn list_all(
+    cluster: &dyn Cluster,
+    env: &str,
+    namespace: &str,
+) -> Result<Listing, HistoryError> {
+    let mut listing = Listing::default();
+    let selector = selector(env);
+    // Secrets first: a ConfigMap claiming the number of a Secret revision is the duplicate.
+    for gvk in [secrets_gvk(), config_maps_gvk()] {
+        let resource = cluster.resolve(&gvk).await?;
+        for item in cluster.list(&resource, Some(namespace), Some(&selector)).await? {
+            let object = format!("{} {}", gvk.kind, name_of(&item));
+            match read_meta(&item) {
+                Ok(revision)
+                    if listing.revisions.iter().any(|(r, _)| r.number == revision.number) =>
+                {
+                    listing.unreadable.push(Unreadable {
+                        object,
+                        number: Some(revision.number),
+                        reason: format!(
+                            "another object already holds revision {}; this one is ignored",
+                            revision.number
+                        ),
+                    });
+                }
+                Ok(revision) => listing.revisions.push((revision, item)),
+                Err(reason) => {
+                    let number = label_number(&item);
+                    tracing::warn!(%object, %reason, "skipping an unreadable revision");
+                    listing.unreadable.push(Unreadable { object, number, reason });
+                }
+            }
+        }
+    }
+    listing.revisions.sort_by_key(|(revision, _)| std::cmp::Reverse(revision.number));
+    listing
+        .unreadable
+        .sort_by(|a, b| b.number.cmp(&a.number).then_with(|| a.object.cmp(&b.object)));
+    Ok(listing)
+}
+
+fn name_of(raw: &Value) -> &str {
+    raw.pointer("/metadata/name").and_then(Value::as_str).unwrap_or("?")
+}
+
+fn is_secret(raw: &Value) -> bool {
+    raw.get("kind").and_then(Value::as_str) == Some("Secret")
+}
+
+/// The revision number a revision object's label claims, when it is a valid one.
+fn label_number(raw: &Value) -> Option<u64> {
+    raw.pointer(&format!("/metadata/labels/{}", REVISION_LABEL.replace('/', "~1")))
         .and_then(Value::as_str)
-        .ok_or_else(|| corrupt(format!("no {MANIFESTS_KEY}")))?;
-    let compressed = base64::engine::general_purpose::STANDARD
-        .decode(encoded)
-        .map_err(|e| corrupt(e.to_string()))?;
-    let mut json = String::new();
+        .and_then(|n| n.parse::<u64>().ok())
+        .filter(|n| *n <= MAX_REVISION)
+}
+
+/// A data entry of a revision object: decoded bytes for Secrets, text for `ConfigMap`s.
+fn data(raw: &Value, key: &str) -> Result<Vec<u8>, String> {
+    let value = raw
+        .pointer(&format!("/data/{}", key.replace('/', "~1")))
+        .and_then(Value::as_str)
+        .ok_or_else(|| format!("no {key}"))?;
+    if is_secret(raw) {
+        base64::engine::general_purpose::STANDARD
+            .decode(value)
+            .map_err(|e| format!("{key} is not base64: {e}"))
+    } else {
+        Ok(value.as_bytes().to_vec())
+    }
+}
+
+/// The recorded metadata of a revision object, checked against its label.
+fn read_meta(raw: &Value) -> Result<Revision, String> {
+    let meta = data(raw, META_KEY)?;
+    let revision: Revision =
+        serde_json::from_slice(&meta).map_err(|e| format!("{META_KEY}: {e}"))?;
+    if revision.number == 0 || revision.number > MAX_REVISION {
+        return Err(format!(
+            "revision number {} is out of range (1 to {MAX_REVISION})",
+            revision.number
+        ));
+    }
+    if label_number(raw) != Some(revision.number) {
+        return Err(format!(
+            "its {REVISION_LABEL} label does not match the number it records ({})",
+            revision.number
+        ));
+    }
+    Ok(revision)
+}
+
+/// The manifests stored in a revision object (either storage); inflation is capped at
+/// [`MAX_INFLATED_BYTES`].
+pub fn manifests(raw: &Value) -> Result<Vec<StoredObject>, HistoryError> {
+    let name = name_of(raw).to_owned();
+    let corrupt = |message: String| HistoryError::Corrupt { name: name.clone(), message };
+    let compressed = if is_secret(raw) {
+        data(raw, MANIFESTS_KEY).map_err(corrupt)?
+    } else {
+        let encoded = data(raw, LEGACY_MANIFESTS_KEY).map_err(corrupt)?;
+        base64::engine::general_purpose::STANDARD
+            .decode(encoded)
+            .map_err(|e| corrupt(format!("{LEGACY_MANIFESTS_KEY} is not base64: {e}")))?
+    };
+    let mut json = Vec::new();
     flate2::read::GzDecoder::new(compressed.as_slice())
-        .read_to_string(&mut json)
-        .map_err(|e| corrupt(e.to_string()))?;
-    serde_json::from_str(&json).map_err(|e| corrupt(e.to_string()))
+        .take(MAX_INFLATED_BYTES + 1)
+        .read_to_end(&mut json)
+        .map_err(|e| corrupt(format!("the manifests are not valid gzip: {e}")))?;
+    if json.len() as u64 > MAX_INFLATED_BYTES {
+        return Err(corrupt(format!(
+            "the manifests inflate past {MAX_INFLATED_BYTES} bytes; refusing to read further"
+        )));
+    }
+    serde_json::from_slice(&json)
+        .map_err(|e| corrupt(format!("the manifests are not valid JSON: {e}")))
 }
 
 /// Rebuilds desired objects from a revision, for rollback.
@@ -164,17 +302,29 @@ pub fn desired_objects(stored: &[StoredObject]) -> Vec<DesiredObject> {
         .collect()
 }
 
-/// Stores a revision (numbered after the newest) and deletes those beyond [`KEEP`].
+/// Stores a revision (numbered after the newest, unreadable ones included) as a Secret, then
+/// deletes readable revisions beyond [`KEEP`], never the newest successful one. Unreadable
+/// revisions are skipped, never a reason to fail.
 pub async fn record(
     cluster: &dyn Cluster,
-    env: &str,
+    owner: &Owner,
     namespace: &str,
     mut revision: Revision,
     objects: &[DesiredObject],
 ) -> Result<Revision, HistoryError> {
-    let resource = cluster.resolve(&config_maps_gvk()).await?;
-    let existing = list(cluster, env, namespace).await?;
-    revision.number = existing.first().map_or(1, |(r, _)| r.number + 1);
+    let secrets = cluster.resolve(&secrets_gvk()).await?;
+    let existing = list_all(cluster, &owner.env, namespace).await?;
+    let highest = existing
+        .revisions
+        .iter()
+        .map(|(r, _)| r.number)
+        .chain(existing.unreadable.iter().filter_map(|u| u.number))
+        .max()
+        .unwrap_or(0);
+    revision.number = highest
+        .checked_add(1)
+        .filter(|n| *n <= MAX_REVISION)
+        .ok_or_else(|| HistoryError::Exhausted { env: owner.env.clone(), highest })?;
     let stored: Vec<StoredObject> = objects
         .iter()
         .map(|o| StoredObject {
@@ -192,30 +342,44 @@ pub async fn record(
     let compressed = encoder.write_all(&json).and_then(|()| encoder.finish()).map_err(|e| {
         HistoryError::Corrupt { name: "new revision".into(), message: e.to_string() }
     })?;
-    let encoded = base64::engine::general_purpose::STANDARD.encode(compressed);
-    if encoded.len() > MAX_STORED_BYTES {
-        return Err(HistoryError::TooLarge { bytes: encoded.len() });
+    if compressed.len() > MAX_STORED_BYTES {
+        return Err(HistoryError::TooLarge { bytes: compressed.len() });
     }
-    let meta = serde_json::to_string_pretty(&revision).unwrap_or_default();
+    let meta = serde_json::to_vec_pretty(&revision).unwrap_or_default();
+    let base64 = |bytes: &[u8]| base64::engine::general_purpose::STANDARD.encode(bytes);
+    let mut labels = owner.labels();
+    labels.insert(INTERNAL_LABEL.to_owned(), json!("true"));
+    labels.insert(REVISION_LABEL.to_owned(), json!(revision.number.to_string()));
     let object = json!({
         "apiVersion": "v1",
-        "kind": "ConfigMap",
-        "metadata": {
-            "name": format!("coxswain-rev-{}", revision.number),
-            "namespace": namespace,
-            "labels": {MANAGED_BY_LABEL: MANAGED_BY_VALUE, ENV_LABEL: env, INTERNAL_LABEL: "true", REVISION_LABEL: revision.number.to_string()}
-        },
-        "data": {META_KEY: meta, MANIFESTS_KEY: encoded}
+        "kind": "Secret",
+        "type": SECRET_TYPE,
+        "metadata": {"name": revision_name(revision.number), "namespace": namespace, "labels": labels},
+        "data": {META_KEY: base64(&meta), MANIFESTS_KEY: base64(&compressed)}
     });
-    cluster.apply(&resource, &object, &ApplyOptions::coxswain(true, false)).await?;
-    for (old, raw) in existing.iter().skip(KEEP - 1) {
-        if let Some(name) = raw.pointer("/metadata/name").and_then(Value::as_str)
-            && let Err(error) = cluster.delete(&resource, Some(namespace), name).await
-        {
+    cluster.apply(&secrets, &object, &owner.apply_options(true, false)).await?;
+    let newest_good = std::iter::once(&revision)
+        .chain(existing.revisions.iter().map(|(r, _)| r))
+        .find(|r| r.outcome == Outcome::Succeeded)
+        .map(|r| r.number);
+    for (old, raw) in existing.revisions.iter().skip(KEEP - 1) {
+        if Some(old.number) == newest_good {
+            continue;
+        }
+        let deleted = match resource_of(cluster, raw).await {
+            Ok(resource) => cluster.delete(&resource, Some(namespace), name_of(raw)).await,
+            Err(error) => Err(error),
+        };
+        if let Err(error) = deleted {
             tracing::warn!(revision = old.number, %error, "could not delete an old revision");
         }
     }
     Ok(revision)
+}
+
+/// The resource a revision object lives in (a Secret, or a `ConfigMap` of an earlier version).
+async fn resource_of(cluster: &dyn Cluster, raw: &Value) -> Result<ResourceType, ClusterError> {
+    cluster.resolve(&if is_secret(raw) { secrets_gvk() } else { config_maps_gvk() }).await
 }
 
 /// Finds revision `number`.
@@ -225,7 +389,12 @@ pub async fn find(
     namespace: &str,
     number: u64,
 ) -> Result<(Revision, Value), HistoryError> {
-    let revisions = list(cluster, env, namespace).await?;
+    let Listing { revisions, unreadable } = list_all(cluster, env, namespace).await?;
+    if !revisions.iter().any(|(r, _)| r.number == number)
+        && let Some(bad) = unreadable.into_iter().find(|u| u.number == Some(number))
+    {
+        return Err(HistoryError::Corrupt { name: bad.object, message: bad.reason });
+    }
     let kept: Vec<String> = revisions.iter().map(|(r, _)| r.number.to_string()).collect();
     revisions.into_iter().find(|(r, _)| r.number == number).ok_or_else(|| HistoryError::NotFound {
         env: env.into(),
@@ -267,9 +436,4 @@ pub async fn last_good(
         .await?
         .into_iter()
         .find(|(r, _)| r.outcome == Outcome::Succeeded && Some(r.number) != except))
-}
-
-/// The resource type revision objects live in (for callers that already resolved it).
-pub async fn resource(cluster: &dyn Cluster) -> Result<ResourceType, ClusterError> {
-    cluster.resolve(&config_maps_gvk()).await
 }

@@ -6,6 +6,7 @@
 use super::{HistoryError, Revision, StoredObject, manifests};
 use crate::diagnostic::Diagnostic;
 use crate::repo::{DesiredObject, EnvContext, Environment, SourceFile, loader};
+use crate::yaml::ExpansionBudget;
 use serde_json::Value;
 use sha2::{Digest as _, Sha256};
 use std::collections::BTreeMap;
@@ -74,7 +75,7 @@ pub fn restore(
     }
     let (files, origin) = as_source_files(&stored);
     let context = EnvContext { name: &env.name, namespace: &env.namespace, config: &env.config };
-    let (objects, diagnostics) = loader::load_objects(context, &files);
+    let (objects, diagnostics) = loader::load_objects(context, &files, &ExpansionBudget::default());
     let problems: Vec<Diagnostic> = diagnostics
         .into_iter()
         .filter(Diagnostic::is_error)

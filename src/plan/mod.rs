@@ -7,15 +7,17 @@
 
 pub mod render;
 
-use crate::cluster::{
-    ApplyOptions, Cluster, ClusterError, FIELD_MANAGER, Gvk, ObjectKey, ResourceType,
-};
+use crate::cluster::{Cluster, ClusterError, Gvk, ObjectKey, ResourceType};
 use crate::diagnostic::Diagnostic;
 use crate::fieldset::{FieldSet, is_subset_object};
+use crate::inventory::{self, Inventory};
 use crate::normalize::{mask_secret_pair, normalize};
-use crate::ownership::{desired_with_ownership, is_prunable, owned_selector};
+use crate::ownership::{
+    Judgement, LEGACY_FIELD_MANAGER, Owner, apply_entry, desired_with_ownership, judge,
+    owned_selector,
+};
 use crate::repo::{Environment, Source};
-use crate::{inventory, yaml};
+use crate::yaml;
 use futures::{StreamExt, TryStreamExt, stream};
 use serde::Serialize;
 use serde_json::Value;
@@ -91,6 +93,26 @@ pub struct ObjectPlan {
     /// The live object as listed (absent for creates).
     #[serde(skip)]
     pub live: Option<Value>,
+    /// The live object is still owned by the field manager of Coxswain versions before
+    /// instance ids: after applying it, the sync releases that manager's fields.
+    #[serde(skip)]
+    pub release_legacy: bool,
+    /// Apply with force: the only conflicts are with that earlier Coxswain manager.
+    #[serde(skip)]
+    pub force: bool,
+}
+
+/// An object that claims to be the env's (it carries its labels) but that Coxswain will not
+/// prune, because it cannot prove it created it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+#[serde(rename_all = "camelCase")]
+pub struct SkippedObject {
+    #[serde(flatten)]
+    pub key: ObjectKey,
+    pub api_version: String,
+    pub kind: String,
+    pub reason: String,
 }
 
 /// The plan of one environment.
@@ -105,6 +127,14 @@ pub struct EnvPlan {
     pub objects: Vec<ObjectPlan>,
     /// Problems that block a sync: unknown kinds, objects the server rejects, conflicts.
     pub errors: Vec<Diagnostic>,
+    /// Look-alikes: objects with this env's labels that are not provably Coxswain's, so neither
+    /// pruned nor orphaned. Absent from JSON when there are none.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    #[cfg_attr(feature = "ts", ts(as = "Option<Vec<SkippedObject>>", optional))]
+    pub skipped: Vec<SkippedObject>,
+    /// The inventory as read, restricted to objects that still exist (for the sync to update).
+    #[serde(skip)]
+    pub inventory: Inventory,
 }
 
 impl EnvPlan {
@@ -126,6 +156,7 @@ pub async fn plan_env(
     options: &PlanOptions,
 ) -> Result<EnvPlan, ClusterError> {
     let concurrency = options.concurrency.max(1);
+    let owner = Owner::of(env);
     let mut errors = Vec::new();
     let namespace_type = cluster.resolve(&Gvk::from_api_version("v1", "Namespace")).await?;
     let config_maps = cluster.resolve(&inventory::config_map_gvk()).await?;
@@ -152,7 +183,7 @@ pub async fn plan_env(
                 Err(other) => return Err(other),
             },
         };
-        let mut value = desired_with_ownership(object, &env.name);
+        let mut value = desired_with_ownership(object, &owner);
         let mut key = object.key.clone();
         if !resource.namespaced && key.namespace.is_some() {
             // The loader took an unfamiliar kind for namespaced; discovery knows better.
@@ -176,8 +207,24 @@ pub async fn plan_env(
     for resource in resources.values() {
         kinds.insert(resource.gvk.group_kind(), (resource.clone(), true));
     }
+    let mut inventory = if namespace_exists {
+        inventory::read(cluster, &config_maps, &env.namespace).await?
+    } else {
+        Inventory::default()
+    };
+    if let Some(why) = inventory.claimed_by_other(&owner, &env.namespace) {
+        errors.push(Diagnostic::error(
+            &format!("environments/{}/env.yaml", env.name),
+            0,
+            "namespace-taken",
+            why,
+        ));
+        // Nothing there is this env's: prune nothing, skip nothing.
+        inventory.objects.clear();
+        inventory.kinds.clear();
+    }
     if namespace_exists {
-        for gvk in inventory::read_kinds(cluster, &config_maps, &env.namespace).await? {
+        for gvk in inventory.kinds.clone() {
             if kinds.contains_key(&gvk.group_kind()) {
                 continue;
             }
@@ -227,9 +274,11 @@ pub async fn plan_env(
     let planned: Vec<Result<ObjectPlan, Diagnostic>> = stream::iter(desired)
         .map(|(key, resource, value, source, gvk)| {
             let live_object = live.get(&key).map(|(_, v)| v.clone());
+            let owner = &owner;
             async move {
                 classify(
                     cluster,
+                    owner,
                     key,
                     resource,
                     value,
@@ -252,9 +301,23 @@ pub async fn plan_env(
             Err(diagnostic) => errors.push(diagnostic),
         }
     }
+    let mut skipped = Vec::new();
     for (key, (resource, object)) in &live {
-        if desired_keys.contains(key) || !is_prunable(object, &env.name) {
+        if desired_keys.contains(key) {
             continue;
+        }
+        match judge(object, &owner, &inventory) {
+            Judgement::Ours => {}
+            Judgement::Foreign => continue,
+            Judgement::LookAlike(reason) => {
+                skipped.push(SkippedObject {
+                    key: key.clone(),
+                    api_version: resource.gvk.api_version(),
+                    kind: resource.gvk.kind.clone(),
+                    reason,
+                });
+                continue;
+            }
         }
         let mut before = normalize(object);
         mask_secret_pair(Some(&mut before), None);
@@ -269,22 +332,35 @@ pub async fn plan_env(
             resource: resource.clone(),
             desired: None,
             live: Some(object.clone()),
+            release_legacy: false,
+            force: false,
         });
     }
     objects.sort_by(|a, b| a.key.cmp(&b.key));
+    skipped.sort_by(|a, b| a.key.cmp(&b.key));
     errors.sort();
+    // What the sync builds on: recorded objects that still exist (the rest is gone).
+    let seen: BTreeSet<&str> = live
+        .values()
+        .filter_map(|(_, object)| object.pointer("/metadata/uid").and_then(Value::as_str))
+        .collect();
+    inventory.objects.retain(|uid, _| seen.contains(uid.as_str()));
+    inventory.kinds.extend(skipped.iter().map(|s| Gvk::from_api_version(&s.api_version, &s.kind)));
     Ok(EnvPlan {
         env: env.name.clone(),
         namespace: env.namespace.clone(),
         namespace_exists,
         objects,
         errors,
+        skipped,
+        inventory,
     })
 }
 
 #[allow(clippy::too_many_arguments)]
 async fn classify(
     cluster: &dyn Cluster,
+    owner: &Owner,
     key: ObjectKey,
     resource: ResourceType,
     desired: Value,
@@ -305,16 +381,19 @@ async fn classify(
         resource: resource.clone(),
         desired: Some(desired.clone()),
         live: live.clone(),
+        release_legacy: false,
+        force: options.force_conflicts,
     };
     let reject = |error: ClusterError| {
         Diagnostic::error(&source.file, source.line, error_code(&error), error.to_string())
     };
+    let dry_run = |force: bool| owner.apply_options(force, true);
     let Some(live) = live else {
         plan.action = Action::Create;
         if can_dry_run_creates {
             // Validates the object (admission, schema) now rather than halfway through a sync.
             cluster
-                .apply(&resource, &desired, &ApplyOptions::coxswain(options.force_conflicts, true))
+                .apply(&resource, &desired, &dry_run(options.force_conflicts))
                 .await
                 .map_err(reject)?;
             plan.server_dry_run = true;
@@ -324,17 +403,27 @@ async fn classify(
         plan.diff = unified_diff(&key, None, Some(&after));
         return Ok(plan);
     };
-    if is_unchanged_locally(&desired, &live) {
+    // Applied by a Coxswain version before instance ids: adopt it, then release that manager.
+    plan.release_legacy = apply_entry(&live, LEGACY_FIELD_MANAGER).is_some();
+    if !plan.release_legacy && is_unchanged_locally(&desired, &live, &owner.field_manager()) {
         return Ok(plan);
     }
-    let result = cluster
-        .apply(&resource, &desired, &ApplyOptions::coxswain(options.force_conflicts, true))
-        .await
-        .map_err(reject)?;
+    let result = match cluster.apply(&resource, &desired, &dry_run(plan.force)).await {
+        // Fields the earlier Coxswain manager owns are Coxswain's: take them without --force.
+        Err(ClusterError::Conflict { conflicts, .. })
+            if plan.release_legacy
+                && !conflicts.is_empty()
+                && conflicts.iter().all(|c| c.manager == LEGACY_FIELD_MANAGER) =>
+        {
+            plan.force = true;
+            cluster.apply(&resource, &desired, &dry_run(true)).await.map_err(reject)?
+        }
+        other => other.map_err(reject)?,
+    };
     plan.server_dry_run = true;
     let mut before = normalize(&live);
     let mut after = normalize(&result);
-    if before == after {
+    if before == after && !plan.release_legacy {
         return Ok(plan);
     }
     mask_secret_pair(Some(&mut before), Some(&mut after));
@@ -343,20 +432,14 @@ async fn classify(
     Ok(plan)
 }
 
-/// True when applying `desired` cannot change `live`: every desired field already has its value,
-/// and no field Coxswain applied before has left `desired` (its removal would be a change).
-pub fn is_unchanged_locally(desired: &Value, live: &Value) -> bool {
+/// True when applying `desired` as `manager` cannot change `live`: every desired field already
+/// has its value, and no field the manager applied before has left `desired` (its removal would
+/// be a change).
+pub fn is_unchanged_locally(desired: &Value, live: &Value, manager: &str) -> bool {
     if !is_subset_object(desired, live) {
         return false;
     }
-    let Some(entries) = live.pointer("/metadata/managedFields").and_then(Value::as_array) else {
-        return false; // no ownership information: let the server decide
-    };
-    let ours = entries.iter().find(|entry| {
-        entry.get("manager").and_then(Value::as_str) == Some(FIELD_MANAGER)
-            && entry.get("operation").and_then(Value::as_str) == Some("Apply")
-    });
-    let Some(fields) = ours.and_then(|entry| entry.get("fieldsV1")) else {
+    let Some(fields) = apply_entry(live, manager).and_then(|entry| entry.get("fieldsV1")) else {
         return false; // we never applied it: adopting it is a change of ownership
     };
     match FieldSet::from_fields_v1(fields) {

@@ -117,6 +117,12 @@ impl PlanReport {
             for error in &env.errors {
                 let _ = writeln!(out, "{}", paint(&error.to_string(), "31", colour));
             }
+            if !env.skipped.is_empty() {
+                let _ = writeln!(out, "\n{} in {}:", paint(SKIPPED_TITLE, "35", colour), env.env);
+                for object in &env.skipped {
+                    let _ = writeln!(out, "  {}: {}", object.key, object.reason);
+                }
+            }
         }
         let s = self.summary;
         let _ = writeln!(
@@ -151,9 +157,12 @@ impl PlanReport {
         );
         if !s.has_changes() && s.errors == 0 {
             out.push_str("No changes.\n");
-            return out;
+            if self.environments.iter().all(|env| env.skipped.is_empty()) {
+                return out;
+            }
+        } else {
+            out.push_str("| Env | Kind | Name | Action |\n|---|---|---|---|\n");
         }
-        out.push_str("| Env | Kind | Name | Action |\n|---|---|---|---|\n");
         for env in &self.environments {
             if !env.namespace_exists {
                 let _ = writeln!(out, "| {} | Namespace | {} | create |", env.env, env.namespace);
@@ -188,10 +197,20 @@ impl PlanReport {
                     let _ = writeln!(out, "- `{}`: {}", error.location(), error.message);
                 }
             }
+            if !env.skipped.is_empty() {
+                let _ = writeln!(out, "\n**{SKIPPED_TITLE} in {}:**\n", env.env);
+                for object in &env.skipped {
+                    let _ = writeln!(out, "- `{}`: {}", object.key, object.reason);
+                }
+            }
         }
         out
     }
 }
+
+/// The heading of skipped look-alikes.
+const SKIPPED_TITLE: &str =
+    "Not pruned: look like this environment's objects, but Coxswain did not create them";
 
 fn action_colour(action: &str) -> &'static str {
     match action {

@@ -213,7 +213,7 @@ pub async fn promote(
     let pushing = options.push && !options.dry_run;
     let remote = if pushing { Some(user.remote(&options.remote)?) } else { None };
     let checkout = Checkout::create(&user, head.oid)?;
-    let repo = Repo::open(checkout.root())?;
+    let repo = Repo::open(checkout.root())?.identified_as(root);
     let names = repo.env_names()?;
     let (pipeline, stage) = find_stage(&repo, &names, options)?;
     let from = options.from.clone().or_else(|| stage.from.clone()).ok_or_else(|| {

@@ -7,7 +7,7 @@ use super::object::{DesiredObject, Source, is_builtin_cluster_scoped};
 use crate::cluster::{Gvk, ObjectKey};
 use crate::diagnostic::Diagnostic;
 use crate::repo::config::EnvConfig;
-use crate::yaml::{self, Document};
+use crate::yaml::{self, Document, ExpansionBudget};
 use serde_json::Value;
 use std::collections::HashMap;
 
@@ -30,16 +30,19 @@ pub struct EnvContext<'a> {
 }
 
 /// Loads every object of the given files. Files are processed in the order given; callers sort.
+/// Manifests are read as `kubectl` reads them; their alias expansion is charged to `budget`,
+/// which the caller shares across one load of the repo.
 pub fn load_objects(
     env: EnvContext<'_>,
     files: &[SourceFile],
+    budget: &ExpansionBudget,
 ) -> (Vec<DesiredObject>, Vec<Diagnostic>) {
     let mut objects = Vec::new();
     let mut diagnostics = Vec::new();
     let mut seen: HashMap<ObjectKey, Source> = HashMap::new();
     for file in files {
         let Some(text) = decode_utf8(file, &mut diagnostics) else { continue };
-        let documents = match yaml::parse_documents(text) {
+        let documents = match yaml::parse_manifests(text, budget) {
             Ok(documents) => documents,
             Err(e) => {
                 diagnostics.push(Diagnostic::error(

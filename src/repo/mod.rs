@@ -1,15 +1,18 @@
 //! The `GitOps` repo on disk: `environments/<env>/` folders of manifests and their `env.yaml`.
 
 pub mod config;
+pub mod instance;
 pub mod loader;
 pub mod names;
 pub mod object;
 
 pub use config::{EnvConfig, ModelRef, PolicySettings};
+pub use instance::Instance;
 pub use loader::{EnvContext, SourceFile};
 pub use object::{DesiredObject, Source};
 
 use crate::diagnostic::Diagnostic;
+use crate::yaml::ExpansionBudget;
 use std::collections::{BTreeSet, HashSet};
 use std::path::{Component, Path, PathBuf};
 use std::sync::Arc;
@@ -29,6 +32,8 @@ pub enum RepoError {
 #[derive(Debug, Clone)]
 pub struct Environment {
     pub name: String,
+    /// The repo's instance id ([`instance`]); [`instance::UNNAMED`] when built without a repo.
+    pub instance: String,
     pub namespace: String,
     pub config: EnvConfig,
     pub objects: Vec<DesiredObject>,
@@ -41,8 +46,19 @@ impl Environment {
     }
 
     /// Builds an environment from files already read (a working tree or a git revision).
-    /// `config_text` is the content of `env.yaml`, if the env has one.
+    /// `config_text` is the content of `env.yaml`, if the env has one. The env is a load of
+    /// its own: its files get a fresh alias-expansion budget.
     pub fn from_files(name: &str, config_text: Option<&str>, files: &[SourceFile]) -> Self {
+        Self::from_files_in_load(name, config_text, files, &ExpansionBudget::default())
+    }
+
+    /// [`Environment::from_files`] as part of a larger load whose files share `budget`.
+    pub fn from_files_in_load(
+        name: &str,
+        config_text: Option<&str>,
+        files: &[SourceFile],
+        budget: &ExpansionBudget,
+    ) -> Self {
         let config_file = format!("environments/{name}/env.yaml");
         let mut diagnostics = Vec::new();
         let (config, lines) =
@@ -55,6 +71,17 @@ impl Environment {
                 }
             };
         let line_of = |pointer: &str| lines.line_of(pointer).unwrap_or(0);
+        if let Err(why) = names::check_label_value(name) {
+            diagnostics.push(Diagnostic::error(
+                &config_file,
+                0,
+                "invalid-name",
+                format!(
+                    "environment name \"{name}\" cannot be used: it labels every object the \
+                     environment owns, and {why}"
+                ),
+            ));
+        }
         for (index, id) in config.policy.disable.iter().enumerate() {
             if crate::policy::catalogue::rule(id).is_none() {
                 let known: Vec<&str> =
@@ -80,9 +107,16 @@ impl Environment {
             ));
         }
         let context = EnvContext { name, namespace: &namespace, config: &config };
-        let (objects, mut found) = loader::load_objects(context, files);
+        let (objects, mut found) = loader::load_objects(context, files, budget);
         diagnostics.append(&mut found);
-        Self { name: name.to_owned(), namespace, config, objects, diagnostics }
+        Self {
+            name: name.to_owned(),
+            instance: instance::UNNAMED.to_owned(),
+            namespace,
+            config,
+            objects,
+            diagnostics,
+        }
     }
 }
 
@@ -90,6 +124,8 @@ impl Environment {
 #[derive(Debug, Clone)]
 pub struct Repo {
     root: PathBuf,
+    /// The repo's instance, or why `coxswain.yaml` cannot name it.
+    instance: Result<Instance, Diagnostic>,
 }
 
 impl Repo {
@@ -101,11 +137,25 @@ impl Repo {
         if !root.join("environments").is_dir() {
             return Err(RepoError::NotARepo { path: path.display().to_string() });
         }
-        Ok(Self { root })
+        let instance = instance::resolve(&root);
+        Ok(Self { root, instance })
     }
 
     pub fn root(&self) -> &Path {
         &self.root
+    }
+
+    /// This repo, owning what the repo at `root` owns: a private checkout of it (promotion)
+    /// must plan as the user's repo, whose remote or path its derived id comes from.
+    #[must_use]
+    pub fn identified_as(mut self, root: &Path) -> Self {
+        self.instance = instance::resolve(root);
+        self
+    }
+
+    /// The repo's instance, or the problem with `coxswain.yaml`.
+    pub fn instance(&self) -> Result<&Instance, &Diagnostic> {
+        self.instance.as_ref()
     }
 
     /// Environment names (folders under `environments/`), sorted.
@@ -126,7 +176,8 @@ impl Repo {
         Ok(names)
     }
 
-    /// Loads all environments, or only `only`.
+    /// Loads all environments, or only `only`. All files of the load share one alias-expansion
+    /// budget, so many small alias bombs spread over documents, files and envs still stop.
     pub fn load(&self, only: Option<&str>) -> Result<Vec<Environment>, RepoError> {
         let names = self.env_names()?;
         if let Some(wanted) = only {
@@ -139,10 +190,14 @@ impl Repo {
             }
             return Ok(vec![self.load_env(wanted)]);
         }
+        let budget = ExpansionBudget::default();
+        let budget = &budget;
         // Environments are independent: load them on parallel threads.
         Ok(std::thread::scope(|scope| {
-            let handles: Vec<_> =
-                names.iter().map(|name| scope.spawn(move || self.load_env(name))).collect();
+            let handles: Vec<_> = names
+                .iter()
+                .map(|name| scope.spawn(move || self.load_env_in_load(name, budget)))
+                .collect();
             handles
                 .into_iter()
                 .map(|handle| {
@@ -152,8 +207,12 @@ impl Repo {
         }))
     }
 
-    /// Loads one environment from the working tree.
+    /// Loads one environment from the working tree (a load of its own).
     pub fn load_env(&self, name: &str) -> Environment {
+        self.load_env_in_load(name, &ExpansionBudget::default())
+    }
+
+    fn load_env_in_load(&self, name: &str, budget: &ExpansionBudget) -> Environment {
         let env_dir = format!("environments/{name}");
         let mut diagnostics = Vec::new();
         let mut files = Vec::new();
@@ -165,10 +224,56 @@ impl Repo {
         let config_file = config_index.map(|i| files.remove(i));
         let config_text =
             config_file.as_ref().map(|f| String::from_utf8_lossy(&f.contents).into_owned());
-        let mut environment = Environment::from_files(name, config_text.as_deref(), &files);
+        let mut environment =
+            Environment::from_files_in_load(name, config_text.as_deref(), &files, budget);
+        match &self.instance {
+            Ok(instance) => environment.instance.clone_from(&instance.id),
+            Err(problem) => diagnostics.push(problem.clone()),
+        }
+        diagnostics.extend(self.namespace_clashes(&environment));
         diagnostics.append(&mut environment.diagnostics);
         environment.diagnostics = diagnostics;
         environment
+    }
+
+    /// Other environments of this repo in the same namespace on the same kube context: their
+    /// bookkeeping (history, inventory, sync lock) lives per namespace, so they would overwrite
+    /// each other's. Envs that name different contexts may share a namespace name (one per
+    /// cluster); whether two contexts reach one cluster only the cluster can tell, and a sync
+    /// finds out from the namespace's inventory.
+    fn namespace_clashes(&self, env: &Environment) -> Vec<Diagnostic> {
+        let Ok(names) = self.env_names() else { return Vec::new() };
+        let mut clashes = Vec::new();
+        for other in names.iter().filter(|n| **n != env.name) {
+            let path = self.root.join("environments").join(other).join("env.yaml");
+            let text = std::fs::read_to_string(&path).ok();
+            let file = format!("environments/{other}/env.yaml");
+            let config = match text.map(|t| config::parse_env_config(&t, &file)) {
+                None => EnvConfig::default(),
+                Some(Ok((config, _))) => config,
+                Some(Err(_)) => continue, // that env reports its own broken env.yaml
+            };
+            let namespace = config.namespace.clone().unwrap_or_else(|| other.clone());
+            if namespace == env.namespace && config.context == env.config.context {
+                let on = env.config.context.as_deref().map_or_else(
+                    || "the current kube context".to_owned(),
+                    |c| format!("kube context {c}"),
+                );
+                clashes.push(Diagnostic::error(
+                    &format!("environments/{}/env.yaml", env.name),
+                    0,
+                    "namespace-shared",
+                    format!(
+                        "environments {} and {other} both use namespace {namespace} on {on}: \
+                         Coxswain keeps each environment's history, inventory and sync lock in its \
+                         namespace, so they would overwrite each other's. Give one of them another \
+                         `namespace` (or another `context`)",
+                        env.name
+                    ),
+                ));
+            }
+        }
+        clashes
     }
 
     /// Reads the YAML files under `relative`, refusing anything that resolves outside the repo.

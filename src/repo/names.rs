@@ -34,6 +34,31 @@ pub fn check_label(name: &str) -> Result<(), InvalidName> {
     check_chars(name, false)
 }
 
+/// A label value: at most 63 letters, digits, `-`, `_` or `.`, starting and ending alphanumeric.
+pub fn check_label_value(value: &str) -> Result<(), InvalidName> {
+    if value.is_empty() {
+        return Err(InvalidName("it is empty".to_owned()));
+    }
+    if value.len() > 63 {
+        return Err(InvalidName(format!(
+            "it has {} characters, at most 63 are allowed",
+            value.len()
+        )));
+    }
+    if let Some(bad) =
+        value.chars().find(|c| !(c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.')))
+    {
+        return Err(InvalidName(format!(
+            "character {bad:?} is not allowed (use letters, digits, '-', '_', '.')"
+        )));
+    }
+    let alnum = |c: Option<char>| c.is_some_and(|c| c.is_ascii_alphanumeric());
+    if !alnum(value.chars().next()) || !alnum(value.chars().last()) {
+        return Err(InvalidName("it must start and end with a letter or digit".to_owned()));
+    }
+    Ok(())
+}
+
 fn check_subdomain(name: &str) -> Result<(), InvalidName> {
     if name.is_empty() {
         return Err(InvalidName("it is empty".to_owned()));

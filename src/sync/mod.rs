@@ -8,16 +8,12 @@ pub mod tiers;
 
 pub use failure::{Failure, FailureKind};
 
-use crate::cluster::{
-    ApplyOptions, Cluster, ClusterError, Gvk, LogRequest, ObjectKey, ResourceType,
-};
+use crate::cluster::{Cluster, ClusterError, Gvk, LogRequest, ObjectKey, ResourceType};
 use crate::health::{self, Assessment, Health, pods};
 use crate::history::{self, Outcome, Revision};
-use crate::inventory;
+use crate::inventory::{self, Entry};
 use crate::lock::{LockError, SyncLock};
-use crate::ownership::{
-    ENV_LABEL, INTERNAL_LABEL, MANAGED_BY_LABEL, MANAGED_BY_VALUE, owned_selector,
-};
+use crate::ownership::{INTERNAL_LABEL, LEGACY_FIELD_MANAGER, Owner, applies, owned_selector};
 use crate::plan::{Action, EnvPlan, ObjectPlan, PlanOptions, plan_env};
 use crate::repo::Environment;
 use futures::{StreamExt, stream};
@@ -285,10 +281,24 @@ pub async fn sync_env(
         Err(LockError::Cluster(error)) => return report.failed(&error),
     };
     progress.event(&env.name, &SyncEvent::Locked { holder: options.holder.clone() });
+    // The first sync claims the namespace before anything else is written in it, so a second
+    // environment (or repo) finds the claim even if this sync stops half-way.
+    if !plan.inventory.exists
+        && let Err(error) =
+            write_inventory(cluster.as_ref(), env, &plan, &[], &BTreeSet::new()).await
+    {
+        lock.release().await;
+        let message = format!("claiming namespace {} failed: {error}", env.namespace);
+        return report.failed_with(FailureKind::Record, message);
+    }
     let report = run_locked(cluster.clone(), env, &plan, options, progress, report).await;
     lock.release().await;
     report
 }
+
+/// One applied object: its key, the apply's result, and the error of releasing the legacy
+/// field manager, if any.
+type Applied = (ObjectKey, Result<Value, ClusterError>, Option<ClusterError>);
 
 /// Apply, health, prune, inventory and history, under the lock.
 async fn run_locked(
@@ -308,8 +318,10 @@ async fn run_locked(
             .or_default()
             .push(object);
     }
-    let apply_options = ApplyOptions::coxswain(options.force_conflicts, false);
+    let owner = Owner::of(env);
     let mut failure: Option<String> = None;
+    // What this sync applied, for the inventory.
+    let mut entries: Vec<Entry> = Vec::new();
     for (tier, mut objects) in by_tier {
         objects.sort_by(|a, b| a.key.cmp(&b.key));
         progress.event(
@@ -318,24 +330,45 @@ async fn run_locked(
         );
         // Owned items: a closure over `&ObjectPlan` makes the whole sync future !Send (a
         // higher-ranked lifetime rustc cannot prove), so it could not be spawned on a runtime.
-        let work: Vec<(ObjectKey, ResourceType, Value)> = objects
+        let work: Vec<(ObjectKey, ResourceType, Value, bool, bool)> = objects
             .iter()
-            .map(|o| (o.key.clone(), o.resource.clone(), o.desired.clone().unwrap_or(Value::Null)))
+            .map(|o| {
+                let desired = o.desired.clone().unwrap_or(Value::Null);
+                (o.key.clone(), o.resource.clone(), desired, o.force, o.release_legacy)
+            })
             .collect();
-        let results: Vec<(ObjectKey, Result<Value, ClusterError>)> = stream::iter(work)
-            .map(|(key, resource, desired)| {
+        let results: Vec<Applied> = stream::iter(work)
+            .map(|(key, resource, desired, force, release_legacy)| {
                 let cluster = cluster.clone();
-                let apply_options = apply_options.clone();
-                async move { (key, cluster.apply(&resource, &desired, &apply_options).await) }
+                let apply_options = owner.apply_options(force || options.force_conflicts, false);
+                async move {
+                    let result = cluster.apply(&resource, &desired, &apply_options).await;
+                    let mut released = None;
+                    if release_legacy && result.is_ok() {
+                        released = release_legacy_manager(cluster.as_ref(), &resource, &desired)
+                            .await
+                            .err();
+                    }
+                    (key, result, released)
+                }
             })
             .buffered(options.concurrency.max(1))
             .collect()
             .await;
-        for (key, result) in results {
+        for (key, result, release_failed) in results {
             match result {
-                Ok(_) => {
+                Ok(live) => {
                     progress.event(&env.name, &SyncEvent::Applied { object: key.to_string() });
                     report.applied.push(key.to_string());
+                    entries.extend(Entry::of(&live));
+                    if let Some(error) = release_failed {
+                        failure.get_or_insert_with(|| {
+                            format!(
+                                "applied {key}, but releasing the field manager \
+                                 {LEGACY_FIELD_MANAGER} of earlier Coxswain versions failed: {error}"
+                            )
+                        });
+                    }
                 }
                 Err(error) => {
                     let source = plan
@@ -357,6 +390,7 @@ async fn run_locked(
     if let Some(message) = failure {
         report.status = SyncStatus::Failed;
         report.error = Some(Failure::new(FailureKind::Apply, message.clone()));
+        keep_inventory(cluster.as_ref(), env, plan, &entries, &mut report).await;
         record(cluster.as_ref(), env, options, Outcome::Failed, &message, &mut report, progress)
             .await;
         return report;
@@ -371,6 +405,7 @@ async fn run_locked(
         Ok(health) => report.health = health,
         Err(error) => {
             let message = format!("checking health failed: {error}");
+            keep_inventory(cluster.as_ref(), env, plan, &entries, &mut report).await;
             record(
                 cluster.as_ref(),
                 env,
@@ -391,6 +426,7 @@ async fn run_locked(
             summary::unhealthy(&unhealthy, report.health.len(), options.timeout);
         report.status = SyncStatus::Unhealthy;
         report.error = Some(Failure::new(FailureKind::Health, message));
+        keep_inventory(cluster.as_ref(), env, plan, &entries, &mut report).await;
         record(cluster.as_ref(), env, options, Outcome::Unhealthy, &summary, &mut report, progress)
             .await;
         return report;
@@ -405,11 +441,9 @@ async fn run_locked(
             o.key.clone(),
         ))
     });
-    let mut kept_kinds: BTreeSet<Gvk> = env.objects.iter().map(|o| o.gvk.clone()).collect();
     for object in prune {
         let gvk = &object.resource.gvk;
         if tiers::is_dangerous_to_prune(&gvk.group, &gvk.kind) && !options.prune_dangerous {
-            kept_kinds.insert(gvk.clone());
             let entry = format!("{} (pass --prune-dangerous to delete it)", object.key);
             progress.event(
                 &env.name,
@@ -430,8 +464,8 @@ async fn run_locked(
                 report.pruned.push(object.key.to_string());
             }
             Err(error) => {
-                kept_kinds.insert(gvk.clone());
                 let message = format!("pruning {} failed: {error}", object.key);
+                keep_inventory(cluster.as_ref(), env, plan, &entries, &mut report).await;
                 record(
                     cluster.as_ref(),
                     env,
@@ -446,7 +480,8 @@ async fn run_locked(
             }
         }
     }
-    if let Err(error) = write_inventory(cluster.as_ref(), env, &kept_kinds).await {
+    let pruned = pruned_uids(plan, &report);
+    if let Err(error) = write_inventory(cluster.as_ref(), env, plan, &entries, &pruned).await {
         let message = format!("recording the inventory failed: {error}");
         record(cluster.as_ref(), env, options, Outcome::Failed, &message, &mut report, progress)
             .await;
@@ -488,7 +523,8 @@ async fn record(
         rollback_of: options.rollback_of,
         manifests_digest: None,
     };
-    match history::record(cluster, &env.name, &env.namespace, revision, &env.objects).await {
+    let owner = Owner::of(env);
+    match history::record(cluster, &owner, &env.namespace, revision, &env.objects).await {
         Ok(stored) => {
             progress.event(&env.name, &SyncEvent::Recorded { revision: stored.number });
             report.revision = Some(stored.number);
@@ -509,22 +545,111 @@ async fn record(
 async fn create_namespace(cluster: &dyn Cluster, env: &Environment) -> Result<(), ClusterError> {
     let resource = cluster.resolve(&Gvk::from_api_version("v1", "Namespace")).await?;
     // Internal: a namespace Coxswain created is never pruned with the objects in it.
+    let owner = Owner::of(env);
+    let mut labels = owner.labels();
+    labels.insert(INTERNAL_LABEL.to_owned(), json!("true"));
     let namespace = json!({
         "apiVersion": "v1",
         "kind": "Namespace",
-        "metadata": {"name": env.namespace, "labels": {MANAGED_BY_LABEL: MANAGED_BY_VALUE, ENV_LABEL: env.name, INTERNAL_LABEL: "true"}}
+        "metadata": {"name": env.namespace, "labels": labels}
     });
-    cluster.apply(&resource, &namespace, &ApplyOptions::coxswain(false, false)).await.map(|_| ())
+    cluster.apply(&resource, &namespace, &owner.apply_options(false, false)).await.map(|_| ())
 }
 
+/// Gives up the fields the field manager of Coxswain versions before instance ids still owns in
+/// an object the env's own manager has just applied: fields both applied stay (the env's manager
+/// owns them now), fields only the old manager applied — gone from git since — are removed, as
+/// that version's next sync would have.
+async fn release_legacy_manager(
+    cluster: &dyn Cluster,
+    resource: &ResourceType,
+    applied: &Value,
+) -> Result<(), ClusterError> {
+    let mut metadata = serde_json::Map::new();
+    for field in ["name", "namespace"] {
+        if let Some(value) = applied.pointer(&format!("/metadata/{field}")) {
+            metadata.insert(field.to_owned(), value.clone());
+        }
+    }
+    let empty = json!({
+        "apiVersion": applied.get("apiVersion").cloned().unwrap_or(Value::Null),
+        "kind": applied.get("kind").cloned().unwrap_or(Value::Null),
+        "metadata": metadata,
+    });
+    let options = crate::cluster::ApplyOptions {
+        field_manager: LEGACY_FIELD_MANAGER.to_owned(),
+        force: false,
+        dry_run: false,
+    };
+    cluster.apply(resource, &empty, &options).await.map(|_| ())
+}
+
+/// The uids of the objects this sync pruned.
+fn pruned_uids(plan: &EnvPlan, report: &SyncReport) -> BTreeSet<String> {
+    let pruned: BTreeSet<&str> = report.pruned.iter().map(String::as_str).collect();
+    plan.objects
+        .iter()
+        .filter(|o| o.action == Action::Prune && pruned.contains(o.key.to_string().as_str()))
+        .filter_map(|o| o.live.as_ref().and_then(Entry::of))
+        .map(|e| e.uid)
+        .collect()
+}
+
+/// Writes the inventory: the plan's recorded objects that still exist, the desired objects the
+/// env's field manager already applies (unchanged ones included) and those `applied` now, minus
+/// the `pruned` uids.
 async fn write_inventory(
     cluster: &dyn Cluster,
     env: &Environment,
-    kinds: &BTreeSet<Gvk>,
+    plan: &EnvPlan,
+    applied: &[Entry],
+    pruned: &BTreeSet<String>,
 ) -> Result<(), ClusterError> {
+    let owner = Owner::of(env);
+    let manager = owner.field_manager();
+    let mut objects = plan.inventory.objects.clone();
+    let already_ours = plan
+        .objects
+        .iter()
+        .filter(|o| o.source.is_some())
+        .filter_map(|o| o.live.as_ref().filter(|live| applies(live, &manager)))
+        .filter_map(Entry::of);
+    let mut uid_of: BTreeMap<ObjectKey, String> =
+        objects.values().map(|e| (e.key(), e.uid.clone())).collect();
+    for entry in already_ours.chain(applied.iter().cloned()) {
+        // A re-created object replaces the entry of its predecessor.
+        if let Some(previous) = uid_of.insert(entry.key(), entry.uid.clone())
+            && previous != entry.uid
+        {
+            objects.remove(&previous);
+        }
+        objects.insert(entry.uid.clone(), entry);
+    }
+    objects.retain(|uid, _| !pruned.contains(uid));
+    let mut kinds: BTreeSet<Gvk> = env.objects.iter().map(|o| o.gvk.clone()).collect();
+    kinds.extend(plan.skipped.iter().map(|s| Gvk::from_api_version(&s.api_version, &s.kind)));
     let resource = cluster.resolve(&inventory::config_map_gvk()).await?;
-    let object = inventory::inventory_object(&env.name, &env.namespace, kinds);
-    cluster.apply(&resource, &object, &ApplyOptions::coxswain(true, false)).await.map(|_| ())
+    let object = inventory::inventory_object(&owner, &env.namespace, &objects, &kinds);
+    cluster.apply(&resource, &object, &owner.apply_options(true, false)).await.map(|_| ())
+}
+
+/// On a sync that stops early: records what it applied (and pruned), so those objects stay
+/// prunable; a failure to do so is added to the report's error.
+async fn keep_inventory(
+    cluster: &dyn Cluster,
+    env: &Environment,
+    plan: &EnvPlan,
+    applied: &[Entry],
+    report: &mut SyncReport,
+) {
+    let pruned = pruned_uids(plan, report);
+    if let Err(error) = write_inventory(cluster, env, plan, applied, &pruned).await {
+        let note = format!("recording the inventory failed: {error}");
+        report.error = Some(match report.error.take() {
+            Some(previous) => previous.and(&note),
+            None => Failure::new(FailureKind::Record, note),
+        });
+    }
 }
 
 /// Whether `assessment` holds the sync: anything not healthy, except a `LoadBalancer` Service or

@@ -95,8 +95,8 @@ fn scalar_text(value: &Value) -> String {
     }
 }
 
-/// Plain when the text reads back as the same string under YAML 1.1 and 1.2 alike; double-quoted
-/// otherwise.
+/// Plain when the text reads back as the same string under YAML 1.1 (kubectl) and 1.2 alike;
+/// double-quoted otherwise.
 fn quote_if_needed(s: &str) -> String {
     if needs_quotes(s) {
         let mut quoted = String::with_capacity(s.len() + 2);
@@ -124,7 +124,7 @@ fn quote_if_needed(s: &str) -> String {
 fn needs_quotes(s: &str) -> bool {
     const RESERVED: &[&str] = &[
         "y", "Y", "yes", "Yes", "YES", "n", "N", "no", "No", "NO", "on", "On", "ON", "off", "Off",
-        "OFF",
+        "OFF", "<<",
     ];
     let Some(first) = s.chars().next() else { return true };
     if RESERVED.contains(&s) || s.trim() != s {
@@ -138,10 +138,16 @@ fn needs_quotes(s: &str) -> bool {
     if s.contains(": ") || s.contains(" #") || s.ends_with(':') || s.chars().any(char::is_control) {
         return true;
     }
-    // Anything the core schema would read as null, bool or number stays a string only if quoted.
-    !super::parse_documents(&format!("k: {s}\n")).ok().is_some_and(|docs| {
-        docs.first().and_then(|d| d.value.get("k")).and_then(Value::as_str) == Some(s)
-    })
+    // Anything either reading takes for null, bool or number stays a string only if quoted.
+    let text = format!("k: {s}\n");
+    let reads_back = |docs: Result<Vec<super::Document>, super::YamlError>| {
+        docs.ok().is_some_and(|docs| {
+            docs.first().and_then(|d| d.value.get("k")).and_then(Value::as_str) == Some(s)
+        })
+    };
+    let budget = super::ExpansionBudget::new(0);
+    !(reads_back(super::parse_documents(&text))
+        && reads_back(super::parse_manifests(&text, &budget)))
 }
 
 #[cfg(test)]
@@ -159,6 +165,19 @@ mod tests {
         });
         let text = to_yaml(&value);
         let back = super::super::parse_documents(&text).unwrap();
+        assert_eq!(back[0].value, value, "{text}");
+    }
+
+    #[test]
+    fn round_trips_through_the_kubectl_reader() {
+        let value = json!({
+            "data": {"a": "0400", "b": "1_000", "c": "y", "d": "0o17", "e": ".5", "f": "1:30",
+                     "g": "2001-12-14", "h": "0b1", "i": ".inf", "<<": "merge key as text"},
+            "n": 256, "list": ["08", "+1", "~"]
+        });
+        let text = to_yaml(&value);
+        let budget = super::super::ExpansionBudget::default();
+        let back = super::super::parse_manifests(&text, &budget).unwrap();
         assert_eq!(back[0].value, value, "{text}");
     }
 }

@@ -3,10 +3,11 @@
 
 use coxswain::cluster::{ApplyOptions, Cluster};
 use coxswain::inventory;
-use coxswain::ownership::desired_with_ownership;
+use coxswain::ownership::{Owner, desired_with_ownership};
 use coxswain::repo::{Environment, SourceFile};
 use coxswain_memcluster::MemoryCluster;
-use std::collections::BTreeSet;
+use serde_json::json;
+use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Write as _;
 
 /// The bundled example repo's root.
@@ -32,21 +33,47 @@ pub fn env_from(name: &str, config: Option<&str>, files: &[(&str, &str)]) -> Env
 /// can start from a synced state independently of the sync engine.
 pub async fn apply_directly(cluster: &MemoryCluster, env: &Environment) {
     cluster.add_namespace(&env.namespace);
-    let mut kinds = BTreeSet::new();
+    let owner = Owner::of(env);
+    let mut objects = BTreeMap::new();
     for object in &env.objects {
         let resource = cluster.resolve(&object.gvk).await.unwrap();
-        cluster
+        let live = cluster
             .apply(
                 &resource,
-                &desired_with_ownership(object, &env.name),
-                &ApplyOptions::coxswain(false, false),
+                &desired_with_ownership(object, &owner),
+                &owner.apply_options(false, false),
             )
             .await
             .unwrap();
-        kinds.insert(object.gvk.clone());
+        let entry = inventory::Entry::of(&live).unwrap();
+        objects.insert(entry.uid.clone(), entry);
     }
     let config_maps = cluster.resolve(&inventory::config_map_gvk()).await.unwrap();
-    let record = inventory::inventory_object(&env.name, &env.namespace, &kinds);
+    let record = inventory::inventory_object(&owner, &env.namespace, &objects, &BTreeSet::new());
+    cluster.apply(&config_maps, &record, &owner.apply_options(true, false)).await.unwrap();
+}
+
+/// Applies `env` the way Coxswain did before instance ids: labels without an instance, field
+/// manager `coxswain`, an inventory of kinds only.
+pub async fn apply_as_previous_version(cluster: &MemoryCluster, env: &Environment) {
+    cluster.add_namespace(&env.namespace);
+    let mut kinds = Vec::new();
+    for object in &env.objects {
+        let resource = cluster.resolve(&object.gvk).await.unwrap();
+        let mut value = object.value.clone();
+        value["metadata"]["labels"]["app.kubernetes.io/managed-by"] = json!("coxswain");
+        value["metadata"]["labels"]["coxswain.dev/env"] = json!(env.name);
+        value["metadata"]["annotations"]["coxswain.dev/source"] = json!(object.source.file);
+        cluster.apply(&resource, &value, &ApplyOptions::coxswain(false, false)).await.unwrap();
+        kinds.push(format!("{}/{}", object.gvk.api_version(), object.gvk.kind));
+    }
+    kinds.sort();
+    kinds.dedup();
+    let config_maps = cluster.resolve(&inventory::config_map_gvk()).await.unwrap();
+    let record = json!({"apiVersion": "v1", "kind": "ConfigMap",
+        "metadata": {"name": "coxswain-inventory", "namespace": env.namespace,
+            "labels": {"app.kubernetes.io/managed-by": "coxswain", "coxswain.dev/env": env.name, "coxswain.dev/internal": "true"}},
+        "data": {"kinds": kinds.join("\n")}});
     cluster.apply(&config_maps, &record, &ApplyOptions::coxswain(true, false)).await.unwrap();
 }
 

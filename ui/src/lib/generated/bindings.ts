@@ -104,7 +104,12 @@ namespaceExists: boolean, objects: Array<ObjectPlan>,
 /**
  * Problems that block a sync: unknown kinds, objects the server rejects, conflicts.
  */
-errors: Array<Diagnostic>, };
+errors: Array<Diagnostic>,
+/**
+ * Look-alikes: objects with this env's labels that are not provably Coxswain's, so neither
+ * pruned nor orphaned. Absent from JSON when there are none.
+ */
+skipped?: Array<SkippedObject>, };
 
 export type Gate = "modelValidation" | "policy" | "dryRun";
 
@@ -437,6 +442,16 @@ branch: string | null, };
  * How bad a diagnostic is. Errors stop a plan or sync; warnings are reported only.
  */
 export type Severity = "warning" | "error";
+
+/**
+ * An object that claims to be the env's (it carries its labels) but that Coxswain will not
+ * prune, because it cannot prove it created it.
+ */
+export type SkippedObject = { apiVersion: string, kind: string, reason: string,
+/**
+ * `Kind.group` (group omitted for the core group), stable across API versions.
+ */
+groupKind: string, namespace: string | null, name: string, };
 
 /**
  * Where an object was declared.
