@@ -195,6 +195,7 @@ fn by_verb(calls: Vec<(Verb, String)>) -> BTreeMap<&'static str, u64> {
             Verb::Replace => "replace",
             Verb::Delete => "delete",
             Verb::Watch => "watch",
+            Verb::Log => "log",
         };
         *counts.entry(name).or_default() += 1;
     }

@@ -12,7 +12,7 @@ use coxswain::exit::ExitCode;
 use coxswain::history::{self, Outcome, Revision, StoredObject};
 use coxswain::ownership::Owner;
 use coxswain::sync::{Progress, Silent, SyncEvent, SyncStatus};
-use coxswain_memcluster::MemoryCluster;
+use coxswain_memcluster::{MemoryCluster, PodFault};
 use serde_json::{Value, json};
 use std::path::Path;
 use std::sync::Arc;
@@ -489,4 +489,74 @@ fn the_automatic_rollback_refuses_a_planted_revision() {
         None,
         "pwned"
     ));
+}
+
+/// `coxswain sync --env dev --timeout 5m` with dev's image failing its pods as `fault`: the exit
+/// code and the report's error. The rollout fails on the first health poll, from the pods, not
+/// after the five minutes (the assertions are on the reason, which a timeout would not name).
+fn sync_with_failing_pods(fault: PodFault) -> (ExitCode, String, MemoryCluster) {
+    let repo = example_git_repo();
+    let cluster = MemoryCluster::new();
+    cluster.fail_pods("ghcr.io/acme-ml/iris-server:1.1.0", fault);
+    let report = repo.path().join("report.json");
+    let json_report = format!("json={}", report.display());
+    let exit = cli(
+        repo.path(),
+        &cluster,
+        &["sync", "--env", "dev", "--yes", "--timeout", "5m", "--report", &json_report],
+    );
+    let text = std::fs::read_to_string(&report).expect("the json report");
+    let report: Value = serde_json::from_str(&text).expect("json");
+    let error = report
+        .pointer("/environments/0/error")
+        .and_then(Value::as_str)
+        .unwrap_or_else(|| panic!("no error in the report: {text}"))
+        .to_owned();
+    (exit, error, cluster)
+}
+
+#[test]
+fn a_crash_looping_image_fails_the_sync_at_once_naming_pod_container_restarts_and_log() {
+    let log = "loading model /models/iris.onnx\nTraceback (most recent call last):\nKeyError: 'MODEL_PATH'\n";
+    let (exit, error, cluster) =
+        sync_with_failing_pods(PodFault::CrashLoop { restarts: 4, log: log.to_owned() });
+    assert_eq!(exit, ExitCode::GateFailed, "{error}");
+    assert!(error.starts_with("rollout failed: 1 of "), "{error}");
+    assert!(error.contains("1 CrashLoopBackOff (Deployment/iris-server)"), "{error}");
+    assert!(error.contains("pod iris-server-"), "{error}");
+    assert!(error.contains("container server: CrashLoopBackOff, 4 restarts"), "{error}");
+    assert!(error.contains("| KeyError: 'MODEL_PATH'"), "{error}");
+    // One log read, for the failing container.
+    assert_eq!(cluster.requests().get(coxswain_memcluster::Verb::Log), 1);
+}
+
+#[test]
+fn an_image_that_cannot_be_pulled_fails_the_sync_at_once() {
+    let (exit, error, _) = sync_with_failing_pods(PodFault::ImagePullBackOff);
+    assert_eq!(exit, ExitCode::GateFailed, "{error}");
+    assert!(error.contains("1 ImagePullBackOff (Deployment/iris-server)"), "{error}");
+    assert!(
+        error.contains("container server: ImagePullBackOff, 0 restarts: Back-off pulling image"),
+        "{error}"
+    );
+}
+
+#[test]
+fn a_pod_no_node_can_run_fails_the_sync_at_once() {
+    let message = "0/3 nodes are available: 3 Insufficient nvidia.com/gpu.";
+    let (exit, error, _) =
+        sync_with_failing_pods(PodFault::Unschedulable { message: message.to_owned() });
+    assert_eq!(exit, ExitCode::GateFailed, "{error}");
+    assert!(error.contains("1 Unschedulable (Deployment/iris-server)"), "{error}");
+    assert!(error.contains(&format!(": Unschedulable: {message}")), "{error}");
+}
+
+#[test]
+fn an_oom_killed_container_fails_the_sync_at_once() {
+    let log = "allocating 4Gi tensor arena\n";
+    let (exit, error, _) =
+        sync_with_failing_pods(PodFault::OomKilled { restarts: 2, log: log.to_owned() });
+    assert_eq!(exit, ExitCode::GateFailed, "{error}");
+    assert!(error.contains("1 OOMKilled (Deployment/iris-server)"), "{error}");
+    assert!(error.contains("| allocating 4Gi tensor arena"), "{error}");
 }

@@ -336,8 +336,13 @@ async fn sync_in_tiers_then_no_op(ctx: &Ctx) -> Outcome {
     let report = synced(ctx, &env).await?;
     ensure_eq!(report.applied.len(), 6, "objects applied");
     ensure_eq!(report.revision, Some(1), "first revision");
+    // Healthy, but for the Ingress: no ingress controller here assigns it an address. The sync
+    // reports it as progressing and does not wait for it (no `waitForAddresses` in prod).
     ensure(
-        report.health.iter().all(|h| h.assessment.health == coxswain::health::Health::Healthy),
+        report.health.iter().all(|h| {
+            h.assessment.health == coxswain::health::Health::Healthy
+                || h.object.starts_with("Ingress.") && h.assessment.is_address_pending()
+        }),
         || format!("health after sync: {:?}", report.health),
     )?;
 

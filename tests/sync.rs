@@ -421,3 +421,117 @@ fn git_restore_commit_makes_the_env_folder_equal_to_the_revision() {
     );
     assert_eq!(std::fs::read_to_string(env_dir.join("server.yaml")).unwrap(), "image: v3\n");
 }
+
+fn service_yaml(name: &str, kind: &str) -> String {
+    format!(
+        "apiVersion: v1\nkind: Service\nmetadata:\n  name: {name}\nspec:\n  type: {kind}\n  selector: {{app: web}}\n  ports:\n    - port: 80\n"
+    )
+}
+
+/// No load-balancer controller assigns an address here: reported, and waited for only when the
+/// env opts in.
+#[tokio::test]
+async fn a_load_balancer_without_an_address_holds_the_sync_only_when_the_env_asks() {
+    let files = [("svc.yaml", service_yaml("public", "LoadBalancer"))];
+    let files: Vec<(&str, &str)> = files.iter().map(|(p, t)| (*p, t.as_str())).collect();
+    let env = env_from("dev", None, &files);
+    let report = sync_env(Arc::new(MemoryCluster::new()), &env, &options(), &Silent).await;
+    assert_eq!(report.status, SyncStatus::Synced, "{:?}", report.error);
+    let service = &report.health[0].assessment;
+    assert!(service.is_address_pending(), "{service:?}");
+
+    let waiting = env_from("dev", Some("waitForAddresses: true\n"), &files);
+    let options = SyncOptions { timeout: Duration::from_millis(50), ..options() };
+    let report = sync_env(Arc::new(MemoryCluster::new()), &waiting, &options, &Silent).await;
+    assert_eq!(report.status, SyncStatus::Unhealthy);
+    let error = report.error.map(|e| e.to_string()).unwrap_or_default();
+    assert!(
+        error.starts_with(
+            "not healthy within 0s: 1 of 1 not healthy: 1 AddressPending (Service/public)"
+        ),
+        "{error}"
+    );
+}
+
+/// Deployments `web-0` (running `first`) to `web-4` (running `others`), two replicas each.
+fn five_deployments(first: &str, others: &str) -> Environment {
+    let files: Vec<(String, String)> = (0..5)
+        .map(|i| {
+            let image = if i == 0 { first } else { others };
+            (format!("web-{i}.yaml"), deployment(&format!("web-{i}"), image, 2, &[]))
+        })
+        .collect();
+    let files: Vec<(&str, &str)> = files.iter().map(|(p, t)| (p.as_str(), t.as_str())).collect();
+    env_from("dev", None, &files)
+}
+
+/// Pods are listed once per namespace per poll (with the `ReplicaSets`), only while a workload is
+/// not healthy, and the crashed container's log is read once.
+#[tokio::test]
+async fn failing_pods_cost_one_pod_list_per_poll_and_one_log_read() {
+    let cluster = MemoryCluster::new();
+    let env = five_deployments("web:broken", "web:1.0.0");
+
+    // Healthy at once: no pod is ever listed.
+    let report = sync_env(Arc::new(cluster.clone()), &env, &options(), &Silent).await;
+    assert_eq!(report.status, SyncStatus::Synced, "{:?}", report.error);
+    let pod_lists = |cluster: &MemoryCluster| {
+        cluster
+            .request_log()
+            .iter()
+            .filter(|r| r.verb == Verb::List && r.target.to_string().starts_with("Pod "))
+            .count()
+    };
+    assert_eq!(pod_lists(&cluster), 0);
+
+    // A new rollout: four Deployments still progressing, one crash-looping.
+    cluster.set_auto_ready(false);
+    cluster.fail_pods(
+        "web:broken-2",
+        coxswain_memcluster::PodFault::CrashLoop { restarts: 2, log: "boom\n".into() },
+    );
+    let env = five_deployments("web:broken-2", "web:1.0.1");
+    cluster.reset_counters();
+    let options = SyncOptions { timeout: Duration::from_mins(5), ..options() };
+    let report = sync_env(Arc::new(cluster.clone()), &env, &options, &Silent).await;
+    assert_eq!(report.status, SyncStatus::Unhealthy);
+    let error = report.error.map(|e| e.to_string()).unwrap_or_default();
+    assert!(
+        error.starts_with("rollout failed: 5 of 5 not healthy: 1 CrashLoopBackOff (Deployment/web-0), 4 progressing (Deployment/web-1, Deployment/web-2, Deployment/web-3, … 1 more)"),
+        "{error}"
+    );
+    assert!(error.contains("    | boom"), "{error}");
+    // One poll found it: one LIST of pods and one of ReplicaSets for the five Deployments.
+    assert_eq!(pod_lists(&cluster), 1, "{:?}", cluster.request_log());
+    assert_eq!(cluster.requests().get(Verb::Log), 1);
+}
+
+/// The same pod-based detection for stateful sets and daemon sets.
+#[tokio::test]
+async fn stateful_and_daemon_sets_fail_at_once_on_failing_pods() {
+    let cluster = MemoryCluster::new();
+    cluster.fail_pods("db:broken", coxswain_memcluster::PodFault::ImagePullBackOff);
+    cluster.fail_pods(
+        "agent:broken",
+        coxswain_memcluster::PodFault::CreateContainerConfigError {
+            message: "configmap \"agent-config\" not found".into(),
+        },
+    );
+    let stateful = deployment("db", "db:broken", 1, &[])
+        .replace("kind: Deployment", "kind: StatefulSet")
+        .replace("spec:\n  replicas: 1\n", "spec:\n  replicas: 1\n  serviceName: db\n");
+    let daemon = deployment("agent", "agent:broken", 1, &[])
+        .replace("kind: Deployment", "kind: DaemonSet")
+        .replace("  replicas: 1\n", "");
+    let env = env_from("dev", None, &[("db.yaml", &stateful), ("agent.yaml", &daemon)]);
+    let options = SyncOptions { timeout: Duration::from_mins(5), ..options() };
+    let report = sync_env(Arc::new(cluster), &env, &options, &Silent).await;
+    assert_eq!(report.status, SyncStatus::Unhealthy);
+    let error = report.error.map(|e| e.to_string()).unwrap_or_default();
+    assert!(
+        error.starts_with("rollout failed: 2 of 2 not healthy: 1 CreateContainerConfigError (DaemonSet/agent), 1 ImagePullBackOff (StatefulSet/db)"),
+        "{error}"
+    );
+    assert!(error.contains("pod agent-"), "{error}");
+    assert!(error.contains("configmap \"agent-config\" not found"), "{error}");
+}

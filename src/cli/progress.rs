@@ -67,6 +67,9 @@ impl Progress for TerminalProgress {
             }
             SyncEvent::Applied { object } => format!("{env}:   applied {object}"),
             SyncEvent::Health { object, health, message } => {
+                // A crashed container's log lines follow the first line; the final report shows
+                // them once.
+                let message = message.lines().next().unwrap_or_default();
                 if let Some(bar) = &self.bar {
                     bar.set_message(format!(
                         "{env}: waiting for health: {object} {} ({message})",

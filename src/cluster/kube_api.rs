@@ -16,7 +16,7 @@ pub use transport::RetryPolicy;
 use self::discovery::DiscoveryCache;
 use self::errors::Target;
 use self::transport::{Call, Repeat, Transport};
-use super::{ApplyOptions, Cluster, ClusterError, ObjectKey, ResourceType, WatchEvent};
+use super::{ApplyOptions, Cluster, ClusterError, LogRequest, ObjectKey, ResourceType, WatchEvent};
 use crate::cluster::Gvk;
 use async_trait::async_trait;
 use futures::stream::BoxStream;
@@ -370,6 +370,45 @@ impl Cluster for KubeCluster {
             resource.gvk.api_version(),
             resource.gvk.kind.clone(),
         ))
+    }
+
+    /// `GET /api/v1/namespaces/{ns}/pods/{pod}/log` with `tailLines` and `limitBytes`, so the
+    /// answer is bounded however much the container wrote. A missing pod or previous instance
+    /// (404, or the 400 the server gives for "previous terminated container not found") is
+    /// `Ok(None)`.
+    async fn pod_log(
+        &self,
+        namespace: &str,
+        pod: &str,
+        request: &LogRequest,
+    ) -> Result<Option<String>, ClusterError> {
+        let resource = ResourceType {
+            gvk: Gvk::from_api_version("v1", "Pod"),
+            plural: "pods".to_owned(),
+            namespaced: true,
+        };
+        let (namespace, key) = Self::object_target(&resource, Some(namespace), pod)?;
+        paths::check_segment("container", &request.container, &key.to_string())?;
+        let tail = request.tail_lines.to_string();
+        let limit = request.limit_bytes.to_string();
+        let mut pairs = vec![
+            ("container", request.container.as_str()),
+            ("tailLines", tail.as_str()),
+            ("limitBytes", limit.as_str()),
+        ];
+        if request.previous {
+            pairs.push(("previous", "true"));
+        }
+        let path = format!("{}/log", paths::object_path(&resource, namespace.as_deref(), pod));
+        match self
+            .transport
+            .call(&Call::get(paths::with_query(path, &pairs)), &Target::Object(key))
+            .await
+        {
+            Ok(body) => Ok(Some(String::from_utf8_lossy(&body).into_owned())),
+            Err(ClusterError::NotFound { .. } | ClusterError::Invalid { .. }) => Ok(None),
+            Err(error) => Err(error),
+        }
     }
 }
 

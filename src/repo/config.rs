@@ -36,6 +36,10 @@ pub struct EnvConfig {
     /// Roll back to the previous revision automatically when health fails after a sync.
     #[serde(default)]
     pub rollback_on_failure: bool,
+    /// Hold the sync until every `LoadBalancer` Service and Ingress has an address. Off by
+    /// default: clusters without a load-balancer or ingress controller never assign one.
+    #[serde(default)]
+    pub wait_for_addresses: bool,
     /// The model this environment serves.
     #[serde(default)]
     pub model: Option<ModelRef>,
@@ -54,6 +58,7 @@ impl Default for EnvConfig {
             allow_cluster_scoped: Vec::new(),
             allow_plaintext_secrets: false,
             rollback_on_failure: false,
+            wait_for_addresses: false,
             model: None,
             policy: PolicySettings::default(),
         }

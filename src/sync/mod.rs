@@ -3,12 +3,13 @@
 //! recorded so nothing is half-applied silently.
 
 mod failure;
+mod summary;
 pub mod tiers;
 
 pub use failure::{Failure, FailureKind};
 
-use crate::cluster::{Cluster, ClusterError, Gvk, ObjectKey, ResourceType};
-use crate::health::{self, Assessment, Health};
+use crate::cluster::{Cluster, ClusterError, Gvk, LogRequest, ObjectKey, ResourceType};
+use crate::health::{self, Assessment, Health, pods};
 use crate::history::{self, Outcome, Revision};
 use crate::inventory::{self, Entry};
 use crate::lock::{LockError, SyncLock};
@@ -418,21 +419,15 @@ async fn run_locked(
             return report.failed_with(FailureKind::Cluster, message);
         }
     }
-    let unhealthy: Vec<String> = report
-        .health
-        .iter()
-        .filter(|h| h.assessment.health != Health::Healthy)
-        .map(|h| {
-            format!("{}: {} ({})", h.object, h.assessment.health.as_str(), h.assessment.message)
-        })
-        .collect();
+    let unhealthy: Vec<&ObjectHealth> =
+        report.health.iter().filter(|h| blocks(env, &h.assessment)).collect();
     if !unhealthy.is_empty() {
+        let (summary, message) =
+            summary::unhealthy(&unhealthy, report.health.len(), options.timeout);
         report.status = SyncStatus::Unhealthy;
-        let message =
-            format!("not healthy within {}s: {}", options.timeout.as_secs(), unhealthy.join("; "));
-        report.error = Some(Failure::new(FailureKind::Health, message.clone()));
+        report.error = Some(Failure::new(FailureKind::Health, message));
         keep_inventory(cluster.as_ref(), env, plan, &entries, &mut report).await;
-        record(cluster.as_ref(), env, options, Outcome::Unhealthy, &message, &mut report, progress)
+        record(cluster.as_ref(), env, options, Outcome::Unhealthy, &summary, &mut report, progress)
             .await;
         return report;
     }
@@ -657,8 +652,18 @@ async fn keep_inventory(
     }
 }
 
+/// Whether `assessment` holds the sync: anything not healthy, except a `LoadBalancer` Service or
+/// Ingress waiting for its address unless the env opts in with `waitForAddresses` (see
+/// [`crate::health`] for why).
+fn blocks(env: &Environment, assessment: &Assessment) -> bool {
+    assessment.health != Health::Healthy
+        && (env.config.wait_for_addresses || !assessment.is_address_pending())
+}
+
 /// Polls health of the applied objects (one LIST per kind per round) until all are healthy,
-/// one is degraded (no point waiting), or the timeout passes.
+/// one is degraded (no point waiting), or the timeout passes. While a workload is not healthy,
+/// each round also lists the pods (and `ReplicaSets`) of its namespace once, to fail at once on
+/// pods that will not start ([`pods`]).
 async fn wait_for_health(
     cluster: &dyn Cluster,
     env: &Environment,
@@ -677,8 +682,9 @@ async fn wait_for_health(
     }
     let selector = owned_selector(&env.name);
     let mut reported: BTreeMap<String, Assessment> = BTreeMap::new();
+    let mut inspector = PodInspector::default();
     loop {
-        let mut states = Vec::new();
+        let mut live: Vec<(ObjectKey, Option<Value>)> = Vec::new();
         for (resource, keys) in kinds.values() {
             let items = cluster
                 .list(
@@ -687,15 +693,20 @@ async fn wait_for_health(
                     Some(&selector),
                 )
                 .await?;
-            let by_key: BTreeMap<ObjectKey, &Value> =
-                items.iter().filter_map(|item| Some((ObjectKey::of(item)?, item))).collect();
+            let mut by_key: BTreeMap<ObjectKey, Value> =
+                items.into_iter().filter_map(|item| Some((ObjectKey::of(&item)?, item))).collect();
             for key in keys {
-                states.push(ObjectHealth {
-                    object: key.to_string(),
-                    assessment: health::assess(by_key.get(key).copied()),
-                });
+                live.push((key.clone(), by_key.remove(key)));
             }
         }
+        let mut states: Vec<ObjectHealth> = live
+            .iter()
+            .map(|(key, object)| ObjectHealth {
+                object: key.to_string(),
+                assessment: health::assess(object.as_ref()),
+            })
+            .collect();
+        inspector.inspect(cluster, &live, &mut states).await;
         for state in &states {
             if reported.get(&state.object) != Some(&state.assessment) {
                 progress.event(
@@ -709,7 +720,12 @@ async fn wait_for_health(
                 reported.insert(state.object.clone(), state.assessment.clone());
             }
         }
-        let worst = states.iter().map(|s| s.assessment.health).max().unwrap_or(Health::Healthy);
+        let worst = states
+            .iter()
+            .filter(|s| blocks(env, &s.assessment))
+            .map(|s| s.assessment.health)
+            .max()
+            .unwrap_or(Health::Healthy);
         if worst == Health::Healthy
             || worst >= Health::Degraded
             || started.elapsed() >= options.timeout
@@ -720,5 +736,72 @@ async fn wait_for_health(
             options.poll_interval.min(options.timeout.saturating_sub(started.elapsed())),
         )
         .await;
+    }
+}
+
+/// Reads the pods of workloads that are not healthy yet, best effort: a cluster that refuses
+/// to list pods (RBAC) or serve logs leaves the assessments as they are.
+#[derive(Default)]
+struct PodInspector {
+    /// Previous-instance logs already read, by namespace, pod and container: read once.
+    logs: BTreeMap<(String, String, String), Option<String>>,
+}
+
+impl PodInspector {
+    async fn inspect(
+        &mut self,
+        cluster: &dyn Cluster,
+        live: &[(ObjectKey, Option<Value>)],
+        states: &mut [ObjectHealth],
+    ) {
+        let mut namespaces: BTreeMap<&str, Vec<usize>> = BTreeMap::new();
+        for (index, ((key, object), state)) in live.iter().zip(states.iter()).enumerate() {
+            if object.is_some()
+                && state.assessment.health == Health::Progressing
+                && pods::runs_pods(&key.group_kind)
+                && let Some(namespace) = key.namespace.as_deref()
+            {
+                namespaces.entry(namespace).or_default().push(index);
+            }
+        }
+        if namespaces.is_empty() {
+            return;
+        }
+        let resolve = |api_version: &'static str, kind: &'static str| async move {
+            cluster.resolve(&Gvk::from_api_version(api_version, kind)).await.ok()
+        };
+        let Some(pod_resource) = resolve("v1", "Pod").await else { return };
+        let replica_set_resource = resolve("apps/v1", "ReplicaSet").await;
+        for (namespace, indices) in namespaces {
+            let Ok(pod_list) = cluster.list(&pod_resource, Some(namespace), None).await else {
+                continue;
+            };
+            let has_deployment = indices.iter().any(|&i| live[i].0.group_kind == "Deployment.apps");
+            let replica_sets = match (&replica_set_resource, has_deployment) {
+                (Some(resource), true) => {
+                    cluster.list(resource, Some(namespace), None).await.unwrap_or_default()
+                }
+                _ => Vec::new(),
+            };
+            for index in indices {
+                let Some(workload) = &live[index].1 else { continue };
+                let Some(mut problem) = pods::workload_problem(workload, &replica_sets, &pod_list)
+                else {
+                    continue;
+                };
+                if problem.has_previous_log()
+                    && let Some(container) = problem.container.clone()
+                {
+                    let key = (namespace.to_owned(), problem.pod.clone(), container);
+                    if !self.logs.contains_key(&key) {
+                        let request = LogRequest::previous_tail(&key.2);
+                        let log = cluster.pod_log(namespace, &key.1, &request).await.ok().flatten();
+                        self.logs.insert(key.clone(), log);
+                    }
+                    problem.log = self.logs.get(&key).cloned().flatten();
+                }
+                states[index].assessment = problem.assessment();
+            }
+        }
     }
 }

@@ -14,7 +14,7 @@ pub mod recording;
 mod types;
 
 pub use error::{ClusterError, FieldConflict};
-pub use types::{ApplyOptions, Gvk, ObjectKey, ResourceType, WatchEvent};
+pub use types::{ApplyOptions, Gvk, LogRequest, ObjectKey, ResourceType, WatchEvent};
 
 use async_trait::async_trait;
 use futures::stream::BoxStream;
@@ -84,4 +84,18 @@ pub trait Cluster: Send + Sync {
         label_selector: Option<&str>,
         resource_version: Option<&str>,
     ) -> Result<BoxStream<'static, Result<WatchEvent, ClusterError>>, ClusterError>;
+
+    /// A container's log (`GET pods/{pod}/log`), as text. `Ok(None)` when there is none to
+    /// read (the pod, the container or its previous instance does not exist). Health uses it
+    /// best effort, to show why a container crashed; the default says no logs are available,
+    /// for implementations that have none.
+    async fn pod_log(
+        &self,
+        namespace: &str,
+        pod: &str,
+        request: &LogRequest,
+    ) -> Result<Option<String>, ClusterError> {
+        let _ = (namespace, pod, request);
+        Ok(None)
+    }
 }

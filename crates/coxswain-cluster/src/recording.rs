@@ -2,7 +2,9 @@
 //! target. Tests assert on it against a real API server (where the server keeps no counters, unlike
 //! the in-memory double), and the benchmarks report it beside their timings.
 
-use crate::{ApplyOptions, Cluster, ClusterError, Gvk, ObjectKey, ResourceType, WatchEvent};
+use crate::{
+    ApplyOptions, Cluster, ClusterError, Gvk, LogRequest, ObjectKey, ResourceType, WatchEvent,
+};
 use async_trait::async_trait;
 use futures::stream::BoxStream;
 use serde_json::Value;
@@ -21,6 +23,8 @@ pub enum Verb {
     Replace,
     Delete,
     Watch,
+    /// A container log read (`pods/log`).
+    Log,
 }
 
 impl Verb {
@@ -154,5 +158,15 @@ impl Cluster for Recording {
     ) -> Result<BoxStream<'static, Result<WatchEvent, ClusterError>>, ClusterError> {
         self.note(Verb::Watch, collection(resource, namespace));
         self.inner.watch(resource, namespace, label_selector, resource_version).await
+    }
+
+    async fn pod_log(
+        &self,
+        namespace: &str,
+        pod: &str,
+        request: &LogRequest,
+    ) -> Result<Option<String>, ClusterError> {
+        self.note(Verb::Log, format!("Pod {namespace}/{pod} container {}", request.container));
+        self.inner.pod_log(namespace, pod, request).await
     }
 }

@@ -128,3 +128,23 @@ pub enum WatchEvent {
         resource_version: String,
     },
 }
+
+/// What to read of a container's log: the tail of the current or the previous (crashed)
+/// instance, bounded so a chatty container cannot blow up a health message.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LogRequest {
+    pub container: String,
+    /// The previous instance (`previous=true`): the one that crashed, for a crash-looping pod.
+    pub previous: bool,
+    /// At most this many lines from the end (`tailLines`).
+    pub tail_lines: u32,
+    /// At most this many bytes (`limitBytes`).
+    pub limit_bytes: u32,
+}
+
+impl LogRequest {
+    /// The last 20 lines, at most 4 KiB, of the previous instance of `container`.
+    pub fn previous_tail(container: &str) -> Self {
+        Self { container: container.to_owned(), previous: true, tail_lines: 20, limit_bytes: 4096 }
+    }
+}

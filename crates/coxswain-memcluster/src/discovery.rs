@@ -14,6 +14,7 @@ const BUILTIN: &[(&str, &str, &str, bool)] = &[
     ("v1", "PersistentVolumeClaim", "persistentvolumeclaims", true),
     ("v1", "Pod", "pods", true),
     ("apps/v1", "Deployment", "deployments", true),
+    ("apps/v1", "ReplicaSet", "replicasets", true),
     ("apps/v1", "StatefulSet", "statefulsets", true),
     ("apps/v1", "DaemonSet", "daemonsets", true),
     ("batch/v1", "Job", "jobs", true),

@@ -19,6 +19,8 @@ pub enum Verb {
     Replace,
     Delete,
     Watch,
+    /// A container log read (`pods/log`).
+    Log,
 }
 
 impl Verb {
@@ -33,6 +35,7 @@ impl Verb {
             Self::Replace => "replace",
             Self::Delete => "delete",
             Self::Watch => "watch",
+            Self::Log => "log",
         }
     }
 

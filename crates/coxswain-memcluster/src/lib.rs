@@ -19,6 +19,7 @@ mod clock;
 mod defaults;
 mod discovery;
 mod instrument;
+mod pods;
 mod selector;
 mod ssa;
 mod status;
@@ -26,12 +27,13 @@ mod validate;
 mod watch;
 
 pub use instrument::{FaultKind, Request, RequestCounts, RequestTarget, Verb};
+pub use pods::PodFault;
 pub use selector::LabelSelector;
 
 use async_trait::async_trait;
 use coxswain_cluster::fieldset::{Schema, canonicalize_quantities, values_equal};
 use coxswain_cluster::{
-    ApplyOptions, Cluster, ClusterError, FIELD_MANAGER, FieldConflict, Gvk, ObjectKey,
+    ApplyOptions, Cluster, ClusterError, FIELD_MANAGER, FieldConflict, Gvk, LogRequest, ObjectKey,
     ResourceType, WatchEvent,
 };
 use futures::stream::BoxStream;
@@ -42,6 +44,9 @@ use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use tokio::sync::broadcast;
 use watch::{Change, Event, History};
+
+/// The field manager of objects this double creates as the controllers would (`ReplicaSets`, pods).
+const CONTROLLER: &str = "kube-controller-manager";
 
 /// The server name errors of this double carry.
 pub const SERVER: &str = "memory://coxswain-test";
@@ -110,6 +115,10 @@ struct State {
     counts: RequestCounts,
     log: Vec<Request>,
     faults: Faults,
+    /// Images whose pods fail, and how (see [`MemoryCluster::fail_pods`]).
+    pod_faults: Vec<(String, PodFault)>,
+    /// Previous-instance logs by namespace, pod and container.
+    logs: BTreeMap<(String, String, String), String>,
 }
 
 impl MemoryCluster {
@@ -129,6 +138,8 @@ impl MemoryCluster {
             counts: RequestCounts::default(),
             log: Vec::new(),
             faults: Faults::default(),
+            pod_faults: Vec::new(),
+            logs: BTreeMap::new(),
         };
         Self { state: Arc::new(Mutex::new(state)) }
     }
@@ -232,8 +243,21 @@ impl MemoryCluster {
         self.lock().faults.fail_next(verb, error);
     }
 
+    /// Makes the pods of every Deployment, `StatefulSet` or `DaemonSet` written from now on whose pod
+    /// template runs `image` fail with `fault`: the workload gets a `ReplicaSet` (Deployments) and
+    /// pods as the controllers would create them, the pods' status shows the fault as a kubelet
+    /// or the scheduler reports it, and the workload's rollout never finishes, whatever
+    /// [`Self::set_auto_ready`] says. Workloads running other images get no pods.
+    pub fn fail_pods(&self, image: &str, fault: PodFault) {
+        let mut state = self.lock();
+        state.pod_faults.retain(|(faulted, _)| faulted != image);
+        state.pod_faults.push((image.to_owned(), fault));
+    }
+
     pub fn clear_faults(&self) {
-        self.lock().faults.clear();
+        let mut state = self.lock();
+        state.faults.clear();
+        state.pod_faults.clear();
     }
 
     /// Forgets the watch history, so resuming from any earlier resourceVersion fails as it does
@@ -352,6 +376,26 @@ impl Cluster for MemoryCluster {
         let target = collection_target(resource, namespace);
         self.serve(Verb::Watch, target, |state| {
             state.watch(resource, namespace, label_selector, resource_version)
+        })
+    }
+
+    /// Only previous-instance logs of pods failed by [`MemoryCluster::fail_pods`] exist.
+    async fn pod_log(
+        &self,
+        namespace: &str,
+        pod: &str,
+        request: &LogRequest,
+    ) -> Result<Option<String>, ClusterError> {
+        let key = ObjectKey::new(&Gvk::from_api_version("v1", "Pod"), Some(namespace), pod);
+        self.serve(Verb::Log, RequestTarget::Object(key.clone()), |state| {
+            if !state.objects.contains_key(&key) {
+                return Ok(None);
+            }
+            let log = state
+                .logs
+                .get(&(namespace.to_owned(), pod.to_owned(), request.container.clone()))
+                .filter(|_| request.previous);
+            Ok(log.map(|log| pods::tail(log, request.tail_lines, request.limit_bytes)))
         })
     }
 }
@@ -857,9 +901,117 @@ impl State {
             }
         }
         let change = if before.is_some() { Change::Modified } else { Change::Added };
+        let spec_changed = before.as_ref().is_none_or(|old| {
+            old.pointer("/metadata/generation") != object.pointer("/metadata/generation")
+        });
         self.objects.insert(key.clone(), Stored { object: object.clone(), managers });
         self.emit(key, change, before, object.clone());
+        if spec_changed && pods::runs_pods(&group_kind) {
+            self.roll_out_pods(key, &object);
+        }
         object
+    }
+
+    /// A new pod template replaces the pods of the old one; pods of a faulted image fail (see
+    /// [`MemoryCluster::fail_pods`]) and hold the workload's rollout.
+    fn roll_out_pods(&mut self, key: &ObjectKey, workload: &Value) {
+        if let Some(uid) = workload.pointer("/metadata/uid").and_then(Value::as_str) {
+            self.remove_owned(uid);
+        }
+        let Some((container, fault)) = pods::faulted_container(workload, &self.pod_faults)
+            .map(|(container, fault)| (container, fault.clone()))
+        else {
+            return;
+        };
+        let resource = |api_version: &str, kind: &str| {
+            self.discovery.get(&Gvk::from_api_version(api_version, kind)).cloned()
+        };
+        let (Some(pod_resource), Some(rs_resource)) =
+            (resource("v1", "Pod"), resource("apps/v1", "ReplicaSet"))
+        else {
+            return;
+        };
+        let template = workload.pointer("/spec/template").cloned().unwrap_or(Value::Null);
+        let hash = pods::template_hash(&template);
+        let name = key.name.clone();
+        let generation = workload
+            .pointer("/metadata/generation")
+            .and_then(Value::as_u64)
+            .unwrap_or(1)
+            .to_string();
+        let replicas = workload.pointer("/spec/replicas").and_then(Value::as_u64).unwrap_or(1);
+        let revision = format!("{name}-{hash}");
+        let (owner, labels, names): (Value, Vec<(&str, &str)>, Vec<String>) =
+            match key.group_kind.as_str() {
+                "Deployment.apps" => {
+                    let body = pods::replica_set(workload, &hash);
+                    let Ok(replica_set) = self.create(&rs_resource, &body, CONTROLLER) else {
+                        return;
+                    };
+                    let names = (0..replicas.min(3))
+                        .map(|i| {
+                            let suffix = pods::template_hash(&json!([hash, i]));
+                            format!("{revision}-{}", &suffix[..5])
+                        })
+                        .collect();
+                    (replica_set, vec![("pod-template-hash", hash.as_str())], names)
+                }
+                "StatefulSet.apps" => (
+                    workload.clone(),
+                    vec![("controller-revision-hash", revision.as_str())],
+                    (0..replicas.min(3)).map(|i| format!("{name}-{i}")).collect(),
+                ),
+                _ => (
+                    workload.clone(),
+                    vec![("pod-template-generation", generation.as_str())],
+                    vec![format!("{name}-{}", &hash[..5])],
+                ),
+            };
+        let now = self.now();
+        for pod_name in names {
+            let body = pods::pod(workload, &owner, &pod_name, &labels);
+            let Ok(pod) = self.create(&pod_resource, &body, CONTROLLER) else { continue };
+            let Some(pod_key) = ObjectKey::of(&pod) else { continue };
+            let _ = self.set_status(&pod_key, pods::failing_status(&pod, &container, &fault, &now));
+            if let (Some(log), Some(namespace)) = (pods::previous_log(&fault), &pod_key.namespace) {
+                self.logs.insert((namespace.clone(), pod_name, container.clone()), log.to_owned());
+            }
+        }
+        let spec = workload.get("spec").cloned().unwrap_or_else(|| json!({}));
+        let generation = workload.pointer("/metadata/generation").cloned().unwrap_or(json!(1));
+        let mut status = status::workload(&key.group_kind, &spec, &generation, false, &now);
+        if key.group_kind == "StatefulSet.apps" {
+            status["currentRevision"] = json!(revision);
+            status["updateRevision"] = json!(revision);
+        }
+        let _ = self.set_status(key, status);
+    }
+
+    /// Deletes what `uid` owns, and what that owns, as the garbage collector would.
+    fn remove_owned(&mut self, uid: &str) {
+        let owned: Vec<(ObjectKey, String)> = self
+            .objects
+            .iter()
+            .filter(|(_, stored)| {
+                stored
+                    .object
+                    .pointer("/metadata/ownerReferences")
+                    .and_then(Value::as_array)
+                    .is_some_and(|refs| {
+                        refs.iter().any(|r| r.get("uid").and_then(Value::as_str) == Some(uid))
+                    })
+            })
+            .map(|(key, stored)| {
+                let uid = stored.object.pointer("/metadata/uid").and_then(Value::as_str);
+                (key.clone(), uid.unwrap_or_default().to_owned())
+            })
+            .collect();
+        for (key, child) in owned {
+            self.remove(&key);
+            if !child.is_empty() {
+                self.remove_owned(&child);
+            }
+        }
     }
 
     fn emit(&mut self, key: &ObjectKey, change: Change, before: Option<Value>, object: Value) {
@@ -910,12 +1062,25 @@ impl State {
                 }
             }
         }
+        let uid = self
+            .objects
+            .get(&key)
+            .and_then(|stored| stored.object.pointer("/metadata/uid"))
+            .and_then(Value::as_str)
+            .map(str::to_owned);
         self.remove(&key);
+        if let Some(uid) = uid {
+            self.remove_owned(&uid);
+        }
         Ok(true)
     }
 
     fn remove(&mut self, key: &ObjectKey) {
         let Some(stored) = self.objects.remove(key) else { return };
+        if key.group_kind == "Pod" {
+            let namespace = key.namespace.clone().unwrap_or_default();
+            self.logs.retain(|(ns, pod, _), _| *ns != namespace || *pod != key.name);
+        }
         self.network.release(&key.to_string());
         self.resource_version += 1;
         let mut object = stored.object;

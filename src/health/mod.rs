@@ -1,4 +1,29 @@
 //! Health of live objects, per kind, as a sync waits for a rollout to finish.
+//!
+//! What healthy means, per kind:
+//! - Deployment: the controller observed the latest spec and every replica is updated, ready and
+//!   available, with no old replica left. A `Progressing=False/ProgressDeadlineExceeded`
+//!   condition is degraded only when the status is current (`status.observedGeneration >=
+//!   metadata.generation`): a stale condition from a broken rollout must not fail its fix.
+//!   While a Deployment, `StatefulSet` or `DaemonSet` is not healthy, the sync also reads the pods of
+//!   its current rollout ([`pods`]): a `CrashLoopBackOff`, ImagePullBackOff/ErrImagePull,
+//!   `InvalidImageName`, `CreateContainerConfigError`, `OOMKilled` or Unschedulable pod makes it
+//!   degraded at once, with the pod, container, reason, restarts and the crashed instance's last
+//!   log lines.
+//! - `StatefulSet`: all replicas updated to the update revision and ready. `DaemonSet`: every
+//!   scheduled pod updated and available. Job: `Complete` (a `Failed` condition is degraded).
+//!   `PersistentVolumeClaim`: `Bound` (`Lost` is degraded). `HorizontalPodAutoscaler`: healthy
+//!   unless `AbleToScale=False`.
+//! - Service of type `LoadBalancer` and Ingress: progressing (reason [`ADDRESS_PENDING`]) until
+//!   `status.loadBalancer.ingress` has an address. A sync reports this but does not wait for it
+//!   unless the env sets `waitForAddresses: true`: a cluster without a load-balancer or ingress
+//!   controller (kind, envtest, many on-premises clusters) never assigns one, and most rollouts
+//!   do not depend on it.
+//! - The ML serving kinds (`KServe`, Seldon, Ray) and any other object with `status.conditions`:
+//!   see [`custom`]. Every other object is healthy once it exists.
+
+mod custom;
+pub mod pods;
 
 use serde::Serialize;
 use serde_json::Value;
@@ -33,11 +58,35 @@ impl Health {
 pub struct Assessment {
     pub health: Health,
     pub message: String,
+    /// A short, stable cause for summaries (`CrashLoopBackOff`, `ProgressDeadlineExceeded`,
+    /// [`ADDRESS_PENDING`]); `None` when the health word says it all. Not serialised: the
+    /// message carries it for readers.
+    #[serde(skip)]
+    pub reason: Option<String>,
 }
 
+/// The [`Assessment::reason`] of a `LoadBalancer` Service or Ingress still without an address.
+pub const ADDRESS_PENDING: &str = "AddressPending";
+
 impl Assessment {
-    fn new(health: Health, message: impl Into<String>) -> Self {
-        Self { health, message: message.into() }
+    pub fn new(health: Health, message: impl Into<String>) -> Self {
+        Self { health, message: message.into(), reason: None }
+    }
+
+    #[must_use]
+    pub fn with_reason(mut self, reason: &str) -> Self {
+        self.reason = Some(reason.to_owned()).filter(|r| !r.is_empty());
+        self
+    }
+
+    /// What a summary groups this assessment under: its reason, else its health.
+    pub fn cause(&self) -> &str {
+        self.reason.as_deref().unwrap_or(self.health.as_str())
+    }
+
+    /// Whether this is only a `LoadBalancer` Service or Ingress waiting for an address.
+    pub fn is_address_pending(&self) -> bool {
+        self.reason.as_deref() == Some(ADDRESS_PENDING)
     }
 }
 
@@ -57,12 +106,20 @@ pub fn assess(object: Option<&Value>) -> Assessment {
         ("batch", "Job") => job(object),
         ("autoscaling", "HorizontalPodAutoscaler") => hpa(object),
         ("", "PersistentVolumeClaim") => pvc(object),
-        _ => Assessment::new(Health::Healthy, "exists"),
+        ("", "Service") => service(object),
+        ("networking.k8s.io" | "extensions", "Ingress") => address(object, "ingress controller"),
+        _ => custom::known(group, kind, object)
+            .or_else(|| custom::conditions(object, false))
+            .unwrap_or_else(|| Assessment::new(Health::Healthy, "exists")),
     }
 }
 
 fn int(object: &Value, pointer: &str) -> Option<i64> {
     object.pointer(pointer).and_then(Value::as_i64)
+}
+
+fn text<'a>(object: &'a Value, pointer: &str) -> Option<&'a str> {
+    object.pointer(pointer).and_then(Value::as_str)
 }
 
 fn condition<'a>(object: &'a Value, kind: &str) -> Option<&'a Value> {
@@ -77,6 +134,10 @@ fn condition_is(object: &Value, kind: &str, status: &str) -> bool {
     condition(object, kind).and_then(|c| c.get("status")).and_then(Value::as_str) == Some(status)
 }
 
+fn not_observed() -> Assessment {
+    Assessment::new(Health::Progressing, "waiting for the controller to observe the new spec")
+}
+
 /// The controller has seen the latest spec; until then the status describes an older one.
 fn observed_latest(object: &Value) -> bool {
     match (int(object, "/metadata/generation"), int(object, "/status/observedGeneration")) {
@@ -87,20 +148,17 @@ fn observed_latest(object: &Value) -> bool {
 }
 
 fn deployment(object: &Value) -> Assessment {
-    if let Some(progressing) = condition(object, "Progressing")
-        && progressing.get("reason").and_then(Value::as_str) == Some("ProgressDeadlineExceeded")
-    {
-        let message = progressing
-            .get("message")
-            .and_then(Value::as_str)
-            .unwrap_or("progress deadline exceeded");
-        return Assessment::new(Health::Degraded, message);
-    }
+    // Before the controller observed the latest spec, every condition describes an older one:
+    // a ProgressDeadlineExceeded from the broken rollout a fix replaces must not fail the fix.
     if !observed_latest(object) {
-        return Assessment::new(
-            Health::Progressing,
-            "waiting for the controller to observe the new spec",
-        );
+        return not_observed();
+    }
+    if let Some(progressing) = condition(object, "Progressing")
+        && text(progressing, "/status") != Some("True")
+        && text(progressing, "/reason") == Some("ProgressDeadlineExceeded")
+    {
+        let message = text(progressing, "/message").unwrap_or("progress deadline exceeded");
+        return Assessment::new(Health::Degraded, message).with_reason("ProgressDeadlineExceeded");
     }
     let desired = int(object, "/spec/replicas").unwrap_or(1);
     let updated = int(object, "/status/updatedReplicas").unwrap_or(0);
@@ -130,10 +188,7 @@ fn deployment(object: &Value) -> Assessment {
 
 fn stateful_set(object: &Value) -> Assessment {
     if !observed_latest(object) {
-        return Assessment::new(
-            Health::Progressing,
-            "waiting for the controller to observe the new spec",
-        );
+        return not_observed();
     }
     let desired = int(object, "/spec/replicas").unwrap_or(1);
     let ready = int(object, "/status/readyReplicas").unwrap_or(0);
@@ -157,10 +212,7 @@ fn stateful_set(object: &Value) -> Assessment {
 
 fn daemon_set(object: &Value) -> Assessment {
     if !observed_latest(object) {
-        return Assessment::new(
-            Health::Progressing,
-            "waiting for the controller to observe the new spec",
-        );
+        return not_observed();
     }
     let desired = int(object, "/status/desiredNumberScheduled").unwrap_or(0);
     let updated = int(object, "/status/updatedNumberScheduled").unwrap_or(0);
@@ -200,6 +252,31 @@ fn hpa(object: &Value) -> Assessment {
     Assessment::new(Health::Healthy, "able to scale")
 }
 
+fn service(object: &Value) -> Assessment {
+    if text(object, "/spec/type") == Some("LoadBalancer") {
+        return address(object, "load-balancer controller");
+    }
+    Assessment::new(Health::Healthy, "exists")
+}
+
+/// A `LoadBalancer` Service or an Ingress: healthy once `status.loadBalancer.ingress` has an IP
+/// or a hostname; `controller` names who assigns it.
+fn address(object: &Value, controller: &str) -> Assessment {
+    let ingress = object.pointer("/status/loadBalancer/ingress").and_then(Value::as_array);
+    let assigned = ingress
+        .into_iter()
+        .flatten()
+        .find_map(|entry| text(entry, "/ip").or_else(|| text(entry, "/hostname")));
+    match assigned {
+        Some(address) => Assessment::new(Health::Healthy, format!("address {address}")),
+        None => Assessment::new(
+            Health::Progressing,
+            format!("no address yet (assigned by the {controller})"),
+        )
+        .with_reason(ADDRESS_PENDING),
+    }
+}
+
 fn pvc(object: &Value) -> Assessment {
     match object.pointer("/status/phase").and_then(Value::as_str) {
         Some("Bound") => Assessment::new(Health::Healthy, "bound"),
@@ -225,7 +302,42 @@ mod tests {
         assert_eq!(assess(Some(&d)).health, Health::Healthy);
         d["status"]["conditions"] = json!([{"type": "Progressing", "status": "False", "reason": "ProgressDeadlineExceeded", "message": "ReplicaSet \"x\" has timed out progressing."}]);
         assert_eq!(assess(Some(&d)).health, Health::Degraded);
+        assert_eq!(assess(Some(&d)).reason.as_deref(), Some("ProgressDeadlineExceeded"));
         assert_eq!(assess(None).health, Health::Missing);
+    }
+
+    /// A fix applied over a rollout that exceeded its deadline: until the controller observes the
+    /// new generation, the old condition says nothing about the fix.
+    #[test]
+    fn stale_progress_deadline_does_not_fail_a_fix() {
+        let mut d = json!({"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"generation": 3}, "spec": {"replicas": 1},
+            "status": {"observedGeneration": 2, "replicas": 2, "updatedReplicas": 1, "readyReplicas": 1, "availableReplicas": 1,
+                "conditions": [{"type": "Progressing", "status": "False", "reason": "ProgressDeadlineExceeded", "message": "ReplicaSet \"web-1\" has timed out progressing."}]}});
+        let stale = assess(Some(&d));
+        assert_eq!(stale.health, Health::Progressing, "{stale:?}");
+        // Observed and rolled out: the controller has replaced the condition; healthy.
+        d["status"] = json!({"observedGeneration": 3, "replicas": 1, "updatedReplicas": 1, "readyReplicas": 1, "availableReplicas": 1,
+            "conditions": [{"type": "Progressing", "status": "True", "reason": "NewReplicaSetAvailable"}]});
+        assert_eq!(assess(Some(&d)).health, Health::Healthy);
+        // Observed, and the deadline really passed for the current generation: degraded.
+        d["status"]["conditions"] = json!([{"type": "Progressing", "status": "False", "reason": "ProgressDeadlineExceeded"}]);
+        assert_eq!(assess(Some(&d)).health, Health::Degraded);
+    }
+
+    #[test]
+    fn load_balancers_and_ingresses_wait_for_an_address() {
+        let mut svc = json!({"apiVersion": "v1", "kind": "Service", "spec": {"type": "LoadBalancer"}, "status": {"loadBalancer": {}}});
+        let pending = assess(Some(&svc));
+        assert_eq!((pending.health, pending.is_address_pending()), (Health::Progressing, true));
+        svc["status"]["loadBalancer"]["ingress"] = json!([{"ip": "203.0.113.7"}]);
+        assert_eq!(assess(Some(&svc)), Assessment::new(Health::Healthy, "address 203.0.113.7"));
+        let cluster_ip =
+            json!({"apiVersion": "v1", "kind": "Service", "spec": {"type": "ClusterIP"}});
+        assert_eq!(assess(Some(&cluster_ip)).health, Health::Healthy);
+        let mut ingress = json!({"apiVersion": "networking.k8s.io/v1", "kind": "Ingress", "status": {"loadBalancer": {}}});
+        assert!(assess(Some(&ingress)).is_address_pending());
+        ingress["status"]["loadBalancer"]["ingress"] = json!([{"hostname": "lb.example.com"}]);
+        assert_eq!(assess(Some(&ingress)).health, Health::Healthy);
     }
 
     #[test]
