@@ -2,7 +2,9 @@
 //! target. Tests assert on it against a real API server (where the server keeps no counters, unlike
 //! the in-memory double), and the benchmarks report it beside their timings.
 
-use crate::{ApplyOptions, Cluster, ClusterError, Gvk, ObjectKey, ResourceType, WatchEvent};
+use crate::{
+    ApplyOptions, Cluster, ClusterError, Gvk, ObjectKey, Preconditions, ResourceType, WatchEvent,
+};
 use async_trait::async_trait;
 use futures::stream::BoxStream;
 use serde_json::Value;
@@ -140,9 +142,10 @@ impl Cluster for Recording {
         resource: &ResourceType,
         namespace: Option<&str>,
         name: &str,
+        preconditions: Option<&Preconditions>,
     ) -> Result<bool, ClusterError> {
         self.note(Verb::Delete, ObjectKey::new(&resource.gvk, namespace, name).to_string());
-        self.inner.delete(resource, namespace, name).await
+        self.inner.delete(resource, namespace, name, preconditions).await
     }
 
     async fn watch(
