@@ -75,7 +75,7 @@ fn object_writes(writes: &[String]) -> Vec<String> {
     writes
         .iter()
         .filter(|w| {
-            !w.contains("Lease ") && !w.contains("coxswain-inventory") && !w.contains("coxswain-rev-")
+            !w.contains(LEASE_NAME) && !w.contains("coxswain-inventory") && !w.contains("coxswain-rev-")
         })
         .cloned()
         .collect()
