@@ -343,7 +343,7 @@ async fn delete_preconditions(ctx: &Ctx) -> Outcome {
     let second = cluster.create(&configmaps(), &object).await.map_err(|e| text(&e))?;
     match cluster.delete(&configmaps(), Some(ns), "reborn", Some(&planned)).await {
         Err(ClusterError::Conflict { message, .. }) => {
-            ensure(message.contains("Precondition failed: UID"), || message.clone())?;
+            ensure(message.contains("the UID in the precondition"), || message.clone())?;
         }
         other => return Err(format!("expected a 409 for the old uid, got {other:?}")),
     }
@@ -355,7 +355,7 @@ async fn delete_preconditions(ctx: &Ctx) -> Outcome {
     };
     match cluster.delete(&configmaps(), Some(ns), "reborn", Some(&stale_version)).await {
         Err(ClusterError::Conflict { message, .. }) => {
-            ensure(message.contains("Precondition failed: ResourceVersion"), || message.clone())?;
+            ensure(message.contains("the ResourceVersion in the precondition"), || message.clone())?;
         }
         other => return Err(format!("expected a 409 for a stale resourceVersion, got {other:?}")),
     }

@@ -24,12 +24,13 @@ use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 use support::{deployment, env_from};
 
-fn options() -> SyncOptions {
-    SyncOptions {
-        holder: "test@host".into(),
-        timeout: Duration::from_secs(5),
-        poll_interval: Duration::from_millis(10),
-        ..SyncOptions::default()
+use support::sync_options as options;
+
+fn config_maps() -> ResourceType {
+    ResourceType {
+        gvk: Gvk::from_api_version("v1", "ConfigMap"),
+        plural: "configmaps".into(),
+        namespaced: true,
     }
 }
 
@@ -267,11 +268,7 @@ async fn a_plan_that_changed_before_the_lock_was_taken_is_not_applied() {
         &cluster,
         |event| matches!(event, SyncEvent::Locked { .. }),
         move || {
-            let config_maps = ResourceType {
-                gvk: Gvk::from_api_version("v1", "ConfigMap"),
-                plural: "configmaps".into(),
-                namespaced: true,
-            };
+            let config_maps = config_maps();
             let mut live = editor.object(&key("v1", "ConfigMap", "settings")).unwrap();
             live["data"]["v"] = json!("edited by hand");
             editor.update_as("kubectl-edit", &config_maps, &live).unwrap();
@@ -303,11 +300,7 @@ async fn a_prune_target_recreated_between_plan_and_delete_is_refused_and_reporte
         &cluster,
         |event| matches!(event, SyncEvent::TierStarted { .. }),
         move || {
-            let config_maps = ResourceType {
-                gvk: Gvk::from_api_version("v1", "ConfigMap"),
-                plural: "configmaps".into(),
-                namespaced: true,
-            };
+            let config_maps = config_maps();
             let mut live = other.object(&key("v1", "ConfigMap", "extra")).unwrap();
             futures::executor::block_on(other.delete(&config_maps, Some("dev"), "extra", None))
                 .unwrap();
@@ -324,7 +317,7 @@ async fn a_prune_target_recreated_between_plan_and_delete_is_refused_and_reporte
     assert_eq!(report.prune_skipped.len(), 1, "{report:?}");
     assert!(
         report.prune_skipped[0].starts_with("ConfigMap dev/extra (not deleted")
-            && report.prune_skipped[0].contains("Precondition failed: UID"),
+            && report.prune_skipped[0].contains("the UID in the precondition"),
         "{:?}",
         report.prune_skipped
     );

@@ -415,8 +415,8 @@ fn stale(resource: &ResourceType, key: &ObjectKey) -> ClusterError {
     }
 }
 
-/// A DELETE's preconditions against the stored object: 409 with the API server's message when
-/// the uid or resourceVersion differs.
+/// A DELETE's preconditions against the stored object: 409 with the API server's message (its
+/// generic registry's, seen from kube-apiserver 1.28) when the uid or resourceVersion differs.
 fn check_delete_preconditions(
     resource: &ResourceType,
     key: &ObjectKey,
@@ -427,18 +427,19 @@ fn check_delete_preconditions(
         live.pointer(&format!("/metadata/{name}")).and_then(Value::as_str).unwrap_or_default()
     };
     let checks = [
-        ("UID", "uid", &preconditions.uid),
-        ("ResourceVersion", "resourceVersion", &preconditions.resource_version),
+        ("UID", "uid", &preconditions.uid, "deleted and then recreated"),
+        ("ResourceVersion", "resourceVersion", &preconditions.resource_version, "modified"),
     ];
-    for (label, name, wanted) in checks {
+    for (label, name, wanted, why) in checks {
         if let Some(wanted) = wanted
             && wanted != field(name)
         {
             return Err(ClusterError::Conflict {
                 object: key.clone(),
                 message: format!(
-                    "Operation cannot be fulfilled on {} {:?}: Precondition failed: {label} in \
-                     precondition: {wanted}, {label} in object meta: {}",
+                    "Operation cannot be fulfilled on {} {:?}: the {label} in the precondition \
+                     ({wanted}) does not match the {label} in record ({}). The object might have \
+                     been {why}",
                     qualified(resource),
                     key.name,
                     field(name)

@@ -1156,7 +1156,7 @@ async fn delete_preconditions_refuse_a_recreated_or_changed_object() -> TestResu
     let Err(ClusterError::Conflict { message, .. }) = refused else {
         panic!("expected a conflict, got {refused:?}");
     };
-    assert!(message.contains("Precondition failed: UID in precondition:"), "{message}");
+    assert!(message.contains("the UID in the precondition"), "{message}");
     let changed = cluster
         .apply(&config_maps, &config_map("a", &json!({"changed": "yes"})), &apply_opts())
         .await?;
@@ -1165,7 +1165,7 @@ async fn delete_preconditions_refuse_a_recreated_or_changed_object() -> TestResu
     let Err(ClusterError::Conflict { message, .. }) = refused else {
         panic!("expected a conflict, got {refused:?}");
     };
-    assert!(message.contains("ResourceVersion in precondition:"), "{message}");
+    assert!(message.contains("the ResourceVersion in the precondition"), "{message}");
     assert!(cluster.delete(&config_maps, Some("dev"), "a", Some(&Preconditions::of(&changed))).await?);
     // Gone: preconditions do not matter any more.
     assert!(!cluster.delete(&config_maps, Some("dev"), "a", Some(&planned)).await?);
