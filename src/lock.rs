@@ -105,10 +105,8 @@ impl Claim {
             spec.and_then(|s| s.get(field)).and_then(Value::as_str).unwrap_or_default().to_owned()
         };
         let (holder, renewed) = (text("holderIdentity"), text("renewTime"));
-        let seconds = spec
-            .and_then(|s| s.get("leaseDurationSeconds"))
-            .and_then(Value::as_u64)
-            .unwrap_or(0);
+        let seconds =
+            spec.and_then(|s| s.get("leaseDurationSeconds")).and_then(Value::as_u64).unwrap_or(0);
         let expires = DateTime::parse_from_rfc3339(&renewed).ok().map(|t| {
             t.with_timezone(&Utc)
                 + chrono::Duration::seconds(i64::try_from(seconds).unwrap_or(i64::MAX / 1000))
@@ -134,7 +132,11 @@ fn version_of(lease: &Value) -> Option<&str> {
 /// What this process knows of its lease.
 enum State {
     /// Held as of the last successful write of `lease` (the object the server returned).
-    Held { lease: Value, at: Instant, wall: SystemTime },
+    Held {
+        lease: Value,
+        at: Instant,
+        wall: SystemTime,
+    },
     Lost(LeaseLost),
 }
 
@@ -211,9 +213,10 @@ impl Shared {
                 };
                 LeaseLost::TakenOver { namespace: self.namespace.clone(), holder }
             }
-            Err(error) => {
-                LeaseLost::RenewalFailed { namespace: self.namespace.clone(), message: error.to_string() }
-            }
+            Err(error) => LeaseLost::RenewalFailed {
+                namespace: self.namespace.clone(),
+                message: error.to_string(),
+            },
         };
         tracing::warn!(error = %outcome, "the sync lease is lost; this sync writes nothing more");
         *self.state() = State::Lost(outcome.clone());
@@ -233,7 +236,8 @@ impl Shared {
             Ok(Some(current)) if version_of(&current) == Some(ours.as_str()) => return Ok(()),
             Ok(Some(current)) => {
                 let holder = Claim::of(&current).holder;
-                let holder = if holder.is_empty() { "nobody (it was released)".into() } else { holder };
+                let holder =
+                    if holder.is_empty() { "nobody (it was released)".into() } else { holder };
                 LeaseLost::TakenOver { namespace: self.namespace.clone(), holder }
             }
             Ok(None) => LeaseLost::TakenOver {
@@ -309,9 +313,9 @@ impl SyncLock {
                     observe_expiry(cluster.as_ref(), &resource, namespace, &current, claim)
                         .await
                         .map_err(|held| match held {
-                            Observed::Renewed(claim) => claim.held(env, namespace),
-                            Observed::Error(error) => error.into(),
-                        })?;
+                        Observed::Renewed(claim) => claim.held(env, namespace),
+                        Observed::Error(error) => error.into(),
+                    })?;
                 }
                 match cluster.replace(&resource, &lease(version_of(&current))).await {
                     Ok(replaced) => {
@@ -333,7 +337,11 @@ impl SyncLock {
             namespace: namespace.to_owned(),
             identity,
             ttl,
-            state: Mutex::new(State::Held { lease: taken, at: Instant::now(), wall: SystemTime::now() }),
+            state: Mutex::new(State::Held {
+                lease: taken,
+                at: Instant::now(),
+                wall: SystemTime::now(),
+            }),
             renewing: tokio::sync::Mutex::new(()),
         });
         let renewer = tokio::spawn(renew_in_background(Arc::downgrade(&shared), ttl));

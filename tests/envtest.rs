@@ -349,13 +349,13 @@ async fn delete_preconditions(ctx: &Ctx) -> Outcome {
     }
     let still = cluster.get(&configmaps(), Some(ns), "reborn").await.map_err(|e| text(&e))?;
     ensure(still.is_some(), || "the re-created object was deleted".into())?;
-    let stale_version = Preconditions {
-        uid: Preconditions::of(&second).uid,
-        resource_version: Some("1".into()),
-    };
+    let stale_version =
+        Preconditions { uid: Preconditions::of(&second).uid, resource_version: Some("1".into()) };
     match cluster.delete(&configmaps(), Some(ns), "reborn", Some(&stale_version)).await {
         Err(ClusterError::Conflict { message, .. }) => {
-            ensure(message.contains("the ResourceVersion in the precondition"), || message.clone())?;
+            ensure(message.contains("the ResourceVersion in the precondition"), || {
+                message.clone()
+            })?;
         }
         other => return Err(format!("expected a 409 for a stale resourceVersion, got {other:?}")),
     }

@@ -76,7 +76,9 @@ fn object_writes(writes: &[String]) -> Vec<String> {
     writes
         .iter()
         .filter(|w| {
-            !w.contains(LEASE_NAME) && !w.contains("coxswain-inventory") && !w.contains("coxswain-rev-")
+            !w.contains(LEASE_NAME)
+                && !w.contains("coxswain-inventory")
+                && !w.contains("coxswain-rev-")
         })
         .cloned()
         .collect()
@@ -245,8 +247,8 @@ async fn a_sync_failing_part_way_keeps_what_it_applied_in_the_inventory() {
     );
     // Writes: the lease, the Service; then every write fails.
     cluster.fail_writes_window(2, 1, FaultKind::ConnectionDrop);
-    let report = sync_with(&cluster, &next, &options(), &OnEvent::new(&cluster, |_| false, || {}))
-        .await;
+    let report =
+        sync_with(&cluster, &next, &options(), &OnEvent::new(&cluster, |_| false, || {})).await;
     assert_eq!(report.status, SyncStatus::Failed, "{report:?}");
     assert_eq!(report.applied, ["Service dev/web"]);
     assert!(
@@ -292,8 +294,8 @@ async fn a_prune_target_recreated_between_plan_and_delete_is_refused_and_reporte
         &[("config.yaml", &config_map("settings", "1")), ("extra.yaml", &config_map("extra", "x"))],
     );
     sync_with(&cluster, &with_extra, &options(), &OnEvent::new(&cluster, |_| false, || {})).await;
-    let planned_uid = cluster.object(&key("v1", "ConfigMap", "extra")).unwrap()["metadata"]["uid"]
-        .clone();
+    let planned_uid =
+        cluster.object(&key("v1", "ConfigMap", "extra")).unwrap()["metadata"]["uid"].clone();
     // Once the sync is writing (its plan made), someone deletes `extra` and creates it again.
     let other = cluster.clone();
     let progress = OnEvent::new(
@@ -403,11 +405,13 @@ async fn a_lease_is_taken_over_only_after_its_version_stood_still_for_a_full_dur
 async fn a_lease_renewed_recently_by_its_holders_account_fails_fast() {
     let cluster = MemoryCluster::new().with_namespace("dev");
     let shared: Arc<dyn Cluster> = Arc::new(cluster.clone());
-    let held = SyncLock::acquire(shared.clone(), "dev", "dev", "alice@laptop", Duration::from_mins(1))
-        .await
-        .unwrap();
+    let held =
+        SyncLock::acquire(shared.clone(), "dev", "dev", "alice@laptop", Duration::from_mins(1))
+            .await
+            .unwrap();
     cluster.reset_counters();
-    let refused = SyncLock::acquire(shared, "dev", "dev", "bob@laptop", Duration::from_mins(1)).await;
+    let refused =
+        SyncLock::acquire(shared, "dev", "dev", "bob@laptop", Duration::from_mins(1)).await;
     assert!(matches!(refused, Err(LockError::Held { .. })));
     assert_eq!(cluster.requests().get(Verb::Get), 1, "one look, no waiting");
     held.release().await;

@@ -173,7 +173,10 @@ async fn delete_sends_its_preconditions() {
             .expect("delete")
     );
     let request = server.requests().pop().expect("one request");
-    assert_eq!(request.json()["preconditions"], json!({"uid": "0b5e-uid", "resourceVersion": "42"}));
+    assert_eq!(
+        request.json()["preconditions"],
+        json!({"uid": "0b5e-uid", "resourceVersion": "42"})
+    );
 }
 
 #[tokio::test]

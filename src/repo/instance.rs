@@ -17,6 +17,7 @@ use crate::repo::names::{InvalidName, check_label};
 use crate::yaml;
 use serde::Deserialize;
 use sha2::{Digest as _, Sha256};
+use std::fmt::Write as _;
 use std::path::Path;
 
 /// The file at the repo root that names the instance.
@@ -147,7 +148,10 @@ fn derive(root: &Path) -> Instance {
 /// `<slug of name>-<8 hex digits of sha256(key)>`, a valid id for any input.
 fn id_from(name: &str, key: &str) -> String {
     let digest = Sha256::digest(key.as_bytes());
-    let hash: String = digest.iter().take(4).map(|b| format!("{b:02x}")).collect();
+    let hash: String = digest.iter().take(4).fold(String::new(), |mut hash, b| {
+        let _ = write!(hash, "{b:02x}");
+        hash
+    });
     let mut slug = String::new();
     for c in name.chars().flat_map(char::to_lowercase) {
         if c.is_ascii_alphanumeric() {

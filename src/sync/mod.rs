@@ -15,11 +15,11 @@ pub mod tiers;
 pub use cancel::CancelToken;
 pub use failure::{Failure, FailureKind};
 
+use crate::cluster::Preconditions;
 use crate::cluster::{Cluster, ClusterError, Gvk, ObjectKey, ResourceType};
 use crate::health::{self, Assessment, Health};
 use crate::history::{self, Outcome, Revision};
 use crate::inventory::{self, Entry};
-use crate::cluster::Preconditions;
 use crate::lock::{Fence, LeaseLost, LockError, SyncLock};
 use crate::ownership::{
     INTERNAL_LABEL, Judgement, LEGACY_FIELD_MANAGER, Owner, applies, judge, owned_selector,
@@ -364,6 +364,10 @@ fn same_plan(confirmed: &EnvPlan, locked: &EnvPlan) -> bool {
     comparable(confirmed) == comparable(locked)
 }
 
+/// One apply of a tier: the object, the apply's result (or why it was not issued), and a failure
+/// to release the field manager of earlier versions.
+type Applied = (ObjectKey, Result<Result<Value, ClusterError>, Stop>, Option<ClusterError>);
+
 /// Why a sync stopped before a write.
 #[derive(Debug, Clone)]
 enum Stop {
@@ -479,8 +483,6 @@ async fn run_locked(
                 (o.key.clone(), o.resource.clone(), desired, o.force, o.release_legacy)
             })
             .collect();
-        type Applied =
-            (ObjectKey, Result<Result<Value, ClusterError>, Stop>, Option<ClusterError>);
         let results: Vec<Applied> = stream::iter(work)
             .map(|(key, resource, desired, force, release_legacy)| {
                 let cluster = cluster.clone();
@@ -496,11 +498,9 @@ async fn run_locked(
                     let mut released = None;
                     if release_legacy && result.is_ok() {
                         released = match may_write(&fence, &cancel, false).await {
-                            Ok(()) => {
-                                release_legacy_manager(cluster.as_ref(), &resource, &desired)
-                                    .await
-                                    .err()
-                            }
+                            Ok(()) => release_legacy_manager(cluster.as_ref(), &resource, &desired)
+                                .await
+                                .err(),
                             Err(_) => None, // the next sync releases it
                         };
                     }
@@ -550,8 +550,18 @@ async fn run_locked(
         }
     }
     if let Some(stop) = stop {
-        return interrupted(cluster.as_ref(), env, plan, &entries, options, progress, report, &stop, fence)
-            .await;
+        return interrupted(
+            cluster.as_ref(),
+            env,
+            plan,
+            &entries,
+            options,
+            progress,
+            report,
+            &stop,
+            fence,
+        )
+        .await;
     }
     if let Some(message) = failure {
         report.status = SyncStatus::Failed;
@@ -657,7 +667,10 @@ async fn run_locked(
             Ok(Pruned::Refused(reason)) => {
                 progress.event(
                     &env.name,
-                    &SyncEvent::PruneSkipped { object: object.key.to_string(), reason: reason.clone() },
+                    &SyncEvent::PruneSkipped {
+                        object: object.key.to_string(),
+                        reason: reason.clone(),
+                    },
                 );
                 report.prune_skipped.push(format!("{} ({reason})", object.key));
             }
@@ -679,8 +692,18 @@ async fn run_locked(
         }
     }
     if let Err(stopped) = may_write(fence, &options.cancel, true).await {
-        return interrupted(cluster.as_ref(), env, plan, &entries, options, progress, report, &stopped, fence)
-            .await;
+        return interrupted(
+            cluster.as_ref(),
+            env,
+            plan,
+            &entries,
+            options,
+            progress,
+            report,
+            &stopped,
+            fence,
+        )
+        .await;
     }
     let pruned = pruned_uids(plan, &report);
     if let Err(error) = write_inventory(cluster.as_ref(), env, plan, &entries, &pruned).await {

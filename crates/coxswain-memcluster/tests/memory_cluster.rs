@@ -1166,7 +1166,9 @@ async fn delete_preconditions_refuse_a_recreated_or_changed_object() -> TestResu
         panic!("expected a conflict, got {refused:?}");
     };
     assert!(message.contains("the ResourceVersion in the precondition"), "{message}");
-    assert!(cluster.delete(&config_maps, Some("dev"), "a", Some(&Preconditions::of(&changed))).await?);
+    assert!(
+        cluster.delete(&config_maps, Some("dev"), "a", Some(&Preconditions::of(&changed))).await?
+    );
     // Gone: preconditions do not matter any more.
     assert!(!cluster.delete(&config_maps, Some("dev"), "a", Some(&planned)).await?);
     Ok(())
