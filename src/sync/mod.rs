@@ -284,15 +284,20 @@ pub async fn sync_env(
         progress
             .event(&env.name, &SyncEvent::NamespaceCreated { namespace: env.namespace.clone() });
     }
-    let lock = match SyncLock::acquire(
-        cluster.clone(),
-        &env.name,
-        &env.namespace,
-        &options.holder,
-        options.lease_ttl,
-    )
-    .await
-    {
+    // Taking over a lease can wait up to its duration: a cancellation ends the wait.
+    let acquired = tokio::select! {
+        acquired = SyncLock::acquire(
+            cluster.clone(),
+            &env.name,
+            &env.namespace,
+            &options.holder,
+            options.lease_ttl,
+        ) => acquired,
+        () = options.cancel.cancelled() => {
+            return report.ended(SyncStatus::Interrupted, interrupted_before_writing());
+        }
+    };
+    let lock = match acquired {
         Ok(lock) => lock,
         Err(error @ LockError::Held { .. }) => {
             let failure = Failure::new(FailureKind::Lock, error.to_string());
