@@ -23,6 +23,7 @@ use coxswain::sync::{Silent, SyncOptions, SyncReport, SyncStatus, sync_env};
 use coxswain_memcluster::{MemoryCluster, Verb};
 use futures::future::LocalBoxFuture;
 use serde_json::{Value, json};
+use std::fmt::Write as _;
 use std::io::Write as _;
 use std::sync::Arc;
 use std::time::Duration;
@@ -52,8 +53,10 @@ fn key(api_version: &str, kind: &str, namespace: Option<&str>, name: &str) -> Ob
 }
 
 fn config_map(name: &str, data: &Value) -> String {
-    let data: String =
-        data.as_object().into_iter().flatten().map(|(k, v)| format!("  {k}: {v}\n")).collect();
+    let data = data.as_object().into_iter().flatten().fold(String::new(), |mut out, (k, v)| {
+        let _ = writeln!(out, "  {k}: {v}");
+        out
+    });
     format!("apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: {name}\ndata:\n{data}")
 }
 
@@ -203,11 +206,11 @@ fn cluster_role_env(instance: &str, namespace: &str, roles: &[(&str, &str)]) -> 
     let files: Vec<(&str, &str)> = files.iter().map(|(p, t)| (p.as_str(), t.as_str())).collect();
     let config = format!("namespace: {namespace}\nallowClusterScoped: [ClusterRole]\n");
     let mut env = env_from("prod", Some(&config), &files);
-    env.instance = instance.to_owned();
+    instance.clone_into(&mut env.instance);
     env
 }
 
-/// Repo A's env `prod` and repo B's env `prod` both manage ClusterRoles: neither prunes the
+/// Repo A's env `prod` and repo B's env `prod` both manage `ClusterRoles`: neither prunes the
 /// other's, and one object declared by both is an SSA conflict naming the other's field manager,
 /// not a silent overwrite.
 #[tokio::test]
@@ -595,7 +598,7 @@ async fn revision_numbers_never_overflow() {
 }
 
 /// With `allowPlaintextSecrets`, the Secret's values are in the revision's manifests (a rollback
-/// restores them) — which is why revisions are Secrets: no ConfigMap holds a revision.
+/// restores them) — which is why revisions are Secrets: no `ConfigMap` holds a revision.
 #[tokio::test]
 async fn secret_values_never_land_in_a_config_map() {
     let cluster = MemoryCluster::new();
@@ -745,7 +748,7 @@ async fn real_look_alikes(real: &Real) -> Checked {
     check(real.live(CONFIG_MAPS, Some(ns), "extra").await?.is_none(), || "extra survived".into())
 }
 
-/// Two repos' `prod` envs with ClusterRoles: no cross-pruning, a shared object conflicts.
+/// Two repos' `prod` envs with `ClusterRoles`: no cross-pruning, a shared object conflicts.
 async fn real_cross_repo(real: &Real) -> Checked {
     let ns = real.namespace.as_str();
     let (a_ns, b_ns) = (format!("{ns}-a"), format!("{ns}-b"));
