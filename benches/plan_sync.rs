@@ -405,7 +405,7 @@ async fn run() -> Result<(), String> {
             .resolve(&Gvk::from_api_version("v1", "Namespace"))
             .await
             .map_err(|e| e.to_string())?;
-        if let Err(error) = backend.cluster.delete(&namespaces, None, &namespace).await {
+        if let Err(error) = backend.cluster.delete(&namespaces, None, &namespace, None).await {
             eprintln!("warning: could not delete namespace {namespace}: {error}");
         }
     }

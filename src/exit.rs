@@ -11,8 +11,11 @@ pub enum ExitCode {
     Changes = 2,
     /// A gate failed: policy, model validation or health.
     GateFailed = 3,
-    /// Another sync holds the environment's lock.
+    /// Another sync holds the environment's lock, or took it over while this sync ran.
     LockHeld = 4,
+    /// Interrupted by SIGINT or SIGTERM (Ctrl-C): stopped before a write, recorded as an
+    /// `interrupted` revision. 130 = 128 + SIGINT, as shells report it.
+    Interrupted = 130,
 }
 
 impl From<ExitCode> for std::process::ExitCode {

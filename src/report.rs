@@ -21,6 +21,7 @@ pub fn status_text(status: SyncStatus) -> &'static str {
         SyncStatus::LockHeld => "locked by another sync",
         SyncStatus::Failed => "failed",
         SyncStatus::Cancelled => "cancelled",
+        SyncStatus::Interrupted => "interrupted",
     }
 }
 

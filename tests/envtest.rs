@@ -9,7 +9,7 @@ mod envtest;
 
 use coxswain::cluster::kube_api::KubeCluster;
 use coxswain::cluster::{ApplyOptions, Cluster, ClusterError, FieldConflict, Gvk, ObjectKey};
-use coxswain::cluster::{ResourceType, WatchEvent};
+use coxswain::cluster::{Preconditions, ResourceType, WatchEvent};
 use envtest::TestEnv;
 use futures::StreamExt;
 use futures::future::BoxFuture;
@@ -36,7 +36,7 @@ async fn real_api_server() {
         Ok(None) => return,
         Err(error) => panic!("could not start or reach the test API server: {error}"),
     };
-    let scenarios: [(&str, Scenario); 11] = [
+    let scenarios: [(&str, Scenario); 12] = [
         ("resolve", |ctx| Box::pin(resolve(ctx))),
         ("apply-get-list", |ctx| Box::pin(apply_get_list(ctx))),
         ("apply-defaults", |ctx| Box::pin(apply_defaults(ctx))),
@@ -44,6 +44,7 @@ async fn real_api_server() {
         ("already-exists", |ctx| Box::pin(already_exists(ctx))),
         ("replace-stale", |ctx| Box::pin(replace_stale(ctx))),
         ("delete", |ctx| Box::pin(delete(ctx))),
+        ("delete-preconditions", |ctx| Box::pin(delete_preconditions(ctx))),
         ("watch", |ctx| Box::pin(watch(ctx))),
         ("invalid", |ctx| Box::pin(invalid(ctx))),
         ("forbidden", |ctx| Box::pin(forbidden(ctx))),
@@ -331,19 +332,57 @@ async fn replace_stale(ctx: &Ctx) -> Outcome {
     Ok(())
 }
 
+/// A DELETE with the uid and resourceVersion of an object that was since deleted and re-created
+/// under its name (or changed) is refused with 409 and deletes nothing; the current ones delete.
+async fn delete_preconditions(ctx: &Ctx) -> Outcome {
+    let (cluster, ns) = (&ctx.cluster, ctx.namespace.as_str());
+    let object = configmap(ns, "reborn", "iris", &json!({}));
+    let first = cluster.create(&configmaps(), &object).await.map_err(|e| text(&e))?;
+    let planned = Preconditions::of(&first);
+    cluster.delete(&configmaps(), Some(ns), "reborn", None).await.map_err(|e| text(&e))?;
+    let second = cluster.create(&configmaps(), &object).await.map_err(|e| text(&e))?;
+    match cluster.delete(&configmaps(), Some(ns), "reborn", Some(&planned)).await {
+        Err(ClusterError::Conflict { message, .. }) => {
+            ensure(message.contains("the UID in the precondition"), || message.clone())?;
+        }
+        other => return Err(format!("expected a 409 for the old uid, got {other:?}")),
+    }
+    let still = cluster.get(&configmaps(), Some(ns), "reborn").await.map_err(|e| text(&e))?;
+    ensure(still.is_some(), || "the re-created object was deleted".into())?;
+    let stale_version =
+        Preconditions { uid: Preconditions::of(&second).uid, resource_version: Some("1".into()) };
+    match cluster.delete(&configmaps(), Some(ns), "reborn", Some(&stale_version)).await {
+        Err(ClusterError::Conflict { message, .. }) => {
+            ensure(message.contains("the ResourceVersion in the precondition"), || {
+                message.clone()
+            })?;
+        }
+        other => return Err(format!("expected a 409 for a stale resourceVersion, got {other:?}")),
+    }
+    ensure_eq!(
+        cluster
+            .delete(&configmaps(), Some(ns), "reborn", Some(&Preconditions::of(&second)))
+            .await
+            .map_err(|e| text(&e))?,
+        true,
+        "delete with the current uid and resourceVersion"
+    );
+    Ok(())
+}
+
 async fn delete(ctx: &Ctx) -> Outcome {
     let (cluster, ns) = (&ctx.cluster, ctx.namespace.as_str());
     let object = configmap(ns, "doomed", "iris", &json!({}));
     cluster.create(&configmaps(), &object).await.map_err(|e| text(&e))?;
     ensure_eq!(
-        cluster.delete(&configmaps(), Some(ns), "doomed").await.map_err(|e| text(&e))?,
+        cluster.delete(&configmaps(), Some(ns), "doomed", None).await.map_err(|e| text(&e))?,
         true,
         "first delete"
     );
     let got = cluster.get(&configmaps(), Some(ns), "doomed").await.map_err(|e| text(&e))?;
     ensure(got.is_none(), || "object still there after delete".into())?;
     ensure_eq!(
-        cluster.delete(&configmaps(), Some(ns), "doomed").await.map_err(|e| text(&e))?,
+        cluster.delete(&configmaps(), Some(ns), "doomed", None).await.map_err(|e| text(&e))?,
         false,
         "second delete"
     );

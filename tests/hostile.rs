@@ -172,7 +172,7 @@ async fn an_object_recreated_by_someone_else_is_not_pruned() {
     synced(&cluster, &env_from("dev", None, &[("extra.yaml", &extra), ("keep.yaml", &keep)])).await;
     let config_maps = cluster.resolve(&Gvk::from_api_version("v1", "ConfigMap")).await.unwrap();
     let mut live = cluster.object(&key("v1", "ConfigMap", Some("dev"), "extra")).unwrap();
-    cluster.delete(&config_maps, Some("dev"), "extra").await.unwrap();
+    cluster.delete(&config_maps, Some("dev"), "extra", None).await.unwrap();
     for field in ["uid", "resourceVersion", "creationTimestamp", "managedFields"] {
         live["metadata"].as_object_mut().unwrap().remove(field);
     }
@@ -588,7 +588,7 @@ async fn revision_numbers_never_overflow() {
     assert_eq!(report.status, SyncStatus::Failed);
     let error = report.error.unwrap().message;
     assert!(error.contains("revision numbers of environment dev are exhausted"), "{error}");
-    cluster.delete(&secrets, Some("dev"), "coxswain-rev-top").await.unwrap();
+    cluster.delete(&secrets, Some("dev"), "coxswain-rev-top", None).await.unwrap();
     let again = env_from("dev", None, &[("a.yaml", &config_map("a", &json!({"k": "v3"})))]);
     assert_eq!(
         synced(&cluster, &again).await.revision,
@@ -792,12 +792,12 @@ async fn real_cross_repo(real: &Real) -> Checked {
         .await
     {
         for role in [&a_role, &a_old, &b_role, &shared] {
-            let _ = real.cluster.delete(&resource, None, role).await;
+            let _ = real.cluster.delete(&resource, None, role, None).await;
         }
     }
     if let Ok(resource) = real.cluster.resolve(&Gvk::from_api_version("v1", "Namespace")).await {
         for namespace in [&a_ns, &b_ns] {
-            let _ = real.cluster.delete(&resource, None, namespace).await;
+            let _ = real.cluster.delete(&resource, None, namespace, None).await;
         }
     }
     outcome

@@ -143,18 +143,40 @@ async fn get_of_missing_object_is_none_and_delete_is_false() {
     server.on("GET", DEPLOYMENT_PATH, missing.clone());
     server.on("DELETE", DEPLOYMENT_PATH, missing);
     assert_eq!(cluster.get(&deployments(), Some("dev"), "iris").await.expect("get"), None);
-    assert!(!cluster.delete(&deployments(), Some("dev"), "iris").await.expect("delete"));
+    assert!(!cluster.delete(&deployments(), Some("dev"), "iris", None).await.expect("delete"));
 }
 
 #[tokio::test]
 async fn delete_uses_background_propagation() {
     let (server, cluster) = setup().await;
     server.on("DELETE", DEPLOYMENT_PATH, Reply::json(200, &served_deployment()));
-    assert!(cluster.delete(&deployments(), Some("dev"), "iris").await.expect("delete"));
+    assert!(cluster.delete(&deployments(), Some("dev"), "iris", None).await.expect("delete"));
     let request = server.requests().pop().expect("one request");
     assert_eq!(request.line(), format!("DELETE {DEPLOYMENT_PATH}"));
     assert_eq!(request.json()["propagationPolicy"], "Background");
     assert_eq!(request.json()["kind"], "DeleteOptions");
+    assert!(request.json().get("preconditions").is_none());
+}
+
+#[tokio::test]
+async fn delete_sends_its_preconditions() {
+    let (server, cluster) = setup().await;
+    server.on("DELETE", DEPLOYMENT_PATH, Reply::json(200, &served_deployment()));
+    let preconditions = coxswain::cluster::Preconditions {
+        uid: Some("0b5e-uid".into()),
+        resource_version: Some("42".into()),
+    };
+    assert!(
+        cluster
+            .delete(&deployments(), Some("dev"), "iris", Some(&preconditions))
+            .await
+            .expect("delete")
+    );
+    let request = server.requests().pop().expect("one request");
+    assert_eq!(
+        request.json()["preconditions"],
+        json!({"uid": "0b5e-uid", "resourceVersion": "42"})
+    );
 }
 
 #[tokio::test]

@@ -281,7 +281,8 @@ fn drift_in_the_cluster_pushes_a_new_plan_of_that_env() {
         tauri::async_runtime::block_on(app.memory.delete(
             &service,
             Some("iris-dev"),
-            "iris-server"
+            "iris-server",
+            None
         ))
         .expect("delete")
     );

@@ -12,6 +12,7 @@ use crate::engine::{
 };
 use crate::exit::ExitCode;
 use crate::plan::PlanOptions;
+use crate::sync::CancelToken;
 use args::{Cli, Command, SyncArgs};
 use clap::Parser as _;
 use progress::TerminalProgress;
@@ -168,9 +169,13 @@ async fn run(cli: Cli, connector: Connector) -> Result<ExitCode, EngineError> {
                 with_git: git,
                 allow_unverified,
                 fingerprint: None,
+                cancel: CancelToken::new(),
             };
+            let signals = cancel_on_signals(&request.cancel);
             let progress = TerminalProgress::new(yes || ci_approves() || dry_run, true);
-            let outcome = engine.rollback(&env, &request, &progress).await?;
+            let outcome = engine.rollback(&env, &request, &progress).await;
+            signals.abort();
+            let outcome = outcome?;
             progress.finish();
             render::rollback(&outcome, dry_run);
             Ok(render::sync_exit_code(std::slice::from_ref(&outcome.report)))
@@ -224,9 +229,20 @@ async fn sync_command(engine: &Engine, args: SyncArgs) -> Result<ExitCode, Engin
         concurrency: args.concurrency,
         ..SyncRequest::default()
     };
+    let signals = cancel_on_signals(&request.cancel);
     let mut outcomes: Vec<SyncOutcome> = Vec::new();
     for env in &envs {
-        let outcome = engine.sync(&env.name, &request, &progress).await?;
+        if request.cancel.is_cancelled() {
+            break; // the environments after an interrupted one are not started
+        }
+        let outcome = engine.sync(&env.name, &request, &progress).await;
+        let outcome = match outcome {
+            Ok(outcome) => outcome,
+            Err(error) => {
+                signals.abort();
+                return Err(error);
+            }
+        };
         if args.dry_run
             && args.output == Format::Text
             && let SyncOutcome::Finished { report, .. } = &outcome
@@ -235,8 +251,52 @@ async fn sync_command(engine: &Engine, args: SyncArgs) -> Result<ExitCode, Engin
         }
         outcomes.push(outcome);
     }
+    signals.abort();
     progress.finish();
     render::sync(engine.root(), &outcomes, &report_targets, args.output)
+}
+
+/// SIGINT (Ctrl-C) or SIGTERM cancels `token`: the running sync stops before its next write,
+/// records an `interrupted` revision and releases its lease (exit code 130). A second signal
+/// exits at once, with the same code; the lease then expires by itself.
+fn cancel_on_signals(token: &CancelToken) -> tokio::task::JoinHandle<()> {
+    let token = token.clone();
+    tokio::spawn(async move {
+        for round in 0.. {
+            if !next_signal().await {
+                return; // no signal handling here: the default behaviour stays
+            }
+            if round > 0 {
+                eprintln!("interrupted again: exiting without waiting for the sync to stop");
+                std::process::exit(ExitCode::Interrupted as i32);
+            }
+            eprintln!(
+                "interrupted: stopping before the next write and recording what was applied \
+                 (press Ctrl-C again to quit at once)"
+            );
+            token.cancel();
+        }
+    })
+}
+
+/// Waits for SIGINT or SIGTERM; `false` when they cannot be listened to.
+#[cfg(unix)]
+async fn next_signal() -> bool {
+    use tokio::signal::unix::{SignalKind, signal};
+    let (Ok(mut interrupt), Ok(mut terminate)) =
+        (signal(SignalKind::interrupt()), signal(SignalKind::terminate()))
+    else {
+        return false;
+    };
+    tokio::select! {
+        _ = interrupt.recv() => true,
+        _ = terminate.recv() => true,
+    }
+}
+
+#[cfg(not(unix))]
+async fn next_signal() -> bool {
+    tokio::signal::ctrl_c().await.is_ok()
 }
 
 fn init_tracing(verbose: u8) {

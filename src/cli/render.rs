@@ -57,6 +57,7 @@ pub(super) fn sync_exit_code(reports: &[SyncReport]) -> ExitCode {
         ExitCode::GateFailed => 1,
         ExitCode::Error => 2,
         ExitCode::LockHeld => 3,
+        ExitCode::Interrupted => 4,
     };
     reports
         .iter()
@@ -64,7 +65,10 @@ pub(super) fn sync_exit_code(reports: &[SyncReport]) -> ExitCode {
             SyncStatus::NoChanges | SyncStatus::DryRun | SyncStatus::Synced => ExitCode::Ok,
             SyncStatus::Unhealthy | SyncStatus::RolledBack => ExitCode::GateFailed,
             SyncStatus::LockHeld => ExitCode::LockHeld,
-            SyncStatus::Blocked | SyncStatus::Failed | SyncStatus::Cancelled => {
+            SyncStatus::Blocked
+            | SyncStatus::Failed
+            | SyncStatus::Cancelled
+            | SyncStatus::Interrupted => {
                 r.failure_kind().map_or(ExitCode::Error, failure_exit_code)
             }
         })

@@ -16,7 +16,10 @@ pub use transport::RetryPolicy;
 use self::discovery::DiscoveryCache;
 use self::errors::Target;
 use self::transport::{Call, Repeat, Transport};
-use super::{ApplyOptions, Cluster, ClusterError, LogRequest, ObjectKey, ResourceType, WatchEvent};
+use super::{
+    ApplyOptions, Cluster, ClusterError, LogRequest, ObjectKey, Preconditions, ResourceType,
+    WatchEvent,
+};
 use crate::cluster::Gvk;
 use async_trait::async_trait;
 use futures::stream::BoxStream;
@@ -312,13 +315,25 @@ impl Cluster for KubeCluster {
         resource: &ResourceType,
         namespace: Option<&str>,
         name: &str,
+        preconditions: Option<&Preconditions>,
     ) -> Result<bool, ClusterError> {
         let (namespace, key) = Self::object_target(resource, namespace, name)?;
-        let options = serde_json::json!({
+        let mut options = serde_json::json!({
             "apiVersion": "v1",
             "kind": "DeleteOptions",
             "propagationPolicy": "Background",
         });
+        // `DeleteOptions.preconditions`: the server answers 409 when the object differs.
+        if let Some(preconditions) = preconditions.filter(|p| !p.is_empty()) {
+            let mut wanted = Map::new();
+            if let Some(uid) = &preconditions.uid {
+                wanted.insert("uid".to_owned(), Value::from(uid.as_str()));
+            }
+            if let Some(version) = &preconditions.resource_version {
+                wanted.insert("resourceVersion".to_owned(), Value::from(version.as_str()));
+            }
+            options["preconditions"] = Value::Object(wanted);
+        }
         let call = Call {
             method: http::Method::DELETE,
             path_and_query: paths::object_path(resource, namespace.as_deref(), name),

@@ -113,10 +113,11 @@ impl EngineError {
     }
 }
 
-/// The exit code of a failure kind: gates 3, the lock 4, everything else 1.
+/// The exit code of a failure kind: gates 3, the lock 4, an interruption 130, everything else 1.
 pub fn failure_exit_code(kind: FailureKind) -> ExitCode {
     match kind {
         FailureKind::Lock => ExitCode::LockHeld,
+        FailureKind::Interrupted => ExitCode::Interrupted,
         kind if kind.is_gate() => ExitCode::GateFailed,
         _ => ExitCode::Error,
     }
@@ -143,6 +144,7 @@ pub fn failure_code(failure: &Failure) -> String {
         FailureKind::Health => "unhealthy",
         FailureKind::Record => "history",
         FailureKind::Cancelled => "plan-changed",
+        FailureKind::Interrupted => "interrupted",
     };
     code.to_owned()
 }

@@ -32,7 +32,8 @@ use crate::plan::{EnvPlan, PlanOptions, plan_env};
 use crate::promote::{self, ClusterAccess, ForgeAccess, PromoteOptions, PromoteOutcome, Services};
 use crate::repo::{Environment, Repo};
 use crate::sync::{
-    self, Failure, FailureKind, Progress, SyncEvent, SyncOptions, SyncReport, SyncStatus,
+    self, CancelToken, Failure, FailureKind, Progress, SyncEvent, SyncOptions, SyncReport,
+    SyncStatus,
 };
 use connections::Connections;
 use futures::stream::BoxStream;
@@ -68,6 +69,10 @@ pub struct SyncRequest {
     /// Apply only if the plan computed under the lock still has this fingerprint (the app's
     /// preview); without it, the progress's `confirm` decides (the CLI's prompt).
     pub fingerprint: Option<String>,
+    /// Cancels the sync (and its automatic rollback) before its next write: the CLI triggers it
+    /// on SIGINT/SIGTERM, an app's Cancel button can too. The sync then records an
+    /// `interrupted` revision and releases its lease.
+    pub cancel: CancelToken,
 }
 
 impl Default for SyncRequest {
@@ -82,6 +87,7 @@ impl Default for SyncRequest {
             concurrency: options.concurrency,
             message: "coxswain sync".into(),
             fingerprint: None,
+            cancel: options.cancel,
         }
     }
 }
@@ -328,6 +334,7 @@ impl Engine {
             git_sha: git.and_then(|i| i.sha.clone()),
             dirty: git.is_some_and(|i| !i.dirty_files.is_empty()),
             message: request.message.clone(),
+            cancel: request.cancel.clone(),
             ..SyncOptions::default()
         };
         let confirming =
@@ -338,7 +345,10 @@ impl Engine {
             return Ok(offline(reason, notes));
         }
         plan_changed(&mut report, request.fingerprint.as_deref());
-        if report.status == SyncStatus::Unhealthy && env.config.rollback_on_failure {
+        if report.status == SyncStatus::Unhealthy
+            && env.config.rollback_on_failure
+            && !request.cancel.is_cancelled()
+        {
             report = self.roll_back_after_failure(&env, cluster, &options, progress, report).await;
         }
         Ok(SyncOutcome::Finished { report: Box::new(report), notes })

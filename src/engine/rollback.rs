@@ -10,7 +10,8 @@ use crate::history::{self, Revision};
 use crate::plan::{PlanOptions, plan_env};
 use crate::repo::Environment;
 use crate::sync::{
-    self, Failure, FailureKind, Progress, SyncEvent, SyncOptions, SyncReport, SyncStatus,
+    self, CancelToken, Failure, FailureKind, Progress, SyncEvent, SyncOptions, SyncReport,
+    SyncStatus,
 };
 use serde::Serialize;
 use serde_json::Value;
@@ -31,6 +32,8 @@ pub struct RollbackRequest {
     pub allow_unverified: bool,
     /// Apply only if the plan still has this previewed fingerprint.
     pub fingerprint: Option<String>,
+    /// Stops the rollback before its next write (see [`super::SyncRequest::cancel`]).
+    pub cancel: CancelToken,
 }
 
 impl Default for RollbackRequest {
@@ -43,6 +46,7 @@ impl Default for RollbackRequest {
             with_git: false,
             allow_unverified: false,
             fingerprint: None,
+            cancel: CancelToken::new(),
         }
     }
 }
@@ -118,6 +122,7 @@ impl Engine {
             rollback_of: Some(revision.number),
             git_sha: revision.git_sha.clone(),
             message: format!("rollback to revision {}", revision.number),
+            cancel: request.cancel.clone(),
             ..SyncOptions::default()
         };
         progress.event(&env.name, &SyncEvent::RollingBack { to: revision.number });

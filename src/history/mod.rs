@@ -55,6 +55,9 @@ pub enum Outcome {
     Unhealthy,
     /// Stopped part-way: `applied` lists what was written.
     Failed,
+    /// Stopped before a write by a cancellation (Ctrl-C) or a lost lease: `applied` lists what
+    /// was written before.
+    Interrupted,
 }
 
 /// What a revision records besides the manifests.
@@ -367,7 +370,7 @@ pub async fn record(
             continue;
         }
         let deleted = match resource_of(cluster, raw).await {
-            Ok(resource) => cluster.delete(&resource, Some(namespace), name_of(raw)).await,
+            Ok(resource) => cluster.delete(&resource, Some(namespace), name_of(raw), None).await,
             Err(error) => Err(error),
         };
         if let Err(error) = deleted {

@@ -39,6 +39,8 @@ pub enum FailureKind {
     Record,
     /// The plan changed after it was previewed, or the preview was declined.
     Cancelled,
+    /// Cancelled while running (Ctrl-C, SIGTERM, a Cancel button): stopped before a write.
+    Interrupted,
 }
 
 impl FailureKind {

@@ -1,19 +1,31 @@
-//! Sync: plan → lock → apply in tiers → wait for health → prune → record history → unlock
-//! (design §5). Every step reports progress; every outcome, including failures part-way, is
-//! recorded so nothing is half-applied silently.
+//! Sync: plan → confirm → lock → plan again under the lock → apply in tiers → wait for health →
+//! prune → record history → unlock (design §5). Every step reports progress; every outcome,
+//! including failures part-way, is recorded so nothing is half-applied silently.
+//!
+//! The plan that is written is the one computed under the lease: the plan shown for confirmation
+//! is computed before it (no lease is held while a person reads it), and when the two differ the
+//! sync writes nothing and says so. Every write is fenced: it is issued only after
+//! [`SyncLock::check`] and the [`CancelToken`] allow it, so a sync whose lease was lost or that
+//! was cancelled stops before its next write and records an `interrupted` revision.
 
+mod cancel;
 mod failure;
 mod summary;
 pub mod tiers;
 
+pub use cancel::CancelToken;
 pub use failure::{Failure, FailureKind};
 
-use crate::cluster::{Cluster, ClusterError, Gvk, LogRequest, ObjectKey, ResourceType};
+use crate::cluster::{
+    Cluster, ClusterError, Gvk, LogRequest, ObjectKey, Preconditions, ResourceType,
+};
 use crate::health::{self, Assessment, Health, pods};
 use crate::history::{self, Outcome, Revision};
 use crate::inventory::{self, Entry};
-use crate::lock::{LockError, SyncLock};
-use crate::ownership::{INTERNAL_LABEL, LEGACY_FIELD_MANAGER, Owner, applies, owned_selector};
+use crate::lock::{Fence, LeaseLost, LockError, SyncLock};
+use crate::ownership::{
+    INTERNAL_LABEL, Judgement, LEGACY_FIELD_MANAGER, Owner, applies, judge, owned_selector,
+};
 use crate::plan::{Action, EnvPlan, ObjectPlan, PlanOptions, plan_env};
 use crate::repo::Environment;
 use futures::{StreamExt, stream};
@@ -45,6 +57,8 @@ pub struct SyncOptions {
     pub message: String,
     /// Set when this sync restores revision N.
     pub rollback_of: Option<u64>,
+    /// Stops the sync before its next write (Ctrl-C, a Cancel button).
+    pub cancel: CancelToken,
 }
 
 impl Default for SyncOptions {
@@ -62,6 +76,7 @@ impl Default for SyncOptions {
             dirty: false,
             message: String::new(),
             rollback_of: None,
+            cancel: CancelToken::new(),
         }
     }
 }
@@ -121,8 +136,12 @@ pub enum SyncStatus {
     LockHeld,
     /// Stopped by an error; `applied` says what was written before it.
     Failed,
-    /// The preview was declined: nothing was written.
+    /// The preview was declined, or the plan changed before it could be applied: nothing was
+    /// written.
     Cancelled,
+    /// Stopped before its next write (cancelled, or its lease was lost); `applied` says what was
+    /// written before, and the revision is recorded as `interrupted`.
+    Interrupted,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -256,6 +275,9 @@ pub async fn sync_env(
         let message = "the preview was not confirmed; nothing was applied";
         return report.ended(SyncStatus::Cancelled, Failure::new(FailureKind::Cancelled, message));
     }
+    if options.cancel.is_cancelled() {
+        return report.ended(SyncStatus::Interrupted, interrupted_before_writing());
+    }
 
     if !plan.namespace_exists {
         if let Err(error) = create_namespace(cluster.as_ref(), env).await {
@@ -264,15 +286,20 @@ pub async fn sync_env(
         progress
             .event(&env.name, &SyncEvent::NamespaceCreated { namespace: env.namespace.clone() });
     }
-    let lock = match SyncLock::acquire(
-        cluster.clone(),
-        &env.name,
-        &env.namespace,
-        &options.holder,
-        options.lease_ttl,
-    )
-    .await
-    {
+    // Taking over a lease can wait up to its duration: a cancellation ends the wait.
+    let acquired = tokio::select! {
+        acquired = SyncLock::acquire(
+            cluster.clone(),
+            &env.name,
+            &env.namespace,
+            &options.holder,
+            options.lease_ttl,
+        ) => acquired,
+        () = options.cancel.cancelled() => {
+            return report.ended(SyncStatus::Interrupted, interrupted_before_writing());
+        }
+    };
+    let lock = match acquired {
         Ok(lock) => lock,
         Err(error @ LockError::Held { .. }) => {
             let failure = Failure::new(FailureKind::Lock, error.to_string());
@@ -280,25 +307,145 @@ pub async fn sync_env(
         }
         Err(LockError::Cluster(error)) => return report.failed(&error),
     };
-    progress.event(&env.name, &SyncEvent::Locked { holder: options.holder.clone() });
+    progress.event(&env.name, &SyncEvent::Locked { holder: lock.identity().to_owned() });
+    let report = locked(cluster, env, &plan, options, progress, report, &lock).await;
+    lock.release().await;
+    report
+}
+
+/// Under the lock: plans again, then writes only if that plan is the one confirmed.
+async fn locked(
+    cluster: Arc<dyn Cluster>,
+    env: &Environment,
+    confirmed: &EnvPlan,
+    options: &SyncOptions,
+    progress: &dyn Progress,
+    mut report: SyncReport,
+    lock: &SyncLock,
+) -> SyncReport {
+    let plan_options =
+        PlanOptions { force_conflicts: options.force_conflicts, concurrency: options.concurrency };
+    let plan = match plan_env(cluster.as_ref(), env, &plan_options).await {
+        Ok(plan) => plan,
+        Err(error) => return report.failed(&error),
+    };
+    if !same_plan(confirmed, &plan) {
+        report.plan = Some(plan);
+        let message = format!(
+            "the plan of {} changed between the preview and taking the lock (another sync or \
+             someone else changed the cluster); nothing was applied — review the new plan and \
+             sync again",
+            env.name
+        );
+        return report.ended(SyncStatus::Cancelled, Failure::new(FailureKind::Cancelled, message));
+    }
+    report.plan = Some(plan.clone());
+    let fence = lock.fence();
+    if let Err(stop) = may_write(&fence, &options.cancel, true).await {
+        return report.ended(SyncStatus::Interrupted, stop.failure(&[]));
+    }
     // The first sync claims the namespace before anything else is written in it, so a second
     // environment (or repo) finds the claim even if this sync stops half-way.
     if !plan.inventory.exists
         && let Err(error) =
             write_inventory(cluster.as_ref(), env, &plan, &[], &BTreeSet::new()).await
     {
-        lock.release().await;
         let message = format!("claiming namespace {} failed: {error}", env.namespace);
         return report.failed_with(FailureKind::Record, message);
     }
-    let report = run_locked(cluster.clone(), env, &plan, options, progress, report).await;
-    lock.release().await;
-    report
+    run_locked(cluster, env, &plan, options, progress, report, &fence).await
 }
 
-/// One applied object: its key, the apply's result, and the error of releasing the legacy
-/// field manager, if any.
-type Applied = (ObjectKey, Result<Value, ClusterError>, Option<ClusterError>);
+/// Whether the plan computed under the lock writes what the confirmed plan showed. A namespace
+/// the sync created in between, and the server dry-runs that became possible in it, are no
+/// difference.
+fn same_plan(confirmed: &EnvPlan, locked: &EnvPlan) -> bool {
+    let comparable = |plan: &EnvPlan| {
+        let mut plan = plan.clone();
+        plan.namespace_exists = true;
+        for object in &mut plan.objects {
+            object.server_dry_run = false;
+        }
+        serde_json::to_value(&plan).unwrap_or(Value::Null)
+    };
+    comparable(confirmed) == comparable(locked)
+}
+
+/// One apply of a tier: the object, the apply's result (or why it was not issued), and a failure
+/// to release the field manager of earlier versions.
+type Applied = (ObjectKey, Result<Result<Value, ClusterError>, Stop>, Option<ClusterError>);
+
+/// Why a sync stopped before a write.
+#[derive(Debug, Clone)]
+enum Stop {
+    Cancelled,
+    Lost(LeaseLost),
+}
+
+impl Stop {
+    /// The failure reported for a sync stopped here, after applying `applied`.
+    fn failure(&self, applied: &[String]) -> Failure {
+        let done = if applied.is_empty() {
+            "nothing had been applied".to_owned()
+        } else {
+            format!("{} object(s) had been applied (listed in the revision)", applied.len())
+        };
+        match self {
+            Self::Cancelled => Failure::new(
+                FailureKind::Interrupted,
+                format!("the sync was interrupted; no further write was issued; {done}"),
+            ),
+            Self::Lost(lost @ LeaseLost::TakenOver { .. }) => Failure::new(
+                FailureKind::Lock,
+                format!("{lost}; no further write was issued; {done}"),
+            ),
+            Self::Lost(lost @ LeaseLost::RenewalFailed { .. }) => Failure::new(
+                FailureKind::Cluster,
+                format!("{lost}; no further write was issued; {done}"),
+            ),
+        }
+    }
+}
+
+fn interrupted_before_writing() -> Failure {
+    Stop::Cancelled.failure(&[])
+}
+
+/// Whether the next write may be issued: not cancelled, and the lease still held (`verify`:
+/// read back, see [`Fence::check`]).
+async fn may_write(fence: &Fence, cancel: &CancelToken, verify: bool) -> Result<(), Stop> {
+    if cancel.is_cancelled() {
+        return Err(Stop::Cancelled);
+    }
+    fence.check(verify).await.map_err(Stop::Lost)
+}
+
+/// Records a sync stopped before a write. With the lease still held (cancelled) the inventory
+/// keeps what was applied; with the lease lost it is left alone, since it is the new holder's to
+/// write (objects applied here that the new holder does not declare stay unpruned, never deleted
+/// by mistake, and are listed in the revision).
+#[allow(clippy::too_many_arguments)]
+async fn interrupted(
+    cluster: &dyn Cluster,
+    env: &Environment,
+    plan: &EnvPlan,
+    entries: &[Entry],
+    options: &SyncOptions,
+    progress: &dyn Progress,
+    mut report: SyncReport,
+    stop: &Stop,
+    fence: &Fence,
+) -> SyncReport {
+    let failure = stop.failure(&report.applied);
+    report.status = SyncStatus::Interrupted;
+    report.error = Some(failure.clone());
+    if matches!(stop, Stop::Cancelled) {
+        keep_inventory(cluster, env, plan, entries, &mut report, fence).await;
+    }
+    record(cluster, env, options, Outcome::Interrupted, &failure.message, &mut report, progress)
+        .await;
+    report
+}
 
 /// Apply, health, prune, inventory and history, under the lock.
 async fn run_locked(
@@ -308,6 +455,7 @@ async fn run_locked(
     options: &SyncOptions,
     progress: &dyn Progress,
     mut report: SyncReport,
+    fence: &Fence,
 ) -> SyncReport {
     let mut by_tier: BTreeMap<usize, Vec<&ObjectPlan>> = BTreeMap::new();
     for object in
@@ -320,9 +468,14 @@ async fn run_locked(
     }
     let owner = Owner::of(env);
     let mut failure: Option<String> = None;
+    let mut stop: Option<Stop> = None;
     // What this sync applied, for the inventory.
     let mut entries: Vec<Entry> = Vec::new();
     for (tier, mut objects) in by_tier {
+        if let Err(stopped) = may_write(fence, &options.cancel, true).await {
+            stop = Some(stopped);
+            break;
+        }
         objects.sort_by(|a, b| a.key.cmp(&b.key));
         progress.event(
             &env.name,
@@ -340,22 +493,38 @@ async fn run_locked(
         let results: Vec<Applied> = stream::iter(work)
             .map(|(key, resource, desired, force, release_legacy)| {
                 let cluster = cluster.clone();
+                let fence = fence.clone();
+                let cancel = options.cancel.clone();
                 let apply_options = owner.apply_options(force || options.force_conflicts, false);
                 async move {
+                    // Fenced one by one: requests in flight finish, none starts after a stop.
+                    if let Err(stopped) = may_write(&fence, &cancel, false).await {
+                        return (key, Err(stopped), None);
+                    }
                     let result = cluster.apply(&resource, &desired, &apply_options).await;
                     let mut released = None;
                     if release_legacy && result.is_ok() {
-                        released = release_legacy_manager(cluster.as_ref(), &resource, &desired)
-                            .await
-                            .err();
+                        released = match may_write(&fence, &cancel, false).await {
+                            Ok(()) => release_legacy_manager(cluster.as_ref(), &resource, &desired)
+                                .await
+                                .err(),
+                            Err(_) => None, // the next sync releases it
+                        };
                     }
-                    (key, result, released)
+                    (key, Ok(result), released)
                 }
             })
             .buffered(options.concurrency.max(1))
             .collect()
             .await;
         for (key, result, release_failed) in results {
+            let result = match result {
+                Ok(result) => result,
+                Err(stopped) => {
+                    stop.get_or_insert(stopped);
+                    continue;
+                }
+            };
             match result {
                 Ok(live) => {
                     progress.event(&env.name, &SyncEvent::Applied { object: key.to_string() });
@@ -383,14 +552,28 @@ async fn run_locked(
                 }
             }
         }
-        if failure.is_some() {
+        if failure.is_some() || stop.is_some() {
             break; // later tiers depend on this one
         }
+    }
+    if let Some(stop) = stop {
+        return interrupted(
+            cluster.as_ref(),
+            env,
+            plan,
+            &entries,
+            options,
+            progress,
+            report,
+            &stop,
+            fence,
+        )
+        .await;
     }
     if let Some(message) = failure {
         report.status = SyncStatus::Failed;
         report.error = Some(Failure::new(FailureKind::Apply, message.clone()));
-        keep_inventory(cluster.as_ref(), env, plan, &entries, &mut report).await;
+        keep_inventory(cluster.as_ref(), env, plan, &entries, &mut report, fence).await;
         record(cluster.as_ref(), env, options, Outcome::Failed, &message, &mut report, progress)
             .await;
         return report;
@@ -401,11 +584,19 @@ async fn run_locked(
         .iter()
         .filter(|o| matches!(o.action, Action::Create | Action::Update))
         .collect();
-    match wait_for_health(cluster.as_ref(), env, &applied_plans, options, progress).await {
+    let health = tokio::select! {
+        health = wait_for_health(cluster.as_ref(), env, &applied_plans, options, progress) => health,
+        () = options.cancel.cancelled() => {
+            let stop = Stop::Cancelled;
+            return interrupted(cluster.as_ref(), env, plan, &entries, options, progress, report, &stop, fence)
+                .await;
+        }
+    };
+    match health {
         Ok(health) => report.health = health,
         Err(error) => {
             let message = format!("checking health failed: {error}");
-            keep_inventory(cluster.as_ref(), env, plan, &entries, &mut report).await;
+            keep_inventory(cluster.as_ref(), env, plan, &entries, &mut report, fence).await;
             record(
                 cluster.as_ref(),
                 env,
@@ -426,7 +617,7 @@ async fn run_locked(
             summary::unhealthy(&unhealthy, report.health.len(), options.timeout);
         report.status = SyncStatus::Unhealthy;
         report.error = Some(Failure::new(FailureKind::Health, message));
-        keep_inventory(cluster.as_ref(), env, plan, &entries, &mut report).await;
+        keep_inventory(cluster.as_ref(), env, plan, &entries, &mut report, fence).await;
         record(cluster.as_ref(), env, options, Outcome::Unhealthy, &summary, &mut report, progress)
             .await;
         return report;
@@ -455,17 +646,38 @@ async fn run_locked(
             report.prune_skipped.push(entry);
             continue;
         }
-        match cluster
-            .delete(&object.resource, object.key.namespace.as_deref(), &object.key.name)
-            .await
-        {
-            Ok(_) => {
+        if let Err(stopped) = may_write(fence, &options.cancel, true).await {
+            return interrupted(
+                cluster.as_ref(),
+                env,
+                plan,
+                &entries,
+                options,
+                progress,
+                report,
+                &stopped,
+                fence,
+            )
+            .await;
+        }
+        match prune_one(cluster.as_ref(), env, plan, object).await {
+            Ok(Pruned::Deleted) => {
                 progress.event(&env.name, &SyncEvent::Pruned { object: object.key.to_string() });
                 report.pruned.push(object.key.to_string());
             }
+            Ok(Pruned::Refused(reason)) => {
+                progress.event(
+                    &env.name,
+                    &SyncEvent::PruneSkipped {
+                        object: object.key.to_string(),
+                        reason: reason.clone(),
+                    },
+                );
+                report.prune_skipped.push(format!("{} ({reason})", object.key));
+            }
             Err(error) => {
                 let message = format!("pruning {} failed: {error}", object.key);
-                keep_inventory(cluster.as_ref(), env, plan, &entries, &mut report).await;
+                keep_inventory(cluster.as_ref(), env, plan, &entries, &mut report, fence).await;
                 record(
                     cluster.as_ref(),
                     env,
@@ -479,6 +691,20 @@ async fn run_locked(
                 return report.failed_with(FailureKind::Apply, message);
             }
         }
+    }
+    if let Err(stopped) = may_write(fence, &options.cancel, true).await {
+        return interrupted(
+            cluster.as_ref(),
+            env,
+            plan,
+            &entries,
+            options,
+            progress,
+            report,
+            &stopped,
+            fence,
+        )
+        .await;
     }
     let pruned = pruned_uids(plan, &report);
     if let Err(error) = write_inventory(cluster.as_ref(), env, plan, &entries, &pruned).await {
@@ -498,6 +724,50 @@ async fn run_locked(
     )
     .await;
     report
+}
+
+/// How a prune ended without an error.
+enum Pruned {
+    Deleted,
+    /// The object is no longer the one planned (re-created under its name, or changed so that
+    /// it is no longer provably ours): the server's preconditions refused the delete.
+    Refused(String),
+}
+
+/// Deletes a prune candidate with the uid and resourceVersion it was planned with. When only
+/// the resourceVersion moved (a controller updated its status), the object is read again and
+/// deleted at its new version if it is still the same object and still provably ours.
+async fn prune_one(
+    cluster: &dyn Cluster,
+    env: &Environment,
+    plan: &EnvPlan,
+    object: &ObjectPlan,
+) -> Result<Pruned, ClusterError> {
+    let (namespace, name) = (object.key.namespace.as_deref(), object.key.name.as_str());
+    let planned = object.live.as_ref().map(Preconditions::of).unwrap_or_default();
+    let refused = match cluster.delete(&object.resource, namespace, name, Some(&planned)).await {
+        Ok(_) => return Ok(Pruned::Deleted),
+        Err(ClusterError::Conflict { message, .. }) => message,
+        Err(other) => return Err(other),
+    };
+    let Some(now) = cluster.get(&object.resource, namespace, name).await? else {
+        return Ok(Pruned::Deleted); // gone meanwhile
+    };
+    let current = Preconditions::of(&now);
+    let ours = matches!(judge(&now, &Owner::of(env), &plan.inventory), Judgement::Ours);
+    if current.uid != planned.uid || !ours {
+        return Ok(Pruned::Refused(format!(
+            "not deleted: it changed since the plan and is not provably the object planned \
+             ({refused})"
+        )));
+    }
+    match cluster.delete(&object.resource, namespace, name, Some(&current)).await {
+        Ok(_) => Ok(Pruned::Deleted),
+        Err(ClusterError::Conflict { message, .. }) => {
+            Ok(Pruned::Refused(format!("not deleted: it kept changing ({message})")))
+        }
+        Err(other) => Err(other),
+    }
 }
 
 /// Records a revision; a failure to record is added to the report's error, never hidden.
@@ -641,7 +911,17 @@ async fn keep_inventory(
     plan: &EnvPlan,
     applied: &[Entry],
     report: &mut SyncReport,
+    fence: &Fence,
 ) {
+    if let Err(lost) = fence.check(true).await {
+        // The inventory is the new holder's to write now.
+        let note = format!("the inventory was not updated: {lost}");
+        report.error = Some(match report.error.take() {
+            Some(previous) => previous.and(&note),
+            None => Failure::new(FailureKind::Lock, note),
+        });
+        return;
+    }
     let pruned = pruned_uids(plan, report);
     if let Err(error) = write_inventory(cluster, env, plan, applied, &pruned).await {
         let note = format!("recording the inventory failed: {error}");

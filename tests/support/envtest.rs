@@ -109,7 +109,7 @@ impl TestEnv {
     /// Best effort: a namespace left behind in a throwaway control plane does no harm.
     pub async fn delete_namespace(&self, name: &str) {
         if let Ok(cluster) = self.cluster().await
-            && let Err(error) = cluster.delete(&namespaces(), None, name).await
+            && let Err(error) = cluster.delete(&namespaces(), None, name, None).await
         {
             eprintln!("warning: could not delete test namespace {name}: {error}");
         }

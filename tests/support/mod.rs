@@ -10,6 +10,16 @@ use serde_json::json;
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Write as _;
 
+/// Sync options for tests: a fixed holder, a short health timeout polled often.
+pub fn sync_options() -> coxswain::sync::SyncOptions {
+    coxswain::sync::SyncOptions {
+        holder: "test@host".into(),
+        timeout: std::time::Duration::from_secs(5),
+        poll_interval: std::time::Duration::from_millis(10),
+        ..coxswain::sync::SyncOptions::default()
+    }
+}
+
 /// The bundled example repo's root.
 pub fn example_repo() -> std::path::PathBuf {
     std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR"))

@@ -14,7 +14,9 @@ pub mod recording;
 mod types;
 
 pub use error::{ClusterError, FieldConflict};
-pub use types::{ApplyOptions, Gvk, LogRequest, ObjectKey, ResourceType, WatchEvent};
+pub use types::{
+    ApplyOptions, Gvk, LogRequest, ObjectKey, Preconditions, ResourceType, WatchEvent,
+};
 
 use async_trait::async_trait;
 use futures::stream::BoxStream;
@@ -68,12 +70,15 @@ pub trait Cluster: Send + Sync {
     async fn replace(&self, resource: &ResourceType, object: &Value)
     -> Result<Value, ClusterError>;
 
-    /// DELETE with background propagation. `Ok(false)` when the object was already gone.
+    /// DELETE with background propagation. `Ok(false)` when the object was already gone. With
+    /// `preconditions`, a live object whose uid or resourceVersion differs is not deleted: the
+    /// server answers 409, [`ClusterError::Conflict`] (prune deletes only the object it planned to).
     async fn delete(
         &self,
         resource: &ResourceType,
         namespace: Option<&str>,
         name: &str,
+        preconditions: Option<&Preconditions>,
     ) -> Result<bool, ClusterError>;
 
     /// WATCH from `resource_version` (or from now when `None`).

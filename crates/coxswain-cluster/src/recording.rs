@@ -3,7 +3,8 @@
 //! the in-memory double), and the benchmarks report it beside their timings.
 
 use crate::{
-    ApplyOptions, Cluster, ClusterError, Gvk, LogRequest, ObjectKey, ResourceType, WatchEvent,
+    ApplyOptions, Cluster, ClusterError, Gvk, LogRequest, ObjectKey, Preconditions, ResourceType,
+    WatchEvent,
 };
 use async_trait::async_trait;
 use futures::stream::BoxStream;
@@ -144,9 +145,10 @@ impl Cluster for Recording {
         resource: &ResourceType,
         namespace: Option<&str>,
         name: &str,
+        preconditions: Option<&Preconditions>,
     ) -> Result<bool, ClusterError> {
         self.note(Verb::Delete, ObjectKey::new(&resource.gvk, namespace, name).to_string());
-        self.inner.delete(resource, namespace, name).await
+        self.inner.delete(resource, namespace, name, preconditions).await
     }
 
     async fn watch(

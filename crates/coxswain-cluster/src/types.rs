@@ -117,6 +117,34 @@ impl ApplyOptions {
     }
 }
 
+/// Preconditions of a DELETE: the server refuses it with 409 Conflict
+/// ([`crate::ClusterError::Conflict`]) unless the object still has this uid (it is the same
+/// object, not one deleted and re-created under its name) and, when given, this resourceVersion
+/// (nobody changed it since it was read).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Preconditions {
+    pub uid: Option<String>,
+    pub resource_version: Option<String>,
+}
+
+impl Preconditions {
+    /// The uid and resourceVersion of `object` as read from the server.
+    pub fn of(object: &Value) -> Self {
+        let field = |name: &str| {
+            object
+                .pointer(&format!("/metadata/{name}"))
+                .and_then(Value::as_str)
+                .filter(|v| !v.is_empty())
+                .map(str::to_owned)
+        };
+        Self { uid: field("uid"), resource_version: field("resourceVersion") }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.uid.is_none() && self.resource_version.is_none()
+    }
+}
+
 /// One event of a WATCH.
 #[derive(Debug, Clone, PartialEq)]
 pub enum WatchEvent {

@@ -34,7 +34,7 @@ use async_trait::async_trait;
 use coxswain_cluster::fieldset::{Schema, canonicalize_quantities, values_equal};
 use coxswain_cluster::{
     ApplyOptions, Cluster, ClusterError, FIELD_MANAGER, FieldConflict, Gvk, LogRequest, ObjectKey,
-    ResourceType, WatchEvent,
+    Preconditions, ResourceType, WatchEvent,
 };
 use futures::stream::BoxStream;
 use instrument::{Faults, Verdict};
@@ -361,9 +361,12 @@ impl Cluster for MemoryCluster {
         resource: &ResourceType,
         namespace: Option<&str>,
         name: &str,
+        preconditions: Option<&Preconditions>,
     ) -> Result<bool, ClusterError> {
         let target = RequestTarget::Object(address(resource, namespace, name));
-        self.serve(Verb::Delete, target, |state| state.delete(resource, namespace, name))
+        self.serve(Verb::Delete, target, |state| {
+            state.delete(resource, namespace, name, preconditions)
+        })
     }
 
     async fn watch(
@@ -445,18 +448,59 @@ fn bad_request(target: &impl ToString, message: impl Into<String>) -> ClusterErr
 }
 
 fn stale(resource: &ResourceType, key: &ObjectKey) -> ClusterError {
-    let qualified = if resource.gvk.group.is_empty() {
-        resource.plural.clone()
-    } else {
-        format!("{}.{}", resource.plural, resource.gvk.group)
-    };
     ClusterError::Conflict {
         object: key.clone(),
         message: format!(
-            "Operation cannot be fulfilled on {qualified} {:?}: the object has been modified; please apply your changes to the latest version and try again",
+            "Operation cannot be fulfilled on {} {:?}: the object has been modified; please apply your changes to the latest version and try again",
+            qualified(resource),
             key.name
         ),
         conflicts: Vec::new(),
+    }
+}
+
+/// A DELETE's preconditions against the stored object: 409 with the API server's message (its
+/// generic registry's, seen from kube-apiserver 1.28) when the uid or resourceVersion differs.
+fn check_delete_preconditions(
+    resource: &ResourceType,
+    key: &ObjectKey,
+    live: &Value,
+    preconditions: &Preconditions,
+) -> Result<(), ClusterError> {
+    let field = |name: &str| {
+        live.pointer(&format!("/metadata/{name}")).and_then(Value::as_str).unwrap_or_default()
+    };
+    let checks = [
+        ("UID", "uid", &preconditions.uid, "deleted and then recreated"),
+        ("ResourceVersion", "resourceVersion", &preconditions.resource_version, "modified"),
+    ];
+    for (label, name, wanted, why) in checks {
+        if let Some(wanted) = wanted
+            && wanted != field(name)
+        {
+            return Err(ClusterError::Conflict {
+                object: key.clone(),
+                message: format!(
+                    "Operation cannot be fulfilled on {} {:?}: the {label} in the precondition \
+                     ({wanted}) does not match the {label} in record ({}). The object might have \
+                     been {why}",
+                    qualified(resource),
+                    key.name,
+                    field(name)
+                ),
+                conflicts: Vec::new(),
+            });
+        }
+    }
+    Ok(())
+}
+
+/// `deployments.apps`, as the API server names a resource in messages.
+fn qualified(resource: &ResourceType) -> String {
+    if resource.gvk.group.is_empty() {
+        resource.plural.clone()
+    } else {
+        format!("{}.{}", resource.plural, resource.gvk.group)
     }
 }
 
@@ -1033,10 +1077,14 @@ impl State {
         resource: &ResourceType,
         namespace: Option<&str>,
         name: &str,
+        preconditions: Option<&Preconditions>,
     ) -> Result<bool, ClusterError> {
-        let (_, key) = self.url_key(resource, namespace, name)?;
-        if !self.objects.contains_key(&key) {
+        let (resource, key) = self.url_key(resource, namespace, name)?;
+        let Some(stored) = self.objects.get(&key) else {
             return Ok(false);
+        };
+        if let Some(preconditions) = preconditions {
+            check_delete_preconditions(&resource, &key, &stored.object, preconditions)?;
         }
         if key.group_kind == "Namespace" {
             let inside: Vec<ObjectKey> = self

@@ -2,7 +2,8 @@
 
 use coxswain_cluster::fieldset::{FieldSet, is_subset_object};
 use coxswain_cluster::{
-    ApplyOptions, Cluster, ClusterError, FieldConflict, Gvk, ObjectKey, ResourceType, WatchEvent,
+    ApplyOptions, Cluster, ClusterError, FieldConflict, Gvk, ObjectKey, Preconditions,
+    ResourceType, WatchEvent,
 };
 use coxswain_memcluster::{FaultKind, MemoryCluster, RequestTarget, Verb};
 use futures::{FutureExt, StreamExt};
@@ -139,7 +140,7 @@ async fn creating_a_crd_serves_its_kind() -> TestResult {
     // No schema: the list is one field.
     assert_eq!(owned(&stored, "coxswain", "Apply"), [".spec.predictor.containers"]);
 
-    assert!(cluster.delete(&crds, None, "inferenceservices.serving.kserve.io").await?);
+    assert!(cluster.delete(&crds, None, "inferenceservices.serving.kserve.io", None).await?);
     assert!(
         cluster.object(&key("InferenceService.serving.kserve.io", Some("dev"), "iris")).is_none()
     );
@@ -201,7 +202,7 @@ async fn every_write_gets_a_new_global_resource_version() -> TestResult {
     assert_ne!(text(&a, "/metadata/uid"), text(&b, "/metadata/uid"));
     assert_eq!(text(&a, "/metadata/creationTimestamp"), text(&a2, "/metadata/creationTimestamp"));
     assert!(text(&a, "/metadata/creationTimestamp").ends_with('Z'));
-    assert!(cluster.delete(&config_maps, Some("dev"), "b").await?);
+    assert!(cluster.delete(&config_maps, Some("dev"), "b", None).await?);
     assert_eq!(cluster.resource_version(), (start + 4).to_string());
     Ok(())
 }
@@ -781,8 +782,8 @@ async fn create_replace_get_delete() -> TestResult {
     let got = cluster.get(&leases, Some("coxswain"), "env-dev").await?;
     assert_eq!(got.as_ref().map(|o| text(o, "/spec/holderIdentity")), Some("bob"));
     assert!(cluster.get(&leases, Some("coxswain"), "nope").await?.is_none());
-    assert!(cluster.delete(&leases, Some("coxswain"), "env-dev").await?);
-    assert!(!cluster.delete(&leases, Some("coxswain"), "env-dev").await?);
+    assert!(cluster.delete(&leases, Some("coxswain"), "env-dev", None).await?);
+    assert!(!cluster.delete(&leases, Some("coxswain"), "env-dev", None).await?);
     assert!(cluster.get(&leases, Some("coxswain"), "env-dev").await?.is_none());
     Ok(())
 }
@@ -796,7 +797,7 @@ async fn deleting_a_namespace_deletes_its_objects() -> TestResult {
     let mut prod = config_map("a", &json!({}));
     prod["metadata"]["namespace"] = json!("prod");
     cluster.apply(&config_maps, &prod, &apply_opts()).await?;
-    assert!(cluster.delete(&namespaces, None, "dev").await?);
+    assert!(cluster.delete(&namespaces, None, "dev", None).await?);
     let left = cluster.list(&config_maps, None, None).await?;
     assert_eq!(left.iter().map(|o| text(o, "/metadata/namespace")).collect::<Vec<_>>(), ["prod"]);
     Ok(())
@@ -877,7 +878,7 @@ async fn watch_streams_events_after_a_resource_version() -> TestResult {
         .apply(&config_maps, &config_map("a", &json!({"watched": "yes", "x": "1"})), &apply_opts())
         .await?;
     cluster.apply(&config_maps, &config_map("a", &json!({})), &apply_opts()).await?;
-    cluster.delete(&config_maps, Some("dev"), "a").await?;
+    cluster.delete(&config_maps, Some("dev"), "a", None).await?;
 
     let mut seen = Vec::new();
     for _ in 0..5 {
@@ -918,7 +919,7 @@ async fn requests_are_counted_and_logged_in_order() -> TestResult {
         .apply(&config_maps, &config_map("a", &json!({})), &ApplyOptions::coxswain(false, true))
         .await?;
     cluster.apply(&config_maps, &config_map("a", &json!({})), &apply_opts()).await?;
-    cluster.delete(&config_maps, Some("dev"), "a").await?;
+    cluster.delete(&config_maps, Some("dev"), "a", None).await?;
     let counts = cluster.requests();
     assert_eq!(counts.to_string(), "list=1 get=1 apply=1 apply_dry_run=1 delete=1");
     assert_eq!((counts.get(Verb::Apply), counts.writes(), counts.total()), (1, 2, 5));
@@ -958,7 +959,7 @@ async fn writes_fail_after_the_kth() -> TestResult {
         cluster.get(&config_maps, Some("dev"), "b").await?.is_none(),
         "reads still work, nothing was written"
     );
-    assert!(cluster.delete(&config_maps, Some("dev"), "a").await.is_err());
+    assert!(cluster.delete(&config_maps, Some("dev"), "a", None).await.is_err());
 
     cluster.fail_after_writes(0, FaultKind::DropAfterCommit);
     let error = cluster.apply(&config_maps, &config_map("c", &json!({})), &apply_opts()).await;
@@ -1138,5 +1139,37 @@ async fn responses_have_the_real_servers_key_order() -> TestResult {
         listed.iter().map(leading).collect::<Vec<_>>(),
         [["apiVersion", "kind", "metadata"]]
     );
+    Ok(())
+}
+
+/// A DELETE with preconditions is refused with 409, as the API server does, when the object was
+/// re-created (another uid) or changed (another resourceVersion); the current ones delete it.
+#[tokio::test]
+async fn delete_preconditions_refuse_a_recreated_or_changed_object() -> TestResult {
+    let cluster = MemoryCluster::new().with_namespace("dev");
+    let config_maps = resource(&cluster, "v1", "ConfigMap").await;
+    let first = cluster.apply(&config_maps, &config_map("a", &json!({})), &apply_opts()).await?;
+    let planned = Preconditions::of(&first);
+    cluster.delete(&config_maps, Some("dev"), "a", None).await?;
+    let second = cluster.apply(&config_maps, &config_map("a", &json!({})), &apply_opts()).await?;
+    let refused = cluster.delete(&config_maps, Some("dev"), "a", Some(&planned)).await;
+    let Err(ClusterError::Conflict { message, .. }) = refused else {
+        panic!("expected a conflict, got {refused:?}");
+    };
+    assert!(message.contains("the UID in the precondition"), "{message}");
+    let changed = cluster
+        .apply(&config_maps, &config_map("a", &json!({"changed": "yes"})), &apply_opts())
+        .await?;
+    let stale = Preconditions::of(&second);
+    let refused = cluster.delete(&config_maps, Some("dev"), "a", Some(&stale)).await;
+    let Err(ClusterError::Conflict { message, .. }) = refused else {
+        panic!("expected a conflict, got {refused:?}");
+    };
+    assert!(message.contains("the ResourceVersion in the precondition"), "{message}");
+    assert!(
+        cluster.delete(&config_maps, Some("dev"), "a", Some(&Preconditions::of(&changed))).await?
+    );
+    // Gone: preconditions do not matter any more.
+    assert!(!cluster.delete(&config_maps, Some("dev"), "a", Some(&planned)).await?);
     Ok(())
 }

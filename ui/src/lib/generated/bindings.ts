@@ -257,7 +257,7 @@ serverDryRun: boolean,
  */
 groupKind: string, namespace: string | null, name: string, };
 
-export type Outcome = "succeeded" | "unhealthy" | "failed";
+export type Outcome = "succeeded" | "unhealthy" | "failed" | "interrupted";
 
 /**
  * A pipeline: ordered stages, each an environment fed from another.
@@ -502,7 +502,7 @@ export type SyncState = "synced" | "outOfSync" | "unknown";
 /**
  * Where a sync ended.
  */
-export type SyncStatus = "noChanges" | "dryRun" | "synced" | "unhealthy" | "rolledBack" | "blocked" | "lockHeld" | "failed" | "cancelled";
+export type SyncStatus = "noChanges" | "dryRun" | "synced" | "unhealthy" | "rolledBack" | "blocked" | "lockHeld" | "failed" | "cancelled" | "interrupted";
 
 /**
  * What the model predicts; decides the metrics.
