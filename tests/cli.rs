@@ -104,3 +104,23 @@ fn a_full_sync_against_the_in_process_cluster() {
     assert_eq!(code, 1);
     assert!(stderr.contains("expected junit=FILE"), "{stderr}");
 }
+
+#[test]
+fn kubeconfig_flag_is_used_before_or_after_the_command() {
+    let dir = tempfile::tempdir().unwrap();
+    let missing = dir.path().join("no-such-config");
+    let missing = missing.to_str().unwrap();
+    for args in [
+        vec!["--kubeconfig", missing, "sync", "--env", "dev"],
+        vec!["sync", "--env", "dev", "--kubeconfig", missing],
+    ] {
+        let (code, stdout, stderr) = coxswain(&args, &[]);
+        assert_eq!(code, 1, "{args:?}: {stdout}{stderr}");
+        let expected = format!("dev: failed: kubeconfig: --kubeconfig {missing}: no such file");
+        assert!(stdout.contains(&expected), "{args:?}: {stdout}{stderr}");
+    }
+    // It wins over KUBECONFIG.
+    let (_, stdout, _) =
+        coxswain(&["sync", "--env", "dev", "--kubeconfig", missing], &[("KUBECONFIG", "/x")]);
+    assert!(stdout.contains("--kubeconfig"), "{stdout}");
+}

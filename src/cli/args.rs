@@ -17,6 +17,10 @@ pub(super) struct Cli {
     /// Path of the GitOps repo (holding environments/ and pipelines/).
     #[arg(long, global = true, default_value = ".", env = "COXSWAIN_REPO")]
     pub(super) repo: PathBuf,
+    /// The kubeconfig file to use (default: KUBECONFIG, else ~/.kube/config; inside a pod with
+    /// neither, its service account).
+    #[arg(long, global = true, value_name = "PATH")]
+    pub(super) kubeconfig: Option<PathBuf>,
     /// Log verbosity: -v info, -vv debug (or set RUST_LOG).
     #[arg(short, long, global = true, action = clap::ArgAction::Count)]
     pub(super) verbose: u8,

@@ -8,7 +8,7 @@ mod render;
 
 use crate::engine::{
     Connector, Engine, EngineError, ForgeSettings, RollbackRequest, SyncOutcome, SyncRequest,
-    default_connector,
+    connector_with_kubeconfig,
 };
 use crate::exit::ExitCode;
 use crate::plan::PlanOptions;
@@ -29,7 +29,11 @@ where
     I: IntoIterator<Item = T>,
     T: Into<std::ffi::OsString> + Clone,
 {
-    main_with(args, default_connector())
+    let args: Vec<std::ffi::OsString> = args.into_iter().map(Into::into).collect();
+    // `--kubeconfig` picks the connector; a command line that does not parse is reported by
+    // `run_with`, which parses it again.
+    let kubeconfig = Cli::try_parse_from(&args).ok().and_then(|cli| cli.kubeconfig);
+    main_with(args, connector_with_kubeconfig(kubeconfig))
 }
 
 /// [`main_from`] with the clusters `connector` hands out.

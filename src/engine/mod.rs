@@ -14,7 +14,7 @@ mod rollback;
 #[cfg(feature = "model-validation")]
 mod validate;
 
-pub use connections::{Connector, default_connector};
+pub use connections::{Connector, connector_with_kubeconfig, default_connector};
 pub use error::{EngineError, failure_code, failure_exit_code};
 pub use gates::{Admission, Verification};
 pub use rollback::{RollbackOutcome, RollbackRequest};
