@@ -124,3 +124,27 @@ fn kubeconfig_flag_is_used_before_or_after_the_command() {
         coxswain(&["sync", "--env", "dev", "--kubeconfig", missing], &[("KUBECONFIG", "/x")]);
     assert!(stdout.contains("--kubeconfig"), "{stdout}");
 }
+
+#[test]
+fn a_command_option_before_the_command_is_refused_naming_it() {
+    for (args, named) in [
+        (vec!["-o", "json", "plan"], "--output before the command `plan`"),
+        (vec!["--timeout", "10m", "sync", "--env", "dev"], "--timeout before the command `sync`"),
+        (vec!["--env", "dev", "plan"], "--env before the command `plan`"),
+        (vec!["--sync", "check"], "--sync runs the headless sync"),
+    ] {
+        let (code, stdout, stderr) = coxswain(&args, &[]);
+        assert_eq!(code, 1, "{args:?}: {stdout}{stderr}");
+        assert!(stderr.contains(named), "{args:?}: {stderr}");
+    }
+    // Global options go anywhere.
+    let (code, stdout, stderr) = coxswain(&["--repo", ".", "-v", "check", "--env", "dev"], &[]);
+    assert_eq!(code, 0, "{stdout}{stderr}");
+}
+
+#[test]
+fn timeouts_are_go_durations() {
+    let (code, _, stderr) = coxswain(&["sync", "--env", "dev", "--timeout", "1m30"], &[]);
+    assert_eq!(code, 2, "{stderr}");
+    assert!(stderr.contains("invalid duration \"1m30\""), "{stderr}");
+}

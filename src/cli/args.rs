@@ -3,7 +3,8 @@
 #![allow(clippy::doc_markdown)]
 
 use super::render::Format;
-use clap::{Args, Parser, Subcommand};
+use clap::parser::ValueSource;
+use clap::{ArgMatches, Args, CommandFactory as _, Parser, Subcommand};
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -21,7 +22,7 @@ pub(super) struct Cli {
     /// neither, its service account).
     #[arg(long, global = true, value_name = "PATH")]
     pub(super) kubeconfig: Option<PathBuf>,
-    /// Log verbosity: -v info, -vv debug (or set RUST_LOG).
+    /// Log verbosity: -v info, -vv debug (Coxswain only), -vvv debug of everything (or RUST_LOG).
     #[arg(short, long, global = true, action = clap::ArgAction::Count)]
     pub(super) verbose: u8,
     /// Headless sync of every environment (or --env): the same as `coxswain sync`.
@@ -31,6 +32,29 @@ pub(super) struct Cli {
     pub(super) sync_args: SyncArgs,
     #[command(subcommand)]
     pub(super) command: Option<Command>,
+}
+
+impl Cli {
+    /// The options given before a command that belong to `--sync` (`coxswain -o json plan`,
+    /// `coxswain --timeout 10m sync`): they would do nothing there, so the command line is
+    /// refused naming them. Global options (`--repo`, `--kubeconfig`, `-v`) may go anywhere.
+    pub(super) fn misplaced_options(matches: &ArgMatches) -> Vec<String> {
+        if matches.subcommand().is_none() {
+            return Vec::new();
+        }
+        Self::command()
+            .get_arguments()
+            .filter(|arg| !arg.is_global_set())
+            .filter(|arg| {
+                matches.value_source(arg.get_id().as_str()) == Some(ValueSource::CommandLine)
+            })
+            .map(|arg| match (arg.get_long(), arg.get_short()) {
+                (Some(long), _) => format!("--{long}"),
+                (None, Some(short)) => format!("-{short}"),
+                (None, None) => arg.get_id().to_string(),
+            })
+            .collect()
+    }
 }
 
 #[derive(Subcommand)]

@@ -149,6 +149,42 @@ fn selector(env: &str) -> String {
     format!("{INTERNAL_LABEL}=true,{ENV_LABEL}={env},{REVISION_LABEL}")
 }
 
+/// The revisions as a Markdown table, newest first, with the unreadable ones listed after it.
+pub fn render_markdown(env: &str, revisions: &[Revision], unreadable: &[Unreadable]) -> String {
+    use crate::report::markdown_cell as cell;
+    use std::fmt::Write as _;
+    let mut out = format!("### History of {env}\n\n");
+    if revisions.is_empty() {
+        out.push_str("No revisions yet.\n");
+    } else {
+        out.push_str(
+            "| Rev | Time | Git | Outcome | Author | Message |\n|---:|---|---|---|---|---|\n",
+        );
+    }
+    for r in revisions {
+        let sha = r.git_sha.as_deref().map_or("-".to_owned(), |s| {
+            s.chars().take(8).collect::<String>() + if r.dirty { "+" } else { "" }
+        });
+        let outcome = serde_json::to_value(r.outcome)
+            .ok()
+            .and_then(|v| v.as_str().map(str::to_owned))
+            .unwrap_or_default();
+        let _ = writeln!(
+            out,
+            "| {} | {} | {} | {outcome} | {} | {} |",
+            r.number,
+            r.time,
+            cell(&sha),
+            r.author.replace('|', "\\|"),
+            r.message.replace(['\r', '\n'], " ").replace('|', "\\|")
+        );
+    }
+    for u in unreadable {
+        let _ = writeln!(out, "\n> skipped unreadable revision {}: {}", cell(&u.object), u.reason);
+    }
+    out
+}
+
 /// The name of revision `number`.
 pub fn revision_name(number: u64) -> String {
     format!("coxswain-rev-{number}")
@@ -451,4 +487,40 @@ pub async fn last_good(
         .await?
         .into_iter()
         .find(|(r, _)| r.outcome == Outcome::Succeeded && Some(r.number) != except))
+}
+
+#[cfg(test)]
+mod markdown_tests {
+    use super::{Outcome, Revision, Unreadable, render_markdown};
+
+    fn revision(number: u64, outcome: Outcome, message: &str) -> Revision {
+        Revision {
+            number,
+            git_sha: Some("0123456789abcdef".into()),
+            dirty: number == 2,
+            author: "ci@runner".into(),
+            time: format!("2026-12-01T0{number}:00:00Z"),
+            outcome,
+            message: message.into(),
+            applied: Vec::new(),
+            pruned: Vec::new(),
+            rollback_of: None,
+            manifests_digest: None,
+        }
+    }
+
+    #[test]
+    fn history_as_markdown() {
+        let revisions = [
+            revision(3, Outcome::Interrupted, "interrupted | by\nSIGINT"),
+            revision(2, Outcome::Succeeded, "synced"),
+        ];
+        let unreadable = [Unreadable {
+            object: "Secret coxswain-rev-9".into(),
+            number: Some(9),
+            reason: "no revision.json".into(),
+        }];
+        insta::assert_snapshot!(render_markdown("prod", &revisions, &unreadable));
+        insta::assert_snapshot!("history_empty", render_markdown("dev", &[], &[]));
+    }
 }
