@@ -3,7 +3,9 @@
 //! catch drift made by others. Either way the env is re-planned and its new detail is pushed to
 //! the UI as an `env-updated` event.
 
-use coxswain::app_api::{ApiError, RemoteStatus, Session, envs_touched, remote_status};
+use coxswain::app_api::{
+    ApiError, RemoteStatus, Session, envs_touched_with, overlay_dirs, remote_status,
+};
 use futures::StreamExt as _;
 use notify::{Event, EventKind, RecommendedWatcher, RecursiveMode, Watcher as _};
 use std::collections::BTreeSet;
@@ -55,11 +57,20 @@ pub fn start<R: Runtime>(app: AppHandle<R>, session: Arc<Session>) -> Result<Wat
     let (sender, receiver) = mpsc::unbounded_channel();
     let root = session.root().to_path_buf();
     let known = session.env_names().to_vec();
+    // Kustomize overlays also read folders outside `environments/` (their bases): watch those
+    // too, and re-plan the overlays that read them.
+    let overlays = overlay_dirs(&root, &known);
+    let outside: BTreeSet<String> = overlays
+        .values()
+        .flatten()
+        .filter(|dir| !dir.starts_with("environments/"))
+        .cloned()
+        .collect();
     let file_sender = sender.clone();
     let mut watcher =
         notify::recommended_watcher(move |result: notify::Result<Event>| match result {
             Ok(event) if changes_content(event.kind) => {
-                let envs = envs_touched(&root, &event.paths, &known);
+                let envs = envs_touched_with(&root, &event.paths, &known, &overlays);
                 if !envs.is_empty() {
                     let _ = file_sender.send(Trigger::Files(envs));
                 }
@@ -74,6 +85,12 @@ pub fn start<R: Runtime>(app: AppHandle<R>, session: Arc<Session>) -> Result<Wat
     watcher.watch(&environments, RecursiveMode::Recursive).map_err(|e| {
         ApiError::new("watch", format!("cannot watch {}: {e}", environments.display()))
     })?;
+    for dir in outside {
+        let path = session.root().join(dir);
+        watcher
+            .watch(&path, RecursiveMode::Recursive)
+            .map_err(|e| ApiError::new("watch", format!("cannot watch {}: {e}", path.display())))?;
+    }
 
     let app_for_fetch = app.clone();
     let mut tasks = vec![tauri::async_runtime::spawn(replan(app, session.clone(), receiver))];

@@ -25,7 +25,7 @@ use crate::health;
 use crate::history::Revision;
 use crate::plan::PlanOptions;
 use crate::promote::{PromoteOptions, PromoteOutcome};
-pub use crate::repo::envs_touched;
+pub use crate::repo::{envs_touched, envs_touched_with, overlay_dirs};
 use crate::sync::{FailureKind, Progress, SyncReport, SyncStatus};
 use futures::stream::BoxStream;
 use std::collections::{BTreeSet, HashMap};
