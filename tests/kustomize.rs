@@ -88,7 +88,7 @@ fn overlays_load_with_their_images_patches_and_sources_in_base() {
 
     let dev = envs.iter().find(|e| e.name == "dev").unwrap();
     let kinds: Vec<(&str, &str)> = dev.objects.iter().map(|o| (o.kind(), o.name())).collect();
-    assert_eq!(kinds, [("Service", "guestbook-ui"), ("Deployment", "guestbook-ui")]);
+    assert_eq!(kinds, [("Deployment", "guestbook-ui"), ("Service", "guestbook-ui")]);
     for object in &dev.objects {
         assert_eq!(object.key.namespace.as_deref(), Some("guestbook-dev"));
     }
@@ -101,6 +101,20 @@ fn overlays_load_with_their_images_patches_and_sources_in_base() {
     assert_eq!(kustomization.extra_dirs, ["base"]);
     assert_eq!(kustomization.images.len(), 1);
     assert_eq!(kustomization.patch_files, ["environments/dev/metrics-image.yaml"]);
+
+    // The app re-plans every overlay whose base changed, and only those for an overlay's file.
+    let root = repo.root();
+    let known: Vec<String> = ["dev", "prod", "staging"].map(String::from).to_vec();
+    let overlays = coxswain::repo::overlay_dirs(root, &known);
+    assert_eq!(overlays.len(), 3, "{overlays:?}");
+    let touched = |path: &str| {
+        coxswain::repo::envs_touched_with(root, &[root.join(path)], &known, &overlays)
+            .into_iter()
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(touched("base/guestbook-ui-svc.yaml"), known);
+    assert_eq!(touched("environments/staging/replicas.yaml"), ["staging"]);
+    assert!(touched("pipelines/guestbook.yaml").is_empty());
 }
 
 #[test]
@@ -337,4 +351,63 @@ fn an_image_only_a_shared_base_sets_is_not_promoted_by_editing_the_base() {
         "{text}"
     );
     assert!(text.contains("environments/prod/kustomization.yaml"), "{text}");
+}
+
+fn connector(cluster: &MemoryCluster) -> coxswain::engine::Connector {
+    let shared = cluster.clone();
+    Arc::new(move |_context| {
+        let cluster: Arc<dyn coxswain::cluster::Cluster> = Arc::new(shared.clone());
+        Box::pin(async move { Ok(cluster) })
+    })
+}
+
+/// `coxswain --repo ROOT ARGS…` in-process, against `cluster`.
+fn cli(root: &Path, cluster: &MemoryCluster, args: &[&str]) -> coxswain::exit::ExitCode {
+    let mut argv = vec!["coxswain".to_owned(), "--repo".into(), root.display().to_string()];
+    argv.extend(args.iter().map(|a| (*a).to_owned()));
+    coxswain::cli::run_with(argv, connector(cluster))
+}
+
+fn edit_and_commit(work: &Path, file: &str, from: &str, to: &str) {
+    let path = work.join(file);
+    let text = std::fs::read_to_string(&path).unwrap();
+    assert!(text.contains(from), "{file} has no {from:?}");
+    std::fs::write(&path, text.replacen(from, to, 1)).unwrap();
+    commit_all(&Repository::open(work).unwrap(), &format!("edit {file}"));
+}
+
+#[test]
+fn a_revision_of_an_overlay_is_verified_against_its_commit_base_included() {
+    if !renderer_present() {
+        return;
+    }
+    use coxswain::exit::ExitCode;
+    let (_dir, work) = git_fixture();
+    let cluster = MemoryCluster::new();
+    assert_eq!(cli(&work, &cluster, &["sync", "--env", "dev", "--yes"]), ExitCode::Ok);
+    // The next commit changes the overlay's tag and the base it shares.
+    edit_and_commit(&work, "environments/dev/kustomization.yaml", "\"0.3\"", "\"0.4\"");
+    edit_and_commit(
+        &work,
+        "base/guestbook-ui-deployment.yaml",
+        "revisionHistoryLimit: 3",
+        "revisionHistoryLimit: 5",
+    );
+    assert_eq!(cli(&work, &cluster, &["sync", "--env", "dev", "--yes"]), ExitCode::Ok);
+    let key = coxswain::cluster::ObjectKey::new(
+        &coxswain::cluster::Gvk::from_api_version("apps/v1", "Deployment"),
+        Some("guestbook-dev"),
+        "guestbook-ui",
+    );
+    assert_eq!(cluster.object(&key).unwrap()["spec"]["revisionHistoryLimit"], 5);
+    // Revision 1 is rendered from its commit (overlay and base as they were): verified, restored
+    // without --allow-unverified.
+    assert_eq!(
+        cli(&work, &cluster, &["rollback", "--env", "dev", "--to", "1", "--yes"]),
+        ExitCode::Ok
+    );
+    let deployment = cluster.object(&key).unwrap();
+    assert_eq!(deployment["spec"]["revisionHistoryLimit"], 3);
+    let images = deployment["spec"]["template"]["spec"]["containers"].to_string();
+    assert!(images.contains("ks-guestbook-demo:0.3"), "{images}");
 }

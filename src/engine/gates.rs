@@ -9,7 +9,7 @@ use crate::git::{self, GitInfo};
 use crate::history::{self, Revision};
 use crate::pipeline::Pipeline;
 use crate::policy;
-use crate::repo::{DesiredObject, Environment};
+use crate::repo::{DesiredObject, Environment, Repo, kustomize};
 use crate::sync::{Failure, FailureKind};
 use serde::Serialize;
 use serde_json::Value;
@@ -207,7 +207,16 @@ fn verify(
     let Some(files) = files else {
         return unverified(&format!("its commit {sha} is not in this repository; fetch it"));
     };
-    let rendered = Environment::from_files(&env.name, files.config.as_deref(), &files.files);
+    let env_dir = format!("environments/{}", env.name);
+    let is_overlay = files.files.iter().any(|f| {
+        f.path.strip_prefix(&format!("{env_dir}/")).is_some_and(kustomize::is_kustomization_file)
+            && f.path.matches('/').count() == 2
+    });
+    let rendered = if is_overlay {
+        overlay_at(root, sha, &env.name)?
+    } else {
+        Environment::from_files(&env.name, files.config.as_deref(), &files.files)
+    };
     if history::digest_of(&rendered.objects) == history::digest_of(restored) {
         return Ok(Verification::Verified { commit: sha.clone() });
     }
@@ -223,6 +232,53 @@ fn verify(
             differences(&rendered.objects, restored)
         ),
     ))
+}
+
+/// The kustomize overlay `environments/<env>/` rendered as commit `sha` has it: the env folder
+/// and the folders it references (bases, components; found level by level, as each level is
+/// written) are written to a temporary folder and loaded from there.
+fn overlay_at(root: &Path, sha: &str, env: &str) -> Result<Environment, Failure> {
+    let git_failure = |error: git::GitError| Failure::new(FailureKind::Git, error.to_string());
+    let temporary = tempfile::tempdir().map_err(|e| {
+        Failure::new(
+            FailureKind::Git,
+            format!("cannot create a folder to render commit {sha}: {e}"),
+        )
+    })?;
+    let dest = temporary.path();
+    let env_dir = format!("environments/{env}");
+    git::write_dir_at(root, sha, &env_dir, dest).map_err(git_failure)?;
+    std::fs::create_dir_all(dest.join("environments")).map_err(|e| {
+        Failure::new(FailureKind::Git, format!("cannot write commit {sha}'s files: {e}"))
+    })?;
+    let mut written = vec![env_dir.clone()];
+    for _ in 0..16 {
+        let Some(file_name) = kustomize::find_kustomization(&dest.join(&env_dir)) else { break };
+        let needed: Vec<String> = kustomize::read(dest, &env_dir, file_name)
+            .extra_dirs
+            .into_iter()
+            .filter(|dir| !written.iter().any(|w| dir == w || dir.starts_with(&format!("{w}/"))))
+            .collect();
+        if needed.is_empty() {
+            break;
+        }
+        for dir in needed {
+            git::write_dir_at(root, sha, &dir, dest).map_err(git_failure)?;
+            written.push(dir);
+        }
+    }
+    let repo = Repo::open(dest).map_err(|e| Failure::new(FailureKind::Git, e.to_string()))?;
+    let rendered = repo.load_env(env);
+    if let Some(error) = rendered.diagnostics.iter().find(|d| d.is_error()) {
+        return Err(Failure::new(
+            FailureKind::Revision,
+            format!(
+                "the kustomize overlay environments/{env}/ of commit {sha} cannot be rendered to \
+                 check the revision against it: {error}; nothing was applied"
+            ),
+        ));
+    }
+    Ok(rendered)
 }
 
 /// `only in the revision: …; only in git: …; different: …`, a few names each.

@@ -8,7 +8,7 @@ mod revision;
 
 pub use credentials::remote_callbacks;
 pub use remote::{REMOTE_COMMITS_SHOWN, RemoteCommit, RemoteStatus, remote_status};
-pub use revision::{EnvFiles, env_files_at, is_on_branch};
+pub use revision::{EnvFiles, env_files_at, is_on_branch, write_dir_at};
 
 use git2::{Repository, StatusOptions};
 use serde::Serialize;

@@ -73,3 +73,47 @@ pub fn is_on_branch(root: &Path, sha: &str, branch: &str) -> Result<bool, GitErr
     }
     Ok(false)
 }
+
+/// Writes the folder `relative` (repo-relative, `/`-separated) of the Coxswain repo at commit
+/// `sha` into `dest/relative`, every file of it (a kustomize overlay also reads generator inputs
+/// that are not YAML); symlinks are skipped. `Ok(false)` when the commit or the folder is not
+/// there. Rendering an overlay as a commit had it needs its files on disk.
+pub fn write_dir_at(root: &Path, sha: &str, relative: &str, dest: &Path) -> Result<bool, GitError> {
+    let Ok(repo) = Repository::discover(root) else { return Ok(false) };
+    let Some(commit) = Oid::from_str(sha).ok().and_then(|oid| repo.find_commit(oid).ok()) else {
+        return Ok(false);
+    };
+    let err = |e: git2::Error| git_error(root, &e);
+    let tree = commit.tree().map_err(err)?;
+    let folder = repo_prefix(&repo, root).join(relative);
+    let Ok(entry) = tree.get_path(&folder) else { return Ok(false) };
+    let Ok(sub_tree) = repo.find_tree(entry.id()) else { return Ok(false) };
+    write_tree(&repo, &sub_tree, &dest.join(relative)).map_err(|e| GitError::Git {
+        repo: root.display().to_string(),
+        message: format!("cannot write {relative} of commit {sha} to {}: {e}", dest.display()),
+    })?;
+    Ok(true)
+}
+
+fn write_tree(repo: &Repository, tree: &Tree<'_>, dest: &Path) -> Result<(), String> {
+    std::fs::create_dir_all(dest).map_err(|e| e.to_string())?;
+    for entry in tree {
+        let Ok(name) = entry.name() else { continue };
+        if name == ".." || name == "." || name.contains('/') {
+            continue;
+        }
+        match entry.kind() {
+            Some(ObjectType::Tree) => {
+                let sub = repo.find_tree(entry.id()).map_err(|e| e.message().to_owned())?;
+                write_tree(repo, &sub, &dest.join(name))?;
+            }
+            // 0o120000: a symlink, whose target could point anywhere; not written.
+            Some(ObjectType::Blob) if entry.filemode() != 0o120_000 => {
+                let blob = repo.find_blob(entry.id()).map_err(|e| e.message().to_owned())?;
+                std::fs::write(dest.join(name), blob.content()).map_err(|e| e.to_string())?;
+            }
+            _ => {}
+        }
+    }
+    Ok(())
+}

@@ -351,6 +351,14 @@ fn walk(
     for reference in references {
         let Some(path) = join_relative(dir, &reference) else { continue };
         let full = root.join(&path);
+        if !full.exists() {
+            // Not there (yet: a commit's overlay is written level by level): a folder, unless
+            // it is named like a manifest. kustomize reports it if it stays missing.
+            if !crate::repo::is_yaml_file(&path) && !in_env(&path) {
+                push_dir(out, path);
+            }
+            continue;
+        }
         if !full.canonicalize().is_ok_and(|c| root.canonicalize().is_ok_and(|r| c.starts_with(r))) {
             continue;
         }

@@ -295,7 +295,7 @@ impl Repo {
         objects: Vec<DesiredObject>,
         diagnostics: Vec<Diagnostic>,
     ) -> (Vec<DesiredObject>, Vec<Diagnostic>) {
-        let objects = objects
+        let mut objects: Vec<DesiredObject> = objects
             .into_iter()
             .map(|object| {
                 match kustomize::locate(&self.root, kustomization, object.kind(), object.name()) {
@@ -307,6 +307,8 @@ impl Repo {
                 }
             })
             .collect();
+        // In file order, as a folder of manifests loads (and as a revision stores them).
+        objects.sort_by(|a, b| a.source.cmp(&b.source));
         let diagnostics = diagnostics
             .into_iter()
             .map(|mut diagnostic| {
