@@ -7,9 +7,9 @@
 
 pub mod render;
 
-use crate::cluster::{Cluster, ClusterError, Gvk, ObjectKey, ResourceType};
+use crate::cluster::{Cluster, ClusterError, FieldConflict, Gvk, ObjectKey, ResourceType};
 use crate::diagnostic::Diagnostic;
-use crate::fieldset::{FieldSet, is_subset_object};
+use crate::fieldset::{FieldSet, is_subset_object, value_at};
 use crate::inventory::{self, Inventory};
 use crate::normalize::{mask_secret_pair, normalize};
 use crate::ownership::{
@@ -100,6 +100,36 @@ pub struct ObjectPlan {
     /// Apply with force: the only conflicts are with that earlier Coxswain manager.
     #[serde(skip)]
     pub force: bool,
+    /// Fields git declares that another field manager changed in the cluster (absent from JSON
+    /// when there are none).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    #[cfg_attr(feature = "ts", ts(as = "Option<Vec<Drift>>", optional))]
+    pub drift: Vec<Drift>,
+}
+
+impl ObjectPlan {
+    /// Whether applying it needs `--force-conflicts`: another manager owns fields whose values
+    /// git changes back, and server-side apply refuses to take them silently.
+    pub fn needs_force(&self) -> bool {
+        !self.drift.is_empty() && !self.force
+    }
+}
+
+/// A field git declares whose live value another field manager set (`kubectl set image`, an
+/// operator, a person's `kubectl edit`): drift. The plan shows it as an update; the sync that
+/// takes it back needs `--force-conflicts` (see [`ObjectPlan::needs_force`]).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+#[serde(rename_all = "camelCase")]
+pub struct Drift {
+    /// The field as the API server names it: `.spec.template.spec.containers[name="app"].image`.
+    pub field: String,
+    /// The field manager that owns the live value now.
+    pub manager: String,
+    /// The live value (strings as they are, anything else as JSON); `None` when unknown.
+    pub live: Option<String>,
+    /// The value git declares.
+    pub git: Option<String>,
 }
 
 /// An object that claims to be the env's (it carries its labels) but that Coxswain will not
@@ -334,6 +364,7 @@ pub async fn plan_env(
             live: Some(object.clone()),
             release_legacy: false,
             force: false,
+            drift: Vec::new(),
         });
     }
     objects.sort_by(|a, b| a.key.cmp(&b.key));
@@ -383,6 +414,7 @@ async fn classify(
         live: live.clone(),
         release_legacy: false,
         force: options.force_conflicts,
+        drift: Vec::new(),
     };
     let reject = |error: ClusterError| {
         Diagnostic::error(&source.file, source.line, error_code(&error), error.to_string())
@@ -418,6 +450,15 @@ async fn classify(
             plan.force = true;
             cluster.apply(&resource, &desired, &dry_run(true)).await.map_err(reject)?
         }
+        // Drift: values another (non-Coxswain) manager set on fields git declares. Show what a
+        // forced apply would change; the sync itself still needs --force-conflicts.
+        Err(ClusterError::Conflict { conflicts, .. })
+            if !conflicts.is_empty()
+                && conflicts.iter().all(|c| !is_coxswain_manager(&c.manager)) =>
+        {
+            plan.drift = drift_of(&desired, &live, &conflicts);
+            cluster.apply(&resource, &desired, &dry_run(true)).await.map_err(reject)?
+        }
         other => other.map_err(reject)?,
     };
     plan.server_dry_run = true;
@@ -446,6 +487,37 @@ pub fn is_unchanged_locally(desired: &Value, live: &Value, manager: &str) -> boo
         Ok(owned) => owned.difference(&FieldSet::from_object(desired)).is_empty(),
         Err(_) => false,
     }
+}
+
+/// Whether a field manager is Coxswain's (any instance or env, or the manager of versions
+/// before instance ids): a conflict with one is two owners declaring one object, an error, not
+/// drift to take back.
+fn is_coxswain_manager(manager: &str) -> bool {
+    manager == LEGACY_FIELD_MANAGER || manager.starts_with("coxswain/")
+}
+
+/// The drift the server reported as conflicts, with the live and git values of each field: the
+/// fields git declares are matched to the server's field names, so values are exact.
+fn drift_of(desired: &Value, live: &Value, conflicts: &[FieldConflict]) -> Vec<Drift> {
+    let declared = FieldSet::from_object(desired);
+    let shown = |value: Option<&Value>| {
+        value.map(|value| match value {
+            Value::String(text) => text.clone(),
+            other => other.to_string(),
+        })
+    };
+    conflicts
+        .iter()
+        .map(|conflict| {
+            let path = declared.iter().find(|path| path.to_string() == conflict.field);
+            Drift {
+                field: conflict.field.clone(),
+                manager: conflict.manager.clone(),
+                live: path.and_then(|p| shown(value_at(live, p))),
+                git: path.and_then(|p| shown(value_at(desired, p))),
+            }
+        })
+        .collect()
 }
 
 fn error_code(error: &ClusterError) -> &'static str {
