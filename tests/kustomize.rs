@@ -9,6 +9,8 @@
 
 mod support;
 
+use coxswain::cluster::Cluster as _;
+use coxswain::exit::ExitCode;
 use coxswain::plan::{Action, PlanOptions, plan_env};
 use coxswain::repo::Repo;
 use coxswain::sync::{Silent, SyncStatus, sync_env};
@@ -204,8 +206,6 @@ async fn an_overlay_plans_and_syncs_and_a_resync_changes_nothing() {
     assert_eq!(again.status, SyncStatus::NoChanges, "{again:?}");
 }
 
-use coxswain::cluster::Cluster as _;
-
 fn commit_all(repo: &Repository, message: &str) {
     let signature = Signature::now("Test User", "test@example.com").unwrap();
     let mut index = repo.index().unwrap();
@@ -362,7 +362,7 @@ fn connector(cluster: &MemoryCluster) -> coxswain::engine::Connector {
 }
 
 /// `coxswain --repo ROOT ARGS…` in-process, against `cluster`.
-fn cli(root: &Path, cluster: &MemoryCluster, args: &[&str]) -> coxswain::exit::ExitCode {
+fn cli(root: &Path, cluster: &MemoryCluster, args: &[&str]) -> ExitCode {
     let mut argv = vec!["coxswain".to_owned(), "--repo".into(), root.display().to_string()];
     argv.extend(args.iter().map(|a| (*a).to_owned()));
     coxswain::cli::run_with(argv, connector(cluster))
@@ -381,7 +381,6 @@ fn a_revision_of_an_overlay_is_verified_against_its_commit_base_included() {
     if !renderer_present() {
         return;
     }
-    use coxswain::exit::ExitCode;
     let (_dir, work) = git_fixture();
     let cluster = MemoryCluster::new();
     assert_eq!(cli(&work, &cluster, &["sync", "--env", "dev", "--yes"]), ExitCode::Ok);

@@ -24,7 +24,7 @@ use std::time::{Duration, Instant};
 pub const KUSTOMIZATION_FILES: [&str; 3] =
     ["kustomization.yaml", "kustomization.yml", "Kustomization"];
 /// How long one `kustomize build` may take before it is killed.
-pub const RENDER_TIMEOUT: Duration = Duration::from_secs(60);
+pub const RENDER_TIMEOUT: Duration = Duration::from_mins(1);
 /// The most rendered YAML accepted (the loader's per-file limit times the files an env may hold
 /// is far beyond this; a larger output is a generator gone wrong).
 pub const MAX_OUTPUT_BYTES: usize = 64 * 1024 * 1024;
