@@ -15,10 +15,19 @@ use coxswain::plan::{Action, PlanOptions, plan_env};
 use coxswain::repo::Repo;
 use coxswain::sync::{Silent, SyncStatus, sync_env};
 use coxswain_memcluster::MemoryCluster;
-use git2::{BranchType, DiffFormat, Repository, RepositoryInitOptions, Signature};
+use git2::{BranchType, Repository, RepositoryInitOptions};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::Arc;
+
+/// A command's stdout then stderr.
+fn output_text(output: &std::process::Output) -> String {
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    )
+}
 
 fn fixture() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/kustomize")
@@ -40,19 +49,6 @@ fn renderer_present() -> bool {
     );
     eprintln!("skipped: neither kubectl nor kustomize is on PATH (COXSWAIN_SKIP_KUSTOMIZE is set)");
     false
-}
-
-fn copy_dir(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).unwrap();
-    for entry in std::fs::read_dir(from).unwrap() {
-        let entry = entry.unwrap();
-        let target = to.join(entry.file_name());
-        if entry.file_type().unwrap().is_dir() {
-            copy_dir(&entry.path(), &target);
-        } else {
-            std::fs::copy(entry.path(), &target).unwrap();
-        }
-    }
 }
 
 #[test]
@@ -125,7 +121,7 @@ fn a_broken_overlay_is_an_error_naming_its_kustomization() {
         return;
     }
     let dir = tempfile::tempdir().unwrap();
-    copy_dir(&fixture(), dir.path());
+    support::copy_dir(&fixture(), dir.path());
     std::fs::write(
         dir.path().join("environments/dev/kustomization.yaml"),
         "resources:\n  - ../../no-such-base\n",
@@ -150,11 +146,7 @@ fn a_missing_renderer_says_what_to_install() {
         .env_remove("COXSWAIN_KUSTOMIZE")
         .output()
         .unwrap();
-    let text = format!(
-        "{}{}",
-        String::from_utf8_lossy(&output.stdout),
-        String::from_utf8_lossy(&output.stderr)
-    );
+    let text = output_text(&output);
     assert_eq!(output.status.code(), Some(1), "{text}");
     assert!(text.contains("environments/dev/kustomization.yaml"), "{text}");
     assert!(
@@ -206,45 +198,17 @@ async fn an_overlay_plans_and_syncs_and_a_resync_changes_nothing() {
     assert_eq!(again.status, SyncStatus::NoChanges, "{again:?}");
 }
 
-fn commit_all(repo: &Repository, message: &str) {
-    let signature = Signature::now("Test User", "test@example.com").unwrap();
-    let mut index = repo.index().unwrap();
-    index.add_all(["*"], git2::IndexAddOption::DEFAULT, None).unwrap();
-    index.write().unwrap();
-    let tree = repo.find_tree(index.write_tree().unwrap()).unwrap();
-    let parent = repo.head().ok().and_then(|h| h.peel_to_commit().ok());
-    let parents: Vec<&git2::Commit<'_>> = parent.iter().collect();
-    repo.commit(Some("HEAD"), &signature, &signature, message, &tree, &parents).unwrap();
-}
-
-/// `git diff` of two commits, without the `index` lines.
-fn diff_text(repo: &Repository, old: git2::Oid, new: git2::Oid) -> String {
-    let old = repo.find_commit(old).unwrap().tree().unwrap();
-    let new = repo.find_commit(new).unwrap().tree().unwrap();
-    let diff = repo.diff_tree_to_tree(Some(&old), Some(&new), None).unwrap();
-    let mut out = String::new();
-    diff.print(DiffFormat::Patch, |_, _, line| {
-        if matches!(line.origin(), '+' | '-' | ' ') {
-            out.push(line.origin());
-        }
-        out.push_str(std::str::from_utf8(line.content()).unwrap());
-        true
-    })
-    .unwrap();
-    out.lines().filter(|l| !l.starts_with("index ")).flat_map(|l| [l, "\n"]).collect()
-}
-
 /// The fixture committed on `main` of a fresh git repo (no remote).
 fn git_fixture() -> (tempfile::TempDir, PathBuf) {
     let dir = tempfile::tempdir().unwrap();
     let work = dir.path().join("work");
-    copy_dir(&fixture(), &work);
+    support::copy_dir(&fixture(), &work);
     let repo =
         Repository::init_opts(&work, RepositoryInitOptions::new().initial_head("main")).unwrap();
     let mut config = repo.config().unwrap();
     config.set_str("user.name", "Test User").unwrap();
     config.set_str("user.email", "test@example.com").unwrap();
-    commit_all(&repo, "Guestbook overlays");
+    support::commit_all_in(&repo, "Guestbook overlays");
     (dir, work)
 }
 
@@ -259,11 +223,7 @@ fn promote(work: &Path, args: &[&str]) -> (Option<i32>, String) {
         .env_remove("GH_TOKEN")
         .output()
         .unwrap();
-    let text = format!(
-        "{}{}",
-        String::from_utf8_lossy(&output.stdout),
-        String::from_utf8_lossy(&output.stderr)
-    );
+    let text = output_text(&output);
     (output.status.code(), text)
 }
 
@@ -309,11 +269,11 @@ fn promotion_edits_the_images_entry_and_the_overlay_patch_not_the_base() {
         .filter(|oid| *oid != head)
         .collect();
     let [tip] = branches.as_slice() else { panic!("one promotion branch expected: {text}") };
-    assert_eq!(diff_text(&repo, head, *tip), EXPECTED_STAGING_DIFF);
+    assert_eq!(support::diff_text(&repo, head, *tip), EXPECTED_STAGING_DIFF);
 
     // The promoted overlay renders the incoming image under staging's own settings.
     let promoted = tempfile::tempdir().unwrap();
-    copy_dir(&work, promoted.path());
+    support::copy_dir(&work, promoted.path());
     let checkout = Repository::open(promoted.path()).unwrap();
     checkout
         .checkout_tree(
@@ -373,7 +333,7 @@ fn edit_and_commit(work: &Path, file: &str, from: &str, to: &str) {
     let text = std::fs::read_to_string(&path).unwrap();
     assert!(text.contains(from), "{file} has no {from:?}");
     std::fs::write(&path, text.replacen(from, to, 1)).unwrap();
-    commit_all(&Repository::open(work).unwrap(), &format!("edit {file}"));
+    support::commit_all_in(&Repository::open(work).unwrap(), &format!("edit {file}"));
 }
 
 #[test]

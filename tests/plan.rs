@@ -14,6 +14,17 @@ use support::{apply_directly, deployment, env_from};
 const CONFIG: &str =
     "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: settings\ndata:\n  LOG_LEVEL: info\n";
 
+/// The `+`/`-` lines of a unified diff, headers left out, in order.
+fn changed_lines(diff: &str) -> Vec<&str> {
+    diff.lines()
+        .filter(|l| {
+            (l.starts_with('+') || l.starts_with('-'))
+                && !l.starts_with("+++")
+                && !l.starts_with("---")
+        })
+        .collect()
+}
+
 fn actions(plan: &coxswain::plan::EnvPlan) -> Vec<(String, &'static str)> {
     plan.objects.iter().map(|o| (o.key.to_string(), o.action.as_str())).collect()
 }
@@ -84,15 +95,7 @@ async fn one_image_bump_among_a_thousand_objects_costs_one_dry_run() {
     assert_eq!(plan.count(Action::Unchanged), 999);
     let update = plan.objects.iter().find(|o| o.action == Action::Update).unwrap();
     assert_eq!(update.key.name, "model-042");
-    let changed: Vec<&str> = update
-        .diff
-        .lines()
-        .filter(|l| {
-            (l.starts_with('+') || l.starts_with('-'))
-                && !l.starts_with("+++")
-                && !l.starts_with("---")
-        })
-        .collect();
+    let changed = changed_lines(&update.diff);
     assert_eq!(
         changed,
         [
@@ -284,15 +287,7 @@ async fn drift_by_another_field_manager_is_an_update_that_needs_force() {
         }]
     );
     // Exact: the image line and nothing else changes.
-    let changed: Vec<&str> = object
-        .diff
-        .lines()
-        .filter(|l| {
-            (l.starts_with('+') || l.starts_with('-'))
-                && !l.starts_with("+++")
-                && !l.starts_with("---")
-        })
-        .collect();
+    let changed = changed_lines(&object.diff);
     assert_eq!(
         changed,
         ["-          image: ghcr.io/acme/iris:hotfix", "+          image: ghcr.io/acme/iris:1.0.0"],
