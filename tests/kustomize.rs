@@ -370,3 +370,20 @@ fn a_revision_of_an_overlay_is_verified_against_its_commit_base_included() {
     let images = deployment["spec"]["template"]["spec"]["containers"].to_string();
     assert!(images.contains("ks-guestbook-demo:0.3"), "{images}");
 }
+
+#[test]
+fn a_kustomization_below_the_env_folder_is_named_not_read_as_a_manifest() {
+    let files = [coxswain::repo::SourceFile {
+        path: "environments/dev/overlay/kustomization.yaml".into(),
+        contents: b"resources: [../../../base]\n".to_vec(),
+    }];
+    let env = coxswain::repo::Environment::from_files("dev", None, &files);
+    let errors: Vec<String> = env.diagnostics.iter().map(ToString::to_string).collect();
+    assert_eq!(errors.len(), 1, "{errors:?}");
+    assert!(
+        errors[0].starts_with(
+            "environments/dev/overlay/kustomization.yaml: error[kustomization-not-at-root]"
+        ),
+        "{errors:?}"
+    );
+}

@@ -63,7 +63,7 @@ pub fn start<R: Runtime>(app: AppHandle<R>, session: Arc<Session>) -> Result<Wat
     let outside: BTreeSet<String> = overlays
         .values()
         .flatten()
-        .filter(|dir| !dir.starts_with("environments/"))
+        .filter(|dir| !dir.starts_with("environments/") && root.join(dir).is_dir())
         .cloned()
         .collect();
     let file_sender = sender.clone();

@@ -63,7 +63,33 @@ impl Environment {
         files: &[SourceFile],
         budget: &ExpansionBudget,
     ) -> Self {
-        Self::build(name, config_text, |context| loader::load_objects(context, files, budget))
+        // A kustomization is rendered only at the env folder's root (see `Repo::load_overlay`);
+        // anywhere else it is no manifest, and reading it as one would report nonsense.
+        let is_kustomization = |f: &SourceFile| kustomize::is_kustomization_file(&f.path);
+        let kustomizations: Vec<&SourceFile> =
+            files.iter().filter(|f| is_kustomization(f)).collect();
+        let manifests: std::borrow::Cow<'_, [SourceFile]> = if kustomizations.is_empty() {
+            files.into()
+        } else {
+            files.iter().filter(|f| !is_kustomization(f)).cloned().collect::<Vec<_>>().into()
+        };
+        Self::build(name, config_text, |context| {
+            let (objects, mut diagnostics) = loader::load_objects(context, &manifests, budget);
+            diagnostics.extend(kustomizations.iter().map(|file| {
+                Diagnostic::error(
+                    &file.path,
+                    0,
+                    "kustomization-not-at-root",
+                    format!(
+                        "a kustomization is rendered only when it is environments/{name}/{}; \
+                         move the overlay to the env folder itself (with its patches), or point \
+                         the env's kustomization at this folder under `resources:`",
+                        kustomize::KUSTOMIZATION_FILES[0]
+                    ),
+                )
+            }));
+            (objects, diagnostics)
+        })
     }
 
     /// The environment of `env.yaml`'s text, its objects loaded by `load` under its settings.
