@@ -44,8 +44,10 @@ fn renderer_present() -> bool {
     }
     assert!(
         std::env::var_os("COXSWAIN_SKIP_KUSTOMIZE").is_some(),
-        "these tests render kustomize overlays and need `kubectl` (apt-get install kubectl, or \
-         the kustomize binary) on PATH; set COXSWAIN_SKIP_KUSTOMIZE=1 to skip them"
+        "these tests render kustomize overlays and need `kubectl` 1.21 or newer (Kubernetes' apt \
+         repository, pkgs.k8s.io; Debian's kubernetes-client 1.20 embeds a kustomize too old \
+         for `patches:` and `labels:`) or the kustomize binary on PATH; set \
+         COXSWAIN_SKIP_KUSTOMIZE=1 to skip them"
     );
     eprintln!("skipped: neither kubectl nor kustomize is on PATH (COXSWAIN_SKIP_KUSTOMIZE is set)");
     false
@@ -150,7 +152,9 @@ fn a_missing_renderer_says_what_to_install() {
     assert_eq!(output.status.code(), Some(1), "{text}");
     assert!(text.contains("environments/dev/kustomization.yaml"), "{text}");
     assert!(
-        text.contains("neither `kustomize` nor `kubectl` is on PATH; install kubectl"),
+        text.contains(
+            "neither `kustomize` nor `kubectl` is on PATH; install kubectl 1.21 or newer"
+        ),
         "{text}"
     );
 }

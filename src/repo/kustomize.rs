@@ -40,7 +40,8 @@ pub const RENDERER_ENV: &str = "COXSWAIN_KUSTOMIZE";
 pub enum KustomizeError {
     #[error(
         "{file}: cannot render the kustomize overlay: neither `kustomize` nor `kubectl` is on \
-         PATH; install kubectl (which includes kustomize) or the kustomize binary"
+         PATH; install kubectl 1.21 or newer (it includes kustomize) or the kustomize binary, or \
+         name one in COXSWAIN_KUSTOMIZE"
     )]
     NoRenderer { file: String },
     #[error("{file}: cannot run `{program}`: {source}")]
@@ -161,14 +162,27 @@ pub fn render(dir: &Path, file: &str) -> Result<String, KustomizeError> {
     let Some((program, args)) = renderer() else {
         return Err(KustomizeError::NoRenderer { file: file.to_owned() });
     };
+    run_bounded(&program, &args, dir, file, RENDER_TIMEOUT, MAX_OUTPUT_BYTES)
+}
+
+/// Runs `program args… dir` in `dir` (no shell, stdin closed), stopping it after `timeout` or
+/// once it printed more than `limit` bytes; its stdout, or its error output as the reason.
+fn run_bounded(
+    program: &Path,
+    args: &[&str],
+    dir: &Path,
+    file: &str,
+    timeout: Duration,
+    limit: usize,
+) -> Result<String, KustomizeError> {
     let shown_dir = file.rsplit_once('/').map_or(".", |(dir, _)| dir);
     let command = format!(
         "{} {} {shown_dir}",
         program.file_name().unwrap_or_default().to_string_lossy(),
         args.join(" ")
     );
-    let mut child = Command::new(&program)
-        .args(&args)
+    let mut child = Command::new(program)
+        .args(args)
         .arg(dir)
         .current_dir(dir)
         .stdin(Stdio::null())
@@ -180,10 +194,10 @@ pub fn render(dir: &Path, file: &str) -> Result<String, KustomizeError> {
             program: program.display().to_string(),
             source,
         })?;
-    let mut stdout = child.stdout.take().map(|out| read_bounded(out, MAX_OUTPUT_BYTES));
+    let mut stdout = child.stdout.take().map(|out| read_bounded(out, limit));
     let stderr = child.stderr.take().map(|err| read_bounded(err, MAX_STDERR_BYTES));
     let mut output: Option<(Vec<u8>, bool)> = None;
-    let deadline = Instant::now() + RENDER_TIMEOUT;
+    let deadline = Instant::now() + timeout;
     let status = loop {
         // The reader stops at the bound: then the output is too large, whether or not the
         // process would ever end.
@@ -193,11 +207,7 @@ pub fn render(dir: &Path, file: &str) -> Result<String, KustomizeError> {
         if output.as_ref().is_some_and(|(_, over)| *over) {
             let _ = child.kill();
             let _ = child.wait();
-            return Err(KustomizeError::TooLarge {
-                file: file.to_owned(),
-                command,
-                limit: MAX_OUTPUT_BYTES,
-            });
+            return Err(KustomizeError::TooLarge { file: file.to_owned(), command, limit });
         }
         match child.try_wait() {
             Ok(Some(status)) => break Some(status),
@@ -208,20 +218,12 @@ pub fn render(dir: &Path, file: &str) -> Result<String, KustomizeError> {
     let Some(status) = status else {
         let _ = child.kill();
         let _ = child.wait();
-        return Err(KustomizeError::Timeout {
-            file: file.to_owned(),
-            command,
-            timeout: RENDER_TIMEOUT,
-        });
+        return Err(KustomizeError::Timeout { file: file.to_owned(), command, timeout });
     };
     let (out, out_truncated) = output.or_else(|| stdout.map(join_reader)).unwrap_or_default();
     let (err, _) = stderr.map(join_reader).unwrap_or_default();
     if out_truncated {
-        return Err(KustomizeError::TooLarge {
-            file: file.to_owned(),
-            command,
-            limit: MAX_OUTPUT_BYTES,
-        });
+        return Err(KustomizeError::TooLarge { file: file.to_owned(), command, limit });
     }
     if !status.success() {
         let message = String::from_utf8_lossy(&err).trim().to_owned();
@@ -461,6 +463,51 @@ mod tests {
         assert_eq!(join_relative("environments/dev", "../../../etc"), None);
         assert_eq!(join_relative("environments/dev", "https://github.com/x/y//base"), None);
         assert_eq!(join_relative("environments/dev", "/etc/passwd"), None);
+    }
+
+    #[test]
+    fn a_renderer_that_hangs_is_stopped_at_its_timeout() {
+        // The folder argument becomes the script's $0.
+        let error = run_bounded(
+            Path::new("/bin/sh"),
+            &["-c", "sleep 30"],
+            Path::new("/"),
+            "environments/dev/kustomization.yaml",
+            Duration::from_millis(200),
+            1024,
+        )
+        .unwrap_err();
+        assert!(matches!(error, KustomizeError::Timeout { .. }), "{error}");
+        assert!(error.to_string().starts_with("environments/dev/kustomization.yaml: `sh -c"));
+    }
+
+    #[test]
+    fn a_renderer_that_prints_without_end_is_stopped_at_its_bound() {
+        let error = run_bounded(
+            Path::new("/usr/bin/yes"),
+            &[],
+            Path::new("/"),
+            "environments/dev/kustomization.yaml",
+            RENDER_TIMEOUT,
+            64 * 1024,
+        )
+        .unwrap_err();
+        assert!(matches!(error, KustomizeError::TooLarge { limit: 65536, .. }), "{error}");
+    }
+
+    #[test]
+    fn a_failing_renderer_is_reported_with_its_error_output() {
+        let error = run_bounded(
+            Path::new("/bin/ls"),
+            &["--no-such-flag"],
+            Path::new("/"),
+            "environments/dev/kustomization.yaml",
+            RENDER_TIMEOUT,
+            1024,
+        )
+        .unwrap_err();
+        let KustomizeError::Failed { message, .. } = &error else { panic!("{error}") };
+        assert!(message.contains("no-such-flag"), "{message}");
     }
 
     #[test]
