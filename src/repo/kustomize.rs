@@ -511,6 +511,34 @@ mod tests {
     }
 
     #[test]
+    fn reads_nested_bases_patches_and_prefixes_and_traces_objects_to_their_file() {
+        let root = tempfile::tempdir().unwrap();
+        let write = |path: &str, text: &str| {
+            let full = root.path().join(path);
+            std::fs::create_dir_all(full.parent().unwrap()).unwrap();
+            std::fs::write(full, text).unwrap();
+        };
+        write("apps/web/base/kustomization.yaml", "resources: [web.yaml]\nnameSuffix: -v1\n");
+        write(
+            "apps/web/base/web.yaml",
+            "# the server\napiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: web\n",
+        );
+        write("components/probes/kustomization.yaml", "kind: Component\n");
+        write(
+            "environments/dev/kustomization.yaml",
+            "resources:\n  - ../../apps/web/base\n  - https://github.com/acme/x//base\ncomponents: [../../components/probes]\nnamePrefix: dev-\npatches:\n  - path: replicas.yaml\n    target: {kind: Deployment}\n",
+        );
+        let read = read(root.path(), "environments/dev", "kustomization.yaml");
+        assert_eq!(read.file, "environments/dev/kustomization.yaml");
+        assert_eq!(read.extra_dirs, ["apps/web/base", "components/probes"]);
+        assert_eq!(read.resource_files, ["apps/web/base/web.yaml"]);
+        assert_eq!(read.patch_files, ["environments/dev/replicas.yaml"]);
+        let (file, line, _) = locate(root.path(), &read, "Deployment", "dev-web-v1").unwrap();
+        assert_eq!((file.as_str(), line), ("apps/web/base/web.yaml", 2));
+        assert!(locate(root.path(), &read, "Deployment", "other").is_none());
+    }
+
+    #[test]
     fn finds_kustomization_files_by_name() {
         assert!(is_kustomization_file("environments/dev/kustomization.yaml"));
         assert!(is_kustomization_file("environments/dev/Kustomization"));
