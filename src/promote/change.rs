@@ -124,6 +124,19 @@ pub enum ChangeError {
         field: &'static str,
         value: String,
     },
+    #[error(
+        "{file}:{line}: the `images:` entry for {image_name} pins `{field}: {old}`, but the \
+         promoted image {new} has no {field}; remove `{field}` from the entry by hand (or promote \
+         an image with one), then promote again"
+    )]
+    ImageEntryPin {
+        file: String,
+        line: u32,
+        image_name: String,
+        field: &'static str,
+        old: String,
+        new: String,
+    },
 }
 
 /// Computes what moves from `source` to `target` for the given artifacts. `read` returns the text
@@ -387,14 +400,15 @@ fn overlay_moves(
                         value: value.to_owned(),
                     });
                 }
-                (None, Some(_)) => {
+                (None, Some(old)) => {
                     // The incoming image has no such part: the entry would keep pinning the old.
-                    return Err(ChangeError::ImageEntryField {
+                    return Err(ChangeError::ImageEntryPin {
                         file: kustomization.file.clone(),
                         line: entry.line,
                         image_name: entry.name.clone(),
                         field: key,
-                        value: format!("(none: the incoming image is {new}; remove `{key}`)"),
+                        old: old.to_owned(),
+                        new: new.to_owned(),
                     });
                 }
             }
@@ -715,6 +729,82 @@ mod tests {
                 .replace("IMG_INIT", "prod.io/fetch:2")
                 .replace("IMG_APP", "prod.io/app:2@sha256:aa")
         );
+    }
+
+    /// `prod` as a kustomize overlay whose `images:` entry manages `prod.io/app`.
+    fn overlay_target(kustomization: &str) -> (Environment, HashMap<String, String>) {
+        let text =
+            DEPLOY.replace("IMG_INIT", "prod.io/fetch:1").replace("IMG_APP", "prod.io/app:1");
+        let (mut prod, mut texts) = env("prod", "", &[("web.yaml", text)]);
+        let file = "environments/prod/kustomization.yaml".to_owned();
+        let document = crate::yaml::parse_documents(kustomization).unwrap().remove(0);
+        let entry = &document.value["images"][0];
+        prod.kustomization = Some(crate::repo::Kustomization {
+            file: file.clone(),
+            images: vec![crate::repo::kustomize::ImageEntry {
+                name: entry["name"].as_str().unwrap().to_owned(),
+                new_name: None,
+                new_tag: entry["newTag"].as_str().map(str::to_owned),
+                digest: entry["digest"].as_str().map(str::to_owned),
+                path: YamlPath::root(0).key("images").index(0),
+                line: 2,
+            }],
+            resource_files: vec!["environments/prod/web.yaml".to_owned()],
+            ..crate::repo::Kustomization::default()
+        });
+        texts.insert(file, kustomization.to_owned());
+        (prod, texts)
+    }
+
+    #[test]
+    fn an_overlay_image_moves_through_its_images_entry_and_a_missing_key_is_named() {
+        let source =
+            DEPLOY.replace("IMG_INIT", "dev.io/fetch:1").replace("IMG_APP", "dev.io/app:2");
+        let (dev, _) = env("dev", "", &[("web.yaml", source)]);
+        let (prod, texts) = overlay_target("images:\n  - name: prod.io/app\n    newTag: \"1\"\n");
+        let read = reader(&texts);
+        let change = compute(&dev, &prod, &[Artifact::Images], &read).unwrap();
+        let moved: Vec<(&str, &str, Option<&str>, &str)> = change
+            .moved
+            .iter()
+            .map(|m| (m.file.as_str(), m.field.as_str(), m.old.as_deref(), m.new.as_str()))
+            .collect();
+        assert_eq!(
+            moved,
+            [(
+                "environments/prod/kustomization.yaml",
+                "Deployment web, container app: image (images: prod.io/app newTag)",
+                Some("1"),
+                "2"
+            )]
+        );
+        let edits = edit_files(&change, &read).unwrap();
+        assert_eq!(edits[0].after, "images:\n  - name: prod.io/app\n    newTag: \"2\"\n");
+
+        // A digest has nowhere to go in an entry without `digest:`: named, not restructured.
+        let pinned = DEPLOY
+            .replace("IMG_INIT", "dev.io/fetch:1")
+            .replace("IMG_APP", "dev.io/app:2@sha256:aa");
+        let (dev, _) = env("dev", "", &[("web.yaml", pinned)]);
+        let error = compute(&dev, &prod, &[Artifact::Images], &read).unwrap_err();
+        assert_eq!(
+            error.to_string(),
+            "environments/prod/kustomization.yaml:2: the `images:` entry for prod.io/app has no \
+             `digest`, so the promoted digest sha256:aa has nowhere to go; add `digest:` to it by \
+             hand, then promote again"
+        );
+        // An entry pinning a digest the incoming image lacks would keep the old one: named.
+        let (prod, texts) = overlay_target(
+            "images:\n  - name: prod.io/app\n    newTag: \"1\"\n    digest: sha256:bb\n",
+        );
+        let read = reader(&texts);
+        let (dev, _) = env(
+            "dev",
+            "",
+            &[("web.yaml", DEPLOY.replace("IMG_INIT", "a:1").replace("IMG_APP", "dev.io/app:2"))],
+        );
+        let error = compute(&dev, &prod, &[Artifact::Images], &read).unwrap_err();
+        assert!(error.to_string().contains("pins `digest: sha256:bb`"), "{error}");
     }
 
     #[test]
