@@ -62,7 +62,7 @@ async fn engine_against_real_api_server() {
         Ok(None) => return,
         Err(error) => panic!("could not start or reach the test API server: {error}"),
     };
-    let scenarios: [(&str, Scenario); 13] = [
+    let scenarios: [(&str, Scenario); 14] = [
         ("fresh-namespace-plan", |ctx| Box::pin(fresh_namespace_plan(ctx))),
         ("sync-tiers-then-no-op", |ctx| Box::pin(sync_in_tiers_then_no_op(ctx))),
         ("canonical-values", |ctx| Box::pin(canonical_values_replan_locally(ctx))),
@@ -76,6 +76,7 @@ async fn engine_against_real_api_server() {
         ("creates-validated", |ctx| Box::pin(invalid_object_blocks_sync(ctx))),
         ("planted-revision", |ctx| Box::pin(planted_revision_is_refused(ctx))),
         ("set-image-drift", |ctx| Box::pin(set_image_drift(ctx))),
+        ("kustomize-overlay", |ctx| Box::pin(kustomize_overlay(ctx))),
     ];
     let mut failures = Vec::new();
     for (name, scenario) in scenarios {
@@ -147,9 +148,14 @@ fn ensure(condition: bool, what: impl FnOnce() -> String) -> Outcome {
 
 /// The example repo's `prod` environment, moved to `namespace`.
 fn prod_in(namespace: &str) -> Result<Environment, String> {
-    let repo = Repo::open(&support::example_repo()).map_err(|e| e.to_string())?;
-    let mut env = repo.load_env("prod");
-    ensure(!env.has_errors(), || format!("example prod env has errors: {:?}", env.diagnostics))?;
+    repo_env_in(&support::example_repo(), "prod", namespace)
+}
+
+/// Environment `name` of the repo at `root`, moved to `namespace`.
+fn repo_env_in(root: &std::path::Path, name: &str, namespace: &str) -> Result<Environment, String> {
+    let repo = Repo::open(root).map_err(|e| e.to_string())?;
+    let mut env = repo.load_env(name);
+    ensure(!env.has_errors(), || format!("{name} env has errors: {:?}", env.diagnostics))?;
     namespace.clone_into(&mut env.namespace);
     for object in &mut env.objects {
         if object.key.namespace.is_some() {
@@ -593,6 +599,40 @@ async fn set_image_drift(ctx: &Ctx) -> Outcome {
     ctx.cluster.reset();
     let settled = plan(ctx, &env, false).await?;
     ensure_no_op(&settled, ctx, "plan after taking the image back")
+}
+
+/// Issue #14: a kustomize overlay (tests/fixtures/kustomize, rendered by kubectl or kustomize)
+/// syncs to a real server with its `images:` tag, its patch and its base's labels, and re-plans
+/// as a no-op.
+async fn kustomize_overlay(ctx: &Ctx) -> Outcome {
+    let ns = ctx.namespace.clone();
+    let fixture =
+        std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/kustomize");
+    let env = repo_env_in(&fixture, "staging", &ns)?;
+    let _controller = RolloutController::start(ctx.client.clone(), &ns);
+    synced(ctx, &env).await?;
+    let found = must_live(ctx, &deployments(), "guestbook-ui").await?;
+    ensure_eq!(found["spec"]["replicas"], json!(2), "replicas from the overlay's patch");
+    let images: Vec<&str> = found["spec"]["template"]["spec"]["containers"]
+        .as_array()
+        .map(|c| c.iter().filter_map(|c| c["image"].as_str()).collect())
+        .unwrap_or_default();
+    ensure(images.contains(&"gcr.io/heptio-images/ks-guestbook-demo:0.2"), || {
+        format!("images: entry not applied: {images:?}")
+    })?;
+    ensure_eq!(
+        found["metadata"]["labels"]["app.kubernetes.io/part-of"],
+        json!("guestbook"),
+        "the base's labels"
+    );
+    ensure_eq!(
+        found["metadata"]["annotations"]["coxswain.dev/source"],
+        json!("base/guestbook-ui-deployment.yaml"),
+        "source annotation"
+    );
+    ctx.cluster.reset();
+    let settled = plan(ctx, &env, false).await?;
+    ensure_no_op(&settled, ctx, "re-plan of a synced overlay")
 }
 
 /// Defaulted fields (strategy, imagePullPolicy, clusterIP, ...) never appear in a diff: an image
