@@ -501,6 +501,14 @@ async fn other_field_manager(ctx: &Ctx) -> Outcome {
     ensure(forced.errors.is_empty(), || format!("forced plan errors {:?}", forced.errors))?;
     let update = object_diff(&forced, &format!("Deployment.apps {ns}/iris-server"))?;
     ensure_eq!(update.action, Action::Update, "forced plan action");
+    // The forced preview names what it overrides, read from managedFields: the same drift.
+    let mut forced_drift: Vec<(String, String, Option<String>, Option<String>)> = update
+        .drift
+        .iter()
+        .map(|d| (d.field.clone(), d.manager.clone(), d.live.clone(), d.git.clone()))
+        .collect();
+    forced_drift.sort();
+    ensure_eq!(forced_drift, drift, "drift of the forced plan");
     ensure_eq!(
         changed_lines(&update.diff),
         vec!["+    team: ml", "+  replicas: 2", "-    team: platform", "-  replicas: 5"],

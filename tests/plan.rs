@@ -304,6 +304,21 @@ async fn drift_by_another_field_manager_is_an_update_that_needs_force() {
     insta::assert_snapshot!("drift_markdown", report.render_markdown());
     insta::assert_json_snapshot!("drift_json", report);
 
+    // The forced plan (what `sync --force-conflicts` previews) still names what it overrides.
+    let forced =
+        plan_env(&cluster, &env, &PlanOptions { force_conflicts: true, ..PlanOptions::default() })
+            .await
+            .unwrap();
+    let object = &forced.objects[0];
+    assert!(!object.needs_force());
+    assert_eq!(object.drift, report.environments[0].objects[0].drift);
+    assert_eq!(PlanReport::new(vec![forced.clone()]).summary.drifted, 0);
+    assert!(
+        PlanReport::new(vec![forced])
+            .render_text(false)
+            .contains("with --force-conflicts, the sync takes them back"),
+    );
+
     // A sync without --force-conflicts writes nothing and says why; with it, git wins.
     let sync = |force_conflicts: bool| coxswain::sync::SyncOptions {
         force_conflicts,

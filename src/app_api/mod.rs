@@ -165,7 +165,7 @@ impl Session {
                 source: o.source.as_ref().map(ToString::to_string),
                 health: o.source.is_some().then(|| health::assess(o.live.as_ref())),
                 diff: o.diff.clone(),
-                drift: if o.needs_force() { o.drift.clone() } else { Vec::new() },
+                drift: o.drift.clone(),
             })
             .collect();
         overview.counts = Counts::of(&plan);

@@ -9,7 +9,7 @@ pub mod render;
 
 use crate::cluster::{Cluster, ClusterError, FieldConflict, Gvk, ObjectKey, ResourceType};
 use crate::diagnostic::Diagnostic;
-use crate::fieldset::{FieldSet, is_subset_object, value_at};
+use crate::fieldset::{FieldSet, is_subset_object, value_at, values_equal};
 use crate::inventory::{self, Inventory};
 use crate::normalize::{mask_secret_pair, normalize};
 use crate::ownership::{
@@ -467,6 +467,11 @@ async fn classify(
     if before == after && !plan.release_legacy {
         return Ok(plan);
     }
+    if plan.drift.is_empty() && options.force_conflicts {
+        // Forced, the server reports no conflicts: what the force takes back is read from the
+        // live object's managedFields, so the preview still names the managers it overrides.
+        plan.drift = drift_in_managed_fields(&desired, &live);
+    }
     mask_secret_pair(Some(&mut before), Some(&mut after));
     plan.action = Action::Update;
     plan.diff = unified_diff(&key, Some(&before), Some(&after));
@@ -500,12 +505,6 @@ fn is_coxswain_manager(manager: &str) -> bool {
 /// fields git declares are matched to the server's field names, so values are exact.
 fn drift_of(desired: &Value, live: &Value, conflicts: &[FieldConflict]) -> Vec<Drift> {
     let declared = FieldSet::from_object(desired);
-    let shown = |value: Option<&Value>| {
-        value.map(|value| match value {
-            Value::String(text) => text.clone(),
-            other => other.to_string(),
-        })
-    };
     conflicts
         .iter()
         .map(|conflict| {
@@ -513,11 +512,53 @@ fn drift_of(desired: &Value, live: &Value, conflicts: &[FieldConflict]) -> Vec<D
             Drift {
                 field: conflict.field.clone(),
                 manager: conflict.manager.clone(),
-                live: path.and_then(|p| shown(value_at(live, p))),
-                git: path.and_then(|p| shown(value_at(desired, p))),
+                live: path.and_then(|p| value_at(live, p)).map(shown),
+                git: path.and_then(|p| value_at(desired, p)).map(shown),
             }
         })
         .collect()
+}
+
+/// The fields `desired` sets whose live value differs and that another, non-Coxswain manager
+/// owns (by `managedFields`): the conflicts a forced apply overrides. Leaves only — a keyed
+/// list element or a map is compared through its fields — so defaults never count.
+fn drift_in_managed_fields(desired: &Value, live: &Value) -> Vec<Drift> {
+    let declared = FieldSet::from_object(desired);
+    let entries = live.pointer("/metadata/managedFields").and_then(Value::as_array);
+    let mut drift = Vec::new();
+    for entry in entries.into_iter().flatten() {
+        let Some(manager) = entry.get("manager").and_then(Value::as_str) else { continue };
+        if is_coxswain_manager(manager) {
+            continue;
+        }
+        let Some(owned) = entry.get("fieldsV1").and_then(|f| FieldSet::from_fields_v1(f).ok())
+        else {
+            continue;
+        };
+        for path in owned.intersection(&declared).iter() {
+            let (Some(want), Some(have)) = (value_at(desired, path), value_at(live, path)) else {
+                continue;
+            };
+            if want.is_object() || values_equal(want, have) {
+                continue;
+            }
+            drift.push(Drift {
+                field: path.to_string(),
+                manager: manager.to_owned(),
+                live: Some(shown(have)),
+                git: Some(shown(want)),
+            });
+        }
+    }
+    drift
+}
+
+/// A value for people: strings as they are, anything else as JSON.
+fn shown(value: &Value) -> String {
+    match value {
+        Value::String(text) => text.clone(),
+        other => other.to_string(),
+    }
 }
 
 fn error_code(error: &ClusterError) -> &'static str {

@@ -116,15 +116,15 @@ impl PlanReport {
                     };
                     let _ = writeln!(out, "{}", paint(line, tint, colour));
                 }
-                if object.needs_force() {
-                    for drift in &object.drift {
-                        let _ = writeln!(
-                            out,
-                            "{}",
-                            paint(&format!("drift: {}", drift_sentence(drift)), "35", colour)
-                        );
-                    }
-                    let _ = writeln!(out, "{}", paint(DRIFT_NOTE, "35", colour));
+                for drift in &object.drift {
+                    let _ = writeln!(
+                        out,
+                        "{}",
+                        paint(&format!("drift: {}", drift_sentence(drift)), "35", colour)
+                    );
+                }
+                if !object.drift.is_empty() {
+                    let _ = writeln!(out, "{}", paint(drift_note(object), "35", colour));
                 }
             }
             for error in &env.errors {
@@ -212,7 +212,7 @@ impl PlanReport {
                 env.objects.iter().filter(|o| o.action != Action::Unchanged && !o.diff.is_empty())
             {
                 let mut drift = String::new();
-                if object.needs_force() {
+                if !object.drift.is_empty() {
                     drift.push_str("\n| Field | Live | Git | Set by |\n|---|---|---|---|\n");
                     for d in &object.drift {
                         let _ = writeln!(
@@ -224,7 +224,7 @@ impl PlanReport {
                             d.manager
                         );
                     }
-                    let _ = writeln!(drift, "\n{DRIFT_NOTE}");
+                    let _ = writeln!(drift, "\n{}", drift_note(object));
                 }
                 let _ = write!(
                     out,
@@ -252,9 +252,16 @@ impl PlanReport {
     }
 }
 
-/// Said under every drifted object.
-const DRIFT_NOTE: &str = "another field manager owns these fields now: a sync takes them back \
-     only with --force-conflicts";
+/// Said under every drifted object: whether the sync needs `--force-conflicts` or has it.
+fn drift_note(object: &super::ObjectPlan) -> &'static str {
+    if object.needs_force() {
+        "another field manager owns these fields now: a sync takes them back only with \
+         --force-conflicts"
+    } else {
+        "another field manager owns these fields now: with --force-conflicts, the sync takes them \
+         back"
+    }
+}
 
 /// `FIELD is LIVE in the cluster (set by MANAGER); git has GIT`.
 fn drift_sentence(drift: &super::Drift) -> String {
