@@ -14,6 +14,7 @@
 use crate::yaml::{self, LineMap};
 use crate::yaml_edit::YamlPath;
 use serde_json::Value;
+use std::collections::HashMap;
 use std::io::Read as _;
 use std::path::{Component, Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -412,41 +413,59 @@ fn images(value: &Value, lines: &LineMap) -> Vec<ImageEntry> {
         .collect()
 }
 
-/// Where a rendered object came from: the document of `kind`/`name` in the overlay's resource
-/// files (names with the overlay's prefixes and suffixes taken off), with its line map; `None`
-/// when no file declares it (a generator's output, say).
-pub fn locate(
-    root: &Path,
-    kustomization: &Kustomization,
-    kind: &str,
-    name: &str,
-) -> Option<(String, u32, Arc<LineMap>)> {
-    let mut names = vec![name.to_owned()];
-    let mut stripped = name.to_owned();
-    for (prefix, suffix) in &kustomization.name_affixes {
-        if let Some(rest) =
-            stripped.strip_prefix(prefix.as_str()).and_then(|r| r.strip_suffix(suffix.as_str()))
-        {
-            stripped = rest.to_owned();
-            names.push(stripped.clone());
-        }
-    }
-    for file in &kustomization.resource_files {
-        let Ok(text) = std::fs::read_to_string(root.join(file)) else { continue };
-        let Ok(documents) = yaml::parse_documents(&text) else { continue };
-        for document in documents {
-            let value = &document.value;
-            let matches = value.get("kind").and_then(Value::as_str) == Some(kind)
-                && value
-                    .pointer("/metadata/name")
-                    .and_then(Value::as_str)
-                    .is_some_and(|n| names.iter().any(|wanted| wanted == n));
-            if matches {
-                return Some((file.clone(), document.line, document.lines));
+/// Where each manifest of an overlay's resource files is declared, by kind and name: each file
+/// is read and parsed once however many objects the overlay renders.
+#[derive(Debug, Default)]
+pub struct Sources {
+    by_object: HashMap<(String, String), (String, u32, Arc<LineMap>)>,
+    name_affixes: Vec<(String, String)>,
+}
+
+impl Sources {
+    /// Indexes the resource files of `kustomization` (the first declaration of an object wins,
+    /// as in file order).
+    pub fn index(root: &Path, kustomization: &Kustomization) -> Self {
+        let mut by_object = HashMap::new();
+        for file in &kustomization.resource_files {
+            let Ok(text) = std::fs::read_to_string(root.join(file)) else { continue };
+            let Ok(documents) = yaml::parse_documents(&text) else { continue };
+            for document in documents {
+                let value = &document.value;
+                let (Some(kind), Some(name)) = (
+                    value.get("kind").and_then(Value::as_str),
+                    value.pointer("/metadata/name").and_then(Value::as_str),
+                ) else {
+                    continue;
+                };
+                by_object
+                    .entry((kind.to_owned(), name.to_owned()))
+                    .or_insert_with(|| (file.clone(), document.line, document.lines.clone()));
             }
         }
+        Self { by_object, name_affixes: kustomization.name_affixes.clone() }
     }
-    None
+
+    /// Where a rendered object came from: the document of `kind`/`name` in the resource files
+    /// (the overlays' name prefixes and suffixes taken off, outermost first), with its line map;
+    /// `None` when no file declares it (a generator's output, say).
+    pub fn locate(&self, kind: &str, name: &str) -> Option<(String, u32, Arc<LineMap>)> {
+        let found = |name: &str| self.by_object.get(&(kind.to_owned(), name.to_owned())).cloned();
+        if let Some(hit) = found(name) {
+            return Some(hit);
+        }
+        let mut stripped = name;
+        for (prefix, suffix) in &self.name_affixes {
+            if let Some(rest) =
+                stripped.strip_prefix(prefix.as_str()).and_then(|r| r.strip_suffix(suffix.as_str()))
+            {
+                stripped = rest;
+                if let Some(hit) = found(stripped) {
+                    return Some(hit);
+                }
+            }
+        }
+        None
+    }
 }
 
 #[cfg(test)]
@@ -533,9 +552,11 @@ mod tests {
         assert_eq!(read.extra_dirs, ["apps/web/base", "components/probes"]);
         assert_eq!(read.resource_files, ["apps/web/base/web.yaml"]);
         assert_eq!(read.patch_files, ["environments/dev/replicas.yaml"]);
-        let (file, line, _) = locate(root.path(), &read, "Deployment", "dev-web-v1").unwrap();
+        let sources = Sources::index(root.path(), &read);
+        let (file, line, _) = sources.locate("Deployment", "dev-web-v1").unwrap();
         assert_eq!((file.as_str(), line), ("apps/web/base/web.yaml", 2));
-        assert!(locate(root.path(), &read, "Deployment", "other").is_none());
+        assert!(sources.locate("Deployment", "other").is_none());
+        assert!(sources.locate("Service", "web").is_none());
     }
 
     #[test]

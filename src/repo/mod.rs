@@ -321,16 +321,15 @@ impl Repo {
         objects: Vec<DesiredObject>,
         diagnostics: Vec<Diagnostic>,
     ) -> (Vec<DesiredObject>, Vec<Diagnostic>) {
+        let sources = kustomize::Sources::index(&self.root, kustomization);
         let mut objects: Vec<DesiredObject> = objects
             .into_iter()
-            .map(|object| {
-                match kustomize::locate(&self.root, kustomization, object.kind(), object.name()) {
-                    Some((file, line, lines)) => object.traced_to(Source { file, line }, lines),
-                    None => object.traced_to(
-                        Source { file: kustomization.file.clone(), line: 0 },
-                        Arc::default(),
-                    ),
-                }
+            .map(|object| match sources.locate(object.kind(), object.name()) {
+                Some((file, line, lines)) => object.traced_to(Source { file, line }, lines),
+                None => object.traced_to(
+                    Source { file: kustomization.file.clone(), line: 0 },
+                    Arc::default(),
+                ),
             })
             .collect();
         // In file order, as a folder of manifests loads (and as a revision stores them).
