@@ -373,6 +373,17 @@ fn a_revision_of_an_overlay_is_verified_against_its_commit_base_included() {
     assert_eq!(deployment["spec"]["revisionHistoryLimit"], 3);
     let images = deployment["spec"]["template"]["spec"]["containers"].to_string();
     assert!(images.contains("ks-guestbook-demo:0.3"), "{images}");
+
+    // `--git` would restore environments/dev/ but not the shared base that changed since:
+    // refused before anything is applied or committed.
+    let head = Repository::open(&work).unwrap().head().unwrap().target().unwrap();
+    let before = cluster.resource_version();
+    assert_eq!(
+        cli(&work, &cluster, &["rollback", "--env", "dev", "--to", "1", "--git", "--yes"]),
+        ExitCode::Error
+    );
+    assert_eq!(Repository::open(&work).unwrap().head().unwrap().target().unwrap(), head);
+    assert_eq!(cluster.resource_version(), before, "nothing was written");
 }
 
 #[test]

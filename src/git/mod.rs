@@ -191,6 +191,24 @@ pub fn commit_env_restore(
     Ok(oid)
 }
 
+/// Which of `dirs` (repo-relative folders) differ between commit `sha` and HEAD: a kustomize
+/// overlay's bases, which restoring the env folder alone does not bring back.
+pub fn dirs_changed_since(
+    root: &Path,
+    sha: &str,
+    dirs: &[String],
+) -> Result<Vec<String>, GitError> {
+    let repo = Repository::discover(root).map_err(|e| git_error(root, &e))?;
+    let err = |e: git2::Error| git_error(root, &e);
+    let prefix = repo_prefix(&repo, root);
+    let then = repo.find_commit(git2::Oid::from_str(sha).map_err(err)?).map_err(err)?;
+    let then = then.tree().map_err(err)?;
+    let now = repo.head().and_then(|h| h.peel_to_tree()).map_err(err)?;
+    let id =
+        |tree: &git2::Tree<'_>, dir: &str| tree.get_path(&prefix.join(dir)).ok().map(|e| e.id());
+    Ok(dirs.iter().filter(|dir| id(&then, dir) != id(&now, dir)).cloned().collect())
+}
+
 /// A copy of `tree` with the entry at `path` (a directory) replaced by tree `replacement`.
 fn replace_subtree(
     repo: &Repository,
