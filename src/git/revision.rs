@@ -1,6 +1,7 @@
 //! An environment as a commit has it, to check a revision against the commit it claims.
 
 use super::{GitError, git_error, repo_prefix};
+use crate::repo::kustomize::is_kustomization_file;
 use crate::repo::{SourceFile, is_yaml_file};
 use git2::{ObjectType, Oid, Repository, Tree};
 use std::path::Path;
@@ -50,7 +51,7 @@ fn collect(
         let path = format!("{relative}/{name}");
         match entry.kind() {
             Some(ObjectType::Tree) => collect(repo, &repo.find_tree(entry.id())?, &path, files)?,
-            Some(ObjectType::Blob) if is_yaml_file(name) => {
+            Some(ObjectType::Blob) if is_yaml_file(name) || is_kustomization_file(name) => {
                 let blob = repo.find_blob(entry.id())?;
                 files.push(SourceFile { path, contents: blob.content().to_vec() });
             }

@@ -423,7 +423,7 @@ impl Repo {
                 self.collect(&path, files, diagnostics, visited);
                 continue;
             }
-            if !is_yaml_file(&file_name) {
+            if !is_yaml_file(&file_name) && !kustomize::is_kustomization_file(&file_name) {
                 continue;
             }
             if self.inside_repo(&full, &path, diagnostics).is_none() {
