@@ -402,3 +402,21 @@ fn a_kustomization_below_the_env_folder_is_named_not_read_as_a_manifest() {
         "{errors:?}"
     );
 }
+
+#[test]
+fn a_protected_overlay_refuses_uncommitted_changes_in_its_base() {
+    if !renderer_present() {
+        return;
+    }
+    let (_dir, work) = git_fixture();
+    let cluster = MemoryCluster::new();
+    let base = work.join("base/guestbook-ui-deployment.yaml");
+    let text = std::fs::read_to_string(&base).unwrap();
+    std::fs::write(&base, text.replace("revisionHistoryLimit: 3", "revisionHistoryLimit: 4"))
+        .unwrap();
+    // prod is protected: the base it reads is part of what it syncs.
+    assert_eq!(cli(&work, &cluster, &["sync", "--env", "prod", "--yes"]), ExitCode::Error);
+    assert!(cluster.objects().is_empty(), "nothing was written");
+    std::fs::write(&base, text).unwrap();
+    assert_eq!(cli(&work, &cluster, &["sync", "--env", "prod", "--yes"]), ExitCode::Ok);
+}

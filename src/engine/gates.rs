@@ -35,7 +35,9 @@ pub fn admit_sync(
     input(env)?;
     policy_gate(env)?;
     let notes = model_gate(root, pipelines, env)?.into_iter().collect();
-    let git = git::inspect(root, &env.name)
+    // An overlay's bases are part of what is synced: uncommitted changes there count too.
+    let also = env.kustomization.as_ref().map(|k| k.extra_dirs.as_slice()).unwrap_or_default();
+    let git = git::inspect_with(root, &env.name, also)
         .map_err(|error| Failure::new(FailureKind::Git, error.to_string()))?;
     if env.config.protected && !dry_run {
         git::check_protected(git.as_ref(), &env.name, &env.config.branch)

@@ -34,7 +34,8 @@ pub enum GitError {
     Git { repo: String, message: String },
     #[error(
         "environment {env} is protected: {reason}. Protected environments sync only from a \
-         committed revision of branch {branch} with a clean environments/{env}/ folder"
+         committed revision of branch {branch} with a clean environments/{env}/ folder (and \
+         clean folders a kustomize overlay reads)"
     )]
     Protected { env: String, branch: String, reason: String },
     #[error("git fetch {remote} in {repo}: {message}")]
@@ -65,6 +66,12 @@ pub fn origin(root: &Path) -> Option<(String, String)> {
 /// Inspects the checkout at `root` for `environments/<env>/`. `Ok(None)` when `root` is not in a
 /// git repository.
 pub fn inspect(root: &Path, env: &str) -> Result<Option<GitInfo>, GitError> {
+    inspect_with(root, env, &[])
+}
+
+/// [`inspect`], counting uncommitted files in `also` (repo-relative folders the env reads
+/// besides its own, a kustomize overlay's bases) as the env's too.
+pub fn inspect_with(root: &Path, env: &str, also: &[String]) -> Result<Option<GitInfo>, GitError> {
     let repo = match Repository::discover(root) {
         Ok(repo) => repo,
         Err(e) if e.code() == git2::ErrorCode::NotFound => return Ok(None),
@@ -88,14 +95,13 @@ pub fn inspect(root: &Path, env: &str) -> Result<Option<GitInfo>, GitError> {
         }
     }
     // Status paths are relative to the work tree, which may sit above the Coxswain repo root.
-    let env_path = repo_prefix(&repo, root).join("environments").join(env);
-    let pathspec = env_path.to_string_lossy().replace('\\', "/");
+    let prefix = repo_prefix(&repo, root);
+    let env_path = prefix.join("environments").join(env);
     let mut options = StatusOptions::new();
-    options
-        .include_untracked(true)
-        .recurse_untracked_dirs(true)
-        .include_ignored(false)
-        .pathspec(&pathspec);
+    options.include_untracked(true).recurse_untracked_dirs(true).include_ignored(false);
+    for path in std::iter::once(env_path).chain(also.iter().map(|dir| prefix.join(dir))) {
+        options.pathspec(path.to_string_lossy().replace('\\', "/"));
+    }
     let statuses = repo.statuses(Some(&mut options)).map_err(|e| git_error(root, &e))?;
     let dirty_files = statuses.iter().filter_map(|s| s.path().ok().map(str::to_owned)).collect();
     Ok(Some(GitInfo { sha, branch, branches_at_head, dirty_files }))
