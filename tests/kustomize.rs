@@ -212,7 +212,9 @@ fn git_fixture() -> (tempfile::TempDir, PathBuf) {
     let mut config = repo.config().unwrap();
     config.set_str("user.name", "Test User").unwrap();
     config.set_str("user.email", "test@example.com").unwrap();
-    support::commit_all_in(&repo, "Guestbook overlays");
+    let head = support::commit_all_in(&repo, "Guestbook overlays");
+    // As a clone of the reviewed remote branch has it: protected prod syncs only pushed commits.
+    repo.reference("refs/remotes/origin/main", head, true, "test: fetched").unwrap();
     (dir, work)
 }
 

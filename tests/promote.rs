@@ -674,3 +674,48 @@ async fn a_repo_below_the_git_root_is_promoted_in_place() {
     let after = user_state(&work);
     assert_eq!((after.head, after.status, after.index), (before.head, before.status, before.index));
 }
+
+/// Replacing an earlier run's promotion branch is a force-with-lease: when the branch moved since
+/// it was checked, the push is refused naming both commits and the remote keeps what it had.
+#[test]
+fn a_promotion_branch_is_replaced_only_if_it_did_not_move() {
+    use coxswain::promote::gitops::{Checkout, UserRepo};
+    let fx = fixture();
+    let branch = "coxswain/promote-lease";
+    let remote_ref = format!("refs/heads/{branch}");
+    let work = Repository::open(&fx.work).unwrap();
+    work.find_remote("origin")
+        .unwrap()
+        .push(&[format!("refs/heads/main:{remote_ref}")], None)
+        .unwrap();
+    let user = UserRepo::open(&fx.work).unwrap();
+    let remote = user.remote("origin").unwrap();
+    let base = user.head().unwrap().oid;
+    assert_eq!(remote_branch(&fx, branch), Some(base));
+    let checkout = Checkout::create(&user, base).unwrap();
+    let ours = checkout.commit(&[], branch, "promotion", &support::signature()).unwrap();
+
+    let stale = ours; // any commit other than the one the remote has
+    let error = checkout
+        .push(&user, &remote, branch, &remote_ref, Some(stale), None)
+        .expect_err("a moved branch must not be replaced");
+    let text = error.to_string();
+    assert!(text.contains("moved") && text.contains(&base.to_string()), "{text}");
+    assert_eq!(remote_branch(&fx, branch), Some(base), "the remote branch changed");
+
+    checkout.push(&user, &remote, branch, &remote_ref, Some(base), None).unwrap();
+    assert_eq!(remote_branch(&fx, branch), Some(ours));
+}
+
+/// A credential in a remote's URL never shows in an error.
+#[test]
+fn a_credential_in_the_remote_url_is_never_printed() {
+    let fx = fixture();
+    let work = Repository::open(&fx.work).unwrap();
+    work.remote_set_url("origin", "https://bob:ghp_s3cret@127.0.0.1:9/acme/gitops.git").unwrap();
+    let output = run(&fx, &ForgeServer::start(Mode::Normal), &["staging"]);
+    let all = format!("{}{}", stdout(&output), stderr(&output));
+    assert!(!output.status.success(), "{all}");
+    assert!(!all.contains("ghp_s3cret") && !all.contains("bob:"), "{all}");
+    assert!(all.contains("https://***@127.0.0.1:9/acme/gitops.git"), "{all}");
+}

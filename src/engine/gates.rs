@@ -40,10 +40,48 @@ pub fn admit_sync(
     let git = git::inspect_with(root, &env.name, also)
         .map_err(|error| Failure::new(FailureKind::Git, error.to_string()))?;
     if env.config.protected && !dry_run {
-        git::check_protected(git.as_ref(), &env.name, &env.config.branch)
-            .map_err(|error| Failure::new(FailureKind::Protected, error.to_string()))?;
+        protected_checkout(root, git.as_ref(), env)?;
     }
     Ok(Admission { git, notes })
+}
+
+/// A protected env syncs only what review saw: a clean, committed checkout of its branch, no
+/// ignored file the loader would read, and a commit that is on `origin/<branch>` (pushed).
+fn protected_checkout(
+    root: &Path,
+    git: Option<&GitInfo>,
+    env: &Environment,
+) -> Result<(), Failure> {
+    let branch = &env.config.branch;
+    let refused = |error: git::GitError| Failure::new(FailureKind::Protected, error.to_string());
+    // kustomize reads any file an overlay names (generator inputs too), not only YAML.
+    let loads = |path: &str| {
+        let visible = path.split('/').all(|part| !part.starts_with('.'));
+        visible && (env.kustomization.is_some() || loaded_from_env_folder(path))
+    };
+    git::check_protected(git, &env.name, branch, loads).map_err(refused)?;
+    let sha = git.and_then(|g| g.sha.as_deref()).unwrap_or_default();
+    let pushed = git::is_pushed(root, sha, branch)
+        .map_err(|error| Failure::new(FailureKind::Git, error.to_string()))?;
+    if pushed {
+        return Ok(());
+    }
+    Err(refused(git::GitError::Protected {
+        env: env.name.clone(),
+        branch: branch.clone(),
+        reason: format!(
+            "commit {} is not on origin/{branch} (not pushed, or not fetched yet: `git fetch \
+             origin`); a local commit cannot reach a protected environment",
+            sha.get(..12).unwrap_or(sha)
+        ),
+    }))
+}
+
+/// Whether the loader reads the file at `path` (relative to the work tree): a YAML file with no
+/// hidden (`.`) folder or name on its way.
+fn loaded_from_env_folder(path: &str) -> bool {
+    path.split('/').all(|part| !part.starts_with('.'))
+        && (crate::repo::is_yaml_file(path) || kustomize::is_kustomization_file(path))
 }
 
 fn input(env: &Environment) -> Result<(), Failure> {
@@ -153,15 +191,15 @@ pub fn admit_restore(
     match &verification {
         Verification::Verified { commit } if env.config.protected => {
             let branch = &env.config.branch;
-            let on_branch = git::is_on_branch(root, commit, branch)
+            let pushed = git::is_pushed(root, commit, branch)
                 .map_err(|error| Failure::new(FailureKind::Git, error.to_string()))?;
-            if !on_branch {
+            if !pushed {
                 return Err(Failure::new(
                     FailureKind::Protected,
                     format!(
                         "environment {} is protected: revision {number} comes from commit {commit}, \
-                         which is not on branch {branch}; protected environments restore only \
-                         reviewed commits",
+                         which is not on origin/{branch}; protected environments restore only \
+                         reviewed (pushed) commits",
                         env.name
                     ),
                 ));

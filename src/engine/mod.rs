@@ -453,7 +453,10 @@ impl Engine {
         context: Option<&str>,
     ) -> Result<PromoteOutcome, EngineError> {
         let token = promote::github_token_from_env();
-        options.token.clone_from(&token);
+        let api = forge.api.as_deref().unwrap_or(promote::forge::DEFAULT_API);
+        options.token = token.clone().and_then(|secret| {
+            promote::forge::git_host(api).map(|host| crate::git::HostToken { secret, host })
+        });
         let forge = promote::github_forge(
             self.root(),
             &options.remote,

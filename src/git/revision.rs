@@ -61,18 +61,16 @@ fn collect(
     Ok(())
 }
 
-/// Whether commit `sha` is on `branch`: reachable from the local branch or from its
-/// remote-tracking `origin/<branch>` — a reviewed, merged commit for protected environments.
-pub fn is_on_branch(root: &Path, sha: &str, branch: &str) -> Result<bool, GitError> {
+/// Whether commit `sha` is on `origin/<branch>`, the remote-tracking branch as last fetched:
+/// pushed, and so through review where the forge protects the branch. A commit only on the local
+/// branch is not.
+pub fn is_pushed(root: &Path, sha: &str, branch: &str) -> Result<bool, GitError> {
     let Ok(repo) = Repository::discover(root) else { return Ok(false) };
     let Ok(oid) = Oid::from_str(sha) else { return Ok(false) };
-    for refname in [format!("refs/heads/{branch}"), format!("refs/remotes/origin/{branch}")] {
-        let Ok(tip) = repo.refname_to_id(&refname) else { continue };
-        if tip == oid || repo.graph_descendant_of(tip, oid).map_err(|e| git_error(root, &e))? {
-            return Ok(true);
-        }
-    }
-    Ok(false)
+    let Ok(tip) = repo.refname_to_id(&format!("refs/remotes/origin/{branch}")) else {
+        return Ok(false);
+    };
+    Ok(tip == oid || repo.graph_descendant_of(tip, oid).map_err(|e| git_error(root, &e))?)
 }
 
 /// Writes the folder `relative` (repo-relative, `/`-separated) of the Coxswain repo at commit

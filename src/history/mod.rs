@@ -194,7 +194,11 @@ pub async fn list_all(
                 Err(reason) => {
                     let number = label_number(&item);
                     tracing::warn!(%object, %reason, "skipping an unreadable revision");
-                    listing.unreadable.push(Unreadable { object, number, reason });
+                    listing.unreadable.push(Unreadable {
+                        object,
+                        number,
+                        reason: reason.to_string(),
+                    });
                 }
             }
         }
@@ -223,38 +227,46 @@ fn label_number(raw: &Value) -> Option<u64> {
 }
 
 /// A data entry of a revision object: decoded bytes for Secrets, text for `ConfigMap`s.
-fn data(raw: &Value, key: &str) -> Result<Vec<u8>, String> {
+fn data(raw: &Value, key: &'static str) -> Result<Vec<u8>, Damage> {
     let value = raw
         .pointer(&format!("/data/{}", key.replace('/', "~1")))
         .and_then(Value::as_str)
-        .ok_or_else(|| format!("no {key}"))?;
+        .ok_or(Damage::Missing { key })?;
     if is_secret(raw) {
         base64::engine::general_purpose::STANDARD
             .decode(value)
-            .map_err(|e| format!("{key} is not base64: {e}"))
+            .map_err(|source| Damage::NotBase64 { key, source })
     } else {
         Ok(value.as_bytes().to_vec())
     }
 }
 
 /// The recorded metadata of a revision object, checked against its label.
-fn read_meta(raw: &Value) -> Result<Revision, String> {
+fn read_meta(raw: &Value) -> Result<Revision, Damage> {
     let meta = data(raw, META_KEY)?;
-    let revision: Revision =
-        serde_json::from_slice(&meta).map_err(|e| format!("{META_KEY}: {e}"))?;
+    let revision: Revision = serde_json::from_slice(&meta).map_err(Damage::Meta)?;
     if revision.number == 0 || revision.number > MAX_REVISION {
-        return Err(format!(
-            "revision number {} is out of range (1 to {MAX_REVISION})",
-            revision.number
-        ));
+        return Err(Damage::OutOfRange { number: revision.number });
     }
     if label_number(raw) != Some(revision.number) {
-        return Err(format!(
-            "its {REVISION_LABEL} label does not match the number it records ({})",
-            revision.number
-        ));
+        return Err(Damage::LabelMismatch { number: revision.number });
     }
     Ok(revision)
+}
+
+/// Why a revision object cannot be read: it is skipped with this reason, never trusted.
+#[derive(Debug, thiserror::Error)]
+enum Damage {
+    #[error("no {key}")]
+    Missing { key: &'static str },
+    #[error("{key} is not base64: {source}")]
+    NotBase64 { key: &'static str, source: base64::DecodeError },
+    #[error("{META_KEY}: {0}")]
+    Meta(serde_json::Error),
+    #[error("revision number {number} is out of range (1 to {MAX_REVISION})")]
+    OutOfRange { number: u64 },
+    #[error("its {REVISION_LABEL} label does not match the number it records ({number})")]
+    LabelMismatch { number: u64 },
 }
 
 /// The manifests stored in a revision object (either storage); inflation is capped at
@@ -263,9 +275,9 @@ pub fn manifests(raw: &Value) -> Result<Vec<StoredObject>, HistoryError> {
     let name = name_of(raw).to_owned();
     let corrupt = |message: String| HistoryError::Corrupt { name: name.clone(), message };
     let compressed = if is_secret(raw) {
-        data(raw, MANIFESTS_KEY).map_err(corrupt)?
+        data(raw, MANIFESTS_KEY).map_err(|d| corrupt(d.to_string()))?
     } else {
-        let encoded = data(raw, LEGACY_MANIFESTS_KEY).map_err(corrupt)?;
+        let encoded = data(raw, LEGACY_MANIFESTS_KEY).map_err(|d| corrupt(d.to_string()))?;
         base64::engine::general_purpose::STANDARD
             .decode(encoded)
             .map_err(|e| corrupt(format!("{LEGACY_MANIFESTS_KEY} is not base64: {e}")))?

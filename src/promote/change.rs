@@ -95,7 +95,7 @@ pub enum ChangeError {
         "{file}: cannot add model.{field} automatically ({reason}); add `{field}: {value}` to the \
          model block by hand, then promote again"
     )]
-    Insert { file: String, field: &'static str, value: String, reason: String },
+    Insert { file: String, field: &'static str, value: String, reason: InsertBlocked },
     #[error("{file}: {object} is not found in the file, though the environment declares it")]
     ObjectNotInFile { file: String, object: String },
     #[error("{file}: cannot read: {reason}")]
@@ -548,13 +548,13 @@ pub fn edit_files(
 /// `model.path` with the same indentation, then checks the result: it must parse to the old
 /// document plus exactly that key. Anything unusual (flow style, a multi-line path) fails the
 /// check and is reported instead of guessed at.
-fn insert_model_field(text: &str, field: &str, value: &str) -> Result<String, String> {
-    let documents = crate::yaml::parse_documents(text).map_err(|e| e.message.clone())?;
+fn insert_model_field(text: &str, field: &str, value: &str) -> Result<String, InsertBlocked> {
+    let documents = crate::yaml::parse_documents(text).map_err(InsertBlocked::Yaml)?;
     let [document] = documents.as_slice() else {
-        return Err("env.yaml must hold one YAML document".into());
+        return Err(InsertBlocked::NotOneDocument);
     };
-    let line = document.lines.exact("/model/path").ok_or("model.path is not in the file")?;
-    let line = usize::try_from(line).map_err(|_| "line out of range")?;
+    let line = document.lines.exact("/model/path").ok_or(InsertBlocked::NoModelPath)?;
+    let line = usize::try_from(line).map_err(|_| InsertBlocked::PastEnd)?;
     let mut offset = 0;
     let mut insert_at = None;
     let mut indent = "";
@@ -565,7 +565,7 @@ fn insert_model_field(text: &str, field: &str, value: &str) -> Result<String, St
         }
         offset += piece.len();
     }
-    let insert_at = insert_at.ok_or("model.path's line is past the end of the file")?;
+    let insert_at = insert_at.ok_or(InsertBlocked::PastEnd)?;
     let newline = if text.contains("\r\n") { "\r\n" } else { "\n" };
     let escaped = value.replace('\\', "\\\\").replace('"', "\\\"");
     let mut new_line = format!("{indent}{field}: \"{escaped}\"{newline}");
@@ -579,13 +579,28 @@ fn insert_model_field(text: &str, field: &str, value: &str) -> Result<String, St
         Some(model) => {
             model.insert(field.to_owned(), Value::String(value.to_owned()));
         }
-        None => return Err("model is not a mapping".into()),
+        None => return Err(InsertBlocked::NotPlainBlock),
     }
-    let reparsed = crate::yaml::parse_documents(&out).map_err(|e| e.message.clone())?;
+    let reparsed = crate::yaml::parse_documents(&out).map_err(InsertBlocked::Yaml)?;
     match reparsed.as_slice() {
         [document] if document.value == expected => Ok(out),
-        _ => Err("the model block is not a plain block mapping".into()),
+        _ => Err(InsertBlocked::NotPlainBlock),
     }
+}
+
+/// Why a model field could not be added to an `env.yaml` without guessing.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum InsertBlocked {
+    #[error("{0}")]
+    Yaml(crate::yaml::YamlError),
+    #[error("env.yaml must hold one YAML document")]
+    NotOneDocument,
+    #[error("model.path is not in the file")]
+    NoModelPath,
+    #[error("model.path's line is past the end of the file")]
+    PastEnd,
+    #[error("the model block is not a plain block mapping")]
+    NotPlainBlock,
 }
 
 /// A unified diff of the edited files, as `git diff` shows it.
