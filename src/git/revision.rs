@@ -94,8 +94,9 @@ pub fn write_dir_at(root: &Path, sha: &str, relative: &str, dest: &Path) -> Resu
     Ok(true)
 }
 
-fn write_tree(repo: &Repository, tree: &Tree<'_>, dest: &Path) -> Result<(), String> {
-    std::fs::create_dir_all(dest).map_err(|e| e.to_string())?;
+fn write_tree(repo: &Repository, tree: &Tree<'_>, dest: &Path) -> std::io::Result<()> {
+    let git = |e: git2::Error| std::io::Error::other(e.message().to_owned());
+    std::fs::create_dir_all(dest)?;
     for entry in tree {
         let Ok(name) = entry.name() else { continue };
         if name == ".." || name == "." || name.contains('/') {
@@ -103,13 +104,12 @@ fn write_tree(repo: &Repository, tree: &Tree<'_>, dest: &Path) -> Result<(), Str
         }
         match entry.kind() {
             Some(ObjectType::Tree) => {
-                let sub = repo.find_tree(entry.id()).map_err(|e| e.message().to_owned())?;
-                write_tree(repo, &sub, &dest.join(name))?;
+                write_tree(repo, &repo.find_tree(entry.id()).map_err(git)?, &dest.join(name))?;
             }
             // 0o120000: a symlink, whose target could point anywhere; not written.
             Some(ObjectType::Blob) if entry.filemode() != 0o120_000 => {
-                let blob = repo.find_blob(entry.id()).map_err(|e| e.message().to_owned())?;
-                std::fs::write(dest.join(name), blob.content()).map_err(|e| e.to_string())?;
+                let blob = repo.find_blob(entry.id()).map_err(git)?;
+                std::fs::write(dest.join(name), blob.content())?;
             }
             _ => {}
         }
