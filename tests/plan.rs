@@ -25,6 +25,18 @@ fn changed_lines(diff: &str) -> Vec<&str> {
         .collect()
 }
 
+/// `dev` with one Deployment `iris-server` (image `ghcr.io/acme/iris:1.0.0`, 2 replicas), as a
+/// sync left it in `cluster`.
+async fn synced_server(cluster: &MemoryCluster) -> coxswain::repo::Environment {
+    let env = env_from(
+        "dev",
+        None,
+        &[("server.yaml", &deployment("iris-server", "ghcr.io/acme/iris:1.0.0", 2, &[]))],
+    );
+    apply_directly(cluster, &env).await;
+    env
+}
+
 fn actions(plan: &coxswain::plan::EnvPlan) -> Vec<(String, &'static str)> {
     plan.objects.iter().map(|o| (o.key.to_string(), o.action.as_str())).collect()
 }
@@ -207,12 +219,7 @@ async fn unknown_kinds_are_errors_at_their_line_before_anything_else() {
 #[tokio::test]
 async fn conflicts_with_another_manager_name_field_and_manager() {
     let cluster = MemoryCluster::new();
-    let env = env_from(
-        "dev",
-        None,
-        &[("server.yaml", &deployment("iris-server", "ghcr.io/acme/iris:1.0.0", 2, &[]))],
-    );
-    apply_directly(&cluster, &env).await;
+    let env = synced_server(&cluster).await;
     // An operator scales the deployment by hand with its own server-side apply.
     let deployments =
         cluster.resolve(&Gvk::from_api_version("apps/v1", "Deployment")).await.unwrap();
@@ -255,12 +262,7 @@ async fn conflicts_with_another_manager_name_field_and_manager() {
 #[tokio::test]
 async fn drift_by_another_field_manager_is_an_update_that_needs_force() {
     let cluster = MemoryCluster::new();
-    let env = env_from(
-        "dev",
-        None,
-        &[("server.yaml", &deployment("iris-server", "ghcr.io/acme/iris:1.0.0", 2, &[]))],
-    );
-    apply_directly(&cluster, &env).await;
+    let env = synced_server(&cluster).await;
     let resource = cluster.resolve(&Gvk::from_api_version("apps/v1", "Deployment")).await.unwrap();
     let key = coxswain::cluster::ObjectKey::new(
         &Gvk::from_api_version("apps/v1", "Deployment"),
