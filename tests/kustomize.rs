@@ -422,3 +422,25 @@ fn a_protected_overlay_refuses_uncommitted_changes_in_its_base() {
     std::fs::write(&base, text).unwrap();
     assert_eq!(cli(&work, &cluster, &["sync", "--env", "prod", "--yes"]), ExitCode::Ok);
 }
+
+#[test]
+fn an_overlay_reading_outside_the_repo_is_refused_without_rendering() {
+    let dir = tempfile::tempdir().unwrap();
+    let repo = dir.path().join("repo");
+    support::copy_dir(&fixture(), &repo);
+    std::fs::create_dir_all(dir.path().join("elsewhere")).unwrap();
+    std::fs::write(
+        repo.join("environments/dev/kustomization.yaml"),
+        "resources:\n  - ../../base\n  - ../../../elsewhere\n",
+    )
+    .unwrap();
+    let env = Repo::open(&repo).unwrap().load_env("dev");
+    let errors: Vec<String> = env.diagnostics.iter().map(ToString::to_string).collect();
+    assert_eq!(
+        errors,
+        ["environments/dev/kustomization.yaml: error[path-escapes-repo]: ../../../elsewhere \
+          resolves outside the repo; what an overlay reads must be in git (remote bases by URL \
+          are fine)"]
+    );
+    assert!(env.objects.is_empty());
+}

@@ -109,6 +109,9 @@ pub struct Kustomization {
     /// `namePrefix`/`nameSuffix` of the overlay and its bases, applied to names when looking
     /// objects up in their files.
     pub name_affixes: Vec<(String, String)>,
+    /// References that resolve outside the repo (`(kustomization file, reference)`): refused,
+    /// as the loader refuses a symlink out of the repo — git would not hold what is deployed.
+    pub outside: Vec<(String, String)>,
 }
 
 /// The kustomization file name of `dir`, if it has one.
@@ -260,10 +263,7 @@ fn join_reader(handle: std::thread::JoinHandle<(Vec<u8>, bool)>) -> (Vec<u8>, bo
 /// `dir/relative`, normalised lexically (`..` removed), repo-relative; `None` when it leaves the
 /// repo or is a remote reference (a URL or `github.com/...`).
 fn join_relative(dir: &str, relative: &str) -> Option<String> {
-    if relative.contains("://")
-        || relative.starts_with("github.com/")
-        || relative.starts_with("git@")
-    {
+    if is_remote(relative) {
         return None;
     }
     let mut parts: Vec<String> =
@@ -279,6 +279,14 @@ fn join_relative(dir: &str, relative: &str) -> Option<String> {
         }
     }
     Some(parts.join("/"))
+}
+
+/// Whether a kustomization reference names a remote (git or HTTP) resource, which kustomize
+/// fetches itself, as Argo CD lets it.
+fn is_remote(reference: &str) -> bool {
+    reference.contains("://")
+        || reference.starts_with("github.com/")
+        || reference.starts_with("git@")
 }
 
 /// Reads the kustomization of the env folder `env_dir` (repo-relative) and what it includes.
@@ -338,7 +346,11 @@ fn walk(
             );
         }
     }
+    let here = format!("{dir}/{name}");
     for patch in patches {
+        if join_relative(dir, &patch).is_none() && !is_remote(&patch) {
+            record_outside(out, &here, &patch);
+        }
         if let Some(path) = join_relative(dir, &patch) {
             if !in_env(&path) {
                 push_dir(out, parent(&path));
@@ -352,7 +364,12 @@ fn walk(
     references.extend(string_list(value, "bases"));
     references.extend(string_list(value, "components"));
     for reference in references {
-        let Some(path) = join_relative(dir, &reference) else { continue };
+        let Some(path) = join_relative(dir, &reference) else {
+            if !is_remote(&reference) {
+                record_outside(out, &here, &reference);
+            }
+            continue;
+        };
         let full = root.join(&path);
         if !full.exists() {
             // Not there (yet: a commit's overlay is written level by level): a folder, unless
@@ -363,6 +380,7 @@ fn walk(
             continue;
         }
         if !full.canonicalize().is_ok_and(|c| root.canonicalize().is_ok_and(|r| c.starts_with(r))) {
+            record_outside(out, &here, &reference);
             continue;
         }
         if full.is_dir() {
@@ -378,6 +396,13 @@ fn walk(
                 out.resource_files.push(path);
             }
         }
+    }
+}
+
+fn record_outside(out: &mut Kustomization, file: &str, reference: &str) {
+    let entry = (file.to_owned(), reference.to_owned());
+    if !out.outside.contains(&entry) {
+        out.outside.push(entry);
     }
 }
 

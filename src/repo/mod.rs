@@ -293,6 +293,26 @@ impl Repo {
     ) -> Environment {
         let kustomization = kustomize::read(&self.root, env_dir, file_name);
         let file = kustomization.file.clone();
+        if !kustomization.outside.is_empty() {
+            let refused = kustomization
+                .outside
+                .iter()
+                .map(|(at, reference)| {
+                    Diagnostic::error(
+                        at,
+                        0,
+                        "path-escapes-repo",
+                        format!(
+                            "{reference} resolves outside the repo; what an overlay reads must \
+                             be in git (remote bases by URL are fine)"
+                        ),
+                    )
+                })
+                .collect();
+            let mut environment = Environment::build(name, config_text, |_| (Vec::new(), refused));
+            environment.kustomization = Some(kustomization);
+            return environment;
+        }
         let rendered = kustomize::render(&self.root.join(env_dir), &file);
         let mut environment = Environment::build(name, config_text, |context| match rendered {
             Ok(text) => {
