@@ -444,3 +444,43 @@ fn an_overlay_reading_outside_the_repo_is_refused_without_rendering() {
     );
     assert!(env.objects.is_empty());
 }
+
+#[test]
+fn the_renderers_warnings_are_reported_against_the_kustomization() {
+    if !renderer_present() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    support::copy_dir(&fixture(), dir.path());
+    // `patchesStrategicMerge` still works, but kustomize 5 warns that it is deprecated.
+    let file = dir.path().join("environments/staging/kustomization.yaml");
+    let text = std::fs::read_to_string(&file).unwrap();
+    std::fs::write(
+        &file,
+        text.replace(
+            "patches:\n  - path: replicas.yaml\n  - path: metrics-image.yaml\n",
+            "patchesStrategicMerge:\n  - replicas.yaml\n  - metrics-image.yaml\n",
+        ),
+    )
+    .unwrap();
+    let env = Repo::open(dir.path()).unwrap().load_env("staging");
+    assert!(!env.has_errors(), "{:?}", env.diagnostics);
+    let deployment = env.objects.iter().find(|o| o.kind() == "Deployment").unwrap();
+    assert_eq!(deployment.value["spec"]["replicas"], 2, "the patch still applies");
+    let warnings: Vec<String> = env.diagnostics.iter().map(ToString::to_string).collect();
+    // kubectl's embedded kustomize 4 does not warn; kustomize 5 does.
+    for warning in &warnings {
+        assert!(
+            warning.starts_with(
+                "environments/staging/kustomization.yaml: warning[kustomize-warning]: "
+            ),
+            "{warnings:?}"
+        );
+    }
+    let version = Command::new("kubectl").args(["version", "--client"]).output();
+    let says_v5 =
+        version.is_ok_and(|o| String::from_utf8_lossy(&o.stdout).contains("Kustomize Version: v5"));
+    if says_v5 {
+        assert!(warnings.iter().any(|w| w.contains("patchesStrategicMerge")), "{warnings:?}");
+    }
+}

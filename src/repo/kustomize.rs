@@ -160,9 +160,16 @@ fn is_executable(path: &Path) -> bool {
     path.is_file()
 }
 
+/// An overlay's rendered YAML and what the renderer warned about (deprecated fields, say).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Rendered {
+    pub yaml: String,
+    pub warnings: Vec<String>,
+}
+
 /// Renders the overlay in `dir` (absolute); `file` is its kustomization's repo-relative path,
-/// for messages. Returns the rendered multi-document YAML.
-pub fn render(dir: &Path, file: &str) -> Result<String, KustomizeError> {
+/// for messages. Returns the rendered multi-document YAML and the renderer's warnings.
+pub fn render(dir: &Path, file: &str) -> Result<Rendered, KustomizeError> {
     let Some((program, args)) = renderer() else {
         return Err(KustomizeError::NoRenderer { file: file.to_owned() });
     };
@@ -178,7 +185,7 @@ fn run_bounded(
     file: &str,
     timeout: Duration,
     limit: usize,
-) -> Result<String, KustomizeError> {
+) -> Result<Rendered, KustomizeError> {
     let shown_dir = file.rsplit_once('/').map_or(".", |(dir, _)| dir);
     let command = format!(
         "{} {} {shown_dir}",
@@ -234,7 +241,15 @@ fn run_bounded(
         let message = if message.is_empty() { format!("exit status {status}") } else { message };
         return Err(KustomizeError::Failed { file: file.to_owned(), command, message });
     }
-    String::from_utf8(out).map_err(|_| KustomizeError::NotUtf8 { file: file.to_owned(), command })
+    let yaml = String::from_utf8(out)
+        .map_err(|_| KustomizeError::NotUtf8 { file: file.to_owned(), command })?;
+    let warnings = String::from_utf8_lossy(&err)
+        .lines()
+        .map(|line| line.trim().trim_start_matches('#').trim())
+        .filter(|line| !line.is_empty())
+        .map(str::to_owned)
+        .collect();
+    Ok(Rendered { yaml, warnings })
 }
 
 /// Reads at most `limit` bytes on a thread; the flag says more was there.

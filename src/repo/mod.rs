@@ -315,11 +315,17 @@ impl Repo {
         }
         let rendered = kustomize::render(&self.root.join(env_dir), &file);
         let mut environment = Environment::build(name, config_text, |context| match rendered {
-            Ok(text) => {
-                let (objects, diagnostics) = loader::load_objects(
+            Ok(rendered) => {
+                let (objects, mut diagnostics) = loader::load_objects(
                     context,
-                    &[SourceFile { path: file.clone(), contents: text.into_bytes() }],
+                    &[SourceFile { path: file.clone(), contents: rendered.yaml.into_bytes() }],
                     budget,
+                );
+                diagnostics.extend(
+                    rendered
+                        .warnings
+                        .iter()
+                        .map(|w| Diagnostic::warning(&file, 0, "kustomize-warning", w.clone())),
                 );
                 self.trace_rendered(&kustomization, objects, diagnostics)
             }
