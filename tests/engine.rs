@@ -561,6 +561,49 @@ fn an_oom_killed_container_fails_the_sync_at_once() {
     assert!(error.contains("| allocating 4Gi tensor arena"), "{error}");
 }
 
+/// Issue #14: `kubectl set image` on a Deployment git owns is a change for `plan
+/// --detailed-exitcode` (exit 2, not an error), the sync refuses before writing, and
+/// `--force-conflicts` takes it back.
+#[test]
+fn drift_by_another_manager_is_a_change_and_sync_needs_force_conflicts() {
+    let repo = example_git_repo();
+    let cluster = synced_dev(repo.path());
+    let key = ObjectKey::new(
+        &Gvk::from_api_version("apps/v1", "Deployment"),
+        Some("iris-dev"),
+        "iris-server",
+    );
+    let mut live = cluster.object(&key).expect("deployment");
+    let git_image = live["spec"]["template"]["spec"]["containers"][0]["image"].clone();
+    live["spec"]["template"]["spec"]["containers"][0]["image"] =
+        "ghcr.io/acme-ml/iris-server:hotfix".into();
+    let resource = runtime()
+        .block_on(cluster.resolve(&Gvk::from_api_version("apps/v1", "Deployment")))
+        .expect("kind");
+    cluster.update_as("kubectl-set", &resource, &live).expect("kubectl set image");
+    let image = |cluster: &MemoryCluster| {
+        cluster.object(&key).expect("deployment")["spec"]["template"]["spec"]["containers"][0]["image"]
+            .clone()
+    };
+
+    assert_eq!(
+        cli(repo.path(), &cluster, &["plan", "--env", "dev", "--detailed-exitcode"]),
+        ExitCode::Changes
+    );
+    assert_eq!(cli(repo.path(), &cluster, &["plan", "--env", "dev"]), ExitCode::Ok);
+    assert_ne!(cli(repo.path(), &cluster, &["sync", "--env", "dev", "--yes"]), ExitCode::Ok);
+    assert_eq!(image(&cluster), "ghcr.io/acme-ml/iris-server:hotfix");
+    assert_eq!(
+        cli(repo.path(), &cluster, &["sync", "--env", "dev", "--yes", "--force-conflicts"]),
+        ExitCode::Ok
+    );
+    assert_eq!(image(&cluster), git_image);
+    assert_eq!(
+        cli(repo.path(), &cluster, &["plan", "--env", "dev", "--detailed-exitcode"]),
+        ExitCode::Ok
+    );
+}
+
 /// Marks HEAD as fetched from `origin/main`, as a clone of a reviewed remote branch has it.
 fn mark_pushed(root: &Path) {
     let repo = git2::Repository::open(root).expect("open");

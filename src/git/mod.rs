@@ -8,7 +8,7 @@ mod revision;
 
 pub use credentials::{HostToken, remote_callbacks};
 pub use remote::{REMOTE_COMMITS_SHOWN, RemoteCommit, RemoteStatus, remote_status};
-pub use revision::{EnvFiles, env_files_at, is_pushed};
+pub use revision::{EnvFiles, env_files_at, is_pushed, write_dir_at};
 
 use git2::{Repository, StatusOptions};
 use serde::Serialize;
@@ -42,7 +42,7 @@ pub enum GitError {
     #[error(
         "environment {env} is protected: {reason}. Protected environments sync only from a \
          committed revision of branch {branch}, pushed to origin/{branch}, with a clean \
-         environments/{env}/ folder"
+         environments/{env}/ folder (and clean folders a kustomize overlay reads)"
     )]
     Protected { env: String, branch: String, reason: String },
     #[error("git fetch {remote} in {repo}: {message}")]
@@ -95,6 +95,12 @@ pub fn origin(root: &Path) -> Option<(String, String)> {
 /// Inspects the checkout at `root` for `environments/<env>/`. `Ok(None)` when `root` is not in a
 /// git repository.
 pub fn inspect(root: &Path, env: &str) -> Result<Option<GitInfo>, GitError> {
+    inspect_with(root, env, &[])
+}
+
+/// [`inspect`], counting uncommitted files in `also` (repo-relative folders the env reads
+/// besides its own, a kustomize overlay's bases) as the env's too.
+pub fn inspect_with(root: &Path, env: &str, also: &[String]) -> Result<Option<GitInfo>, GitError> {
     let repo = match Repository::discover(root) {
         Ok(repo) => repo,
         Err(e) if e.code() == git2::ErrorCode::NotFound => return Ok(None),
@@ -118,15 +124,17 @@ pub fn inspect(root: &Path, env: &str) -> Result<Option<GitInfo>, GitError> {
         }
     }
     // Status paths are relative to the work tree, which may sit above the Coxswain repo root.
-    let env_path = repo_prefix(&repo, root).join("environments").join(env);
-    let pathspec = env_path.to_string_lossy().replace('\\', "/");
+    let prefix = repo_prefix(&repo, root);
+    let env_path = prefix.join("environments").join(env);
     let mut options = StatusOptions::new();
     options
         .include_untracked(true)
         .recurse_untracked_dirs(true)
         .include_ignored(true)
-        .recurse_ignored_dirs(true)
-        .pathspec(&pathspec);
+        .recurse_ignored_dirs(true);
+    for path in std::iter::once(env_path).chain(also.iter().map(|dir| prefix.join(dir))) {
+        options.pathspec(path.to_string_lossy().replace('\\', "/"));
+    }
     let statuses = repo.statuses(Some(&mut options)).map_err(|e| git_error(root, &e))?;
     let (mut dirty_files, mut ignored_files) = (Vec::new(), Vec::new());
     for entry in statuses.iter() {
@@ -244,6 +252,24 @@ pub fn commit_env_restore(
         }
     };
     Ok(oid)
+}
+
+/// Which of `dirs` (repo-relative folders) differ between commit `sha` and HEAD: a kustomize
+/// overlay's bases, which restoring the env folder alone does not bring back.
+pub fn dirs_changed_since(
+    root: &Path,
+    sha: &str,
+    dirs: &[String],
+) -> Result<Vec<String>, GitError> {
+    let repo = Repository::discover(root).map_err(|e| git_error(root, &e))?;
+    let err = |e: git2::Error| git_error(root, &e);
+    let prefix = repo_prefix(&repo, root);
+    let then = repo.find_commit(git2::Oid::from_str(sha).map_err(err)?).map_err(err)?;
+    let then = then.tree().map_err(err)?;
+    let now = repo.head().and_then(|h| h.peel_to_tree()).map_err(err)?;
+    let id =
+        |tree: &git2::Tree<'_>, dir: &str| tree.get_path(&prefix.join(dir)).ok().map(|e| e.id());
+    Ok(dirs.iter().filter(|dir| id(&then, dir) != id(&now, dir)).cloned().collect())
 }
 
 /// A copy of `tree` with the entry at `path` (a directory) replaced by tree `replacement`.
