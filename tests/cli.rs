@@ -148,3 +148,53 @@ fn timeouts_are_go_durations() {
     assert_eq!(code, 2, "{stderr}");
     assert!(stderr.contains("invalid duration \"1m30\""), "{stderr}");
 }
+
+#[test]
+fn colour_follows_color_and_no_color() {
+    let memory = [("COXSWAIN_CLUSTER", "memory")];
+    let (code, stdout, stderr) = coxswain(&["plan", "--env", "dev", "--color", "always"], &memory);
+    assert_eq!(code, 0, "{stdout}{stderr}");
+    assert!(stdout.contains("\u{1b}["), "--color always paints even into a pipe: {stdout}");
+    for args in [
+        vec!["plan", "--env", "dev"],
+        vec!["plan", "--env", "dev", "--color", "never"],
+        vec!["--color", "auto", "plan", "--env", "dev"],
+    ] {
+        let (_, stdout, _) = coxswain(&args, &[memory[0], ("NO_COLOR", "1")]);
+        assert!(!stdout.contains('\u{1b}'), "{args:?}: {stdout}");
+    }
+}
+
+#[test]
+fn completions_and_man_page_need_no_repo() {
+    let empty = tempfile::tempdir().unwrap();
+    let repo = empty.path().to_str().unwrap();
+    for (shell, marker) in [
+        ("bash", "_coxswain()"),
+        ("zsh", "#compdef coxswain"),
+        ("fish", "complete -c coxswain"),
+        ("powershell", "Register-ArgumentCompleter"),
+    ] {
+        let (code, stdout, stderr) = coxswain(&["completions", shell, "--repo", repo], &[]);
+        assert_eq!(code, 0, "{shell}: {stderr}");
+        assert!(stdout.contains(marker), "{shell}: {stdout}");
+        assert!(stdout.contains("rollback") && stdout.contains("kubeconfig"), "{shell}");
+    }
+    let (code, stdout, stderr) = coxswain(&["man", "--repo", repo], &[]);
+    assert_eq!(code, 0, "{stderr}");
+    assert!(stdout.starts_with(".ie") || stdout.contains(".TH coxswain"), "{stdout}");
+    assert!(stdout.contains("sync"), "{stdout}");
+}
+
+#[test]
+fn version_names_the_commit() {
+    let (code, stdout, _) = coxswain(&["--version"], &[]);
+    assert_eq!(code, 0);
+    let expected = format!("coxswain {} (git ", env!("CARGO_PKG_VERSION"));
+    assert!(stdout.starts_with(&expected), "{stdout}");
+    let sha = stdout.trim().trim_start_matches(&expected).trim_end_matches(')');
+    assert!(
+        sha == "unknown" || (sha.len() == 12 && sha.chars().all(|c| c.is_ascii_hexdigit())),
+        "{stdout}"
+    );
+}

@@ -11,7 +11,7 @@ use std::time::Duration;
 #[derive(Parser)]
 #[command(
     name = "coxswain",
-    version,
+    version = concat!(env!("CARGO_PKG_VERSION"), " (git ", env!("COXSWAIN_GIT_SHA"), ")"),
     about = "GitOps for machine-learning deployments on Kubernetes"
 )]
 pub(super) struct Cli {
@@ -22,6 +22,9 @@ pub(super) struct Cli {
     /// neither, its service account).
     #[arg(long, global = true, value_name = "PATH")]
     pub(super) kubeconfig: Option<PathBuf>,
+    /// Colour in text output: auto (a terminal, unless NO_COLOR is set), always or never.
+    #[arg(long, global = true, value_enum, default_value_t = ColorChoice::Auto, value_name = "WHEN")]
+    pub(super) color: ColorChoice,
     /// Log verbosity: -v info, -vv debug (Coxswain only), -vvv debug of everything (or RUST_LOG).
     #[arg(short, long, global = true, action = clap::ArgAction::Count)]
     pub(super) verbose: u8,
@@ -32,6 +35,27 @@ pub(super) struct Cli {
     pub(super) sync_args: SyncArgs,
     #[command(subcommand)]
     pub(super) command: Option<Command>,
+}
+
+/// When text output is coloured (`--color`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
+pub(super) enum ColorChoice {
+    #[default]
+    Auto,
+    Always,
+    Never,
+}
+
+impl ColorChoice {
+    /// `always` and `never` decide; `auto` colours a terminal unless `NO_COLOR` is set to
+    /// anything non-empty (no-color.org).
+    pub(super) fn colours(self, no_color: Option<&std::ffi::OsStr>, terminal: bool) -> bool {
+        match self {
+            Self::Always => true,
+            Self::Never => false,
+            Self::Auto => terminal && no_color.is_none_or(std::ffi::OsStr::is_empty),
+        }
+    }
 }
 
 impl Cli {
@@ -148,6 +172,13 @@ pub(super) enum Command {
         #[arg(long)]
         allow_unverified: bool,
     },
+    /// Print a shell completion script: e.g. `coxswain completions bash > /etc/bash_completion.d/coxswain`.
+    Completions {
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
+    /// Print the manual page (roff): `coxswain man | man -l -`.
+    Man,
     /// Promote what a pipeline stage moves (image tags, the model) into ENV: edit the values in a
     /// private checkout, run the gates, commit on a branch, push, and open a pull request.
     Promote {

@@ -55,7 +55,12 @@ where
     let matches = Cli::command().get_matches_from(args);
     let cli = Cli::from_arg_matches(&matches).unwrap_or_else(|error| error.exit());
     let misplaced = Cli::misplaced_options(&matches);
-    init_tracing(cli.verbose);
+    let ansi = cli.color.colours(
+        std::env::var_os("NO_COLOR").as_deref(),
+        std::io::IsTerminal::is_terminal(&std::io::stderr()),
+    );
+    init_tracing(cli.verbose, ansi);
+    render::set_colour(cli.color);
     if let (false, Some(command)) = (misplaced.is_empty(), matches.subcommand_name()) {
         if misplaced.iter().any(|option| option == "--sync") {
             eprintln!(
@@ -103,12 +108,23 @@ pub fn is_headless_invocation(args: &[String]) -> bool {
                     | "rollback"
                     | "validate"
                     | "promote"
+                    | "completions"
+                    | "man"
                     | "help"
             )
         })
 }
 
 async fn run(cli: Cli, connector: Connector) -> Result<ExitCode, EngineError> {
+    match &cli.command {
+        Some(Command::Completions { shell }) => {
+            let mut command = Cli::command();
+            clap_complete::generate(*shell, &mut command, "coxswain", &mut std::io::stdout());
+            return Ok(ExitCode::Ok);
+        }
+        Some(Command::Man) => return Ok(render::man_page(Cli::command())),
+        _ => {}
+    }
     #[cfg(feature = "model-validation")]
     if let Some(Command::Validate { model: Some(model), spec: Some(spec), sha256, output, .. }) =
         &cli.command
@@ -140,6 +156,8 @@ async fn run(cli: Cli, connector: Connector) -> Result<ExitCode, EngineError> {
             })
         }
         Some(Command::Sync(args)) => sync_command(&engine, args).await,
+        // Answered above, before a repo is needed.
+        Some(Command::Completions { .. } | Command::Man) => Ok(ExitCode::Ok),
         Some(Command::History { env, context, output }) => {
             let (revisions, unreadable) = engine.history_listing(&env, context.as_deref()).await?;
             render::history(&env, &revisions, &unreadable, output);
@@ -318,12 +336,15 @@ async fn next_signal() -> bool {
 
 /// `RUST_LOG` when set; else warnings, and with `-v`/`-vv`/`-vvv` more of Coxswain's own crates
 /// only (`-vvv` adds the HTTP and TLS libraries' debug output, which floods at `-vv`).
-fn init_tracing(verbose: u8) {
+fn init_tracing(verbose: u8, ansi: bool) {
     let default = tracing_filter(verbose);
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(&default));
-    let _ =
-        tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).try_init();
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(ansi)
+        .try_init();
 }
 
 /// The log filter for `-v` repeated `verbose` times (see [`init_tracing`]).
@@ -343,6 +364,18 @@ fn tracing_filter(verbose: u8) -> String {
 #[cfg(test)]
 mod tests {
     use super::tracing_filter;
+
+    #[test]
+    fn no_color_turns_auto_colour_off_and_flags_decide() {
+        use super::args::ColorChoice;
+        use std::ffi::OsStr;
+        assert!(ColorChoice::Auto.colours(None, true));
+        assert!(ColorChoice::Auto.colours(Some(OsStr::new("")), true));
+        assert!(!ColorChoice::Auto.colours(Some(OsStr::new("1")), true));
+        assert!(!ColorChoice::Auto.colours(None, false));
+        assert!(ColorChoice::Always.colours(Some(OsStr::new("1")), false));
+        assert!(!ColorChoice::Never.colours(None, true));
+    }
 
     #[test]
     fn verbosity_raises_only_our_crates_until_the_third_v() {

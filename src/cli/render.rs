@@ -1,6 +1,7 @@
 //! What the CLI prints, and the exit codes its outcomes mean. No behaviour: every decision was
 //! made by the engine.
 
+use super::args::ColorChoice;
 use crate::check::CheckReport;
 use crate::engine::{EngineError, RollbackOutcome, SyncOutcome, Verification, failure_exit_code};
 use crate::exit::ExitCode;
@@ -24,8 +25,16 @@ fn to_json<T: serde::Serialize>(value: &T) -> String {
     serde_json::to_string_pretty(value).unwrap_or_else(|e| format!("{{\"error\": \"{e}\"}}"))
 }
 
+static COLOUR: std::sync::OnceLock<ColorChoice> = std::sync::OnceLock::new();
+
+/// Sets `--color` for this process's rendering (first call wins).
+pub(super) fn set_colour(choice: ColorChoice) {
+    let _ = COLOUR.set(choice);
+}
+
 fn colour() -> bool {
-    std::io::stdout().is_terminal()
+    let choice = COLOUR.get().copied().unwrap_or_default();
+    choice.colours(std::env::var_os("NO_COLOR").as_deref(), std::io::stdout().is_terminal())
 }
 
 pub(super) fn check(report: &CheckReport, output: Format) {
@@ -337,4 +346,19 @@ pub(super) fn standalone_validation(
         }
     }
     Ok(if report.passed() { ExitCode::Ok } else { ExitCode::GateFailed })
+}
+
+/// The manual page of `command`, in roff, on stdout.
+pub(super) fn man_page(command: clap::Command) -> ExitCode {
+    let mut page = Vec::new();
+    match clap_mangen::Man::new(command).render(&mut page) {
+        Ok(()) => {
+            print!("{}", String::from_utf8_lossy(&page));
+            ExitCode::Ok
+        }
+        Err(error) => {
+            eprintln!("error: cannot render the manual page: {error}");
+            ExitCode::Error
+        }
+    }
 }
