@@ -5,6 +5,7 @@
 //! desired state ([`repo`]), checking it ([`policy`]), talking to a cluster ([`cluster`]),
 //! diffing ([`plan`]), applying ([`sync`]), health ([`health`]) and history ([`history`]).
 
+pub mod annotations;
 pub mod app_api;
 pub mod check;
 pub mod cli;

@@ -165,3 +165,23 @@ fn markdown_report_lists_findings_per_env() {
     assert_eq!(code, 3);
     assert_eq!(stdout, report.render_markdown());
 }
+
+#[test]
+fn github_output_annotates_findings_and_writes_the_job_summary() {
+    let fixture = fixture_root().join("policy-prod-replicas");
+    let report = check(&fixture);
+    insta::assert_snapshot!("github-policy-prod-replicas", coxswain::annotations::check(&report));
+    let summary_dir = tempfile::tempdir().unwrap();
+    let summary = summary_dir.path().join("summary.md");
+    let output = Command::new(env!("CARGO_BIN_EXE_coxswain"))
+        .args(["check", "-o", "github", "--repo", fixture.to_str().unwrap()])
+        .env("GITHUB_STEP_SUMMARY", &summary)
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(3));
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(stdout.starts_with(&coxswain::annotations::check(&report)), "{stdout}");
+    assert!(stdout.contains(&report.render_text()), "{stdout}");
+    let written = std::fs::read_to_string(&summary).unwrap();
+    assert_eq!(written.trim_end(), report.render_markdown().trim_end());
+}

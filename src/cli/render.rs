@@ -19,6 +19,17 @@ pub(super) enum Format {
     Text,
     Json,
     Markdown,
+    /// GitHub Actions: annotations at each finding's file and line, the text report, and the
+    /// Markdown report appended to the job summary (`$GITHUB_STEP_SUMMARY`).
+    Github,
+}
+
+/// `-o github`: annotations and the text on stdout, the Markdown in the job summary.
+fn github(annotations: &str, text: &str, markdown: &str) {
+    print!("{annotations}{text}");
+    if let Err(error) = crate::annotations::append_step_summary(markdown) {
+        eprintln!("warning: cannot append to the job summary ($GITHUB_STEP_SUMMARY): {error}");
+    }
 }
 
 fn to_json<T: serde::Serialize>(value: &T) -> String {
@@ -42,6 +53,11 @@ pub(super) fn check(report: &CheckReport, output: Format) {
         Format::Json => println!("{}", to_json(report)),
         Format::Text => print!("{}", report.render_text()),
         Format::Markdown => print!("{}", report.render_markdown()),
+        Format::Github => github(
+            &crate::annotations::check(report),
+            &report.render_text(),
+            &report.render_markdown(),
+        ),
     }
 }
 
@@ -50,6 +66,11 @@ pub(super) fn plan(report: &PlanReport, output: Format) {
         Format::Text => print!("{}", report.render_text(colour())),
         Format::Markdown => print!("{}", report.render_markdown()),
         Format::Json => println!("{}", to_json(report)),
+        Format::Github => github(
+            &crate::annotations::plan(report),
+            &report.render_text(false),
+            &report.render_markdown(),
+        ),
     }
 }
 
@@ -142,7 +163,10 @@ pub(super) fn sync(
     match output {
         Format::Json => println!("{}", sync_json(&reports)),
         Format::Markdown => print!("{}", report::markdown(&reports)),
-        Format::Text => {
+        Format::Text | Format::Github => {
+            if output == Format::Github {
+                github(&crate::annotations::sync(&reports), "", &report::markdown(&reports));
+            }
             for r in &reports {
                 let detail = r.error.as_ref().map(|e| format!(": {e}")).unwrap_or_default();
                 println!("{}: {}{detail}", r.env, report::status_text(r.status));
@@ -188,7 +212,10 @@ pub(super) fn history(
         Format::Markdown => {
             print!("{}", crate::history::render_markdown(env, revisions, unreadable));
         }
-        Format::Text => {
+        Format::Text | Format::Github => {
+            if output == Format::Github {
+                github("", "", &crate::history::render_markdown(env, revisions, unreadable));
+            }
             if revisions.is_empty() {
                 println!("{env}: no revisions yet");
             }
@@ -253,6 +280,7 @@ pub(super) fn promotion(outcome: &PromoteOutcome, command: &str, output: Format)
         Format::Text => print!("{}", outcome.render_text()),
         Format::Markdown => print!("{}", outcome.render_markdown(command)),
         Format::Json => println!("{}", to_json(outcome)),
+        Format::Github => github("", &outcome.render_text(), &outcome.render_markdown(command)),
     }
 }
 
@@ -292,7 +320,29 @@ pub(super) fn validations(results: &[crate::engine::ModelValidation], output: Fo
                 println!("#### Model validation: {}\n\n{}", v.label, report.render_markdown());
             }
         }
-        Format::Text => {
+        Format::Text | Format::Github => {
+            if output == Format::Github {
+                for (v, report) in &passed {
+                    let markdown = format!(
+                        "#### Model validation: {}\n\n{}",
+                        v.label,
+                        report.render_markdown()
+                    );
+                    let failed = (!report.passed()).then(|| {
+                        let title = format!("coxswain validate {}", v.label);
+                        let message = "the model failed its validation spec (see the job summary)";
+                        let annotation = crate::annotations::annotation(
+                            crate::annotations::Level::Error,
+                            None,
+                            None,
+                            &title,
+                            message,
+                        );
+                        format!("{annotation}\n")
+                    });
+                    github(&failed.unwrap_or_default(), "", &markdown);
+                }
+            }
             for (v, report) in &passed {
                 let against = v
                     .baseline_env
@@ -340,7 +390,12 @@ pub(super) fn standalone_validation(
         Format::Markdown => {
             println!("#### Model validation: {model}\n\n{}", report.render_markdown());
         }
-        Format::Text => {
+        Format::Text | Format::Github => {
+            if output == Format::Github {
+                let markdown =
+                    format!("#### Model validation: {model}\n\n{}", report.render_markdown());
+                github("", "", &markdown);
+            }
             let verdict = if report.passed() { "passed" } else { "FAILED" };
             println!("{model}: {verdict}\n{}", report.render_text());
         }
