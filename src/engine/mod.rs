@@ -11,6 +11,7 @@ mod connections;
 mod error;
 pub mod gates;
 mod rollback;
+mod rollout;
 #[cfg(feature = "model-validation")]
 mod validate;
 
@@ -18,6 +19,7 @@ pub use connections::{Connector, default_connector};
 pub use error::{EngineError, failure_code, failure_exit_code};
 pub use gates::{Admission, Verification};
 pub use rollback::{RollbackOutcome, RollbackRequest};
+pub use rollout::{Followed, RolloutRequest, recorded_state};
 #[cfg(feature = "model-validation")]
 pub use validate::{ModelValidation, ValidateRequest};
 
@@ -238,7 +240,8 @@ impl Engine {
         options: &PlanOptions,
     ) -> Result<EnvPlan, EngineError> {
         let cluster = self.cluster(env, context).await?;
-        plan_env(cluster.as_ref(), env, options)
+        let env = self.rollout_view(env, cluster.as_ref()).await?;
+        plan_env(cluster.as_ref(), &env, options)
             .await
             .map_err(|e| EngineError::cluster(&env.name, e))
     }
@@ -339,7 +342,15 @@ impl Engine {
         };
         let confirming =
             Confirming { inner: progress, fingerprint: request.fingerprint.as_deref() };
-        let mut report = sync::sync_env(cluster.clone(), &env, &options, &confirming).await;
+        let view = match self.rollout_view(&env, cluster.as_ref()).await {
+            Ok(view) => view,
+            Err(error) => {
+                let report = SyncReport::new_for(&env, SyncStatus::Failed)
+                    .ended(SyncStatus::Failed, Failure::new(FailureKind::Cluster, error.to_string()));
+                return Ok(SyncOutcome::Finished { report: Box::new(report), notes });
+            }
+        };
+        let mut report = sync::sync_env(cluster.clone(), &view, &options, &confirming).await;
         if request.dry_run && report.failure_kind() == Some(FailureKind::Unreachable) {
             let reason = report.error.map(|f| f.message).unwrap_or_default();
             return Ok(offline(reason, notes));
@@ -350,6 +361,26 @@ impl Engine {
             && !request.cancel.is_cancelled()
         {
             report = self.roll_back_after_failure(&env, cluster, &options, progress, report).await;
+        }
+        if !request.dry_run
+            && matches!(report.status, SyncStatus::Synced | SyncStatus::NoChanges)
+            && !env.config.rollouts.is_empty()
+        {
+            let rollout_request = RolloutRequest {
+                context: request.context.clone(),
+                cancel: request.cancel.clone(),
+                ..RolloutRequest::default()
+            };
+            match self.advance_rollouts(&env.name, &rollout_request).await {
+                Ok(statuses) => notes.extend(statuses.iter().map(|s| {
+                    format!("rollout {} ({}): {}", s.workload, s.strategy, s.message)
+                })),
+                Err(error) => {
+                    let message = format!("the sync applied, but its rollouts did not go on: {error}");
+                    report.status = SyncStatus::Failed;
+                    report.error = Some(Failure::new(FailureKind::Apply, message));
+                }
+            }
         }
         Ok(SyncOutcome::Finished { report: Box::new(report), notes })
     }

@@ -4,7 +4,9 @@
 use crate::diagnostic::Diagnostic;
 use crate::yaml::{self, Document, LineMap};
 use serde::de::DeserializeOwned;
+use crate::rollout::Strategy;
 use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::sync::Arc;
 
@@ -45,6 +47,9 @@ pub struct EnvConfig {
     pub model: Option<ModelRef>,
     #[serde(default)]
     pub policy: PolicySettings,
+    /// Progressive delivery per Deployment (see [`crate::rollout::spec`]).
+    #[serde(default)]
+    pub rollouts: BTreeMap<String, Strategy>,
 }
 
 impl Default for EnvConfig {
@@ -61,6 +66,7 @@ impl Default for EnvConfig {
             wait_for_addresses: false,
             model: None,
             policy: PolicySettings::default(),
+            rollouts: BTreeMap::new(),
         }
     }
 }
