@@ -120,6 +120,19 @@ pub(super) enum Command {
         #[arg(long)]
         allow_unverified: bool,
     },
+    /// Progressive delivery: show or steer a Deployment's canary or blue-green rollout.
+    Rollout {
+        #[arg(value_enum)]
+        operation: RolloutOp,
+        /// The Deployment (as named under rollouts: in env.yaml); status without it shows all.
+        workload: Option<String>,
+        #[arg(long)]
+        env: String,
+        #[arg(long)]
+        context: Option<String>,
+        #[arg(short, long, value_enum, default_value_t = Format::Text)]
+        output: Format,
+    },
     /// Promote what a pipeline stage moves (image tags, the model) into ENV: edit the values in a
     /// private checkout, run the gates, commit on a branch, push, and open a pull request.
     Promote {
@@ -151,6 +164,23 @@ pub(super) enum Command {
     },
 }
 
+/// What `coxswain rollout` does.
+#[derive(Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub(super) enum RolloutOp {
+    /// Show where the rollout stands (read only).
+    Status,
+    /// Stop at the current step.
+    Pause,
+    /// Lift a pause (yours or a step's manual one) and go on with the steps.
+    Resume,
+    /// Finish now: the canary becomes stable, or the active Service switches colour.
+    Promote,
+    /// Back to stable; git's template rolls out again only when it changes.
+    Abort,
+    /// Abort a running rollout, or go back to the previous stable template after one.
+    Undo,
+}
+
 #[derive(Args, Clone)]
 pub(super) struct SyncArgs {
     /// Only this environment.
@@ -180,6 +210,10 @@ pub(super) struct SyncArgs {
     /// Write a report: junit=FILE, markdown=FILE or json=FILE (repeatable).
     #[arg(long = "report", value_name = "KIND=FILE")]
     pub(super) reports: Vec<String>,
+    /// With rollout strategies: follow their steps until they complete, or stop with exit code
+    /// 5 when one waits at a manual pause.
+    #[arg(long)]
+    pub(super) wait: bool,
     #[arg(short, long, value_enum, default_value_t = Format::Text)]
     pub(super) output: Format,
 }

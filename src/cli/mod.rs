@@ -7,13 +7,14 @@ mod progress;
 mod render;
 
 use crate::engine::{
-    Connector, Engine, EngineError, ForgeSettings, RollbackRequest, SyncOutcome, SyncRequest,
-    default_connector,
+    Connector, Engine, EngineError, Followed, ForgeSettings, RollbackRequest, RolloutRequest,
+    SyncOutcome, SyncRequest, default_connector,
 };
 use crate::exit::ExitCode;
 use crate::plan::PlanOptions;
-use crate::sync::CancelToken;
-use args::{Cli, Command, SyncArgs};
+use crate::rollout::Action;
+use crate::sync::{CancelToken, SyncStatus};
+use args::{Cli, Command, RolloutOp, SyncArgs};
 use clap::Parser as _;
 use progress::TerminalProgress;
 use render::Format;
@@ -96,6 +97,7 @@ async fn run(cli: Cli, connector: Connector) -> Result<ExitCode, EngineError> {
         || a.yes
         || a.force_conflicts
         || a.prune_dangerous
+        || a.wait
         || !a.reports.is_empty();
     if cli.command.is_some() && sync_flags {
         return Err(EngineError::Usage {
@@ -180,6 +182,9 @@ async fn run(cli: Cli, connector: Connector) -> Result<ExitCode, EngineError> {
             render::rollback(&outcome, dry_run);
             Ok(render::sync_exit_code(std::slice::from_ref(&outcome.report)))
         }
+        Some(Command::Rollout { operation, workload, env, context, output }) => {
+            rollout_command(&engine, operation, workload, &env, context, output).await
+        }
         Some(Command::Promote {
             env,
             from,
@@ -251,9 +256,95 @@ async fn sync_command(engine: &Engine, args: SyncArgs) -> Result<ExitCode, Engin
         }
         outcomes.push(outcome);
     }
+    let mut followed = Vec::new();
+    if args.wait && !args.dry_run {
+        for outcome in &outcomes {
+            let SyncOutcome::Finished { report, .. } = outcome else { continue };
+            let settled = matches!(report.status, SyncStatus::Synced | SyncStatus::NoChanges);
+            if !settled || engine.env(&report.env)?.config.rollouts.is_empty() {
+                continue;
+            }
+            let rollout_request = RolloutRequest {
+                context: args.context.clone(),
+                cancel: request.cancel.clone(),
+                timeout: args.timeout,
+                ..RolloutRequest::default()
+            };
+            let text = args.output == Format::Text;
+            let observe = move |statuses: &[crate::rollout::RolloutStatus]| {
+                if text {
+                    for status in statuses {
+                        eprintln!("rollout {}/{}: {}", status.env, status.workload, status.message);
+                    }
+                }
+            };
+            match engine.follow_rollouts(&report.env, &rollout_request, &observe).await {
+                Ok(result) => followed.push(result),
+                Err(error) => {
+                    signals.abort();
+                    return Err(error);
+                }
+            }
+        }
+    }
     signals.abort();
     progress.finish();
-    render::sync(engine.root(), &outcomes, &report_targets, args.output)
+    let code = render::sync(engine.root(), &outcomes, &report_targets, args.output)?;
+    if code != ExitCode::Ok {
+        return Ok(code);
+    }
+    if args.output == Format::Text {
+        for result in &followed {
+            render::rollouts(result.statuses(), Format::Text);
+        }
+    }
+    Ok(if followed.iter().any(|f| matches!(f, Followed::TimedOut(_))) {
+        eprintln!("a rollout did not finish within --timeout");
+        ExitCode::GateFailed
+    } else if followed.iter().any(|f| matches!(f, Followed::Paused(_))) {
+        ExitCode::RolloutPaused
+    } else {
+        ExitCode::Ok
+    })
+}
+
+/// `coxswain rollout OPERATION [WORKLOAD] --env E`: parse, one engine call, render.
+async fn rollout_command(
+    engine: &Engine,
+    operation: RolloutOp,
+    workload: Option<String>,
+    env: &str,
+    context: Option<String>,
+    output: Format,
+) -> Result<ExitCode, EngineError> {
+    let action = match operation {
+        RolloutOp::Status => {
+            let statuses = match &workload {
+                Some(workload) => {
+                    vec![engine.rollout_status(env, workload, context.as_deref()).await?]
+                }
+                None => engine.rollout_statuses(env, context.as_deref()).await?,
+            };
+            render::rollouts(&statuses, output);
+            return Ok(ExitCode::Ok);
+        }
+        RolloutOp::Pause => Action::Pause,
+        RolloutOp::Resume => Action::Resume,
+        RolloutOp::Promote => Action::Promote,
+        RolloutOp::Abort => Action::Abort,
+        RolloutOp::Undo => Action::Undo,
+    };
+    let Some(workload) = workload else {
+        return Err(EngineError::Usage {
+            message: format!("`coxswain rollout {}` needs the workload: name the Deployment", action.as_str()),
+        });
+    };
+    let request = RolloutRequest { context, ..RolloutRequest::default() };
+    let signals = cancel_on_signals(&request.cancel);
+    let status = engine.rollout(env, &workload, action, &request).await;
+    signals.abort();
+    render::rollouts(std::slice::from_ref(&status?), output);
+    Ok(ExitCode::Ok)
 }
 
 /// SIGINT (Ctrl-C) or SIGTERM cancels `token`: the running sync stops before its next write,

@@ -161,6 +161,24 @@ pub(super) fn sync(
     Ok(sync_exit_code(&reports))
 }
 
+/// Rollout statuses: text, or `{"schemaVersion": 1, "rollouts": [...]}`.
+pub(super) fn rollouts(statuses: &[crate::rollout::RolloutStatus], output: Format) {
+    match output {
+        Format::Json => {
+            let report = serde_json::json!({"schemaVersion": 1, "rollouts": statuses});
+            println!("{}", to_json(&report));
+        }
+        Format::Text | Format::Markdown => {
+            if statuses.is_empty() {
+                println!("no rollout strategies declared (rollouts: in env.yaml)");
+            }
+            for status in statuses {
+                print!("{}", status.render_text());
+            }
+        }
+    }
+}
+
 pub(super) fn history(
     env: &str,
     revisions: &[Revision],

@@ -173,7 +173,22 @@ pub fn field_manager(owner: &Owner) -> String {
 /// (its colours are the rollout's). `states` pairs each workload with its recorded state.
 pub fn view(env: &Environment, states: &[(String, Option<RolloutState>)]) -> Environment {
     let mut view = env.clone();
+    let state_of = |workload: &str| {
+        states.iter().find(|(w, _)| w == workload).and_then(|(_, s)| s.as_ref())
+    };
     view.objects.retain_mut(|object| {
+        if object.key.group_kind == "Service" {
+            // The active Service of a blue-green selects the active colour. Its selector is an
+            // atomic map: the sync must apply the same one the switch applied.
+            for (workload, strategy) in &env.config.rollouts {
+                let Strategy::BlueGreen(spec) = strategy else { continue };
+                let active = state_of(workload).and_then(|s| s.active);
+                if let (true, Some(colour)) = (spec.active_service == object.name(), active) {
+                    put(&mut object.value, &["spec", "selector", COLOR_LABEL], json!(colour.as_str()));
+                }
+            }
+            return true;
+        }
         if object.key.group_kind != "Deployment.apps" {
             return true;
         }
@@ -181,8 +196,7 @@ pub fn view(env: &Environment, states: &[(String, Option<RolloutState>)]) -> Env
         if matches!(strategy, Strategy::BlueGreen(_)) {
             return false;
         }
-        let state = states.iter().find(|(w, _)| w == object.name()).and_then(|(_, s)| s.as_ref());
-        if let Some(state) = state {
+        if let Some(state) = state_of(object.name()) {
             *object = stable_view(object, state, state.stable_replicas);
         }
         true
@@ -309,12 +323,12 @@ fn derived_deployment(
     paused: bool,
 ) -> Value {
     let mut spec = git.value.get("spec").cloned().unwrap_or_else(|| json!({}));
-    spec["template"] = template.clone();
-    spec["replicas"] = json!(replicas);
-    spec["selector"]["matchLabels"][label.0] = json!(label.1);
-    spec["template"]["metadata"]["labels"][label.0] = json!(label.1);
+    put(&mut spec, &["template"], template.clone());
+    put(&mut spec, &["replicas"], json!(replicas));
+    put(&mut spec, &["selector", "matchLabels", label.0], json!(label.1));
+    put(&mut spec, &["template", "metadata", "labels", label.0], json!(label.1));
     if paused {
-        spec["paused"] = json!(true);
+        put(&mut spec, &["paused"], json!(true));
     } else if let Some(spec) = spec.as_object_mut() {
         spec.remove("paused");
     }
@@ -784,13 +798,22 @@ impl<'a> Rollout<'a> {
         derived_deployment(self.git, &owner, &self.colour_name(colour), template, replicas, (COLOR_LABEL, colour.as_str()), paused)
     }
 
-    /// The colour key of a Service's selector, as the rollout's field manager owns it.
+    /// The active Service's selector on `colour`: git's selector plus the colour key, whole
+    /// (a Service's selector is an atomic map), as [`view`] makes the next sync apply it.
     fn service_colour(&self, service: &str, colour: Colour) -> Value {
+        let mut selector = self
+            .env
+            .objects
+            .iter()
+            .find(|o| o.key.group_kind == "Service" && o.name() == service)
+            .and_then(|o| o.value.pointer("/spec/selector").cloned())
+            .unwrap_or_else(|| json!({}));
+        put(&mut selector, &[COLOR_LABEL], json!(colour.as_str()));
         json!({
             "apiVersion": "v1",
             "kind": "Service",
             "metadata": {"name": service, "namespace": self.env.namespace},
-            "spec": {"selector": {COLOR_LABEL: colour.as_str()}},
+            "spec": {"selector": selector},
         })
     }
 
@@ -803,7 +826,7 @@ impl<'a> Rollout<'a> {
             .find(|o| o.key.group_kind == "Service" && o.name() == spec.active_service)
             .ok_or_else(|| RolloutError::refused(self.workload, format!("no Service {} in git", spec.active_service)))?;
         let mut selector = active.value.pointer("/spec/selector").cloned().unwrap_or_else(|| json!({}));
-        selector[COLOR_LABEL] = json!(colour.as_str());
+        put(&mut selector, &[COLOR_LABEL], json!(colour.as_str()));
         let ports = active.value.pointer("/spec/ports").cloned().unwrap_or_else(|| json!([]));
         Ok(json!({
             "apiVersion": "v1",
@@ -854,6 +877,29 @@ impl<'a> Rollout<'a> {
     }
 }
 
+/// Sets `value` at `path`, replacing whatever is not a mapping on the way (git's manifests are
+/// not trusted to have the shape a Deployment or Service should: no panic on odd input).
+fn put(value: &mut Value, path: &[&str], new: Value) {
+    let Some((last, parents)) = path.split_last() else {
+        *value = new;
+        return;
+    };
+    let mut current = value;
+    for key in parents {
+        if !current.is_object() {
+            *current = json!({});
+        }
+        let Some(map) = current.as_object_mut() else { return };
+        current = map.entry((*key).to_owned()).or_insert_with(|| json!({}));
+    }
+    if !current.is_object() {
+        *current = json!({});
+    }
+    if let Some(map) = current.as_object_mut() {
+        map.insert((*last).to_owned(), new);
+    }
+}
+
 /// Canary replicas at `weight` percent of `total`: rounded up, at least one, at most all.
 pub fn canary_replicas(total: u64, weight: u32) -> u64 {
     (total * u64::from(weight)).div_ceil(100).clamp(1, total.max(1))
@@ -890,5 +936,40 @@ mod tests {
         assert_eq!(canary_replicas(10, 1), 1);
         assert_eq!(canary_replicas(3, 50), 2);
         assert_eq!(canary_replicas(0, 50), 1);
+    }
+}
+
+impl RolloutStatus {
+    /// The status as `coxswain rollout status` prints it.
+    pub fn render_text(&self) -> String {
+        use std::fmt::Write as _;
+        let phase = self.phase.map_or("not started", Phase::as_str);
+        let mut out = format!("{} ({}) in {}: {phase}", self.workload, self.strategy, self.env);
+        if self.paused {
+            out.push_str(", paused by a person");
+        }
+        if let (Some(step), Some(weight)) = (self.step, self.weight) {
+            let _ = write!(out, " — step {step} of {}, weight {weight}%", self.steps);
+        }
+        if let Some(colour) = self.active_color {
+            let _ = write!(out, " — active colour {}", colour.as_str());
+        }
+        out.push('\n');
+        let (stable, new) = if self.strategy == "canary" { ("stable", "canary") } else { ("active", "preview") };
+        for (label, side) in [(stable, &self.stable), (new, &self.new)] {
+            let Some(side) = side else { continue };
+            let _ = writeln!(
+                out,
+                "  {label:<8}{:<28}{:<40}{}/{} ready, {}{}",
+                side.deployment,
+                side.images.join(","),
+                side.ready,
+                side.replicas,
+                side.health.as_str(),
+                if side.paused { ", paused" } else { "" }
+            );
+        }
+        let _ = writeln!(out, "  {}", self.message);
+        out
     }
 }

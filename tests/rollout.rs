@@ -1,0 +1,416 @@
+//! Progressive delivery against the in-memory cluster (issue 15's "done when"): a canary steps
+//! 25/50/100 over a 4-replica Deployment behind one Service selector, abort and promote, pause
+//! surviving a sync, abort not restarted by a sync, and a blue-green switch that waits for the
+//! new colour's health and switches back in one write. Every write goes through the engine
+//! (gates, the env's Lease, history), as the CLI and the app call it.
+
+mod support;
+
+use coxswain::cluster::recording::Recording;
+use coxswain::cluster::{Cluster, ObjectKey};
+use coxswain::engine::{Connector, Engine, RolloutRequest, SyncOutcome, SyncRequest};
+use coxswain::exit::ExitCode;
+use coxswain::repo::{Environment, SourceFile};
+use coxswain::rollout::{Action, Colour, Phase, RolloutStatus};
+use coxswain::sync::{Silent, SyncStatus};
+use coxswain_memcluster::MemoryCluster;
+use serde_json::{Value, json};
+use std::path::Path;
+use std::sync::Arc;
+
+const CANARY_ENV: &str = "\
+namespace: shop
+rollouts:
+  web:
+    canary:
+      steps:
+        - {weight: 25, pause: manual}
+        - {weight: 50, pause: manual}
+        - {weight: 100}
+";
+
+const BLUE_GREEN_ENV: &str = "\
+namespace: store
+rollouts:
+  api:
+    blueGreen:
+      activeService: api
+      scaleDownDelay: 10m
+";
+
+fn workload(name: &str, replicas: u32, image: &str) -> String {
+    format!(
+        "\
+apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: {name}
+spec:
+  replicas: {replicas}
+  selector:
+    matchLabels: {{app: {name}}}
+  template:
+    metadata:
+      labels: {{app: {name}}}
+    spec:
+      containers:
+        - name: {name}
+          image: {image}
+          resources:
+            requests: {{cpu: 100m, memory: 64Mi}}
+            limits: {{memory: 128Mi}}
+          readinessProbe:
+            httpGet: {{path: /ready, port: 8080}}
+          livenessProbe:
+            httpGet: {{path: /live, port: 8080}}
+---
+apiVersion: v1
+kind: Service
+metadata:
+  name: {name}
+spec:
+  selector: {{app: {name}}}
+  ports:
+    - port: 80
+      targetPort: 8080
+"
+    )
+}
+
+/// A git repo with the envs `canary` (Deployment web, 4 replicas) and `bluegreen` (api, 2).
+fn repo() -> tempfile::TempDir {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let write = |path: &str, text: &str| {
+        let path = dir.path().join(path);
+        std::fs::create_dir_all(path.parent().expect("parent")).expect("mkdir");
+        std::fs::write(path, text).expect("write");
+    };
+    write("environments/canary/env.yaml", CANARY_ENV);
+    write("environments/canary/web.yaml", &workload("web", 4, "registry.example/web:1.0.0"));
+    write("environments/bluegreen/env.yaml", BLUE_GREEN_ENV);
+    write("environments/bluegreen/api.yaml", &workload("api", 2, "registry.example/api:1.0.0"));
+    let repo = git2::Repository::init(dir.path()).expect("git init");
+    repo.set_head("refs/heads/main").expect("main");
+    let mut index = repo.index().expect("index");
+    index.add_all(["*"], git2::IndexAddOption::DEFAULT, None).expect("add");
+    index.write().expect("write index");
+    let tree = repo.find_tree(index.write_tree().expect("tree")).expect("find tree");
+    let signature = git2::Signature::now("Test", "test@example.invalid").expect("signature");
+    repo.commit(Some("HEAD"), &signature, &signature, "repo", &tree, &[]).expect("commit");
+    dir
+}
+
+fn set_image(root: &Path, env: &str, file: &str, image: &str) {
+    let path = root.join("environments").join(env).join(file);
+    let text = std::fs::read_to_string(&path).expect("read");
+    let start = text.find("image: ").expect("image line") + "image: ".len();
+    let end = start + text[start..].find('\n').expect("line end");
+    std::fs::write(&path, format!("{}{image}{}", &text[..start], &text[end..])).expect("write");
+}
+
+struct Harness {
+    memory: MemoryCluster,
+    recording: Arc<Recording>,
+}
+
+impl Harness {
+    fn new() -> Self {
+        let memory = MemoryCluster::new();
+        let recording = Arc::new(Recording::new(Arc::new(memory.clone())));
+        Self { memory, recording }
+    }
+
+    fn connector(&self) -> Connector {
+        let cluster: Arc<dyn Cluster> = self.recording.clone();
+        Arc::new(move |_context| {
+            let cluster = cluster.clone();
+            Box::pin(async move { Ok(cluster) })
+        })
+    }
+
+    /// A fresh engine: it reads the working tree as it is now.
+    fn engine(&self, root: &Path) -> Engine {
+        Engine::open(root, self.connector()).expect("open").with_holder("test@host".into())
+    }
+
+    fn deployment(&self, namespace: &str, name: &str) -> Option<Value> {
+        self.memory.object(&ObjectKey {
+            group_kind: "Deployment.apps".into(),
+            namespace: Some(namespace.into()),
+            name: name.into(),
+        })
+    }
+
+    fn service(&self, namespace: &str, name: &str) -> Value {
+        self.memory
+            .object(&ObjectKey { group_kind: "Service".into(), namespace: Some(namespace.into()), name: name.into() })
+            .expect("service")
+    }
+}
+
+fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_multi_thread().enable_all().build().expect("runtime")
+}
+
+fn sync(engine: &Engine, env: &str) -> (SyncStatus, Vec<String>) {
+    let request = SyncRequest { message: "test".into(), ..SyncRequest::default() };
+    match runtime().block_on(engine.sync(env, &request, &Silent)).expect("sync") {
+        SyncOutcome::Finished { report, notes } => {
+            assert!(report.error.is_none(), "sync failed: {:?}", report.error);
+            (report.status, notes)
+        }
+        SyncOutcome::Offline { reason, .. } => panic!("offline: {reason}"),
+    }
+}
+
+fn act(engine: &Engine, env: &str, workload: &str, action: Action) -> RolloutStatus {
+    runtime()
+        .block_on(engine.rollout(env, workload, action, &RolloutRequest::default()))
+        .unwrap_or_else(|e| panic!("rollout {}: {e}", action.as_str()))
+}
+
+fn status(engine: &Engine, env: &str, workload: &str) -> RolloutStatus {
+    runtime().block_on(engine.rollout_status(env, workload, None)).expect("status")
+}
+
+fn replicas(deployment: &Value) -> u64 {
+    deployment.pointer("/spec/replicas").and_then(Value::as_u64).expect("replicas")
+}
+
+fn image(deployment: &Value) -> &str {
+    deployment.pointer("/spec/template/spec/containers/0/image").and_then(Value::as_str).expect("image")
+}
+
+/// Whether `selector` (a Service's) selects the pods of `deployment`.
+fn selects(selector: &Value, deployment: &Value) -> bool {
+    let labels = deployment.pointer("/spec/template/metadata/labels").expect("pod labels");
+    selector.as_object().expect("selector").iter().all(|(k, v)| labels.get(k) == Some(v))
+}
+
+#[test]
+fn canary_steps_split_replicas_behind_one_selector_then_abort_and_promote() {
+    let repo = repo();
+    let root = repo.path();
+    let h = Harness::new();
+    assert_eq!(sync(&h.engine(root), "canary").0, SyncStatus::Synced);
+    let stable = h.deployment("shop", "web").expect("web");
+    assert_eq!((replicas(&stable), image(&stable)), (4, "registry.example/web:1.0.0"));
+    assert!(h.deployment("shop", "web-canary").is_none(), "no canary for the first sync");
+    assert_eq!(status(&h.engine(root), "canary", "web").phase, Some(Phase::Completed));
+
+    // A new image starts the canary at 25%: 1 of 4 replicas, behind the Service's selector.
+    set_image(root, "canary", "web.yaml", "registry.example/web:2.0.0");
+    let (_, notes) = sync(&h.engine(root), "canary");
+    assert!(notes.iter().any(|n| n.contains("rollout web (canary)")), "{notes:?}");
+    let canary = h.deployment("shop", "web-canary").expect("canary");
+    let stable = h.deployment("shop", "web").expect("web");
+    assert_eq!((replicas(&canary), image(&canary)), (1, "registry.example/web:2.0.0"));
+    assert_eq!((replicas(&stable), image(&stable)), (3, "registry.example/web:1.0.0"));
+    let selector = h.service("shop", "web").pointer("/spec/selector").cloned().expect("selector");
+    assert!(selects(&selector, &canary) && selects(&selector, &stable), "{selector}");
+    let now = status(&h.engine(root), "canary", "web");
+    assert_eq!((now.phase, now.step, now.weight), (Some(Phase::Paused), Some(1), Some(25)));
+    insta::assert_snapshot!("canary_status_step_1", now.render_text());
+
+    // Resume: 50%, 2 of 4.
+    let now = act(&h.engine(root), "canary", "web", Action::Resume);
+    assert_eq!((now.step, now.weight), (Some(2), Some(50)));
+    assert_eq!(replicas(&h.deployment("shop", "web-canary").expect("canary")), 2);
+    assert_eq!(replicas(&h.deployment("shop", "web").expect("web")), 2);
+
+    // Abort: 4 stable replicas on the old image, no canary.
+    let now = act(&h.engine(root), "canary", "web", Action::Abort);
+    assert_eq!(now.phase, Some(Phase::Aborted));
+    let stable = h.deployment("shop", "web").expect("web");
+    assert_eq!((replicas(&stable), image(&stable)), (4, "registry.example/web:1.0.0"));
+    assert!(h.deployment("shop", "web-canary").is_none(), "abort deletes the canary");
+
+    // A sync after the abort neither restarts the canary nor applies git's template to stable.
+    assert_eq!(sync(&h.engine(root), "canary").0, SyncStatus::NoChanges);
+    assert!(h.deployment("shop", "web-canary").is_none(), "the sync restarted the canary");
+    let stable = h.deployment("shop", "web").expect("web");
+    assert_eq!((replicas(&stable), image(&stable)), (4, "registry.example/web:1.0.0"));
+
+    // Git changes again: a new canary; promote ends on 4 replicas of the new image.
+    set_image(root, "canary", "web.yaml", "registry.example/web:3.0.0");
+    sync(&h.engine(root), "canary");
+    let canary = h.deployment("shop", "web-canary").expect("canary restarted");
+    assert_eq!((replicas(&canary), image(&canary)), (1, "registry.example/web:3.0.0"));
+    let now = act(&h.engine(root), "canary", "web", Action::Promote);
+    assert_eq!(now.phase, Some(Phase::Completed));
+    let stable = h.deployment("shop", "web").expect("web");
+    assert_eq!((replicas(&stable), image(&stable)), (4, "registry.example/web:3.0.0"));
+    assert!(h.deployment("shop", "web-canary").is_none(), "promotion deletes the canary");
+    // And the next sync has nothing to change: the promotion wrote what git says.
+    assert_eq!(sync(&h.engine(root), "canary").0, SyncStatus::NoChanges);
+
+    // Every operation is in history.
+    let revisions = runtime().block_on(h.engine(root).history("canary", None)).expect("history");
+    let messages: Vec<&str> = revisions.iter().map(|r| r.message.as_str()).collect();
+    for expected in ["rollout resume web", "rollout abort web", "rollout promote web"] {
+        assert!(messages.contains(&expected), "{expected} not in {messages:?}");
+    }
+}
+
+#[test]
+fn a_sync_after_pause_leaves_the_canary_paused() {
+    let repo = repo();
+    let root = repo.path();
+    let h = Harness::new();
+    sync(&h.engine(root), "canary");
+    set_image(root, "canary", "web.yaml", "registry.example/web:2.0.0");
+    sync(&h.engine(root), "canary");
+    let now = act(&h.engine(root), "canary", "web", Action::Pause);
+    assert!(now.paused);
+    let canary = h.deployment("shop", "web-canary").expect("canary");
+    assert_eq!(canary.pointer("/spec/paused"), Some(&json!(true)));
+
+    // The sync plans the rollout's view: nothing to change, nothing resumed or reverted.
+    let (status, _) = sync(&h.engine(root), "canary");
+    assert_eq!(status, SyncStatus::NoChanges);
+    let now = self::status(&h.engine(root), "canary", "web");
+    assert!(now.paused, "the sync lifted the pause");
+    assert_eq!(now.step, Some(1));
+    let canary = h.deployment("shop", "web-canary").expect("canary");
+    assert_eq!((canary.pointer("/spec/paused"), replicas(&canary)), (Some(&json!(true)), 1));
+    assert_eq!(replicas(&h.deployment("shop", "web").expect("web")), 3);
+
+    // Resume lifts it and goes on.
+    let now = act(&h.engine(root), "canary", "web", Action::Resume);
+    assert!(!now.paused);
+    let canary = h.deployment("shop", "web-canary").expect("canary");
+    assert_eq!(canary.pointer("/spec/paused"), None);
+}
+
+/// Marks a Deployment's rollout finished, as its controller would.
+fn make_ready(cluster: &MemoryCluster, namespace: &str, name: &str) {
+    let key = ObjectKey { group_kind: "Deployment.apps".into(), namespace: Some(namespace.into()), name: name.into() };
+    let live = cluster.object(&key).expect("deployment");
+    let n = replicas(&live);
+    let generation = live.pointer("/metadata/generation").cloned().unwrap_or(json!(1));
+    let condition = |kind: &str, reason: &str| json!({"type": kind, "status": "True", "reason": reason});
+    let status = json!({
+        "observedGeneration": generation, "replicas": n, "updatedReplicas": n,
+        "readyReplicas": n, "availableReplicas": n,
+        "conditions": [condition("Available", "MinimumReplicasAvailable"), condition("Progressing", "NewReplicaSetAvailable")],
+    });
+    cluster.set_status(&key, status).expect("set status");
+}
+
+#[test]
+fn blue_green_switches_after_the_new_colour_is_healthy_and_back_in_one_write() {
+    let repo = repo();
+    let root = repo.path();
+    let h = Harness::new();
+    sync(&h.engine(root), "bluegreen");
+    let blue = h.deployment("store", "api-blue").expect("api-blue");
+    assert_eq!((replicas(&blue), image(&blue)), (2, "registry.example/api:1.0.0"));
+    assert!(h.deployment("store", "api").is_none(), "git's Deployment is the colours' template");
+    let selector = h.service("store", "api").pointer("/spec/selector").cloned().expect("selector");
+    assert_eq!(selector, json!({"app": "api", "coxswain.dev/color": "blue"}));
+
+    // The new colour rolls out behind the preview Service; not healthy yet: no switch.
+    h.memory.set_auto_ready(false);
+    set_image(root, "bluegreen", "api.yaml", "registry.example/api:2.0.0");
+    sync(&h.engine(root), "bluegreen");
+    let green = h.deployment("store", "api-green").expect("api-green");
+    assert_eq!(image(&green), "registry.example/api:2.0.0");
+    let preview = h.service("store", "api-preview");
+    assert_eq!(preview.pointer("/spec/selector/coxswain.dev~1color"), Some(&json!("green")));
+    let active = h.service("store", "api");
+    assert_eq!(active.pointer("/spec/selector/coxswain.dev~1color"), Some(&json!("blue")));
+    assert_eq!(status(&h.engine(root), "bluegreen", "api").phase, Some(Phase::Progressing));
+    let refused = runtime().block_on(h.engine(root).rollout("bluegreen", "api", Action::Promote, &RolloutRequest::default()));
+    assert!(refused.is_err_and(|e| e.to_string().contains("not healthy yet")));
+
+    // Healthy: the next step switches the active Service.
+    make_ready(&h.memory, "store", "api-green");
+    let statuses = runtime().block_on(h.engine(root).advance_rollouts("bluegreen", &RolloutRequest::default())).expect("advance");
+    assert_eq!(statuses[0].active_color, Some(Colour::Green));
+    let active = h.service("store", "api");
+    assert_eq!(active.pointer("/spec/selector/coxswain.dev~1color"), Some(&json!("green")));
+    assert_eq!(replicas(&h.deployment("store", "api-blue").expect("blue kept")), 2);
+
+    // Switching back: one write to the objects that carry traffic (the Service's selector);
+    // the rest is bookkeeping (lease, rollout state, history).
+    h.recording.reset();
+    let now = act(&h.engine(root), "bluegreen", "api", Action::Undo);
+    assert_eq!(now.active_color, Some(Colour::Blue));
+    let writes: Vec<String> = h
+        .recording
+        .writes()
+        .into_iter()
+        .map(|(_, target)| target)
+        .filter(|t| t.starts_with("Service ") || t.starts_with("Deployment.apps "))
+        .collect();
+    assert_eq!(writes, vec!["Service store/api".to_owned()]);
+    let active = h.service("store", "api");
+    assert_eq!(active.pointer("/spec/selector/coxswain.dev~1color"), Some(&json!("blue")));
+    // And a sync after the undo does not roll git's template out again.
+    sync(&h.engine(root), "bluegreen");
+    let active = h.service("store", "api");
+    assert_eq!(active.pointer("/spec/selector/coxswain.dev~1color"), Some(&json!("blue")));
+}
+
+#[test]
+fn sync_wait_stops_at_a_manual_pause_with_exit_code_5() {
+    let repo = repo();
+    let root = repo.path();
+    let h = Harness::new();
+    let cli = |args: &[&str]| {
+        let mut argv = vec!["coxswain".to_owned(), "--repo".into(), root.display().to_string()];
+        argv.extend(args.iter().map(|a| (*a).to_owned()));
+        coxswain::cli::run_with(argv, h.connector())
+    };
+    assert_eq!(cli(&["--sync", "--env", "canary", "--yes", "--wait"]), ExitCode::Ok);
+    set_image(root, "canary", "web.yaml", "registry.example/web:2.0.0");
+    assert_eq!(cli(&["--sync", "--env", "canary", "--yes", "--wait"]), ExitCode::RolloutPaused);
+    assert_eq!(cli(&["rollout", "status", "--env", "canary"]), ExitCode::Ok);
+    assert_eq!(cli(&["rollout", "promote", "web", "--env", "canary"]), ExitCode::Ok);
+    let stable = h.deployment("shop", "web").expect("web");
+    assert_eq!((replicas(&stable), image(&stable)), (4, "registry.example/web:2.0.0"));
+    assert_eq!(cli(&["rollout", "pause", "web", "--env", "canary"]), ExitCode::Error, "nothing to pause");
+    assert_eq!(cli(&["rollout", "abort", "nope", "--env", "canary"]), ExitCode::Error);
+}
+
+#[test]
+fn strategy_mistakes_are_loader_errors_with_file_and_line() {
+    let config = "\
+rollouts:
+  web:
+    canary:
+      steps:
+        - {weight: 50}
+        - {weight: 25, pause: 5 minutes}
+        - {weight: 90}
+  ghost:
+    blueGreen:
+      activeService: nowhere
+  web2:
+    canary:
+      stepz: []
+";
+    let files = [SourceFile {
+        path: "environments/dev/web.yaml".into(),
+        contents: workload("web", 4, "registry.example/web:1.0.0").into_bytes(),
+    }];
+    let env = Environment::from_files("dev", Some(config), &files);
+    let rendered: Vec<String> = env.diagnostics.iter().map(ToString::to_string).collect();
+    insta::assert_snapshot!("strategy_mistakes", rendered.join("\n"));
+
+    let config = "\
+rollouts:
+  web:
+    canary:
+      steps:
+        - {weight: 50}
+        - {weight: 25}
+        - {weight: 90, pause: manual}
+  ghost:
+    blueGreen:
+      activeService: nowhere
+";
+    let env = Environment::from_files("dev", Some(config), &files);
+    let rendered: Vec<String> = env.diagnostics.iter().map(ToString::to_string).collect();
+    insta::assert_snapshot!("strategy_rule_errors", rendered.join("\n"));
+}
