@@ -17,6 +17,7 @@ use coxswain_memcluster::MemoryCluster;
 use serde_json::{Value, json};
 use std::path::Path;
 use std::sync::Arc;
+use support::rollouts::{git_repo, set_image, workload};
 
 const CANARY_ENV: &str = "\
 namespace: shop
@@ -38,74 +39,14 @@ rollouts:
       scaleDownDelay: 10m
 ";
 
-fn workload(name: &str, replicas: u32, image: &str) -> String {
-    format!(
-        "\
-apiVersion: apps/v1
-kind: Deployment
-metadata:
-  name: {name}
-spec:
-  replicas: {replicas}
-  selector:
-    matchLabels: {{app: {name}}}
-  template:
-    metadata:
-      labels: {{app: {name}}}
-    spec:
-      containers:
-        - name: {name}
-          image: {image}
-          resources:
-            requests: {{cpu: 100m, memory: 64Mi}}
-            limits: {{memory: 128Mi}}
-          readinessProbe:
-            httpGet: {{path: /ready, port: 8080}}
-          livenessProbe:
-            httpGet: {{path: /live, port: 8080}}
----
-apiVersion: v1
-kind: Service
-metadata:
-  name: {name}
-spec:
-  selector: {{app: {name}}}
-  ports:
-    - port: 80
-      targetPort: 8080
-"
-    )
-}
-
 /// A git repo with the envs `canary` (Deployment web, 4 replicas) and `bluegreen` (api, 2).
 fn repo() -> tempfile::TempDir {
-    let dir = tempfile::tempdir().expect("temp dir");
-    let write = |path: &str, text: &str| {
-        let path = dir.path().join(path);
-        std::fs::create_dir_all(path.parent().expect("parent")).expect("mkdir");
-        std::fs::write(path, text).expect("write");
-    };
-    write("environments/canary/env.yaml", CANARY_ENV);
-    write("environments/canary/web.yaml", &workload("web", 4, "registry.example/web:1.0.0"));
-    write("environments/bluegreen/env.yaml", BLUE_GREEN_ENV);
-    write("environments/bluegreen/api.yaml", &workload("api", 2, "registry.example/api:1.0.0"));
-    let repo = git2::Repository::init(dir.path()).expect("git init");
-    repo.set_head("refs/heads/main").expect("main");
-    let mut index = repo.index().expect("index");
-    index.add_all(["*"], git2::IndexAddOption::DEFAULT, None).expect("add");
-    index.write().expect("write index");
-    let tree = repo.find_tree(index.write_tree().expect("tree")).expect("find tree");
-    let signature = git2::Signature::now("Test", "test@example.invalid").expect("signature");
-    repo.commit(Some("HEAD"), &signature, &signature, "repo", &tree, &[]).expect("commit");
-    dir
-}
-
-fn set_image(root: &Path, env: &str, file: &str, image: &str) {
-    let path = root.join("environments").join(env).join(file);
-    let text = std::fs::read_to_string(&path).expect("read");
-    let start = text.find("image: ").expect("image line") + "image: ".len();
-    let end = start + text[start..].find('\n').expect("line end");
-    std::fs::write(&path, format!("{}{image}{}", &text[..start], &text[end..])).expect("write");
+    git_repo(&[
+        ("environments/canary/env.yaml", CANARY_ENV.to_owned()),
+        ("environments/canary/web.yaml", workload("web", 4, "registry.example/web:1.0.0")),
+        ("environments/bluegreen/env.yaml", BLUE_GREEN_ENV.to_owned()),
+        ("environments/bluegreen/api.yaml", workload("api", 2, "registry.example/api:1.0.0")),
+    ])
 }
 
 struct Harness {
