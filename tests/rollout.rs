@@ -355,3 +355,64 @@ rollouts:
     let rendered: Vec<String> = env.diagnostics.iter().map(ToString::to_string).collect();
     insta::assert_snapshot!("strategy_rule_errors", rendered.join("\n"));
 }
+
+#[test]
+fn a_timed_pause_waits_its_time_then_goes_on_and_an_hpa_keeps_the_stable_scale() {
+    let env_yaml = "\
+namespace: timed
+rollouts:
+  web:
+    canary:
+      steps:
+        - {weight: 25, pause: 5m}
+        - {weight: 100}
+";
+    // No spec.replicas: an HPA with minReplicas 4 scales the Deployment.
+    let manifests = workload("web", 4, "registry.example/web:1.0.0").replace("  replicas: 4\n", "");
+    let hpa = "\
+apiVersion: autoscaling/v2
+kind: HorizontalPodAutoscaler
+metadata:
+  name: web
+spec:
+  scaleTargetRef: {apiVersion: apps/v1, kind: Deployment, name: web}
+  minReplicas: 4
+  maxReplicas: 8
+  metrics:
+    - type: Resource
+      resource: {name: cpu, target: {type: Utilization, averageUtilization: 80}}
+";
+    let repo = git_repo(&[
+        ("environments/timed/env.yaml", env_yaml.to_owned()),
+        ("environments/timed/web.yaml", manifests),
+        ("environments/timed/hpa.yaml", hpa.to_owned()),
+    ]);
+    let root = repo.path();
+    let h = Harness::new();
+    sync(&h.engine(root), "timed");
+    let before = replicas(&h.deployment("timed", "web").expect("web"));
+    set_image(root, "timed", "web.yaml", "registry.example/web:2.0.0");
+    sync(&h.engine(root), "timed");
+    // 25% of the HPA's scale (4) is 1 canary replica; the stable scale is the HPA's to keep.
+    assert_eq!(replicas(&h.deployment("timed", "web-canary").expect("canary")), 1);
+    assert_eq!(replicas(&h.deployment("timed", "web").expect("web")), before);
+    let state = runtime()
+        .block_on(coxswain::engine::recorded_state(h.recording.as_ref(), "timed", "web"))
+        .expect("state")
+        .expect("recorded");
+    let since = state.step_since().expect("the pause started when the canary was healthy");
+
+    let at = |minutes: i64| RolloutRequest {
+        now: Some(since + chrono::Duration::minutes(minutes)),
+        ..RolloutRequest::default()
+    };
+    let statuses =
+        runtime().block_on(h.engine(root).advance_rollouts("timed", &at(4))).expect("advance");
+    assert_eq!((statuses[0].phase, statuses[0].step), (Some(Phase::Progressing), Some(1)));
+    assert!(h.deployment("timed", "web-canary").is_some(), "went on before the pause ended");
+    let statuses =
+        runtime().block_on(h.engine(root).advance_rollouts("timed", &at(5))).expect("advance");
+    assert_eq!(statuses[0].phase, Some(Phase::Completed));
+    assert!(h.deployment("timed", "web-canary").is_none());
+    assert_eq!(image(&h.deployment("timed", "web").expect("web")), "registry.example/web:2.0.0");
+}
