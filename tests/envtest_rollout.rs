@@ -42,7 +42,8 @@ impl Ctx {
     }
 
     async fn selector(&self, service: &str) -> Value {
-        let resource = self.cluster.resolve(&Gvk::from_api_version("v1", "Service")).await.expect("resolve");
+        let resource =
+            self.cluster.resolve(&Gvk::from_api_version("v1", "Service")).await.expect("resolve");
         let live = self.cluster.get(&resource, Some(&self.namespace), service).await.expect("get");
         live.and_then(|s| s.pointer("/spec/selector").cloned()).unwrap_or(Value::Null)
     }
@@ -50,12 +51,13 @@ impl Ctx {
 
 fn replicas_and_image(deployment: &Value) -> (u64, String) {
     let replicas = deployment.pointer("/spec/replicas").and_then(Value::as_u64).unwrap_or(0);
-    let image = deployment.pointer("/spec/template/spec/containers/0/image").and_then(Value::as_str);
+    let image =
+        deployment.pointer("/spec/template/spec/containers/0/image").and_then(Value::as_str);
     (replicas, image.unwrap_or_default().to_owned())
 }
 
 async fn sync(engine: &Engine, env: &str) -> SyncStatus {
-    let request = SyncRequest { timeout: Duration::from_secs(60), ..SyncRequest::default() };
+    let request = SyncRequest { timeout: Duration::from_mins(1), ..SyncRequest::default() };
     match engine.sync(env, &request, &Silent).await.expect("sync") {
         SyncOutcome::Finished { report, .. } => {
             assert!(report.error.is_none(), "sync of {env} failed: {:?}", report.error);
@@ -68,7 +70,7 @@ async fn sync(engine: &Engine, env: &str) -> SyncStatus {
 /// Follows the steps (the controller marks the canary ready in its own time) until a pause.
 async fn follow(engine: &Engine, env: &str) -> Followed {
     let request = RolloutRequest {
-        timeout: Duration::from_secs(60),
+        timeout: Duration::from_mins(1),
         poll_interval: Duration::from_millis(200),
         ..RolloutRequest::default()
     };
@@ -123,29 +125,47 @@ async fn canary(ctx: &Ctx) {
     assert_eq!(replicas_and_image(&stable), (3, "registry.example/web:1.0.0".into()));
     let selector = ctx.selector("web").await;
     let labels = canary.pointer("/spec/template/metadata/labels").cloned().unwrap_or_default();
-    assert!(selector.as_object().is_some_and(|s| s.iter().all(|(k, v)| labels.get(k) == Some(v))), "{selector} vs {labels}");
-    assert_eq!(canary.pointer("/metadata/annotations/coxswain.dev~1template-hash").map(Value::is_string), Some(true));
+    assert!(
+        selector.as_object().is_some_and(|s| s.iter().all(|(k, v)| labels.get(k) == Some(v))),
+        "{selector} vs {labels}"
+    );
+    assert_eq!(
+        canary.pointer("/metadata/annotations/coxswain.dev~1template-hash").map(Value::is_string),
+        Some(true)
+    );
 
     let engine = ctx.engine(root);
-    let now = engine.rollout("canary", "web", Action::Resume, &RolloutRequest::default()).await.expect("resume");
+    let now = engine
+        .rollout("canary", "web", Action::Resume, &RolloutRequest::default())
+        .await
+        .expect("resume");
     assert_eq!(now.weight, Some(50));
     follow(&engine, "canary").await;
     let canary = ctx.deployment("web-canary").await.expect("canary");
     assert_eq!(replicas_and_image(&canary).0, 2);
 
-    let now = engine.rollout("canary", "web", Action::Abort, &RolloutRequest::default()).await.expect("abort");
+    let now = engine
+        .rollout("canary", "web", Action::Abort, &RolloutRequest::default())
+        .await
+        .expect("abort");
     assert_eq!(now.phase, Some(Phase::Aborted));
     let stable = ctx.deployment("web").await.expect("web");
     assert_eq!(replicas_and_image(&stable), (4, "registry.example/web:1.0.0".into()));
     assert!(ctx.deployment("web-canary").await.is_none(), "abort deletes the canary");
     sync(&ctx.engine(root), "canary").await;
-    assert!(ctx.deployment("web-canary").await.is_none(), "a sync after abort restarted the canary");
+    assert!(
+        ctx.deployment("web-canary").await.is_none(),
+        "a sync after abort restarted the canary"
+    );
 
     set_image(root, "canary", "web.yaml", "registry.example/web:3.0.0");
     sync(&ctx.engine(root), "canary").await;
     let engine = ctx.engine(root);
     follow(&engine, "canary").await;
-    let now = engine.rollout("canary", "web", Action::Promote, &RolloutRequest::default()).await.expect("promote");
+    let now = engine
+        .rollout("canary", "web", Action::Promote, &RolloutRequest::default())
+        .await
+        .expect("promote");
     assert_eq!(now.phase, Some(Phase::Completed));
     let stable = ctx.deployment("web").await.expect("web");
     assert_eq!(replicas_and_image(&stable), (4, "registry.example/web:3.0.0".into()));
@@ -172,13 +192,19 @@ async fn blue_green(ctx: &Ctx) {
     assert!(matches!(followed, Followed::Settled(_)), "{followed:?}");
     assert_eq!(followed.statuses()[0].active_color, Some(Colour::Green));
     assert_eq!(ctx.selector("api").await, json!({"app": "api", "coxswain.dev/color": "green"}));
-    assert_eq!(ctx.selector("api-preview").await, json!({"app": "api", "coxswain.dev/color": "green"}));
+    assert_eq!(
+        ctx.selector("api-preview").await,
+        json!({"app": "api", "coxswain.dev/color": "green"})
+    );
     let green = ctx.deployment("api-green").await.expect("green");
     assert_eq!(replicas_and_image(&green), (2, "registry.example/api:2.0.0".into()));
 
     ctx.cluster.reset();
     let engine = ctx.engine(root);
-    let now = engine.rollout("bluegreen", "api", Action::Undo, &RolloutRequest::default()).await.expect("undo");
+    let now = engine
+        .rollout("bluegreen", "api", Action::Undo, &RolloutRequest::default())
+        .await
+        .expect("undo");
     assert_eq!(now.active_color, Some(Colour::Blue));
     let traffic: Vec<String> = ctx
         .cluster

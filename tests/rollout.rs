@@ -84,7 +84,11 @@ impl Harness {
 
     fn service(&self, namespace: &str, name: &str) -> Value {
         self.memory
-            .object(&ObjectKey { group_kind: "Service".into(), namespace: Some(namespace.into()), name: name.into() })
+            .object(&ObjectKey {
+                group_kind: "Service".into(),
+                namespace: Some(namespace.into()),
+                name: name.into(),
+            })
             .expect("service")
     }
 }
@@ -119,7 +123,10 @@ fn replicas(deployment: &Value) -> u64 {
 }
 
 fn image(deployment: &Value) -> &str {
-    deployment.pointer("/spec/template/spec/containers/0/image").and_then(Value::as_str).expect("image")
+    deployment
+        .pointer("/spec/template/spec/containers/0/image")
+        .and_then(Value::as_str)
+        .expect("image")
 }
 
 /// Whether `selector` (a Service's) selects the pods of `deployment`.
@@ -225,11 +232,16 @@ fn a_sync_after_pause_leaves_the_canary_paused() {
 
 /// Marks a Deployment's rollout finished, as its controller would.
 fn make_ready(cluster: &MemoryCluster, namespace: &str, name: &str) {
-    let key = ObjectKey { group_kind: "Deployment.apps".into(), namespace: Some(namespace.into()), name: name.into() };
+    let key = ObjectKey {
+        group_kind: "Deployment.apps".into(),
+        namespace: Some(namespace.into()),
+        name: name.into(),
+    };
     let live = cluster.object(&key).expect("deployment");
     let n = replicas(&live);
     let generation = live.pointer("/metadata/generation").cloned().unwrap_or(json!(1));
-    let condition = |kind: &str, reason: &str| json!({"type": kind, "status": "True", "reason": reason});
+    let condition =
+        |kind: &str, reason: &str| json!({"type": kind, "status": "True", "reason": reason});
     let status = json!({
         "observedGeneration": generation, "replicas": n, "updatedReplicas": n,
         "readyReplicas": n, "availableReplicas": n,
@@ -261,12 +273,19 @@ fn blue_green_switches_after_the_new_colour_is_healthy_and_back_in_one_write() {
     let active = h.service("store", "api");
     assert_eq!(active.pointer("/spec/selector/coxswain.dev~1color"), Some(&json!("blue")));
     assert_eq!(status(&h.engine(root), "bluegreen", "api").phase, Some(Phase::Progressing));
-    let refused = runtime().block_on(h.engine(root).rollout("bluegreen", "api", Action::Promote, &RolloutRequest::default()));
+    let refused = runtime().block_on(h.engine(root).rollout(
+        "bluegreen",
+        "api",
+        Action::Promote,
+        &RolloutRequest::default(),
+    ));
     assert!(refused.is_err_and(|e| e.to_string().contains("not healthy yet")));
 
     // Healthy: the next step switches the active Service.
     make_ready(&h.memory, "store", "api-green");
-    let statuses = runtime().block_on(h.engine(root).advance_rollouts("bluegreen", &RolloutRequest::default())).expect("advance");
+    let statuses = runtime()
+        .block_on(h.engine(root).advance_rollouts("bluegreen", &RolloutRequest::default()))
+        .expect("advance");
     assert_eq!(statuses[0].active_color, Some(Colour::Green));
     let active = h.service("store", "api");
     assert_eq!(active.pointer("/spec/selector/coxswain.dev~1color"), Some(&json!("green")));
@@ -310,7 +329,11 @@ fn sync_wait_stops_at_a_manual_pause_with_exit_code_5() {
     assert_eq!(cli(&["rollout", "promote", "web", "--env", "canary"]), ExitCode::Ok);
     let stable = h.deployment("shop", "web").expect("web");
     assert_eq!((replicas(&stable), image(&stable)), (4, "registry.example/web:2.0.0"));
-    assert_eq!(cli(&["rollout", "pause", "web", "--env", "canary"]), ExitCode::Error, "nothing to pause");
+    assert_eq!(
+        cli(&["rollout", "pause", "web", "--env", "canary"]),
+        ExitCode::Error,
+        "nothing to pause"
+    );
     assert_eq!(cli(&["rollout", "abort", "nope", "--env", "canary"]), ExitCode::Error);
 }
 

@@ -336,7 +336,10 @@ async fn rollout_command(
     };
     let Some(workload) = workload else {
         return Err(EngineError::Usage {
-            message: format!("`coxswain rollout {}` needs the workload: name the Deployment", action.as_str()),
+            message: format!(
+                "`coxswain rollout {}` needs the workload: name the Deployment",
+                action.as_str()
+            ),
         });
     };
     let request = RolloutRequest { context, ..RolloutRequest::default() };

@@ -54,8 +54,7 @@ pub(super) fn dry_run_plan(report: &SyncReport) {
 pub(super) fn sync_exit_code(reports: &[SyncReport]) -> ExitCode {
     let rank = |code: &ExitCode| match code {
         ExitCode::Ok | ExitCode::Changes => 0,
-        ExitCode::RolloutPaused => 1,
-        ExitCode::GateFailed => 1,
+        ExitCode::GateFailed | ExitCode::RolloutPaused => 1,
         ExitCode::Error => 2,
         ExitCode::LockHeld => 3,
         ExitCode::Interrupted => 4,

@@ -345,8 +345,10 @@ impl Engine {
         let view = match self.rollout_view(&env, cluster.as_ref()).await {
             Ok(view) => view,
             Err(error) => {
-                let report = SyncReport::new_for(&env, SyncStatus::Failed)
-                    .ended(SyncStatus::Failed, Failure::new(FailureKind::Cluster, error.to_string()));
+                let report = SyncReport::new_for(&env, SyncStatus::Failed).ended(
+                    SyncStatus::Failed,
+                    Failure::new(FailureKind::Cluster, error.to_string()),
+                );
                 return Ok(SyncOutcome::Finished { report: Box::new(report), notes });
             }
         };
@@ -372,11 +374,14 @@ impl Engine {
                 ..RolloutRequest::default()
             };
             match self.advance_rollouts(&env.name, &rollout_request).await {
-                Ok(statuses) => notes.extend(statuses.iter().map(|s| {
-                    format!("rollout {} ({}): {}", s.workload, s.strategy, s.message)
-                })),
+                Ok(statuses) => notes.extend(
+                    statuses
+                        .iter()
+                        .map(|s| format!("rollout {} ({}): {}", s.workload, s.strategy, s.message)),
+                ),
                 Err(error) => {
-                    let message = format!("the sync applied, but its rollouts did not go on: {error}");
+                    let message =
+                        format!("the sync applied, but its rollouts did not go on: {error}");
                     report.status = SyncStatus::Failed;
                     report.error = Some(Failure::new(FailureKind::Apply, message));
                 }

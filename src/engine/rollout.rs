@@ -226,7 +226,10 @@ impl Engine {
         let lock = match acquired {
             Ok(lock) => lock,
             Err(error @ LockError::Held { .. }) => {
-                return Err(EngineError::Refused(Failure::new(FailureKind::Lock, error.to_string())));
+                return Err(EngineError::Refused(Failure::new(
+                    FailureKind::Lock,
+                    error.to_string(),
+                )));
             }
             Err(LockError::Cluster(error)) => return Err(EngineError::cluster(&env.name, error)),
         };
@@ -262,9 +265,10 @@ impl Engine {
                 rollback_of: None,
                 manifests_digest: None,
             };
-            recorded = history::record(cluster.as_ref(), &owner, &env.namespace, revision, &env.objects)
-                .await
-                .map(|_| ());
+            recorded =
+                history::record(cluster.as_ref(), &owner, &env.namespace, revision, &env.objects)
+                    .await
+                    .map(|_| ());
         }
         lock.release().await;
         let value = result?;

@@ -2,9 +2,9 @@
 //! fields are errors (a typo such as `protectd: true` must not silently leave prod unprotected).
 
 use crate::diagnostic::Diagnostic;
+use crate::rollout::Strategy;
 use crate::yaml::{self, Document, LineMap};
 use serde::de::DeserializeOwned;
-use crate::rollout::Strategy;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
@@ -203,7 +203,11 @@ mod tests {
         let text = "rollouts:\n  web:\n    canary:\n      steps:\n        - {weight: 50}\n        - {weight: 100, pause: soon}\n";
         let err = parse_env_config(text, "e/env.yaml").unwrap_err();
         assert_eq!(err.line, 6, "{}", err.message);
-        assert!(err.message.starts_with("rollouts.web.canary.steps[1].pause: invalid pause"), "{}", err.message);
+        assert!(
+            err.message.starts_with("rollouts.web.canary.steps[1].pause: invalid pause"),
+            "{}",
+            err.message
+        );
     }
 
     #[test]

@@ -35,7 +35,7 @@ pub mod state;
 pub use spec::{BlueGreenSpec, CanarySpec, Delay, Pause, Step, Strategy};
 pub use state::{Colour, Phase, RolloutState};
 
-use crate::cluster::{ClusterError, Cluster, Gvk, ObjectKey, ResourceType};
+use crate::cluster::{Cluster, ClusterError, Gvk, ObjectKey, ResourceType};
 use crate::health::{self, Health};
 use crate::lock::{Fence, LeaseLost};
 use crate::ownership::{INTERNAL_LABEL, Owner, desired_with_ownership};
@@ -173,9 +173,8 @@ pub fn field_manager(owner: &Owner) -> String {
 /// (its colours are the rollout's). `states` pairs each workload with its recorded state.
 pub fn view(env: &Environment, states: &[(String, Option<RolloutState>)]) -> Environment {
     let mut view = env.clone();
-    let state_of = |workload: &str| {
-        states.iter().find(|(w, _)| w == workload).and_then(|(_, s)| s.as_ref())
-    };
+    let state_of =
+        |workload: &str| states.iter().find(|(w, _)| w == workload).and_then(|(_, s)| s.as_ref());
     view.objects.retain_mut(|object| {
         if object.key.group_kind == "Service" {
             // The active Service of a blue-green selects the active colour. Its selector is an
@@ -184,7 +183,11 @@ pub fn view(env: &Environment, states: &[(String, Option<RolloutState>)]) -> Env
                 let Strategy::BlueGreen(spec) = strategy else { continue };
                 let active = state_of(workload).and_then(|s| s.active);
                 if let (true, Some(colour)) = (spec.active_service == object.name(), active) {
-                    put(&mut object.value, &["spec", "selector", COLOR_LABEL], json!(colour.as_str()));
+                    put(
+                        &mut object.value,
+                        &["spec", "selector", COLOR_LABEL],
+                        json!(colour.as_str()),
+                    );
                 }
             }
             return true;
@@ -268,7 +271,12 @@ impl Writer {
         Ok(applied)
     }
 
-    async fn delete(&mut self, api_version: &str, kind: &str, name: &str) -> Result<bool, RolloutError> {
+    async fn delete(
+        &mut self,
+        api_version: &str,
+        kind: &str,
+        name: &str,
+    ) -> Result<bool, RolloutError> {
         let resource = self.resource(api_version, kind).await?;
         self.may_write().await?;
         let deleted = self.cluster.delete(&resource, Some(&self.namespace), name, None).await?;
@@ -298,7 +306,8 @@ impl Writer {
 }
 
 fn api_kind(object: &Value) -> (String, String) {
-    let text = |field: &str| object.get(field).and_then(Value::as_str).unwrap_or_default().to_owned();
+    let text =
+        |field: &str| object.get(field).and_then(Value::as_str).unwrap_or_default().to_owned();
     (text("apiVersion"), text("kind"))
 }
 
@@ -357,7 +366,11 @@ pub struct Rollout<'a> {
 
 impl<'a> Rollout<'a> {
     /// The rollout of `workload` in `env`, or why there is none.
-    pub fn of(env: &'a Environment, workload: &'a str, now: DateTime<Utc>) -> Result<Self, RolloutError> {
+    pub fn of(
+        env: &'a Environment,
+        workload: &'a str,
+        now: DateTime<Utc>,
+    ) -> Result<Self, RolloutError> {
         let not_declared = || RolloutError::NotDeclared {
             env: env.name.clone(),
             workload: workload.to_owned(),
@@ -431,7 +444,13 @@ impl<'a> Rollout<'a> {
         if let Strategy::BlueGreen(spec) = self.strategy {
             let replicas = self.total_replicas(w).await?;
             let colour = Colour::Blue;
-            w.apply_rollout(&self.colour_deployment(colour, &state.stable_template, replicas, false)).await?;
+            w.apply_rollout(&self.colour_deployment(
+                colour,
+                &state.stable_template,
+                replicas,
+                false,
+            ))
+            .await?;
             w.apply_rollout(&self.service_colour(&spec.active_service, colour)).await?;
             state.active = Some(colour);
             state.total_replicas = Some(replicas);
@@ -502,7 +521,10 @@ impl<'a> Rollout<'a> {
         if let Some(hpa) = self.hpa() {
             let resource = w.cluster.resolve(&hpa.gvk).await?;
             let live = w.cluster.get(&resource, Some(&self.env.namespace), hpa.name()).await?;
-            let current = live.as_ref().and_then(|h| h.pointer("/status/currentReplicas")).and_then(Value::as_u64);
+            let current = live
+                .as_ref()
+                .and_then(|h| h.pointer("/status/currentReplicas"))
+                .and_then(Value::as_u64);
             let minimum = hpa.value.pointer("/spec/minReplicas").and_then(Value::as_u64);
             if let Some(replicas) = current.filter(|r| *r > 0).or(minimum) {
                 return Ok(replicas);
@@ -515,8 +537,10 @@ impl<'a> Rollout<'a> {
     fn hpa(&self) -> Option<&DesiredObject> {
         self.env.objects.iter().find(|o| {
             o.key.group_kind == "HorizontalPodAutoscaler.autoscaling"
-                && o.value.pointer("/spec/scaleTargetRef/kind").and_then(Value::as_str) == Some("Deployment")
-                && o.value.pointer("/spec/scaleTargetRef/name").and_then(Value::as_str) == Some(self.workload)
+                && o.value.pointer("/spec/scaleTargetRef/kind").and_then(Value::as_str)
+                    == Some("Deployment")
+                && o.value.pointer("/spec/scaleTargetRef/name").and_then(Value::as_str)
+                    == Some(self.workload)
         })
     }
 
@@ -532,12 +556,24 @@ impl<'a> Rollout<'a> {
     }
 
     /// Applies the current step's split: the canary's replicas, then the stable Deployment's.
-    async fn set_weights(&self, w: &mut Writer, state: &mut RolloutState) -> Result<(), RolloutError> {
+    async fn set_weights(
+        &self,
+        w: &mut Writer,
+        state: &mut RolloutState,
+    ) -> Result<(), RolloutError> {
         let total = state.total_replicas.unwrap_or(1);
         let weight = self.steps().get(state.step).map_or(100, |s| s.weight);
         let canary = canary_replicas(total, weight);
         let target = state.target_template.clone().unwrap_or_default();
-        let object = derived_deployment(self.git, &w.owner, &self.canary_name(), &target, canary, (TRACK_LABEL, "canary"), state.paused);
+        let object = derived_deployment(
+            self.git,
+            &w.owner,
+            &self.canary_name(),
+            &target,
+            canary,
+            (TRACK_LABEL, "canary"),
+            state.paused,
+        );
         w.apply_rollout(&object).await?;
         if !state.hpa {
             state.stable_replicas = Some(total - canary);
@@ -552,7 +588,11 @@ impl<'a> Rollout<'a> {
     }
 
     /// Goes on as far as health and pauses allow.
-    pub async fn advance(&self, w: &mut Writer, mut state: RolloutState) -> Result<RolloutState, RolloutError> {
+    pub async fn advance(
+        &self,
+        w: &mut Writer,
+        mut state: RolloutState,
+    ) -> Result<RolloutState, RolloutError> {
         loop {
             if state.paused || state.phase != Phase::Progressing {
                 return Ok(state);
@@ -561,14 +601,19 @@ impl<'a> Rollout<'a> {
                 Strategy::BlueGreen(spec) => {
                     let preview = state.active.unwrap_or(Colour::Blue).other();
                     if !self.healthy(w, &self.colour_name(preview)).await? {
-                        state.message = format!("waiting for {} to be healthy", self.colour_name(preview));
+                        state.message =
+                            format!("waiting for {} to be healthy", self.colour_name(preview));
                         return Ok(state);
                     }
                     if spec.auto_promote {
                         return self.switch(w, state).await;
                     }
                     state.phase = Phase::Paused;
-                    state.message = format!("{} is healthy behind Service {}; promote to switch", self.colour_name(preview), spec.preview_service(self.workload));
+                    state.message = format!(
+                        "{} is healthy behind Service {}; promote to switch",
+                        self.colour_name(preview),
+                        spec.preview_service(self.workload)
+                    );
                     w.save(&state).await?;
                     return Ok(state);
                 }
@@ -576,11 +621,18 @@ impl<'a> Rollout<'a> {
                     if !self.healthy(w, &self.canary_name()).await? {
                         return Ok(state);
                     }
-                    let Some(step) = canary.steps.get(state.step) else { return self.promote_canary(w, state).await };
+                    let Some(step) = canary.steps.get(state.step) else {
+                        return self.promote_canary(w, state).await;
+                    };
                     match step.pause {
                         Some(Pause::Manual) => {
                             state.phase = Phase::Paused;
-                            state.message = format!("step {} of {}: weight {}%, paused until resumed or promoted", state.step + 1, canary.steps.len(), step.weight);
+                            state.message = format!(
+                                "step {} of {}: weight {}%, paused until resumed or promoted",
+                                state.step + 1,
+                                canary.steps.len(),
+                                step.weight
+                            );
                             w.save(&state).await?;
                             return Ok(state);
                         }
@@ -590,7 +642,8 @@ impl<'a> Rollout<'a> {
                                 w.save(&state).await?;
                                 return Ok(state);
                             };
-                            let until = since + chrono::Duration::from_std(delay.0).unwrap_or_default();
+                            let until =
+                                since + chrono::Duration::from_std(delay.0).unwrap_or_default();
                             if self.now < until {
                                 return Ok(state);
                             }
@@ -603,7 +656,11 @@ impl<'a> Rollout<'a> {
         }
     }
 
-    async fn next_step(&self, w: &mut Writer, mut state: RolloutState) -> Result<RolloutState, RolloutError> {
+    async fn next_step(
+        &self,
+        w: &mut Writer,
+        mut state: RolloutState,
+    ) -> Result<RolloutState, RolloutError> {
         state.step += 1;
         state.step_since = None;
         state.phase = Phase::Progressing;
@@ -621,11 +678,18 @@ impl<'a> Rollout<'a> {
     }
 
     /// Canary promotion: git's template on stable at full scale, then the canary goes.
-    async fn promote_canary(&self, w: &mut Writer, mut state: RolloutState) -> Result<RolloutState, RolloutError> {
+    async fn promote_canary(
+        &self,
+        w: &mut Writer,
+        mut state: RolloutState,
+    ) -> Result<RolloutState, RolloutError> {
         let target = state.target_template.take().unwrap_or_else(|| self.git_template());
         let previous = std::mem::replace(&mut state.stable_template, target);
         state.previous_template = Some(previous);
-        state.stable_hash = state.target_hash.take().unwrap_or_else(|| state::template_hash(&state.stable_template));
+        state.stable_hash = state
+            .target_hash
+            .take()
+            .unwrap_or_else(|| state::template_hash(&state.stable_template));
         state.stable_replicas = None;
         w.apply_as_env(&stable_view(self.git, &state, None)).await?;
         w.delete("apps/v1", "Deployment", &self.canary_name()).await?;
@@ -638,26 +702,45 @@ impl<'a> Rollout<'a> {
     }
 
     /// Blue-green: the active Service's selector to the new colour (one write).
-    async fn switch(&self, w: &mut Writer, mut state: RolloutState) -> Result<RolloutState, RolloutError> {
+    async fn switch(
+        &self,
+        w: &mut Writer,
+        mut state: RolloutState,
+    ) -> Result<RolloutState, RolloutError> {
         let Strategy::BlueGreen(spec) = self.strategy else { return Ok(state) };
         let new = state.active.unwrap_or(Colour::Blue).other();
         w.apply_rollout(&self.service_colour(&spec.active_service, new)).await?;
         let target = state.target_template.take().unwrap_or_else(|| self.git_template());
         state.previous_template = Some(std::mem::replace(&mut state.stable_template, target));
-        state.stable_hash = state.target_hash.take().unwrap_or_else(|| state::template_hash(&state.stable_template));
+        state.stable_hash = state
+            .target_hash
+            .take()
+            .unwrap_or_else(|| state::template_hash(&state.stable_template));
         state.active = Some(new);
         state.phase = Phase::Completed;
         state.paused = false;
         let delay = chrono::Duration::from_std(spec.scale_down_delay.0).unwrap_or_default();
         state.scale_down_at = Some(state::timestamp(self.now + delay));
-        state.message = format!("Service {} switched to {}; {} scales down after {}", spec.active_service, self.colour_name(new), self.colour_name(new.other()), spec.scale_down_delay);
+        state.message = format!(
+            "Service {} switched to {}; {} scales down after {}",
+            spec.active_service,
+            self.colour_name(new),
+            self.colour_name(new.other()),
+            spec.scale_down_delay
+        );
         w.save(&state).await?;
         Ok(state)
     }
 
     /// Blue-green after a switch: the old colour scales down once `scaleDownDelay` passed.
-    async fn housekeeping(&self, w: &mut Writer, mut state: RolloutState) -> Result<RolloutState, RolloutError> {
-        let (Strategy::BlueGreen(_), Some(at), Some(active)) = (self.strategy, state.scale_down_at(), state.active) else {
+    async fn housekeeping(
+        &self,
+        w: &mut Writer,
+        mut state: RolloutState,
+    ) -> Result<RolloutState, RolloutError> {
+        let (Strategy::BlueGreen(_), Some(at), Some(active)) =
+            (self.strategy, state.scale_down_at(), state.active)
+        else {
             return Ok(state);
         };
         if self.now < at {
@@ -672,13 +755,24 @@ impl<'a> Rollout<'a> {
     }
 
     /// A person's operation, then as far as the rollout can go on by itself.
-    pub async fn act(&self, w: &mut Writer, state: Option<RolloutState>, action: Action) -> Result<RolloutState, RolloutError> {
+    pub async fn act(
+        &self,
+        w: &mut Writer,
+        state: Option<RolloutState>,
+        action: Action,
+    ) -> Result<RolloutState, RolloutError> {
         let Some(mut state) = state else {
-            return Err(RolloutError::refused(self.workload, "no rollout recorded yet; sync the environment first"));
+            return Err(RolloutError::refused(
+                self.workload,
+                "no rollout recorded yet; sync the environment first",
+            ));
         };
         let running = matches!(state.phase, Phase::Progressing | Phase::Paused);
         match action {
-            Action::Pause | Action::Resume if !running => Err(RolloutError::refused(self.workload, format!("nothing to {}: the rollout is {}", action.as_str(), state.phase.as_str()))),
+            Action::Pause | Action::Resume if !running => Err(RolloutError::refused(
+                self.workload,
+                format!("nothing to {}: the rollout is {}", action.as_str(), state.phase.as_str()),
+            )),
             Action::Pause => {
                 state.paused = true;
                 self.mark_paused(w, &state).await?;
@@ -699,19 +793,30 @@ impl<'a> Rollout<'a> {
                 }
                 self.advance(w, state).await
             }
-            Action::Promote if !running => Err(RolloutError::refused(self.workload, format!("nothing to promote: the rollout is {}", state.phase.as_str()))),
+            Action::Promote if !running => Err(RolloutError::refused(
+                self.workload,
+                format!("nothing to promote: the rollout is {}", state.phase.as_str()),
+            )),
             Action::Promote => match self.strategy {
                 Strategy::Canary(_) => self.promote_canary(w, state).await,
                 Strategy::BlueGreen(_) => {
                     let preview = self.colour_name(state.active.unwrap_or(Colour::Blue).other());
                     if !self.healthy(w, &preview).await? {
-                        return Err(RolloutError::refused(self.workload, format!("{preview} is not healthy yet; switching would send traffic to it")));
+                        return Err(RolloutError::refused(
+                            self.workload,
+                            format!(
+                                "{preview} is not healthy yet; switching would send traffic to it"
+                            ),
+                        ));
                     }
                     self.switch(w, state).await
                 }
             },
             Action::Abort | Action::Undo if running => self.abort(w, state, Some(action)).await,
-            Action::Abort => Err(RolloutError::refused(self.workload, format!("nothing to abort: the rollout is {}", state.phase.as_str()))),
+            Action::Abort => Err(RolloutError::refused(
+                self.workload,
+                format!("nothing to abort: the rollout is {}", state.phase.as_str()),
+            )),
             Action::Undo => self.undo(w, state).await,
         }
     }
@@ -723,7 +828,15 @@ impl<'a> Rollout<'a> {
         let object = match self.strategy {
             Strategy::Canary(canary) => {
                 let weight = canary.steps.get(state.step).map_or(100, |s| s.weight);
-                derived_deployment(self.git, &w.owner, &self.canary_name(), &target, canary_replicas(total, weight), (TRACK_LABEL, "canary"), state.paused)
+                derived_deployment(
+                    self.git,
+                    &w.owner,
+                    &self.canary_name(),
+                    &target,
+                    canary_replicas(total, weight),
+                    (TRACK_LABEL, "canary"),
+                    state.paused,
+                )
             }
             Strategy::BlueGreen(_) => {
                 let preview = state.active.unwrap_or(Colour::Blue).other();
@@ -733,7 +846,12 @@ impl<'a> Rollout<'a> {
         w.apply_rollout(&object).await.map(|_| ())
     }
 
-    async fn abort(&self, w: &mut Writer, mut state: RolloutState, action: Option<Action>) -> Result<RolloutState, RolloutError> {
+    async fn abort(
+        &self,
+        w: &mut Writer,
+        mut state: RolloutState,
+        action: Option<Action>,
+    ) -> Result<RolloutState, RolloutError> {
         match self.strategy {
             Strategy::Canary(_) => {
                 state.stable_replicas = None;
@@ -760,23 +878,35 @@ impl<'a> Rollout<'a> {
     }
 
     /// After a finished rollout: back to the previous stable template.
-    async fn undo(&self, w: &mut Writer, mut state: RolloutState) -> Result<RolloutState, RolloutError> {
+    async fn undo(
+        &self,
+        w: &mut Writer,
+        mut state: RolloutState,
+    ) -> Result<RolloutState, RolloutError> {
         let Some(previous) = state.previous_template.clone() else {
-            return Err(RolloutError::refused(self.workload, "no previous stable template to go back to"));
+            return Err(RolloutError::refused(
+                self.workload,
+                "no previous stable template to go back to",
+            ));
         };
         let git_hash = state::template_hash(&self.git_template());
         match self.strategy {
             Strategy::Canary(_) => {
-                state.previous_template = Some(std::mem::replace(&mut state.stable_template, previous));
+                state.previous_template =
+                    Some(std::mem::replace(&mut state.stable_template, previous));
                 w.apply_as_env(&stable_view(self.git, &state, None)).await?;
             }
             Strategy::BlueGreen(spec) => {
                 if state.scale_down_at.is_none() {
-                    return Err(RolloutError::refused(self.workload, "the previous colour was already scaled down (after scaleDownDelay); revert the change in git instead"));
+                    return Err(RolloutError::refused(
+                        self.workload,
+                        "the previous colour was already scaled down (after scaleDownDelay); revert the change in git instead",
+                    ));
                 }
                 let old = state.active.unwrap_or(Colour::Blue).other();
                 w.apply_rollout(&self.service_colour(&spec.active_service, old)).await?;
-                state.previous_template = Some(std::mem::replace(&mut state.stable_template, previous));
+                state.previous_template =
+                    Some(std::mem::replace(&mut state.stable_template, previous));
                 state.active = Some(old);
                 state.scale_down_at = None;
             }
@@ -789,13 +919,33 @@ impl<'a> Rollout<'a> {
         Ok(state)
     }
 
-    fn colour_deployment(&self, colour: Colour, template: &Value, replicas: u64, paused: bool) -> Value {
+    fn colour_deployment(
+        &self,
+        colour: Colour,
+        template: &Value,
+        replicas: u64,
+        paused: bool,
+    ) -> Value {
         self.colour_deployment_paused(colour, template, replicas, paused)
     }
 
-    fn colour_deployment_paused(&self, colour: Colour, template: &Value, replicas: u64, paused: bool) -> Value {
+    fn colour_deployment_paused(
+        &self,
+        colour: Colour,
+        template: &Value,
+        replicas: u64,
+        paused: bool,
+    ) -> Value {
         let owner = Owner::of(self.env);
-        derived_deployment(self.git, &owner, &self.colour_name(colour), template, replicas, (COLOR_LABEL, colour.as_str()), paused)
+        derived_deployment(
+            self.git,
+            &owner,
+            &self.colour_name(colour),
+            template,
+            replicas,
+            (COLOR_LABEL, colour.as_str()),
+            paused,
+        )
     }
 
     /// The active Service's selector on `colour`: git's selector plus the colour key, whole
@@ -824,8 +974,14 @@ impl<'a> Rollout<'a> {
             .objects
             .iter()
             .find(|o| o.key.group_kind == "Service" && o.name() == spec.active_service)
-            .ok_or_else(|| RolloutError::refused(self.workload, format!("no Service {} in git", spec.active_service)))?;
-        let mut selector = active.value.pointer("/spec/selector").cloned().unwrap_or_else(|| json!({}));
+            .ok_or_else(|| {
+                RolloutError::refused(
+                    self.workload,
+                    format!("no Service {} in git", spec.active_service),
+                )
+            })?;
+        let mut selector =
+            active.value.pointer("/spec/selector").cloned().unwrap_or_else(|| json!({}));
         put(&mut selector, &[COLOR_LABEL], json!(colour.as_str()));
         let ports = active.value.pointer("/spec/ports").cloned().unwrap_or_else(|| json!([]));
         Ok(json!({
@@ -841,7 +997,11 @@ impl<'a> Rollout<'a> {
     }
 
     /// Where the rollout stands, read from the cluster.
-    pub async fn status(&self, cluster: &dyn Cluster, state: Option<&RolloutState>) -> Result<RolloutStatus, RolloutError> {
+    pub async fn status(
+        &self,
+        cluster: &dyn Cluster,
+        state: Option<&RolloutState>,
+    ) -> Result<RolloutStatus, RolloutError> {
         let resource = cluster.resolve(&Gvk::from_api_version("apps/v1", "Deployment")).await?;
         let side = |name: String| {
             let resource = resource.clone();
@@ -852,14 +1012,21 @@ impl<'a> Rollout<'a> {
         };
         let steps = self.steps();
         let (stable, new, active) = match self.strategy {
-            Strategy::Canary(_) => (side(self.workload.to_owned()).await?, side(self.canary_name()).await?, None),
+            Strategy::Canary(_) => {
+                (side(self.workload.to_owned()).await?, side(self.canary_name()).await?, None)
+            }
             Strategy::BlueGreen(_) => {
                 let active = state.and_then(|s| s.active);
                 let colour = active.unwrap_or(Colour::Blue);
-                (side(self.colour_name(colour)).await?, side(self.colour_name(colour.other())).await?, active)
+                (
+                    side(self.colour_name(colour)).await?,
+                    side(self.colour_name(colour.other())).await?,
+                    active,
+                )
             }
         };
-        let canary_step = matches!(self.strategy, Strategy::Canary(_)) && state.is_some_and(|s| s.phase != Phase::Completed || s.target_hash.is_some());
+        let canary_step = matches!(self.strategy, Strategy::Canary(_))
+            && state.is_some_and(|s| s.phase != Phase::Completed || s.target_hash.is_some());
         Ok(RolloutStatus {
             env: self.env.name.clone(),
             workload: self.workload.to_owned(),
@@ -872,7 +1039,10 @@ impl<'a> Rollout<'a> {
             stable,
             new,
             active_color: active,
-            message: state.map_or_else(|| "no rollout recorded yet: the next sync records the stable template".into(), |s| s.message.clone()),
+            message: state.map_or_else(
+                || "no rollout recorded yet: the next sync records the stable template".into(),
+                |s| s.message.clone(),
+            ),
         })
     }
 }
@@ -924,21 +1094,6 @@ fn side_of(name: &str, live: &Value) -> Side {
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn canary_replicas_round_up_within_bounds() {
-        assert_eq!(canary_replicas(4, 25), 1);
-        assert_eq!(canary_replicas(4, 50), 2);
-        assert_eq!(canary_replicas(4, 100), 4);
-        assert_eq!(canary_replicas(10, 1), 1);
-        assert_eq!(canary_replicas(3, 50), 2);
-        assert_eq!(canary_replicas(0, 50), 1);
-    }
-}
-
 impl RolloutStatus {
     /// The status as `coxswain rollout status` prints it.
     pub fn render_text(&self) -> String {
@@ -955,7 +1110,8 @@ impl RolloutStatus {
             let _ = write!(out, " — active colour {}", colour.as_str());
         }
         out.push('\n');
-        let (stable, new) = if self.strategy == "canary" { ("stable", "canary") } else { ("active", "preview") };
+        let (stable, new) =
+            if self.strategy == "canary" { ("stable", "canary") } else { ("active", "preview") };
         for (label, side) in [(stable, &self.stable), (new, &self.new)] {
             let Some(side) = side else { continue };
             let _ = writeln!(
@@ -971,5 +1127,20 @@ impl RolloutStatus {
         }
         let _ = writeln!(out, "  {}", self.message);
         out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn canary_replicas_round_up_within_bounds() {
+        assert_eq!(canary_replicas(4, 25), 1);
+        assert_eq!(canary_replicas(4, 50), 2);
+        assert_eq!(canary_replicas(4, 100), 4);
+        assert_eq!(canary_replicas(10, 1), 1);
+        assert_eq!(canary_replicas(3, 50), 2);
+        assert_eq!(canary_replicas(0, 50), 1);
     }
 }

@@ -114,9 +114,9 @@ impl From<Delay> for String {
 impl fmt::Display for Delay {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let seconds = self.0.as_secs();
-        if seconds != 0 && seconds % 3600 == 0 {
+        if seconds != 0 && seconds.is_multiple_of(3600) {
             write!(f, "{}h", seconds / 3600)
-        } else if seconds != 0 && seconds % 60 == 0 {
+        } else if seconds != 0 && seconds.is_multiple_of(60) {
             write!(f, "{}m", seconds / 60)
         } else {
             write!(f, "{seconds}s")
@@ -195,23 +195,50 @@ pub fn check(
             Strategy::Canary(canary) => {
                 let steps = &canary.steps;
                 if steps.is_empty() {
-                    error(&format!("{at}/canary"), format!("rollouts.{workload}.canary.steps: at least one step is needed, the last with weight 100"));
+                    error(
+                        &format!("{at}/canary"),
+                        format!(
+                            "rollouts.{workload}.canary.steps: at least one step is needed, the last with weight 100"
+                        ),
+                    );
                 }
                 let mut previous = 0;
                 for (index, step) in steps.iter().enumerate() {
                     let pointer = format!("{at}/canary/steps/{index}/weight");
                     if step.weight == 0 || step.weight > 100 {
-                        error(&pointer, format!("rollouts.{workload}.canary.steps[{index}].weight: {} is not a percentage from 1 to 100", step.weight));
+                        error(
+                            &pointer,
+                            format!(
+                                "rollouts.{workload}.canary.steps[{index}].weight: {} is not a percentage from 1 to 100",
+                                step.weight
+                            ),
+                        );
                     } else if step.weight <= previous {
-                        error(&pointer, format!("rollouts.{workload}.canary.steps[{index}].weight: {} does not rise above the previous step's {previous}", step.weight));
+                        error(
+                            &pointer,
+                            format!(
+                                "rollouts.{workload}.canary.steps[{index}].weight: {} does not rise above the previous step's {previous}",
+                                step.weight
+                            ),
+                        );
                     }
                     previous = step.weight;
                     let last = index + 1 == steps.len();
                     if last && step.weight != 100 {
-                        error(&pointer, format!("rollouts.{workload}.canary.steps[{index}].weight: the last step must have weight 100 (it promotes the canary)"));
+                        error(
+                            &pointer,
+                            format!(
+                                "rollouts.{workload}.canary.steps[{index}].weight: the last step must have weight 100 (it promotes the canary)"
+                            ),
+                        );
                     }
                     if last && step.pause.is_some() {
-                        error(&format!("{at}/canary/steps/{index}/pause"), format!("rollouts.{workload}.canary.steps[{index}].pause: the last step promotes at once; a pause there has nothing to wait for"));
+                        error(
+                            &format!("{at}/canary/steps/{index}/pause"),
+                            format!(
+                                "rollouts.{workload}.canary.steps[{index}].pause: the last step promotes at once; a pause there has nothing to wait for"
+                            ),
+                        );
                     }
                 }
             }
@@ -260,13 +287,10 @@ mod tests {
     #[test]
     fn pauses_and_delays_parse() {
         assert_eq!(Pause::try_from("manual".to_owned()), Ok(Pause::Manual));
-        assert_eq!(
-            Pause::try_from("5m".to_owned()),
-            Ok(Pause::For(Delay(Duration::from_secs(300))))
-        );
+        assert_eq!(Pause::try_from("5m".to_owned()), Ok(Pause::For(Delay(Duration::from_mins(5)))));
         assert!(Pause::try_from("5 minutes".to_owned()).is_err());
         assert!(Pause::try_from("m".to_owned()).is_err());
         assert_eq!(Delay(Duration::from_secs(90)).to_string(), "90s");
-        assert_eq!(Delay(Duration::from_secs(3600)).to_string(), "1h");
+        assert_eq!(Delay(Duration::from_hours(1)).to_string(), "1h");
     }
 }

@@ -204,7 +204,10 @@ pub async fn load(
     let Some(object) = cluster.get(&resource, Some(namespace), &name).await? else {
         return Ok(None);
     };
-    let corrupt = |message: String| RolloutError::CorruptState { name: format!("ConfigMap {namespace}/{name}"), message };
+    let corrupt = |message: String| RolloutError::CorruptState {
+        name: format!("ConfigMap {namespace}/{name}"),
+        message,
+    };
     let label = object.pointer(&format!("/metadata/labels/{}", ROLLOUT_LABEL.replace('/', "~1")));
     if label.and_then(Value::as_str) != Some(workload) {
         return Err(corrupt(format!("it does not carry the label {ROLLOUT_LABEL}={workload}")));
