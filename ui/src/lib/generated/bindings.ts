@@ -472,7 +472,7 @@ from: string | null,
  */
 promote: Array<Artifact>, gates: Array<Gate>, approval: Approval,
 /**
- * Rollout strategy (reserved: canary steps are not implemented yet and are refused).
+ * Refused with a pointer to `rollouts:` in the env's `env.yaml`, where strategies live.
  */
 strategy: JsonValue | null, };
 
