@@ -12,12 +12,13 @@ use crate::engine::{
 };
 use crate::exit::ExitCode;
 use crate::plan::PlanOptions;
-use crate::rollout::Action;
+use crate::rollout::{Action, Pause, Strategy};
 use crate::sync::{CancelToken, SyncStatus};
 use args::{Cli, Command, RolloutOp, SyncArgs};
 use clap::Parser as _;
 use progress::TerminalProgress;
 use render::Format;
+use std::time::Duration;
 
 /// Runs the command line given by the process arguments.
 pub fn main() -> std::process::ExitCode {
@@ -264,10 +265,26 @@ async fn sync_command(engine: &Engine, args: SyncArgs) -> Result<ExitCode, Engin
             if !settled || engine.env(&report.env)?.config.rollouts.is_empty() {
                 continue;
             }
+            // --timeout bounds the waits for health; the steps' own timed pauses come on top.
+            let pauses: Duration = engine
+                .env(&report.env)?
+                .config
+                .rollouts
+                .values()
+                .filter_map(|strategy| match strategy {
+                    Strategy::Canary(canary) => Some(&canary.steps),
+                    Strategy::BlueGreen(_) => None,
+                })
+                .flatten()
+                .filter_map(|step| match step.pause {
+                    Some(Pause::For(delay)) => Some(delay.0),
+                    _ => None,
+                })
+                .sum();
             let rollout_request = RolloutRequest {
                 context: args.context.clone(),
                 cancel: request.cancel.clone(),
-                timeout: args.timeout,
+                timeout: args.timeout + pauses,
                 ..RolloutRequest::default()
             };
             let text = args.output == Format::Text;
@@ -298,8 +315,13 @@ async fn sync_command(engine: &Engine, args: SyncArgs) -> Result<ExitCode, Engin
             render::rollouts(result.statuses(), Format::Text);
         }
     }
-    Ok(if followed.iter().any(|f| matches!(f, Followed::TimedOut(_))) {
-        eprintln!("a rollout did not finish within --timeout");
+    Ok(if followed.iter().any(|f| matches!(f, Followed::Degraded(_))) {
+        eprintln!(
+            "a canary or new colour is degraded: see above; `coxswain rollout abort` goes back to stable"
+        );
+        ExitCode::GateFailed
+    } else if followed.iter().any(|f| matches!(f, Followed::TimedOut(_))) {
+        eprintln!("a rollout did not finish within --timeout (plus its steps' pauses)");
         ExitCode::GateFailed
     } else if followed.iter().any(|f| matches!(f, Followed::Paused(_))) {
         ExitCode::RolloutPaused

@@ -362,7 +362,9 @@ impl Engine {
             && env.config.rollback_on_failure
             && !request.cancel.is_cancelled()
         {
-            report = self.roll_back_after_failure(&env, cluster, &options, progress, report).await;
+            report = self
+                .roll_back_after_failure(&env, cluster.clone(), &options, progress, report)
+                .await;
         }
         if !request.dry_run
             && matches!(report.status, SyncStatus::Synced | SyncStatus::NoChanges)
@@ -373,7 +375,8 @@ impl Engine {
                 cancel: request.cancel.clone(),
                 ..RolloutRequest::default()
             };
-            match self.advance_rollouts(&env.name, &rollout_request).await {
+            let git = admission.git.as_ref();
+            match self.advance_admitted(&env, cluster.clone(), git, &rollout_request).await {
                 Ok(statuses) => notes.extend(
                     statuses
                         .iter()

@@ -4,6 +4,7 @@
 
 use super::{Engine, EngineError, gates};
 use crate::cluster::Cluster;
+use crate::git::GitInfo;
 use crate::history::{self, Outcome, Revision};
 use crate::lock::{LockError, SyncLock};
 use crate::ownership::Owner;
@@ -54,6 +55,9 @@ pub enum Followed {
     Settled(Vec<RolloutStatus>),
     /// At least one waits for a person (a `manual` pause, a blue-green to promote, a pause).
     Paused(Vec<RolloutStatus>),
+    /// A canary or new colour is degraded (crash-looping, unschedulable, …): a person decides
+    /// whether to abort.
+    Degraded(Vec<RolloutStatus>),
     /// The timeout passed first.
     TimedOut(Vec<RolloutStatus>),
 }
@@ -61,7 +65,7 @@ pub enum Followed {
 impl Followed {
     pub fn statuses(&self) -> &[RolloutStatus] {
         match self {
-            Self::Settled(s) | Self::Paused(s) | Self::TimedOut(s) => s,
+            Self::Settled(s) | Self::Paused(s) | Self::Degraded(s) | Self::TimedOut(s) => s,
         }
     }
 }
@@ -125,7 +129,7 @@ impl Engine {
         let rollout = Rollout::of(&env, workload, request.now())?;
         let (cluster, git) = self.admit_rollout(&env, request).await?;
         let message = format!("rollout {} {workload}", action.as_str());
-        self.under_lease(&env, cluster.clone(), request, git, &message, async |w| {
+        self.under_lease(&env, cluster.clone(), request, git.as_ref(), &message, async |w| {
             let state = rollout.load(w.cluster.as_ref()).await?;
             rollout.act(w, state, action).await
         })
@@ -147,11 +151,22 @@ impl Engine {
             return Ok(Vec::new());
         }
         let (cluster, git) = self.admit_rollout(&env, request).await?;
+        self.advance_admitted(&env, cluster, git.as_ref(), request).await
+    }
+
+    /// [`Engine::advance_rollouts`] once the gates passed (a sync just passed them).
+    pub(super) async fn advance_admitted(
+        &self,
+        env: &Environment,
+        cluster: Arc<dyn Cluster>,
+        git: Option<&GitInfo>,
+        request: &RolloutRequest,
+    ) -> Result<Vec<RolloutStatus>, EngineError> {
         let now = request.now();
         let names: Vec<&String> = env.config.rollouts.keys().collect();
-        self.under_lease(&env, cluster.clone(), request, git, "rollout step", async |w| {
+        self.under_lease(env, cluster.clone(), request, git, "rollout step", async |w| {
             for workload in &names {
-                let rollout = Rollout::of(&env, workload, now)?;
+                let rollout = Rollout::of(env, workload, now)?;
                 let state = rollout.load(w.cluster.as_ref()).await?;
                 rollout.reconcile(w, state).await?;
             }
@@ -160,7 +175,7 @@ impl Engine {
         .await?;
         let mut statuses = Vec::new();
         for workload in names {
-            let rollout = Rollout::of(&env, workload, now)?;
+            let rollout = Rollout::of(env, workload, now)?;
             let state = rollout.load(cluster.as_ref()).await?;
             statuses.push(rollout.status(cluster.as_ref(), state.as_ref()).await?);
         }
@@ -168,22 +183,32 @@ impl Engine {
     }
 
     /// Follows every rollout of `env` step by step until each is settled, one waits for a
-    /// person, or `request.timeout` passes; `observe` sees each round's statuses.
+    /// person, a canary or new colour is degraded, or `request.timeout` passes; `observe` sees
+    /// each round's statuses. The gates run once, the Lease is taken for each round's writes.
     pub async fn follow_rollouts(
         &self,
         env: &str,
         request: &RolloutRequest,
         observe: &(dyn Fn(&[RolloutStatus]) + Send + Sync),
     ) -> Result<Followed, EngineError> {
+        let env = self.env(env)?;
+        if env.config.rollouts.is_empty() {
+            return Ok(Followed::Settled(Vec::new()));
+        }
+        let (cluster, git) = self.admit_rollout(&env, request).await?;
         let deadline = tokio::time::Instant::now() + request.timeout;
         loop {
-            let statuses = self.advance_rollouts(env, request).await?;
+            let statuses =
+                self.advance_admitted(&env, cluster.clone(), git.as_ref(), request).await?;
             observe(&statuses);
             if statuses.iter().any(RolloutStatus::awaits_person) {
                 return Ok(Followed::Paused(statuses));
             }
             if statuses.iter().all(RolloutStatus::is_settled) {
                 return Ok(Followed::Settled(statuses));
+            }
+            if statuses.iter().any(RolloutStatus::is_degraded) {
+                return Ok(Followed::Degraded(statuses));
             }
             if tokio::time::Instant::now() + request.poll_interval > deadline {
                 return Ok(Followed::TimedOut(statuses));
@@ -200,7 +225,7 @@ impl Engine {
         &self,
         env: &Environment,
         request: &RolloutRequest,
-    ) -> Result<(Arc<dyn Cluster>, Option<crate::git::GitInfo>), EngineError> {
+    ) -> Result<(Arc<dyn Cluster>, Option<GitInfo>), EngineError> {
         let admission = gates::admit_sync(self.root(), &self.pipelines().0, env, false)
             .map_err(EngineError::Refused)?;
         let cluster = self.cluster(env, request.context.as_deref()).await?;
@@ -214,7 +239,7 @@ impl Engine {
         env: &Environment,
         cluster: Arc<dyn Cluster>,
         request: &RolloutRequest,
-        git: Option<crate::git::GitInfo>,
+        git: Option<&GitInfo>,
         message: &str,
         work: impl AsyncFnOnce(&mut Writer) -> Result<T, RolloutError>,
     ) -> Result<T, EngineError> {
@@ -254,8 +279,8 @@ impl Engine {
             let outcome = if result.is_ok() { Outcome::Succeeded } else { Outcome::Failed };
             let revision = Revision {
                 number: 0,
-                git_sha: git.as_ref().and_then(|g| g.sha.clone()),
-                dirty: git.as_ref().is_some_and(|g| !g.dirty_files.is_empty()),
+                git_sha: git.and_then(|g| g.sha.clone()),
+                dirty: git.is_some_and(|g| !g.dirty_files.is_empty()),
                 author: self.holder.clone(),
                 time: Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
                 outcome,

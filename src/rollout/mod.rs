@@ -157,6 +157,11 @@ impl RolloutStatus {
         self.paused || self.phase == Some(Phase::Paused)
     }
 
+    /// The canary or new colour of a running rollout is degraded.
+    pub fn is_degraded(&self) -> bool {
+        !self.is_settled() && self.new.as_ref().is_some_and(|s| s.health == Health::Degraded)
+    }
+
     /// Nothing left to do: finished, aborted, or never started.
     pub fn is_settled(&self) -> bool {
         matches!(self.phase, None | Some(Phase::Completed | Phase::Aborted))
