@@ -199,6 +199,9 @@ async fn blue_green(ctx: &Ctx) {
     let green = ctx.deployment("api-green").await.expect("green");
     assert_eq!(replicas_and_image(&green), (2, "registry.example/api:2.0.0".into()));
 
+    let spec =
+        async |name: &str| ctx.deployment(name).await.and_then(|d| d.pointer("/spec").cloned());
+    let specs = (spec("api-blue").await, spec("api-green").await);
     ctx.cluster.reset();
     let engine = ctx.engine(root);
     let now = engine
@@ -206,14 +209,13 @@ async fn blue_green(ctx: &Ctx) {
         .await
         .expect("undo");
     assert_eq!(now.active_color, Some(Colour::Blue));
-    let traffic: Vec<String> = ctx
-        .cluster
-        .writes()
-        .into_iter()
-        .map(|(_, target)| target)
-        .filter(|t| t.starts_with("Service ") || t.starts_with("Deployment.apps "))
-        .collect();
-    assert_eq!(traffic, vec![format!("Service {}/api", ctx.namespace)]);
+    // One write moves traffic; the state annotation on api-blue changes no spec.
+    let writes: Vec<String> = ctx.cluster.writes().into_iter().map(|(_, target)| target).collect();
+    let of =
+        |kind: &str| writes.iter().filter(|t| t.starts_with(kind)).cloned().collect::<Vec<_>>();
+    assert_eq!(of("Service "), vec![format!("Service {}/api", ctx.namespace)], "{writes:?}");
+    assert_eq!(of("Deployment.apps "), vec![format!("Deployment.apps {}/api-blue", ctx.namespace)]);
+    assert_eq!((spec("api-blue").await, spec("api-green").await), specs);
     assert_eq!(ctx.selector("api").await, json!({"app": "api", "coxswain.dev/color": "blue"}));
     // The sync after the undo has nothing to change and switches nothing.
     assert_eq!(sync(&ctx.engine(root), "bluegreen").await, SyncStatus::NoChanges);

@@ -291,19 +291,20 @@ fn blue_green_switches_after_the_new_colour_is_healthy_and_back_in_one_write() {
     assert_eq!(active.pointer("/spec/selector/coxswain.dev~1color"), Some(&json!("green")));
     assert_eq!(replicas(&h.deployment("store", "api-blue").expect("blue kept")), 2);
 
-    // Switching back: one write to the objects that carry traffic (the Service's selector);
-    // the rest is bookkeeping (lease, rollout state, history).
+    // Switching back: one write moves traffic (the Service's selector). The rest is
+    // bookkeeping: the lease, history, and the state annotation on api-blue, which changes no
+    // spec of either colour.
+    let spec = |name: &str| h.deployment("store", name).and_then(|d| d.pointer("/spec").cloned());
+    let specs = (spec("api-blue"), spec("api-green"));
     h.recording.reset();
     let now = act(&h.engine(root), "bluegreen", "api", Action::Undo);
     assert_eq!(now.active_color, Some(Colour::Blue));
-    let writes: Vec<String> = h
-        .recording
-        .writes()
-        .into_iter()
-        .map(|(_, target)| target)
-        .filter(|t| t.starts_with("Service ") || t.starts_with("Deployment.apps "))
-        .collect();
-    assert_eq!(writes, vec!["Service store/api".to_owned()]);
+    let writes: Vec<String> = h.recording.writes().into_iter().map(|(_, target)| target).collect();
+    let of =
+        |kind: &str| writes.iter().filter(|t| t.starts_with(kind)).cloned().collect::<Vec<_>>();
+    assert_eq!(of("Service "), vec!["Service store/api".to_owned()], "{writes:?}");
+    assert_eq!(of("Deployment.apps "), vec!["Deployment.apps store/api-blue".to_owned()]);
+    assert_eq!((spec("api-blue"), spec("api-green")), specs);
     let active = h.service("store", "api");
     assert_eq!(active.pointer("/spec/selector/coxswain.dev~1color"), Some(&json!("blue")));
     // And a sync after the undo does not roll git's template out again.
@@ -419,8 +420,9 @@ spec:
     // 25% of the HPA's scale (4) is 1 canary replica; the stable scale is the HPA's to keep.
     assert_eq!(replicas(&h.deployment("timed", "web-canary").expect("canary")), 1);
     assert_eq!(replicas(&h.deployment("timed", "web").expect("web")), before);
+    let strategy = h.engine(root).env("timed").expect("env").config.rollouts["web"].clone();
     let state = runtime()
-        .block_on(coxswain::engine::recorded_state(h.recording.as_ref(), "timed", "web"))
+        .block_on(coxswain::engine::recorded_state(h.recording.as_ref(), "timed", "web", &strategy))
         .expect("state")
         .expect("recorded");
     let since = state.step_since().expect("the pause started when the canary was healthy");

@@ -81,8 +81,8 @@ impl Engine {
             return Ok(env.clone());
         }
         let mut states = Vec::new();
-        for workload in env.config.rollouts.keys() {
-            let state = rollout::state::load(cluster, &env.namespace, workload).await?;
+        for (workload, strategy) in &env.config.rollouts {
+            let state = rollout::state::load(cluster, &env.namespace, workload, strategy).await?;
             states.push((workload.clone(), state));
         }
         Ok(rollout::view(env, &states))
@@ -268,12 +268,7 @@ impl Engine {
             written: Vec::new(),
         };
         let result = work(&mut writer).await;
-        let written: Vec<String> = writer
-            .written
-            .iter()
-            .filter(|w| !w.contains(&rollout::state::config_map_name("")))
-            .cloned()
-            .collect();
+        let written = writer.written;
         let mut recorded = Ok(());
         if !written.is_empty() && lock.lost().is_none() {
             let outcome = if result.is_ok() { Outcome::Succeeded } else { Outcome::Failed };
@@ -302,11 +297,12 @@ impl Engine {
     }
 }
 
-/// The state of `workload` as recorded, for tests and the app's panel.
+/// The state of `workload`'s rollout (`strategy`) as recorded, for tests and the app's panel.
 pub async fn recorded_state(
     cluster: &dyn Cluster,
     namespace: &str,
     workload: &str,
+    strategy: &rollout::Strategy,
 ) -> Result<Option<RolloutState>, RolloutError> {
-    rollout::state::load(cluster, namespace, workload).await
+    rollout::state::load(cluster, namespace, workload, strategy).await
 }

@@ -4,8 +4,8 @@
 //! Coxswain runs no controller in the cluster. A rollout advances whenever Coxswain acts on the
 //! environment — a sync, `--sync --wait` following the steps, or a `coxswain rollout` command —
 //! always under the environment's Lease, each write fenced by it. What a rollout has reached
-//! lives in the cluster ([`state`]: a `ConfigMap` per workload), so any machine can pause,
-//! resume, promote, abort or undo it, and a crash loses nothing.
+//! lives in the cluster ([`state`]: an annotation on the workload's Deployment), so any machine
+//! can pause, resume, promote, abort or undo it, and a crash loses nothing.
 //!
 //! **Canary.** Git's new pod template runs in `<name>-canary`, a Deployment whose pods carry the
 //! stable pods' labels plus `coxswain.dev/track: canary`, so the Service that selects the stable
@@ -24,10 +24,11 @@
 //! **Who writes what.** The stable Deployment is written by the env's own field manager, exactly
 //! as the next sync will write it (the sync plans against [`view`], which puts the rollout's
 //! stable template and replicas in place of git's), so a sync neither fights nor reverts a
-//! rollout. Everything a sync never writes — the canary and colour Deployments, the preview
-//! Service, the colour key of the active Service's selector, the state — is written by the
-//! rollout's own field manager `coxswain/<instance>/<env>/rollout` and labelled internal, so it
-//! is never planned, diffed or pruned.
+//! rollout; the active Service's selector (an atomic map) is planned with the active colour in
+//! it, so the switch and the sync apply the same selector. What a sync never writes — the canary
+//! and colour Deployments, the preview Service — is written by the rollout's own field manager
+//! `coxswain/<instance>/<env>/rollout` and labelled internal, so it is never planned, diffed or
+//! pruned; the state has a field manager of its own.
 
 pub mod spec;
 pub mod state;
@@ -304,9 +305,19 @@ impl Writer {
         Ok(self.cluster.get(&resource, Some(&self.namespace), name).await?)
     }
 
-    async fn save(&mut self, state: &RolloutState) -> Result<(), RolloutError> {
-        let object = state::to_config_map(state, &self.owner, &self.namespace);
-        self.apply_rollout(&object).await.map(|_| ())
+    /// Records the state on its Deployment, as the state's own field manager (bookkeeping:
+    /// not listed among what the operation wrote).
+    async fn save(&mut self, state: &RolloutState, holder: &str) -> Result<(), RolloutError> {
+        let object = state::to_annotation(state, holder, &self.namespace);
+        let resource = self.resource("apps/v1", "Deployment").await?;
+        self.may_write().await?;
+        let options = crate::cluster::ApplyOptions {
+            field_manager: format!("{}-state", field_manager(&self.owner)),
+            force: true,
+            dry_run: false,
+        };
+        self.cluster.apply(&resource, &object, &options).await?;
+        Ok(())
     }
 }
 
@@ -404,7 +415,11 @@ impl<'a> Rollout<'a> {
 
     /// Reads the recorded state.
     pub async fn load(&self, cluster: &dyn Cluster) -> Result<Option<RolloutState>, RolloutError> {
-        state::load(cluster, &self.env.namespace, self.workload).await
+        state::load(cluster, &self.env.namespace, self.workload, self.strategy).await
+    }
+
+    async fn save(&self, w: &mut Writer, state: &RolloutState) -> Result<(), RolloutError> {
+        w.save(state, &state::holder(self.workload, self.strategy)).await
     }
 
     /// After a sync (or while following): records the first stable template, starts a rollout
@@ -435,7 +450,7 @@ impl<'a> Rollout<'a> {
             if state.phase == Phase::Aborted {
                 state.phase = Phase::Completed;
                 state.message = "git is back on the stable template".into();
-                w.save(&state).await?;
+                self.save(w, &state).await?;
             }
             return self.housekeeping(w, state).await;
         }
@@ -461,7 +476,7 @@ impl<'a> Rollout<'a> {
             state.total_replicas = Some(replicas);
         }
         state.message = "stable template recorded".into();
-        w.save(&state).await?;
+        self.save(w, &state).await?;
         Ok(state)
     }
 
@@ -501,7 +516,7 @@ impl<'a> Rollout<'a> {
                 );
             }
         }
-        w.save(&state).await?;
+        self.save(w, &state).await?;
         self.advance(w, state).await
     }
 
@@ -619,7 +634,7 @@ impl<'a> Rollout<'a> {
                         self.colour_name(preview),
                         spec.preview_service(self.workload)
                     );
-                    w.save(&state).await?;
+                    self.save(w, &state).await?;
                     return Ok(state);
                 }
                 Strategy::Canary(canary) => {
@@ -638,13 +653,13 @@ impl<'a> Rollout<'a> {
                                 canary.steps.len(),
                                 step.weight
                             );
-                            w.save(&state).await?;
+                            self.save(w, &state).await?;
                             return Ok(state);
                         }
                         Some(Pause::For(delay)) => {
                             let Some(since) = state.step_since() else {
                                 state.step_since = Some(state::timestamp(self.now));
-                                w.save(&state).await?;
+                                self.save(w, &state).await?;
                                 return Ok(state);
                             };
                             let until =
@@ -673,7 +688,7 @@ impl<'a> Rollout<'a> {
             return self.promote_canary(w, state).await;
         }
         self.set_weights(w, &mut state).await?;
-        w.save(&state).await?;
+        self.save(w, &state).await?;
         Ok(state)
     }
 
@@ -702,7 +717,7 @@ impl<'a> Rollout<'a> {
         state.paused = false;
         state.step = self.steps().len().saturating_sub(1);
         state.message = "promoted: stable runs the new template, the canary is gone".into();
-        w.save(&state).await?;
+        self.save(w, &state).await?;
         Ok(state)
     }
 
@@ -733,7 +748,7 @@ impl<'a> Rollout<'a> {
             self.colour_name(new.other()),
             spec.scale_down_delay
         );
-        w.save(&state).await?;
+        self.save(w, &state).await?;
         Ok(state)
     }
 
@@ -755,7 +770,7 @@ impl<'a> Rollout<'a> {
         w.apply_rollout(&self.colour_deployment(active.other(), &old, 0, false)).await?;
         state.scale_down_at = None;
         state.message = format!("{} scaled down", self.colour_name(active.other()));
-        w.save(&state).await?;
+        self.save(w, &state).await?;
         Ok(state)
     }
 
@@ -782,7 +797,7 @@ impl<'a> Rollout<'a> {
                 state.paused = true;
                 self.mark_paused(w, &state).await?;
                 state.message = "paused".into();
-                w.save(&state).await?;
+                self.save(w, &state).await?;
                 Ok(state)
             }
             Action::Resume => {
@@ -794,7 +809,7 @@ impl<'a> Rollout<'a> {
                 if step_pause && matches!(self.strategy, Strategy::Canary(_)) {
                     state = self.next_step(w, state).await?;
                 } else {
-                    w.save(&state).await?;
+                    self.save(w, &state).await?;
                 }
                 self.advance(w, state).await
             }
@@ -878,7 +893,7 @@ impl<'a> Rollout<'a> {
             Some(_) => "aborted: stable runs the old template; git's template rolls out again only when it changes".into(),
             None => "git went back to the stable template; rollout stopped".into(),
         };
-        w.save(&state).await?;
+        self.save(w, &state).await?;
         Ok(state)
     }
 
@@ -920,7 +935,7 @@ impl<'a> Rollout<'a> {
         state.phase = Phase::Aborted;
         state.aborted_hash = Some(git_hash);
         state.message = "undone: back on the previous stable template; git's template rolls out again only when it changes".into();
-        w.save(&state).await?;
+        self.save(w, &state).await?;
         Ok(state)
     }
 

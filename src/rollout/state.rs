@@ -1,17 +1,22 @@
-//! The state of a rollout, kept in the cluster as a `ConfigMap` per workload
-//! (`coxswain-rollout-<workload>` in the env's namespace, key `state.json`), so every machine
-//! sees the same rollout and a crash loses nothing. It is labelled internal (never planned or
-//! pruned) and written by the rollout's field manager under the env's Lease.
+//! The state of a rollout, kept in the cluster as an annotation (`coxswain.dev/rollout-state`,
+//! JSON) on a Deployment of the workload — the stable Deployment of a canary, `<name>-blue` of a
+//! blue-green — so every machine sees the same rollout and a crash loses nothing.
+//!
+//! On the Deployment, not in a `ConfigMap`, because the state holds the pod templates Coxswain
+//! applies: whoever can change it chooses what runs, so it must take the right to write that
+//! Deployment, not merely a `ConfigMap` in the namespace. It is written under the env's Lease by
+//! a field manager of its own (`coxswain/<instance>/<env>/rollout-state`) that owns nothing but
+//! the annotation, so neither a sync nor the rollout's other writes touch it.
 
-use super::{ROLLOUT_LABEL, RolloutError, rollout_labels};
+use super::{RolloutError, Strategy};
 use crate::cluster::{Cluster, Gvk};
-use crate::ownership::Owner;
 use chrono::{DateTime, SecondsFormat, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use sha2::{Digest as _, Sha256};
 
-const STATE_KEY: &str = "state.json";
+/// The annotation holding the state.
+pub const STATE_ANNOTATION: &str = "coxswain.dev/rollout-state";
 
 /// Where a rollout is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -152,9 +157,12 @@ pub fn timestamp(time: DateTime<Utc>) -> String {
     time.to_rfc3339_opts(SecondsFormat::Secs, true)
 }
 
-/// The name of the state `ConfigMap` of `workload`.
-pub fn config_map_name(workload: &str) -> String {
-    format!("coxswain-rollout-{workload}")
+/// The Deployment that carries the state of `workload`'s rollout.
+pub fn holder(workload: &str, strategy: &Strategy) -> String {
+    match strategy {
+        Strategy::Canary(_) => workload.to_owned(),
+        Strategy::BlueGreen(_) => format!("{workload}-{}", Colour::Blue.as_str()),
+    }
 }
 
 /// A stable digest of a pod template: sha256 of its JSON with keys sorted, so reordering keys
@@ -179,46 +187,41 @@ pub fn template_hash(template: &Value) -> String {
     })
 }
 
-pub(super) fn to_config_map(state: &RolloutState, owner: &Owner, namespace: &str) -> Value {
-    let text = serde_json::to_string_pretty(state).unwrap_or_default();
+/// The apply that records `state` on its Deployment `holder`: the annotation alone.
+pub(super) fn to_annotation(state: &RolloutState, holder: &str, namespace: &str) -> Value {
+    let text = serde_json::to_string(state).unwrap_or_default();
     json!({
-        "apiVersion": "v1",
-        "kind": "ConfigMap",
-        "metadata": {
-            "name": config_map_name(&state.workload),
-            "namespace": namespace,
-            "labels": rollout_labels(owner, &state.workload),
-        },
-        "data": {STATE_KEY: text},
+        "apiVersion": "apps/v1",
+        "kind": "Deployment",
+        "metadata": {"name": holder, "namespace": namespace, "annotations": {STATE_ANNOTATION: text}},
     })
 }
 
-/// The recorded state of `workload`, `None` when there is none.
+/// The recorded state of `workload`'s rollout, `None` when there is none (no Deployment yet,
+/// or no annotation).
 pub async fn load(
     cluster: &dyn Cluster,
     namespace: &str,
     workload: &str,
+    strategy: &Strategy,
 ) -> Result<Option<RolloutState>, RolloutError> {
-    let resource = cluster.resolve(&Gvk::from_api_version("v1", "ConfigMap")).await?;
-    let name = config_map_name(workload);
-    let Some(object) = cluster.get(&resource, Some(namespace), &name).await? else {
+    let resource = cluster.resolve(&Gvk::from_api_version("apps/v1", "Deployment")).await?;
+    let holder = holder(workload, strategy);
+    let Some(object) = cluster.get(&resource, Some(namespace), &holder).await? else {
         return Ok(None);
     };
+    let pointer = format!("/metadata/annotations/{}", STATE_ANNOTATION.replace('/', "~1"));
+    let Some(text) = object.pointer(&pointer).and_then(Value::as_str) else { return Ok(None) };
     let corrupt = |message: String| RolloutError::CorruptState {
-        name: format!("ConfigMap {namespace}/{name}"),
+        name: format!("annotation {STATE_ANNOTATION} of Deployment {namespace}/{holder}"),
         message,
     };
-    let label = object.pointer(&format!("/metadata/labels/{}", ROLLOUT_LABEL.replace('/', "~1")));
-    if label.and_then(Value::as_str) != Some(workload) {
-        return Err(corrupt(format!("it does not carry the label {ROLLOUT_LABEL}={workload}")));
-    }
-    let text = object
-        .pointer(&format!("/data/{STATE_KEY}"))
-        .and_then(Value::as_str)
-        .ok_or_else(|| corrupt(format!("no data.{STATE_KEY}")))?;
     let state: RolloutState = serde_json::from_str(text).map_err(|e| corrupt(e.to_string()))?;
-    if state.workload != workload {
-        return Err(corrupt(format!("it records workload {}", state.workload)));
+    if state.workload != workload || state.strategy != strategy.kind() {
+        return Err(corrupt(format!(
+            "it records the {} rollout of {}",
+            state.strategy, state.workload
+        )));
     }
     Ok(Some(state))
 }
