@@ -166,9 +166,15 @@ async fn canary(ctx: &Ctx) {
         .rollout("canary", "web", Action::Promote, &RolloutRequest::default())
         .await
         .expect("promote");
-    assert_eq!(now.phase, Some(Phase::Completed));
+    // Stable rolls out the new template; the canary stays until the controller says it is done.
     let stable = ctx.deployment("web").await.expect("web");
     assert_eq!(replicas_and_image(&stable), (4, "registry.example/web:3.0.0".into()));
+    if now.phase == Some(Phase::Progressing) {
+        assert!(ctx.deployment("web-canary").await.is_some(), "the canary went too early");
+    }
+    let followed = follow(&engine, "canary").await;
+    assert!(matches!(followed, Followed::Settled(_)), "{followed:?}");
+    assert_eq!(followed.statuses()[0].phase, Some(Phase::Completed));
     assert!(ctx.deployment("web-canary").await.is_none(), "promotion deletes the canary");
     assert_eq!(sync(&ctx.engine(root), "canary").await, SyncStatus::NoChanges);
 }

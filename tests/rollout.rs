@@ -441,3 +441,34 @@ spec:
     assert!(h.deployment("timed", "web-canary").is_none());
     assert_eq!(image(&h.deployment("timed", "web").expect("web")), "registry.example/web:2.0.0");
 }
+
+#[test]
+fn promotion_keeps_the_canary_until_stable_is_healthy() {
+    let repo = repo();
+    let root = repo.path();
+    let h = Harness::new();
+    sync(&h.engine(root), "canary");
+    set_image(root, "canary", "web.yaml", "registry.example/web:2.0.0");
+    sync(&h.engine(root), "canary");
+    // The stable Deployment's new rollout does not finish by itself any more.
+    h.memory.set_auto_ready(false);
+    let now = act(&h.engine(root), "canary", "web", Action::Promote);
+    assert_eq!(now.phase, Some(Phase::Progressing), "{}", now.message);
+    let stable = h.deployment("shop", "web").expect("web");
+    assert_eq!((replicas(&stable), image(&stable)), (4, "registry.example/web:2.0.0"));
+    assert!(
+        h.deployment("shop", "web-canary").is_some(),
+        "the canary went before stable was healthy"
+    );
+    // A sync meanwhile neither reverts the promotion nor takes it for a rollback of git.
+    sync(&h.engine(root), "canary");
+    assert!(h.deployment("shop", "web-canary").is_some());
+    assert_eq!(image(&h.deployment("shop", "web").expect("web")), "registry.example/web:2.0.0");
+
+    make_ready(&h.memory, "shop", "web");
+    let statuses = runtime()
+        .block_on(h.engine(root).advance_rollouts("canary", &RolloutRequest::default()))
+        .expect("advance");
+    assert_eq!(statuses[0].phase, Some(Phase::Completed));
+    assert!(h.deployment("shop", "web-canary").is_none());
+}

@@ -439,7 +439,7 @@ impl<'a> Rollout<'a> {
             return Ok(state); // aborted: not again until git changes
         }
         let running = matches!(state.phase, Phase::Progressing | Phase::Paused);
-        if running && state.target_hash.as_deref() == Some(hash.as_str()) {
+        if running && (state.promoting || state.target_hash.as_deref() == Some(hash.as_str())) {
             return self.advance(w, state).await;
         }
         if hash == state.stable_hash {
@@ -638,6 +638,9 @@ impl<'a> Rollout<'a> {
                     return Ok(state);
                 }
                 Strategy::Canary(canary) => {
+                    if state.promoting {
+                        return self.finish_promotion(w, state).await;
+                    }
                     if !self.healthy(w, &self.canary_name()).await? {
                         return Ok(state);
                     }
@@ -697,7 +700,8 @@ impl<'a> Rollout<'a> {
         Ok(health::assess(live.as_ref()).health == Health::Healthy)
     }
 
-    /// Canary promotion: git's template on stable at full scale, then the canary goes.
+    /// Canary promotion: git's template on stable at full scale; the canary goes once stable is
+    /// healthy (until then it keeps serving, so capacity does not dip while stable rolls).
     async fn promote_canary(
         &self,
         w: &mut Writer,
@@ -712,10 +716,29 @@ impl<'a> Rollout<'a> {
             .unwrap_or_else(|| state::template_hash(&state.stable_template));
         state.stable_replicas = None;
         w.apply_as_env(&stable_view(self.git, &state, None)).await?;
-        w.delete("apps/v1", "Deployment", &self.canary_name()).await?;
-        state.phase = Phase::Completed;
+        state.promoting = true;
+        state.phase = Phase::Progressing;
         state.paused = false;
         state.step = self.steps().len().saturating_sub(1);
+        state.message = format!(
+            "promoting: {} rolls out the new template; the canary goes once it is healthy",
+            self.workload
+        );
+        self.save(w, &state).await?;
+        self.finish_promotion(w, state).await
+    }
+
+    async fn finish_promotion(
+        &self,
+        w: &mut Writer,
+        mut state: RolloutState,
+    ) -> Result<RolloutState, RolloutError> {
+        if !self.healthy(w, self.workload).await? {
+            return Ok(state);
+        }
+        w.delete("apps/v1", "Deployment", &self.canary_name()).await?;
+        state.promoting = false;
+        state.phase = Phase::Completed;
         state.message = "promoted: stable runs the new template, the canary is gone".into();
         self.save(w, &state).await?;
         Ok(state)
@@ -788,6 +811,20 @@ impl<'a> Rollout<'a> {
             ));
         };
         let running = matches!(state.phase, Phase::Progressing | Phase::Paused);
+        if state.promoting {
+            return match action {
+                Action::Promote | Action::Resume => self.finish_promotion(w, state).await,
+                Action::Pause | Action::Abort | Action::Undo => Err(RolloutError::refused(
+                    self.workload,
+                    format!(
+                        "the promotion is under way (the canary goes once {} is healthy); {} it \
+                         once it finished",
+                        self.workload,
+                        if action == Action::Pause { "undo" } else { action.as_str() }
+                    ),
+                )),
+            };
+        }
         match action {
             Action::Pause | Action::Resume if !running => Err(RolloutError::refused(
                 self.workload,

@@ -103,6 +103,9 @@ pub struct RolloutState {
     /// Canary: what the stable Deployment runs meanwhile (`None`: git's replicas).
     #[serde(default)]
     pub stable_replicas: Option<u64>,
+    /// Canary: stable has the new template; the canary goes once stable is healthy.
+    #[serde(default)]
+    pub promoting: bool,
     /// An HPA scales the workload: stable keeps its scale.
     #[serde(default)]
     pub hpa: bool,
@@ -133,6 +136,7 @@ impl RolloutState {
             aborted_hash: None,
             total_replicas: None,
             stable_replicas: None,
+            promoting: false,
             hpa: false,
             active: None,
             scale_down_at: None,
