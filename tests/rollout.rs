@@ -472,3 +472,82 @@ fn promotion_keeps_the_canary_until_stable_is_healthy() {
     assert_eq!(statuses[0].phase, Some(Phase::Completed));
     assert!(h.deployment("shop", "web-canary").is_none());
 }
+
+#[test]
+fn blue_green_waits_for_promote_then_abort_scales_the_new_colour_down_and_sticks() {
+    let env_yaml = "\
+namespace: manual
+rollouts:
+  api:
+    blueGreen:
+      activeService: api
+      previewService: api-next
+      autoPromote: false
+      scaleDownDelay: 10m
+";
+    let repo = git_repo(&[
+        ("environments/manual/env.yaml", env_yaml.to_owned()),
+        ("environments/manual/api.yaml", workload("api", 2, "registry.example/api:1.0.0")),
+    ]);
+    let root = repo.path();
+    let h = Harness::new();
+    let cli = |args: &[&str]| {
+        let mut argv = vec!["coxswain".to_owned(), "--repo".into(), root.display().to_string()];
+        argv.extend(args.iter().map(|a| (*a).to_owned()));
+        coxswain::cli::run_with(argv, h.connector())
+    };
+    assert_eq!(cli(&["--sync", "--env", "manual", "--yes", "--wait"]), ExitCode::Ok);
+    set_image(root, "manual", "api.yaml", "registry.example/api:2.0.0");
+    // Healthy behind the preview Service, but not switched: a person promotes.
+    assert_eq!(cli(&["--sync", "--env", "manual", "--yes", "--wait"]), ExitCode::RolloutPaused);
+    let preview = h.service("manual", "api-next");
+    assert_eq!(preview.pointer("/spec/selector/coxswain.dev~1color"), Some(&json!("green")));
+    let active = h.service("manual", "api");
+    assert_eq!(active.pointer("/spec/selector/coxswain.dev~1color"), Some(&json!("blue")));
+
+    let now = act(&h.engine(root), "manual", "api", Action::Abort);
+    assert_eq!((now.phase, now.active_color), (Some(Phase::Aborted), Some(Colour::Blue)));
+    assert_eq!(replicas(&h.deployment("manual", "api-green").expect("green")), 0);
+    assert_eq!(replicas(&h.deployment("manual", "api-blue").expect("blue")), 2);
+    // Not restarted by a sync until git changes.
+    sync(&h.engine(root), "manual");
+    assert_eq!(replicas(&h.deployment("manual", "api-green").expect("green")), 0);
+    assert_eq!(status(&h.engine(root), "manual", "api").phase, Some(Phase::Aborted));
+
+    // Git changes: green rolls out again; promote switches; blue scales down after the delay.
+    set_image(root, "manual", "api.yaml", "registry.example/api:3.0.0");
+    sync(&h.engine(root), "manual");
+    assert_eq!(replicas(&h.deployment("manual", "api-green").expect("green")), 2);
+    let now = act(&h.engine(root), "manual", "api", Action::Promote);
+    assert_eq!(now.active_color, Some(Colour::Green));
+    let strategy = h.engine(root).env("manual").expect("env").config.rollouts["api"].clone();
+    let state = runtime()
+        .block_on(coxswain::engine::recorded_state(
+            h.recording.as_ref(),
+            "manual",
+            "api",
+            &strategy,
+        ))
+        .expect("state")
+        .expect("recorded");
+    let at = state.scale_down_at().expect("a scale-down is due");
+    let request = RolloutRequest {
+        now: Some(at - chrono::Duration::seconds(1)),
+        ..RolloutRequest::default()
+    };
+    runtime().block_on(h.engine(root).advance_rollouts("manual", &request)).expect("advance");
+    assert_eq!(replicas(&h.deployment("manual", "api-blue").expect("blue")), 2, "too early");
+    let request = RolloutRequest { now: Some(at), ..RolloutRequest::default() };
+    runtime().block_on(h.engine(root).advance_rollouts("manual", &request)).expect("advance");
+    assert_eq!(replicas(&h.deployment("manual", "api-blue").expect("blue")), 0);
+    // Switching back to a colour that no longer runs is refused, not a switch to nothing.
+    let refused = runtime().block_on(h.engine(root).rollout(
+        "manual",
+        "api",
+        Action::Undo,
+        &RolloutRequest::default(),
+    ));
+    assert!(refused.is_err_and(|e| e.to_string().contains("already scaled down")));
+    let active = h.service("manual", "api");
+    assert_eq!(active.pointer("/spec/selector/coxswain.dev~1color"), Some(&json!("green")));
+}
