@@ -551,3 +551,26 @@ rollouts:
     let active = h.service("manual", "api");
     assert_eq!(active.pointer("/spec/selector/coxswain.dev~1color"), Some(&json!("green")));
 }
+
+#[test]
+fn the_app_session_reads_and_steers_rollouts_with_one_call_each() {
+    let repo = repo();
+    let root = repo.path();
+    let h = Harness::new();
+    sync(&h.engine(root), "canary");
+    set_image(root, "canary", "web.yaml", "registry.example/web:2.0.0");
+    sync(&h.engine(root), "canary");
+    let session = coxswain::app_api::Session::open(root, h.connector()).expect("session");
+    let rollouts = runtime().block_on(session.rollouts("canary")).expect("rollouts");
+    assert_eq!(rollouts.len(), 1);
+    assert_eq!((rollouts[0].workload.as_str(), rollouts[0].weight), ("web", Some(25)));
+    let json = serde_json::to_value(&rollouts[0]).expect("json");
+    assert_eq!(json["new"]["images"], json!(["registry.example/web:2.0.0"]));
+    let paused =
+        runtime().block_on(session.rollout("canary", "web", Action::Pause)).expect("pause");
+    assert!(paused.paused);
+    let error = runtime()
+        .block_on(session.rollout("canary", "nope", Action::Abort))
+        .expect_err("not declared");
+    assert_eq!(error.code, "rollout-not-declared");
+}
