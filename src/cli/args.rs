@@ -133,6 +133,26 @@ pub(super) enum Command {
         #[arg(short, long, value_enum, default_value_t = Format::Text)]
         output: Format,
     },
+    /// Change a workload's container image in git (format-preserving), committed in a private
+    /// checkout: pushed onto the env's branch, or a pull request for protected envs. The next
+    /// sync applies it.
+    #[command(name = "set-image")]
+    SetImage {
+        /// The workload (Deployment, StatefulSet, DaemonSet or Job).
+        workload: String,
+        /// CONTAINER=IMAGE
+        assignment: String,
+        #[command(flatten)]
+        git: GitEditArgs,
+    },
+    /// Change a Deployment's or StatefulSet's spec.replicas in git, as set-image does.
+    Scale {
+        workload: String,
+        #[arg(long)]
+        replicas: u64,
+        #[command(flatten)]
+        git: GitEditArgs,
+    },
     /// Promote what a pipeline stage moves (image tags, the model) into ENV: edit the values in a
     /// private checkout, run the gates, commit on a branch, push, and open a pull request.
     Promote {
@@ -179,6 +199,30 @@ pub(super) enum RolloutOp {
     Abort,
     /// Abort a running rollout, or go back to the previous stable template after one.
     Undo,
+}
+
+/// Where a git edit goes.
+#[derive(Args, Clone)]
+pub(super) struct GitEditArgs {
+    #[arg(long)]
+    pub(super) env: String,
+    /// Stop after the commit, left on a local branch; needs no remote or token.
+    #[arg(long)]
+    pub(super) no_push: bool,
+    /// Show the edit only; commit nothing.
+    #[arg(long)]
+    pub(super) dry_run: bool,
+    /// The git remote to push to.
+    #[arg(long, default_value = "origin")]
+    pub(super) remote: String,
+    /// GitHub repository OWNER/NAME (default: the remote's URL). The token is read from GITHUB_TOKEN or GH_TOKEN.
+    #[arg(long, env = "GITHUB_REPOSITORY")]
+    pub(super) github_repo: Option<String>,
+    /// GitHub REST API URL; for GitHub Enterprise Server https://HOST/api/v3.
+    #[arg(long, env = "GITHUB_API_URL")]
+    pub(super) github_api: Option<String>,
+    #[arg(short, long, value_enum, default_value_t = Format::Text)]
+    pub(super) output: Format,
 }
 
 #[derive(Args, Clone)]

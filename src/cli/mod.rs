@@ -12,9 +12,10 @@ use crate::engine::{
 };
 use crate::exit::ExitCode;
 use crate::plan::PlanOptions;
+use crate::promote::workload::{EditOptions, WorkloadEdit};
 use crate::rollout::{Action, Pause, Strategy};
 use crate::sync::{CancelToken, SyncStatus};
-use args::{Cli, Command, RolloutOp, SyncArgs};
+use args::{Cli, Command, GitEditArgs, RolloutOp, SyncArgs};
 use clap::Parser as _;
 use progress::TerminalProgress;
 use render::Format;
@@ -183,6 +184,20 @@ async fn run(cli: Cli, connector: Connector) -> Result<ExitCode, EngineError> {
             render::rollback(&outcome, dry_run);
             Ok(render::sync_exit_code(std::slice::from_ref(&outcome.report)))
         }
+        Some(Command::SetImage { workload, assignment, git }) => {
+            let Some((container, image)) =
+                assignment.split_once('=').filter(|(c, i)| !c.is_empty() && !i.is_empty())
+            else {
+                return Err(EngineError::Usage {
+                    message: format!("expected CONTAINER=IMAGE, got {assignment:?}"),
+                });
+            };
+            let edit = WorkloadEdit::Image { container: container.into(), image: image.into() };
+            edit_command(&engine, workload, edit, git).await
+        }
+        Some(Command::Scale { workload, replicas, git }) => {
+            edit_command(&engine, workload, WorkloadEdit::Replicas(replicas), git).await
+        }
         Some(Command::Rollout { operation, workload, env, context, output }) => {
             rollout_command(&engine, operation, workload, &env, context, output).await
         }
@@ -328,6 +343,28 @@ async fn sync_command(engine: &Engine, args: SyncArgs) -> Result<ExitCode, Engin
     } else {
         ExitCode::Ok
     })
+}
+
+/// `coxswain set-image` / `coxswain scale`: one engine call, rendered.
+async fn edit_command(
+    engine: &Engine,
+    workload: String,
+    edit: WorkloadEdit,
+    git: GitEditArgs,
+) -> Result<ExitCode, EngineError> {
+    let options = EditOptions {
+        env: git.env,
+        workload,
+        edit,
+        remote: git.remote,
+        push: !git.no_push,
+        dry_run: git.dry_run,
+        token: None,
+    };
+    let forge = ForgeSettings { repository: git.github_repo, api: git.github_api };
+    let outcome = engine.edit_workload(options, &forge).await?;
+    render::workload_edit(&outcome, git.output);
+    Ok(ExitCode::Ok)
 }
 
 /// `coxswain rollout OPERATION [WORKLOAD] --env E`: parse, one engine call, render.

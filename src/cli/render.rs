@@ -160,6 +160,22 @@ pub(super) fn sync(
     Ok(sync_exit_code(&reports))
 }
 
+/// A set-image or scale edit: text, or the outcome as JSON.
+pub(super) fn workload_edit(outcome: &crate::promote::workload::EditOutcome, output: Format) {
+    match output {
+        Format::Json => {
+            let mut report = serde_json::json!({"schemaVersion": 1});
+            if let (Some(map), Ok(serde_json::Value::Object(fields))) =
+                (report.as_object_mut(), serde_json::to_value(outcome))
+            {
+                map.extend(fields);
+            }
+            println!("{}", to_json(&report));
+        }
+        Format::Text | Format::Markdown => print!("{}", outcome.render_text()),
+    }
+}
+
 /// Rollout statuses: text, or `{"schemaVersion": 1, "rollouts": [...]}`.
 pub(super) fn rollouts(statuses: &[crate::rollout::RolloutStatus], output: Format) {
     match output {

@@ -189,5 +189,8 @@ fn promote_code(error: &PromoteError) -> &'static str {
         PromoteError::NoForge(_) => "no-forge",
         PromoteError::Forge(_) | PromoteError::PullRequest { .. } => "forge",
         PromoteError::BranchTaken { .. } => "branch-taken",
+        PromoteError::NoWorkload { .. } => "no-workload",
+        PromoteError::NoContainer { .. } => "no-container",
+        PromoteError::NoReplicas { .. } => "no-replicas",
     }
 }

@@ -517,6 +517,32 @@ impl Engine {
     }
 }
 
+impl Engine {
+    /// `coxswain set image` / `coxswain scale`: the value edited in git, committed in a private
+    /// checkout; pushed onto the env's branch, or as a pull request for protected envs (see
+    /// [`promote::workload`]). Nothing is applied: the next sync does, through every gate.
+    pub async fn edit_workload(
+        &self,
+        mut options: promote::workload::EditOptions,
+        forge: &ForgeSettings,
+    ) -> Result<promote::workload::EditOutcome, EngineError> {
+        let token = promote::github_token_from_env();
+        options.token.clone_from(&token);
+        let forge = promote::github_forge(
+            self.root(),
+            &options.remote,
+            forge.repository.as_deref(),
+            forge.api.as_deref(),
+            token.as_deref(),
+        );
+        let access = match &forge {
+            Ok(forge) => ForgeAccess::Ready(forge),
+            Err(why) => ForgeAccess::Unavailable(why.to_string()),
+        };
+        Ok(promote::workload::edit_workload(self.root(), &options, &access).await?)
+    }
+}
+
 /// A stable identity of a plan: what would be written, and how.
 pub fn fingerprint(plan: &EnvPlan) -> String {
     let mut hasher = std::hash::DefaultHasher::new();
