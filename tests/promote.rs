@@ -724,7 +724,7 @@ fn set_image_on_a_protected_env_opens_a_pull_request_touching_only_that_line() {
     let before = user_state(&fx.work);
     let main = remote_branch(&fx, "main").unwrap();
     let image = "server=ghcr.io/acme-ml/iris-server:1.2.0";
-    let output = command(&fx, &forge, "set-image", &["iris-server", image, "--env", "prod"]);
+    let output = command(&fx, &forge, "set", &["image", "iris-server", image, "--env", "prod"]);
     assert_eq!(output.status.code(), Some(0), "{}{}", stdout(&output), stderr(&output));
     assert!(stdout(&output).contains("pull request opened"), "{}", stdout(&output));
     let branch = "coxswain/set-image-server-prod-iris-server";
@@ -758,7 +758,7 @@ fn set_image_on_a_protected_env_opens_a_pull_request_touching_only_that_line() {
 
     // Again with another image: the same pull request, updated.
     let image = "server=ghcr.io/acme-ml/iris-server:1.3.0";
-    let output = command(&fx, &forge, "set-image", &["iris-server", image, "--env", "prod"]);
+    let output = command(&fx, &forge, "set", &["image", "iris-server", image, "--env", "prod"]);
     assert_eq!(output.status.code(), Some(0), "{}{}", stdout(&output), stderr(&output));
     assert!(stdout(&output).contains("pull request updated"), "{}", stdout(&output));
     assert_eq!(forge.count("POST", "/pulls"), 1);

@@ -136,14 +136,9 @@ pub(super) enum Command {
     /// Change a workload's container image in git (format-preserving), committed in a private
     /// checkout: pushed onto the env's branch, or a pull request for protected envs. The next
     /// sync applies it.
-    #[command(name = "set-image")]
-    SetImage {
-        /// The workload (Deployment, StatefulSet, DaemonSet or Job).
-        workload: String,
-        /// CONTAINER=IMAGE
-        assignment: String,
-        #[command(flatten)]
-        git: GitEditArgs,
+    Set {
+        #[command(subcommand)]
+        what: SetWhat,
     },
     /// Change a Deployment's or StatefulSet's spec.replicas in git, as set-image does.
     Scale {
@@ -199,6 +194,20 @@ pub(super) enum RolloutOp {
     Abort,
     /// Abort a running rollout, or go back to the previous stable template after one.
     Undo,
+}
+
+/// What `coxswain set` changes.
+#[derive(Subcommand)]
+pub(super) enum SetWhat {
+    /// A container's image: `coxswain set image --env E WORKLOAD CONTAINER=IMAGE`.
+    Image {
+        /// The workload (Deployment, StatefulSet, DaemonSet or Job).
+        workload: String,
+        /// CONTAINER=IMAGE
+        assignment: String,
+        #[command(flatten)]
+        git: GitEditArgs,
+    },
 }
 
 /// Where a git edit goes.

@@ -15,7 +15,7 @@ use crate::plan::PlanOptions;
 use crate::promote::workload::{EditOptions, WorkloadEdit};
 use crate::rollout::{Action, Pause, Strategy};
 use crate::sync::{CancelToken, SyncStatus};
-use args::{Cli, Command, GitEditArgs, RolloutOp, SyncArgs};
+use args::{Cli, Command, GitEditArgs, RolloutOp, SetWhat, SyncArgs};
 use clap::Parser as _;
 use progress::TerminalProgress;
 use render::Format;
@@ -184,7 +184,7 @@ async fn run(cli: Cli, connector: Connector) -> Result<ExitCode, EngineError> {
             render::rollback(&outcome, dry_run);
             Ok(render::sync_exit_code(std::slice::from_ref(&outcome.report)))
         }
-        Some(Command::SetImage { workload, assignment, git }) => {
+        Some(Command::Set { what: SetWhat::Image { workload, assignment, git } }) => {
             let Some((container, image)) =
                 assignment.split_once('=').filter(|(c, i)| !c.is_empty() && !i.is_empty())
             else {
