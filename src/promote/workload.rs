@@ -14,6 +14,7 @@ use crate::repo::{DesiredObject, Repo};
 use crate::yaml_edit::{self, YamlPath};
 use serde::Serialize;
 use serde_json::Value;
+use std::fmt::Write as _;
 use std::path::Path;
 
 /// The value to change.
@@ -96,10 +97,10 @@ impl EditOutcome {
         out.push_str(&self.diff);
         if let (Some(branch), Some(commit)) = (&self.branch, &self.commit) {
             let short = commit.get(..12).unwrap_or(commit);
-            out.push_str(&format!("branch {branch}, commit {short}\n"));
+            let _ = writeln!(out, "branch {branch}, commit {short}");
         }
         if let Some(pr) = &self.pull_request {
-            out.push_str(&format!("pull request #{}: {}\n", pr.number, pr.url));
+            let _ = writeln!(out, "pull request #{}: {}", pr.number, pr.url);
         }
         out
     }
