@@ -148,6 +148,12 @@ fn canary_steps_split_replicas_behind_one_selector_then_abort_and_promote() {
 
     // A new image starts the canary at 25%: 1 of 4 replicas, behind the Service's selector.
     set_image(root, "canary", "web.yaml", "registry.example/web:2.0.0");
+    // The plan says so: stable keeps its template, so the diff alone would show nothing.
+    let plan = runtime()
+        .block_on(h.engine(root).plan_all(Some("canary"), None, &Default::default()))
+        .expect("plan");
+    assert!(!plan.summary.has_changes(), "the stable Deployment is not changed in place");
+    insta::assert_snapshot!("canary_plan_pending", plan.render_text(false));
     let (_, notes) = sync(&h.engine(root), "canary");
     assert!(notes.iter().any(|n| n.contains("rollout web (canary)")), "{notes:?}");
     let canary = h.deployment("shop", "web-canary").expect("canary");

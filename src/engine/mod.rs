@@ -240,10 +240,12 @@ impl Engine {
         options: &PlanOptions,
     ) -> Result<EnvPlan, EngineError> {
         let cluster = self.cluster(env, context).await?;
-        let env = self.rollout_view(env, cluster.as_ref()).await?;
-        plan_env(cluster.as_ref(), &env, options)
+        let (env, rollouts) = self.rollout_view_and_pending(env, cluster.as_ref()).await?;
+        let mut plan = plan_env(cluster.as_ref(), &env, options)
             .await
-            .map_err(|e| EngineError::cluster(&env.name, e))
+            .map_err(|e| EngineError::cluster(&env.name, e))?;
+        plan.rollouts = rollouts;
+        Ok(plan)
     }
 
     /// Plans every environment (or `only`), refusing input errors.
@@ -342,7 +344,7 @@ impl Engine {
         };
         let confirming =
             Confirming { inner: progress, fingerprint: request.fingerprint.as_deref() };
-        let view = match self.rollout_view(&env, cluster.as_ref()).await {
+        let (view, rollouts) = match self.rollout_view_and_pending(&env, cluster.as_ref()).await {
             Ok(view) => view,
             Err(error) => {
                 let report = SyncReport::new_for(&env, SyncStatus::Failed).ended(
@@ -353,6 +355,9 @@ impl Engine {
             }
         };
         let mut report = sync::sync_env(cluster.clone(), &view, &options, &confirming).await;
+        if let Some(plan) = report.plan.as_mut() {
+            plan.rollouts = rollouts;
+        }
         if request.dry_run && report.failure_kind() == Some(FailureKind::Unreachable) {
             let reason = report.error.map(|f| f.message).unwrap_or_default();
             return Ok(offline(reason, notes));

@@ -77,15 +77,24 @@ impl Engine {
         env: &Environment,
         cluster: &dyn Cluster,
     ) -> Result<Environment, EngineError> {
+        Ok(self.rollout_view_and_pending(env, cluster).await?.0)
+    }
+
+    /// [`Engine::rollout_view`], and what the next sync does to each rollout (for the plan).
+    pub(super) async fn rollout_view_and_pending(
+        &self,
+        env: &Environment,
+        cluster: &dyn Cluster,
+    ) -> Result<(Environment, Vec<String>), EngineError> {
         if env.config.rollouts.is_empty() || env.has_errors() {
-            return Ok(env.clone());
+            return Ok((env.clone(), Vec::new()));
         }
         let mut states = Vec::new();
         for (workload, strategy) in &env.config.rollouts {
             let state = rollout::state::load(cluster, &env.namespace, workload, strategy).await?;
             states.push((workload.clone(), state));
         }
-        Ok(rollout::view(env, &states))
+        Ok((rollout::view(env, &states), rollout::pending(env, &states)))
     }
 
     /// The status of `workload`'s rollout in `env` (read only; no lease).

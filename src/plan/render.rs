@@ -123,6 +123,12 @@ impl PlanReport {
                     let _ = writeln!(out, "  {}: {}", object.key, object.reason);
                 }
             }
+            if !env.rollouts.is_empty() {
+                let _ = writeln!(out, "\n{} in {}:", paint("Rollouts", "36", colour), env.env);
+                for rollout in &env.rollouts {
+                    let _ = writeln!(out, "  {rollout}");
+                }
+            }
         }
         let s = self.summary;
         let _ = writeln!(
@@ -201,6 +207,12 @@ impl PlanReport {
                 let _ = writeln!(out, "\n**{SKIPPED_TITLE} in {}:**\n", env.env);
                 for object in &env.skipped {
                     let _ = writeln!(out, "- `{}`: {}", object.key, object.reason);
+                }
+            }
+            if !env.rollouts.is_empty() {
+                let _ = writeln!(out, "\n**Rollouts in {}:**\n", env.env);
+                for rollout in &env.rollouts {
+                    let _ = writeln!(out, "- {rollout}");
                 }
             }
         }

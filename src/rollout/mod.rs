@@ -213,6 +213,56 @@ pub fn view(env: &Environment, states: &[(String, Option<RolloutState>)]) -> Env
     view
 }
 
+/// What the next sync does to each rollout of `env`, one sentence each (the plan shows them: the
+/// view hides a template change from the diff, since stable keeps its template).
+pub fn pending(env: &Environment, states: &[(String, Option<RolloutState>)]) -> Vec<String> {
+    let mut out = Vec::new();
+    for (workload, strategy) in &env.config.rollouts {
+        let Some(git) = spec::deployment(&env.objects, workload) else { continue };
+        let template = git.value.pointer("/spec/template").cloned().unwrap_or_else(|| json!({}));
+        let hash = state::template_hash(&template);
+        let state = states.iter().find(|(w, _)| w == workload).and_then(|(_, s)| s.as_ref());
+        let kind = strategy.kind();
+        let line = match state {
+            None => match strategy {
+                Strategy::Canary(_) => {
+                    format!("{workload} ({kind}): the next sync records its template as stable")
+                }
+                Strategy::BlueGreen(spec) => format!(
+                    "{workload} ({kind}): the next sync runs it as {workload}-blue behind Service {}",
+                    spec.active_service
+                ),
+            },
+            Some(s) if s.phase == Phase::Aborted && s.aborted_hash.as_deref() == Some(&hash) => {
+                format!(
+                    "{workload} ({kind}): aborted at this template; rolled out again only when git changes it"
+                )
+            }
+            Some(s)
+                if matches!(s.phase, Phase::Progressing | Phase::Paused)
+                    && (s.promoting || s.target_hash.as_deref() == Some(&hash)) =>
+            {
+                format!("{workload} ({kind}): {} — {}", s.phase.as_str(), s.message)
+            }
+            Some(s) if s.stable_hash != hash => match strategy {
+                Strategy::Canary(canary) => format!(
+                    "{workload} ({kind}): a new pod template; the next sync starts {workload}-canary at step 1 of {} ({}%)",
+                    canary.steps.len(),
+                    canary.steps.first().map_or(100, |step| step.weight)
+                ),
+                Strategy::BlueGreen(spec) => format!(
+                    "{workload} ({kind}): a new pod template; the next sync rolls it out on {workload}-{} behind Service {}",
+                    s.active.unwrap_or(Colour::Blue).other().as_str(),
+                    spec.preview_service(workload)
+                ),
+            },
+            Some(_) => continue,
+        };
+        out.push(line);
+    }
+    out
+}
+
 /// Git's Deployment with the rollout's stable template, and `replicas` in place of git's when
 /// git declares replicas (an HPA-scaled Deployment declares none and keeps the HPA's).
 fn stable_view(git: &DesiredObject, state: &RolloutState, replicas: Option<u64>) -> DesiredObject {
