@@ -565,8 +565,17 @@ fn the_app_session_reads_and_steers_rollouts_with_one_call_each() {
     let h = Harness::new();
     sync(&h.engine(root), "canary");
     set_image(root, "canary", "web.yaml", "registry.example/web:2.0.0");
-    sync(&h.engine(root), "canary");
+    let settings = "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: settings\ndata:\n  a: b\n";
+    std::fs::write(root.join("environments/canary/settings.yaml"), settings).expect("write");
+    // The app's Apply: the preview (which lists the pending rollout) is what the sync applies.
     let session = coxswain::app_api::Session::open(root, h.connector()).expect("session");
+    let applied = runtime().block_on(async {
+        let preview = session.preview_sync("canary", false).await?;
+        assert_eq!(preview.plan.rollouts.len(), 1, "{:?}", preview.plan.rollouts);
+        session.sync("canary", &preview.fingerprint, false, &Silent).await
+    });
+    assert!(applied.is_ok_and(|r| r.error.is_none()), "the app's Apply was refused");
+    assert!(h.deployment("shop", "web-canary").is_some(), "the app's Apply starts the canary");
     let rollouts = runtime().block_on(session.rollouts("canary")).expect("rollouts");
     assert_eq!(rollouts.len(), 1);
     assert_eq!((rollouts[0].workload.as_str(), rollouts[0].weight), ("web", Some(25)));

@@ -551,7 +551,10 @@ impl Engine {
 /// A stable identity of a plan: what would be written, and how.
 pub fn fingerprint(plan: &EnvPlan) -> String {
     let mut hasher = std::hash::DefaultHasher::new();
-    serde_json::to_string(plan).unwrap_or_default().hash(&mut hasher);
+    // The rollout notes are not written by the sync (the engine adds them around it).
+    let mut plan = plan.clone();
+    plan.rollouts.clear();
+    serde_json::to_string(&plan).unwrap_or_default().hash(&mut hasher);
     format!("{:016x}", hasher.finish())
 }
 
