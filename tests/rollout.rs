@@ -69,6 +69,13 @@ impl Harness {
         })
     }
 
+    /// `coxswain --repo ROOT ARGS…` in-process, against this cluster.
+    fn cli(&self, root: &Path, args: &[&str]) -> ExitCode {
+        let mut argv = vec!["coxswain".to_owned(), "--repo".into(), root.display().to_string()];
+        argv.extend(args.iter().map(|a| (*a).to_owned()));
+        coxswain::cli::run_with(argv, self.connector())
+    }
+
     /// A fresh engine: it reads the working tree as it is now.
     fn engine(&self, root: &Path) -> Engine {
         Engine::open(root, self.connector()).expect("open").with_holder("test@host".into())
@@ -324,11 +331,7 @@ fn sync_wait_stops_at_a_manual_pause_with_exit_code_5() {
     let repo = repo();
     let root = repo.path();
     let h = Harness::new();
-    let cli = |args: &[&str]| {
-        let mut argv = vec!["coxswain".to_owned(), "--repo".into(), root.display().to_string()];
-        argv.extend(args.iter().map(|a| (*a).to_owned()));
-        coxswain::cli::run_with(argv, h.connector())
-    };
+    let cli = |args: &[&str]| h.cli(root, args);
     assert_eq!(cli(&["--sync", "--env", "canary", "--yes", "--wait"]), ExitCode::Ok);
     set_image(root, "canary", "web.yaml", "registry.example/web:2.0.0");
     assert_eq!(cli(&["--sync", "--env", "canary", "--yes", "--wait"]), ExitCode::RolloutPaused);
@@ -497,11 +500,7 @@ rollouts:
     ]);
     let root = repo.path();
     let h = Harness::new();
-    let cli = |args: &[&str]| {
-        let mut argv = vec!["coxswain".to_owned(), "--repo".into(), root.display().to_string()];
-        argv.extend(args.iter().map(|a| (*a).to_owned()));
-        coxswain::cli::run_with(argv, h.connector())
-    };
+    let cli = |args: &[&str]| h.cli(root, args);
     assert_eq!(cli(&["--sync", "--env", "manual", "--yes", "--wait"]), ExitCode::Ok);
     set_image(root, "manual", "api.yaml", "registry.example/api:2.0.0");
     // Healthy behind the preview Service, but not switched: a person promotes.

@@ -496,15 +496,8 @@ impl Engine {
         forge: &ForgeSettings,
         context: Option<&str>,
     ) -> Result<PromoteOutcome, EngineError> {
-        let token = promote::github_token_from_env();
-        options.token.clone_from(&token);
-        let forge = promote::github_forge(
-            self.root(),
-            &options.remote,
-            forge.repository.as_deref(),
-            forge.api.as_deref(),
-            token.as_deref(),
-        );
+        let (token, forge) = self.github(&options.remote, forge);
+        options.token = token;
         let target_context = match self.env(&options.target) {
             Ok(env) => context.map(str::to_owned).or(env.config.context),
             Err(_) => context.map(str::to_owned),
@@ -523,6 +516,24 @@ impl Engine {
 }
 
 impl Engine {
+    /// The token (`GITHUB_TOKEN` / `GH_TOKEN`) and the GitHub forge of `remote`, or why there
+    /// is none.
+    fn github(
+        &self,
+        remote: &str,
+        settings: &ForgeSettings,
+    ) -> (Option<String>, Result<promote::forge::GitHub, promote::NoForgeReason>) {
+        let token = promote::github_token_from_env();
+        let forge = promote::github_forge(
+            self.root(),
+            remote,
+            settings.repository.as_deref(),
+            settings.api.as_deref(),
+            token.as_deref(),
+        );
+        (token, forge)
+    }
+
     /// `coxswain set image` / `coxswain scale`: the value edited in git, committed in a private
     /// checkout; pushed onto the env's branch, or as a pull request for protected envs (see
     /// [`promote::workload`]). Nothing is applied: the next sync does, through every gate.
@@ -531,15 +542,8 @@ impl Engine {
         mut options: promote::workload::EditOptions,
         forge: &ForgeSettings,
     ) -> Result<promote::workload::EditOutcome, EngineError> {
-        let token = promote::github_token_from_env();
-        options.token.clone_from(&token);
-        let forge = promote::github_forge(
-            self.root(),
-            &options.remote,
-            forge.repository.as_deref(),
-            forge.api.as_deref(),
-            token.as_deref(),
-        );
+        let (token, forge) = self.github(&options.remote, forge);
+        options.token = token;
         let access = match &forge {
             Ok(forge) => ForgeAccess::Ready(forge),
             Err(why) => ForgeAccess::Unavailable(why.to_string()),
