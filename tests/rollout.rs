@@ -383,7 +383,19 @@ rollouts:
   ghost:
     blueGreen:
       activeService: nowhere
+  scaled:
+    blueGreen:
+      activeService: scaled
 ";
+    let mut files = files.to_vec();
+    files.push(SourceFile {
+        path: "environments/dev/scaled.yaml".into(),
+        contents: format!(
+            "{}---\napiVersion: autoscaling/v2\nkind: HorizontalPodAutoscaler\nmetadata:\n  name: scaled\nspec:\n  scaleTargetRef: {{apiVersion: apps/v1, kind: Deployment, name: scaled}}\n  minReplicas: 2\n  maxReplicas: 4\n",
+            workload("scaled", 2, "registry.example/scaled:1.0.0")
+        )
+        .into_bytes(),
+    });
     let env = Environment::from_files("dev", Some(config), &files);
     let rendered: Vec<String> = env.diagnostics.iter().map(ToString::to_string).collect();
     insta::assert_snapshot!("strategy_rule_errors", rendered.join("\n"));

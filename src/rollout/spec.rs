@@ -243,6 +243,21 @@ pub fn check(
                 }
             }
             Strategy::BlueGreen(blue_green) => {
+                let scaled = objects.iter().any(|o| {
+                    o.key.group_kind == "HorizontalPodAutoscaler.autoscaling"
+                        && o.value.pointer("/spec/scaleTargetRef/name").and_then(Value::as_str)
+                            == Some(workload.as_str())
+                });
+                if scaled {
+                    error(
+                        &format!("{at}/blueGreen"),
+                        format!(
+                            "rollouts.{workload}.blueGreen: an HorizontalPodAutoscaler scales \
+                             {workload}, but its colours are {workload}-blue and {workload}-green; \
+                             blue-green does not support HPA-scaled workloads yet (use canary)"
+                        ),
+                    );
+                }
                 if !declared("Service", &blue_green.active_service) {
                     error(
                         &format!("{at}/blueGreen/activeService"),
