@@ -13,7 +13,7 @@ use coxswain::exit::ExitCode;
 use coxswain::repo::{Environment, SourceFile};
 use coxswain::rollout::{Action, Colour, Phase, RolloutStatus};
 use coxswain::sync::{Silent, SyncStatus};
-use coxswain_memcluster::MemoryCluster;
+use coxswain_memcluster::{MemoryCluster, PodFault};
 use serde_json::{Value, json};
 use std::path::Path;
 use std::sync::Arc;
@@ -599,4 +599,36 @@ fn the_app_session_reads_and_steers_rollouts_with_one_call_each() {
         .block_on(session.rollout("canary", "nope", Action::Abort))
         .expect_err("not declared");
     assert_eq!(error.code, "rollout-not-declared");
+}
+
+#[test]
+fn a_crash_looping_canary_stops_the_wait_with_exit_3_and_abort_recovers() {
+    let repo = repo();
+    let root = repo.path();
+    let h = Harness::new();
+    assert_eq!(h.cli(root, &["--sync", "--env", "canary", "--yes", "--wait"]), ExitCode::Ok);
+    let broken = "registry.example/web:2.0.0-broken";
+    h.memory.fail_pods(
+        broken,
+        PodFault::CrashLoop { restarts: 4, log: "KeyError: 'MODEL_PATH'\n".into() },
+    );
+    set_image(root, "canary", "web.yaml", broken);
+    assert_eq!(
+        h.cli(root, &["--sync", "--env", "canary", "--yes", "--wait"]),
+        ExitCode::GateFailed
+    );
+    let now = status(&h.engine(root), "canary", "web");
+    let canary = now.new.as_ref().expect("the canary");
+    assert_eq!(canary.health, coxswain::health::Health::Degraded, "{}", canary.message);
+    assert!(canary.message.contains("CrashLoopBackOff"), "{}", canary.message);
+    assert_eq!(
+        (now.phase, now.step),
+        (Some(Phase::Progressing), Some(1)),
+        "no step past a failing canary"
+    );
+    insta::assert_snapshot!("canary_status_degraded", now.render_text());
+    let now = act(&h.engine(root), "canary", "web", Action::Abort);
+    assert_eq!(now.phase, Some(Phase::Aborted));
+    let stable = h.deployment("shop", "web").expect("web");
+    assert_eq!((replicas(&stable), image(&stable)), (4, "registry.example/web:1.0.0"));
 }

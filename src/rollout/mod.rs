@@ -124,6 +124,8 @@ pub struct Side {
     pub ready: u64,
     pub paused: bool,
     pub health: Health,
+    /// Why it is not healthy (a failing pod: container, reason, restarts).
+    pub message: String,
 }
 
 /// Where a rollout stands: what `coxswain rollout status` shows and the app renders.
@@ -746,8 +748,9 @@ impl<'a> Rollout<'a> {
     }
 
     async fn healthy(&self, w: &Writer, deployment: &str) -> Result<bool, RolloutError> {
-        let live = w.get("Deployment", deployment).await?;
-        Ok(health::assess(live.as_ref()).health == Health::Healthy)
+        let Some(live) = w.get("Deployment", deployment).await? else { return Ok(false) };
+        let assessment = assess(w.cluster.as_ref(), &self.env.namespace, &live).await;
+        Ok(assessment.health == Health::Healthy)
     }
 
     /// Canary promotion: git's template on stable at full scale; the canary goes once stable is
@@ -1114,7 +1117,9 @@ impl<'a> Rollout<'a> {
             let resource = resource.clone();
             async move {
                 let live = cluster.get(&resource, Some(&self.env.namespace), &name).await?;
-                Ok::<_, RolloutError>(live.map(|live| side_of(&name, &live)))
+                let Some(live) = live else { return Ok::<_, RolloutError>(None) };
+                let assessment = assess(cluster, &self.env.namespace, &live).await;
+                Ok(Some(side_of(&name, &live, assessment)))
             }
         };
         let steps = self.steps();
@@ -1182,7 +1187,33 @@ pub fn canary_replicas(total: u64, weight: u32) -> u64 {
     (total * u64::from(weight)).div_ceil(100).clamp(1, total.max(1))
 }
 
-fn side_of(name: &str, live: &Value) -> Side {
+/// A Deployment's health with its failing pods (as a sync judges it): a canary whose pods
+/// crash-loop, cannot pull their image or cannot be scheduled is degraded at once, not merely
+/// progressing until a timeout. Listing pods is best effort: refused, the status decides.
+async fn assess(cluster: &dyn Cluster, namespace: &str, live: &Value) -> health::Assessment {
+    let assessment = health::assess(Some(live));
+    if assessment.health != Health::Progressing {
+        return assessment;
+    }
+    let resolve = |api_version: &'static str, kind: &'static str| async move {
+        cluster.resolve(&Gvk::from_api_version(api_version, kind)).await.ok()
+    };
+    let (Some(pods), Some(replica_sets)) =
+        (resolve("v1", "Pod").await, resolve("apps/v1", "ReplicaSet").await)
+    else {
+        return assessment;
+    };
+    let (Ok(pods), Ok(replica_sets)) = (
+        cluster.list(&pods, Some(namespace), None).await,
+        cluster.list(&replica_sets, Some(namespace), None).await,
+    ) else {
+        return assessment;
+    };
+    health::pods::workload_problem(live, &replica_sets, &pods)
+        .map_or(assessment, |problem| problem.assessment())
+}
+
+fn side_of(name: &str, live: &Value, assessment: health::Assessment) -> Side {
     let count = |pointer: &str| live.pointer(pointer).and_then(Value::as_u64).unwrap_or(0);
     let images = live
         .pointer("/spec/template/spec/containers")
@@ -1197,7 +1228,8 @@ fn side_of(name: &str, live: &Value) -> Side {
         replicas: count("/spec/replicas"),
         ready: count("/status/readyReplicas"),
         paused: live.pointer("/spec/paused").and_then(Value::as_bool).unwrap_or(false),
-        health: health::assess(Some(live)).health,
+        health: assessment.health,
+        message: assessment.message,
     }
 }
 
@@ -1231,6 +1263,10 @@ impl RolloutStatus {
                 side.health.as_str(),
                 if side.paused { ", paused" } else { "" }
             );
+            if side.health == Health::Degraded {
+                let first = side.message.lines().next().unwrap_or_default();
+                let _ = writeln!(out, "          {first}");
+            }
         }
         let _ = writeln!(out, "  {}", self.message);
         out
