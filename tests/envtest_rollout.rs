@@ -94,9 +94,9 @@ async fn rollouts_against_real_api_server() {
         let ctx = Ctx { cluster: cluster.clone(), namespace: namespace.clone() };
         let _controller = RolloutController::start(client.clone(), &namespace);
         if scenario == "canary" {
-            canary(&ctx).await;
+            Box::pin(canary(&ctx)).await;
         } else {
-            blue_green(&ctx).await;
+            Box::pin(blue_green(&ctx)).await;
         }
         env.delete_namespace(&namespace).await;
         eprintln!("ok: {scenario}");
