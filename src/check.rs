@@ -115,6 +115,49 @@ impl CheckReport {
     }
 
     /// Human output, grouped by environment, with a summary line.
+    /// A Markdown report (a job summary or PR comment): one table of findings per env.
+    pub fn render_markdown(&self) -> String {
+        use crate::report::markdown_cell as cell;
+        let s = self.summary;
+        let mut out = format!(
+            "### Coxswain check\n\n{} environments, {} objects: **{} errors**, {} policy errors, {} \
+             warnings\n",
+            s.environments, s.objects, s.errors, s.policy_errors, s.warnings
+        );
+        let sections = self
+            .environments
+            .iter()
+            .map(|env| {
+                (
+                    format!("{} (namespace {})", env.name, env.namespace),
+                    env.errors.iter().chain(&env.findings).collect::<Vec<_>>(),
+                )
+            })
+            .chain(
+                (!self.pipeline_errors.is_empty())
+                    .then(|| ("pipelines".to_owned(), self.pipeline_errors.iter().collect())),
+            );
+        for (title, diagnostics) in sections {
+            let _ = write!(out, "\n#### {title}\n\n");
+            if diagnostics.is_empty() {
+                out.push_str("No findings.\n");
+                continue;
+            }
+            out.push_str("| Severity | Rule | Where | Message |\n|---|---|---|---|\n");
+            for d in diagnostics {
+                let _ = writeln!(
+                    out,
+                    "| {} | {} | {} | {} |",
+                    d.severity,
+                    cell(&d.code),
+                    cell(&d.location()),
+                    d.message.replace(['\r', '\n'], " ").replace('|', "\\|")
+                );
+            }
+        }
+        out
+    }
+
     pub fn render_text(&self) -> String {
         let mut out = String::new();
         for env in &self.environments {

@@ -25,6 +25,12 @@ pub fn status_text(status: SyncStatus) -> &'static str {
     }
 }
 
+/// A Markdown table cell: pipes escaped, one line, as code when it can be.
+pub fn markdown_cell(text: &str) -> String {
+    let flat = text.replace(['\r', '\n'], " ").replace('|', "\\|");
+    if flat.contains('`') { flat } else { format!("`{flat}`") }
+}
+
 fn xml_escape(text: &str) -> String {
     text.replace('&', "&amp;")
         .replace('<', "&lt;")

@@ -150,3 +150,18 @@ fn cli_exit_codes_and_json() {
     assert_eq!(code, 1);
     assert!(stderr.contains("not a Coxswain repo"), "{stderr}");
 }
+
+#[test]
+fn markdown_report_lists_findings_per_env() {
+    let report = check(&fixture_root().join("policy-prod-replicas"));
+    insta::assert_snapshot!("markdown-policy-prod-replicas", report.render_markdown());
+    let (code, stdout, _) = coxswain(&[
+        "check",
+        "-o",
+        "markdown",
+        "--repo",
+        fixture_root().join("policy-prod-replicas").to_str().unwrap(),
+    ]);
+    assert_eq!(code, 3);
+    assert_eq!(stdout, report.render_markdown());
+}

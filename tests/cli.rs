@@ -104,3 +104,47 @@ fn a_full_sync_against_the_in_process_cluster() {
     assert_eq!(code, 1);
     assert!(stderr.contains("expected junit=FILE"), "{stderr}");
 }
+
+#[test]
+fn kubeconfig_flag_is_used_before_or_after_the_command() {
+    let dir = tempfile::tempdir().unwrap();
+    let missing = dir.path().join("no-such-config");
+    let missing = missing.to_str().unwrap();
+    for args in [
+        vec!["--kubeconfig", missing, "sync", "--env", "dev"],
+        vec!["sync", "--env", "dev", "--kubeconfig", missing],
+    ] {
+        let (code, stdout, stderr) = coxswain(&args, &[]);
+        assert_eq!(code, 1, "{args:?}: {stdout}{stderr}");
+        let expected = format!("dev: failed: kubeconfig: --kubeconfig {missing}: no such file");
+        assert!(stdout.contains(&expected), "{args:?}: {stdout}{stderr}");
+    }
+    // It wins over KUBECONFIG.
+    let (_, stdout, _) =
+        coxswain(&["sync", "--env", "dev", "--kubeconfig", missing], &[("KUBECONFIG", "/x")]);
+    assert!(stdout.contains("--kubeconfig"), "{stdout}");
+}
+
+#[test]
+fn a_command_option_before_the_command_is_refused_naming_it() {
+    for (args, named) in [
+        (vec!["-o", "json", "plan"], "--output before the command `plan`"),
+        (vec!["--timeout", "10m", "sync", "--env", "dev"], "--timeout before the command `sync`"),
+        (vec!["--env", "dev", "plan"], "--env before the command `plan`"),
+        (vec!["--sync", "check"], "--sync runs the headless sync"),
+    ] {
+        let (code, stdout, stderr) = coxswain(&args, &[]);
+        assert_eq!(code, 1, "{args:?}: {stdout}{stderr}");
+        assert!(stderr.contains(named), "{args:?}: {stderr}");
+    }
+    // Global options go anywhere.
+    let (code, stdout, stderr) = coxswain(&["--repo", ".", "-v", "check", "--env", "dev"], &[]);
+    assert_eq!(code, 0, "{stdout}{stderr}");
+}
+
+#[test]
+fn timeouts_are_go_durations() {
+    let (code, _, stderr) = coxswain(&["sync", "--env", "dev", "--timeout", "1m30"], &[]);
+    assert_eq!(code, 2, "{stderr}");
+    assert!(stderr.contains("invalid duration \"1m30\""), "{stderr}");
+}

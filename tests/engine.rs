@@ -560,3 +560,103 @@ fn an_oom_killed_container_fails_the_sync_at_once() {
     assert!(error.contains("1 OOMKilled (Deployment/iris-server)"), "{error}");
     assert!(error.contains("| allocating 4Gi tensor arena"), "{error}");
 }
+
+/// Issue #14: `kubectl set image` on a Deployment git owns is a change for `plan
+/// --detailed-exitcode` (exit 2, not an error), the sync refuses before writing, and
+/// `--force-conflicts` takes it back.
+#[test]
+fn drift_by_another_manager_is_a_change_and_sync_needs_force_conflicts() {
+    let repo = example_git_repo();
+    let cluster = synced_dev(repo.path());
+    let key = ObjectKey::new(
+        &Gvk::from_api_version("apps/v1", "Deployment"),
+        Some("iris-dev"),
+        "iris-server",
+    );
+    let mut live = cluster.object(&key).expect("deployment");
+    let git_image = live["spec"]["template"]["spec"]["containers"][0]["image"].clone();
+    live["spec"]["template"]["spec"]["containers"][0]["image"] =
+        "ghcr.io/acme-ml/iris-server:hotfix".into();
+    let resource = runtime()
+        .block_on(cluster.resolve(&Gvk::from_api_version("apps/v1", "Deployment")))
+        .expect("kind");
+    cluster.update_as("kubectl-set", &resource, &live).expect("kubectl set image");
+    let image = |cluster: &MemoryCluster| {
+        cluster.object(&key).expect("deployment")["spec"]["template"]["spec"]["containers"][0]["image"]
+            .clone()
+    };
+
+    assert_eq!(
+        cli(repo.path(), &cluster, &["plan", "--env", "dev", "--detailed-exitcode"]),
+        ExitCode::Changes
+    );
+    assert_eq!(cli(repo.path(), &cluster, &["plan", "--env", "dev"]), ExitCode::Ok);
+    assert_ne!(cli(repo.path(), &cluster, &["sync", "--env", "dev", "--yes"]), ExitCode::Ok);
+    assert_eq!(image(&cluster), "ghcr.io/acme-ml/iris-server:hotfix");
+    assert_eq!(
+        cli(repo.path(), &cluster, &["sync", "--env", "dev", "--yes", "--force-conflicts"]),
+        ExitCode::Ok
+    );
+    assert_eq!(image(&cluster), git_image);
+    assert_eq!(
+        cli(repo.path(), &cluster, &["plan", "--env", "dev", "--detailed-exitcode"]),
+        ExitCode::Ok
+    );
+}
+
+/// Marks HEAD as fetched from `origin/main`, as a clone of a reviewed remote branch has it.
+fn mark_pushed(root: &Path) {
+    let repo = git2::Repository::open(root).expect("open");
+    let head = repo.head().expect("head").target().expect("commit");
+    repo.reference("refs/remotes/origin/main", head, true, "test: fetched").expect("ref");
+}
+
+#[test]
+fn a_protected_env_syncs_only_a_commit_pushed_to_its_branch_from_both_front_ends() {
+    let repo = example_git_repo();
+    // Committed on main but never pushed: no origin/main at all.
+    assert_sync_refused_by_both(repo.path(), "prod", ExitCode::Error, "protected");
+    mark_pushed(repo.path());
+    let cluster = MemoryCluster::new();
+    assert_eq!(cli(repo.path(), &cluster, &["sync", "--env", "prod", "--yes"]), ExitCode::Ok);
+    assert!(cluster.requests().writes() > 0, "the pushed commit was not synced");
+
+    // A local commit on top of the pushed one is not reviewed.
+    edit(repo.path(), "environments/prod/config.yaml", "\n", "\n# local tweak\n");
+    commit_all(repo.path(), "unreviewed local commit");
+    assert_sync_refused_by_both(repo.path(), "prod", ExitCode::Error, "protected");
+}
+
+#[test]
+fn an_ignored_manifest_in_a_protected_env_is_refused_by_both_front_ends() {
+    let repo = example_git_repo();
+    std::fs::write(repo.path().join(".gitignore"), "local.yaml\n.scratch/\n").expect("gitignore");
+    commit_all(repo.path(), "ignore local files");
+    mark_pushed(repo.path());
+    // Hidden files and folders are never loaded, ignored or not: no reason to refuse.
+    std::fs::create_dir_all(repo.path().join("environments/prod/.scratch")).expect("dir");
+    std::fs::write(repo.path().join("environments/prod/.scratch/notes.yaml"), "a: 1\n").expect("w");
+    let cluster = MemoryCluster::new();
+    assert_eq!(cli(repo.path(), &cluster, &["sync", "--env", "prod", "--yes"]), ExitCode::Ok);
+
+    std::fs::write(
+        repo.path().join("environments/prod/local.yaml"),
+        "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: local-override\ndata:\n  a: b\n",
+    )
+    .expect("write");
+    let git = git2::Repository::open(repo.path()).expect("open");
+    let mut visible = git2::StatusOptions::new();
+    visible.include_ignored(false).include_untracked(true);
+    let statuses = git.statuses(Some(&mut visible)).expect("status");
+    assert!(statuses.is_empty(), "git status shows the ignored file");
+    assert_sync_refused_by_both(repo.path(), "prod", ExitCode::Error, "protected");
+    let session = session(repo.path(), &MemoryCluster::new());
+    let error = runtime()
+        .block_on(async {
+            let preview = session.preview_sync("prod", false).await?;
+            session.sync("prod", &preview.fingerprint, false, &Silent).await.map(|_| ())
+        })
+        .expect_err("refused");
+    assert!(error.message.contains("environments/prod/local.yaml"), "{}", error.message);
+    assert!(error.message.contains("ignores"), "{}", error.message);
+}

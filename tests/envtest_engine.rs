@@ -62,7 +62,7 @@ async fn engine_against_real_api_server() {
         Ok(None) => return,
         Err(error) => panic!("could not start or reach the test API server: {error}"),
     };
-    let scenarios: [(&str, Scenario); 12] = [
+    let scenarios: [(&str, Scenario); 14] = [
         ("fresh-namespace-plan", |ctx| Box::pin(fresh_namespace_plan(ctx))),
         ("sync-tiers-then-no-op", |ctx| Box::pin(sync_in_tiers_then_no_op(ctx))),
         ("canonical-values", |ctx| Box::pin(canonical_values_replan_locally(ctx))),
@@ -75,6 +75,8 @@ async fn engine_against_real_api_server() {
         ("unhealthy", |ctx| Box::pin(unhealthy_without_controller(ctx))),
         ("creates-validated", |ctx| Box::pin(invalid_object_blocks_sync(ctx))),
         ("planted-revision", |ctx| Box::pin(planted_revision_is_refused(ctx))),
+        ("set-image-drift", |ctx| Box::pin(set_image_drift(ctx))),
+        ("kustomize-overlay", |ctx| Box::pin(kustomize_overlay(ctx))),
     ];
     let mut failures = Vec::new();
     for (name, scenario) in scenarios {
@@ -146,9 +148,14 @@ fn ensure(condition: bool, what: impl FnOnce() -> String) -> Outcome {
 
 /// The example repo's `prod` environment, moved to `namespace`.
 fn prod_in(namespace: &str) -> Result<Environment, String> {
-    let repo = Repo::open(&support::example_repo()).map_err(|e| e.to_string())?;
-    let mut env = repo.load_env("prod");
-    ensure(!env.has_errors(), || format!("example prod env has errors: {:?}", env.diagnostics))?;
+    repo_env_in(&support::example_repo(), "prod", namespace)
+}
+
+/// Environment `name` of the repo at `root`, moved to `namespace`.
+fn repo_env_in(root: &std::path::Path, name: &str, namespace: &str) -> Result<Environment, String> {
+    let repo = Repo::open(root).map_err(|e| e.to_string())?;
+    let mut env = repo.load_env(name);
+    ensure(!env.has_errors(), || format!("{name} env has errors: {:?}", env.diagnostics))?;
     namespace.clone_into(&mut env.namespace);
     for object in &mut env.objects {
         if object.key.namespace.is_some() {
@@ -458,19 +465,33 @@ async fn other_field_manager(ctx: &Ctx) -> Outcome {
             "annotations": {"team": "platform", "kubectl-note": "scaled by hand"}},
         "spec": {"replicas": 5, "minReadySeconds": 5}});
     kubectl_apply(ctx, &deployments(), &takeover).await?;
-    let conflicted = plan(ctx, &env, false).await?;
-    ensure_eq!(conflicted.errors.len(), 1, format!("conflict errors {:?}", conflicted.errors));
-    let message = conflicted.errors[0].to_string();
-    for expected in [
-        "environments/dev/server.yaml:1: error[conflict]",
-        ".spec.replicas (owned by \"kubectl\")",
-        ".metadata.annotations.team (owned by \"kubectl\")",
-        "--force-conflicts",
-    ] {
-        ensure(message.contains(expected), || {
-            format!("conflict message lacks `{expected}`: {message}")
-        })?;
-    }
+    let drifted = plan(ctx, &env, false).await?;
+    // Drift (issue #14): an update naming each field, its live and git values and the manager,
+    // with the exact diff; not an error.
+    ensure(drifted.errors.is_empty(), || format!("drift is no error: {:?}", drifted.errors))?;
+    let update = object_diff(&drifted, &format!("Deployment.apps {ns}/iris-server"))?;
+    ensure_eq!(update.action, Action::Update, "drifted plan action");
+    ensure(update.needs_force(), || "drift needs --force-conflicts".to_owned())?;
+    let mut drift: Vec<(String, String, Option<String>, Option<String>)> = update
+        .drift
+        .iter()
+        .map(|d| (d.field.clone(), d.manager.clone(), d.live.clone(), d.git.clone()))
+        .collect();
+    drift.sort();
+    let text = |s: &str| Some(s.to_owned());
+    ensure_eq!(
+        drift,
+        vec![
+            (".metadata.annotations.team".into(), "kubectl".into(), text("platform"), text("ml")),
+            (".spec.replicas".into(), "kubectl".into(), text("5"), text("2")),
+        ],
+        "drift"
+    );
+    ensure_eq!(
+        changed_lines(&update.diff),
+        vec!["+    team: ml", "+  replicas: 2", "-    team: platform", "-  replicas: 5"],
+        format!("drift diff:\n{}", update.diff)
+    );
     ctx.cluster.reset();
     let blocked = sync(ctx, &env, &options()).await;
     ensure_eq!(blocked.status, SyncStatus::Blocked, "sync over a conflict");
@@ -480,6 +501,14 @@ async fn other_field_manager(ctx: &Ctx) -> Outcome {
     ensure(forced.errors.is_empty(), || format!("forced plan errors {:?}", forced.errors))?;
     let update = object_diff(&forced, &format!("Deployment.apps {ns}/iris-server"))?;
     ensure_eq!(update.action, Action::Update, "forced plan action");
+    // The forced preview names what it overrides, read from managedFields: the same drift.
+    let mut forced_drift: Vec<(String, String, Option<String>, Option<String>)> = update
+        .drift
+        .iter()
+        .map(|d| (d.field.clone(), d.manager.clone(), d.live.clone(), d.git.clone()))
+        .collect();
+    forced_drift.sort();
+    ensure_eq!(forced_drift, drift, "drift of the forced plan");
     ensure_eq!(
         changed_lines(&update.diff),
         vec!["+    team: ml", "+  replicas: 2", "-    team: platform", "-  replicas: 5"],
@@ -504,6 +533,114 @@ async fn other_field_manager(ctx: &Ctx) -> Outcome {
     ctx.cluster.reset();
     let settled = plan(ctx, &env, false).await?;
     ensure_no_op(&settled, ctx, "plan after taking the fields back")
+}
+
+/// Issue #14: `kubectl set image` (a strategic-merge PATCH by the manager `kubectl-set`, an
+/// `Update` in managedFields) on a Deployment git owns. The plan shows an update with exactly the
+/// image line, names the field, both values and the manager; a sync without
+/// `--force-conflicts` writes nothing; with it, git's image is back and the re-plan is a no-op.
+async fn set_image_drift(ctx: &Ctx) -> Outcome {
+    use k8s_openapi::api::apps::v1::Deployment;
+    use kube::api::{Api, Patch, PatchParams};
+    let ns = ctx.namespace.clone();
+    let manifest = deployment("iris-server", "ghcr.io/acme/iris:1.0.0", 2, &[]);
+    let env = env_in("dev", &ns, &[("server.yaml", &manifest)]);
+    let _controller = RolloutController::start(ctx.client.clone(), &ns);
+    synced(ctx, &env).await?;
+
+    let patch = json!({"spec": {"template": {"spec": {"containers": [
+        {"name": "server", "image": "ghcr.io/acme/iris:hotfix"}]}}}});
+    let params =
+        PatchParams { field_manager: Some("kubectl-set".into()), ..PatchParams::default() };
+    Api::<Deployment>::namespaced(ctx.client.clone(), &ns)
+        .patch("iris-server", &params, &Patch::Strategic(&patch))
+        .await
+        .map_err(|e| format!("kubectl set image: {e}"))?;
+
+    ctx.cluster.reset();
+    let drifted = plan(ctx, &env, false).await?;
+    ensure(drifted.errors.is_empty(), || format!("drift is no error: {:?}", drifted.errors))?;
+    let update = object_diff(&drifted, &format!("Deployment.apps {ns}/iris-server"))?;
+    ensure_eq!(update.action, Action::Update, "drifted plan action");
+    let drift: Vec<(String, String, Option<String>, Option<String>)> = update
+        .drift
+        .iter()
+        .map(|d| (d.field.clone(), d.manager.clone(), d.live.clone(), d.git.clone()))
+        .collect();
+    ensure_eq!(
+        drift,
+        vec![(
+            ".spec.template.spec.containers[name=\"server\"].image".to_owned(),
+            "kubectl-set".to_owned(),
+            Some("ghcr.io/acme/iris:hotfix".to_owned()),
+            Some("ghcr.io/acme/iris:1.0.0".to_owned()),
+        )],
+        "drift"
+    );
+    ensure_eq!(
+        changed_lines(&update.diff),
+        vec![
+            "+          image: ghcr.io/acme/iris:1.0.0",
+            "-          image: ghcr.io/acme/iris:hotfix"
+        ],
+        format!("drift diff:\n{}", update.diff)
+    );
+    ensure_eq!(ctx.cluster.writes(), Vec::<(Verb, String)>::new(), "writes of a plan");
+
+    ctx.cluster.reset();
+    let blocked = sync(ctx, &env, &options()).await;
+    ensure_eq!(blocked.status, SyncStatus::Blocked, "sync over drift without force");
+    let why = blocked.error.as_ref().map(ToString::to_string).unwrap_or_default();
+    ensure(why.contains("--force-conflicts") && why.contains("kubectl-set"), || {
+        format!("blocked sync's reason: {why}")
+    })?;
+    ensure_eq!(ctx.cluster.writes(), Vec::<(Verb, String)>::new(), "writes of a blocked sync");
+
+    let report = sync(ctx, &env, &SyncOptions { force_conflicts: true, ..options() }).await;
+    ensure_eq!(report.status, SyncStatus::Synced, format!("forced sync ({:?})", report.error));
+    let found = must_live(ctx, &deployments(), "iris-server").await?;
+    ensure_eq!(
+        found["spec"]["template"]["spec"]["containers"][0]["image"],
+        json!("ghcr.io/acme/iris:1.0.0"),
+        "image after the forced sync"
+    );
+    ctx.cluster.reset();
+    let settled = plan(ctx, &env, false).await?;
+    ensure_no_op(&settled, ctx, "plan after taking the image back")
+}
+
+/// Issue #14: a kustomize overlay (tests/fixtures/kustomize, rendered by kubectl or kustomize)
+/// syncs to a real server with its `images:` tag, its patch and its base's labels, and re-plans
+/// as a no-op.
+async fn kustomize_overlay(ctx: &Ctx) -> Outcome {
+    let ns = ctx.namespace.clone();
+    let fixture =
+        std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/kustomize");
+    let env = repo_env_in(&fixture, "staging", &ns)?;
+    let _controller = RolloutController::start(ctx.client.clone(), &ns);
+    synced(ctx, &env).await?;
+    let found = must_live(ctx, &deployments(), "guestbook-ui").await?;
+    ensure_eq!(found["spec"]["replicas"], json!(2), "replicas from the overlay's patch");
+    let images: Vec<&str> = found["spec"]["template"]["spec"]["containers"]
+        .as_array()
+        .map(|c| c.iter().filter_map(|c| c["image"].as_str()).collect())
+        .unwrap_or_default();
+    ensure(images.contains(&"gcr.io/heptio-images/ks-guestbook-demo:0.2"), || {
+        format!("images: entry not applied: {images:?}")
+    })?;
+    ensure_eq!(
+        found["metadata"]["labels"]["app.kubernetes.io/part-of"],
+        json!("guestbook"),
+        "the base's labels"
+    );
+    ensure_eq!(
+        found["metadata"]["annotations"]["coxswain.dev/source"],
+        json!("base/guestbook-ui-deployment.yaml"),
+        "source annotation"
+    );
+    ctx.cluster.reset();
+    let settled = plan(ctx, &env, false).await?;
+    ensure_no_op(&settled, ctx, "re-plan of a synced overlay")
 }
 
 /// Defaulted fields (strategy, imagePullPolicy, clusterIP, ...) never appear in a diff: an image

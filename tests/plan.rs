@@ -14,6 +14,29 @@ use support::{apply_directly, deployment, env_from};
 const CONFIG: &str =
     "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: settings\ndata:\n  LOG_LEVEL: info\n";
 
+/// The `+`/`-` lines of a unified diff, headers left out, in order.
+fn changed_lines(diff: &str) -> Vec<&str> {
+    diff.lines()
+        .filter(|l| {
+            (l.starts_with('+') || l.starts_with('-'))
+                && !l.starts_with("+++")
+                && !l.starts_with("---")
+        })
+        .collect()
+}
+
+/// `dev` with one Deployment `iris-server` (image `ghcr.io/acme/iris:1.0.0`, 2 replicas), as a
+/// sync left it in `cluster`.
+async fn synced_server(cluster: &MemoryCluster) -> coxswain::repo::Environment {
+    let env = env_from(
+        "dev",
+        None,
+        &[("server.yaml", &deployment("iris-server", "ghcr.io/acme/iris:1.0.0", 2, &[]))],
+    );
+    apply_directly(cluster, &env).await;
+    env
+}
+
 fn actions(plan: &coxswain::plan::EnvPlan) -> Vec<(String, &'static str)> {
     plan.objects.iter().map(|o| (o.key.to_string(), o.action.as_str())).collect()
 }
@@ -84,15 +107,7 @@ async fn one_image_bump_among_a_thousand_objects_costs_one_dry_run() {
     assert_eq!(plan.count(Action::Unchanged), 999);
     let update = plan.objects.iter().find(|o| o.action == Action::Update).unwrap();
     assert_eq!(update.key.name, "model-042");
-    let changed: Vec<&str> = update
-        .diff
-        .lines()
-        .filter(|l| {
-            (l.starts_with('+') || l.starts_with('-'))
-                && !l.starts_with("+++")
-                && !l.starts_with("---")
-        })
-        .collect();
+    let changed = changed_lines(&update.diff);
     assert_eq!(
         changed,
         [
@@ -204,12 +219,7 @@ async fn unknown_kinds_are_errors_at_their_line_before_anything_else() {
 #[tokio::test]
 async fn conflicts_with_another_manager_name_field_and_manager() {
     let cluster = MemoryCluster::new();
-    let env = env_from(
-        "dev",
-        None,
-        &[("server.yaml", &deployment("iris-server", "ghcr.io/acme/iris:1.0.0", 2, &[]))],
-    );
-    apply_directly(&cluster, &env).await;
+    let env = synced_server(&cluster).await;
     // An operator scales the deployment by hand with its own server-side apply.
     let deployments =
         cluster.resolve(&Gvk::from_api_version("apps/v1", "Deployment")).await.unwrap();
@@ -223,10 +233,14 @@ async fn conflicts_with_another_manager_name_field_and_manager() {
         .await
         .unwrap();
     let plan = plan_env(&cluster, &env, &PlanOptions::default()).await.unwrap();
-    assert_eq!(plan.errors.len(), 1, "{plan:#?}");
-    let message = plan.errors[0].to_string();
-    assert!(message.contains(".spec.replicas") && message.contains("\"kubectl\""), "{message}");
-    assert!(message.starts_with("environments/dev/server.yaml:1: error[conflict]"), "{message}");
+    // Drift, not an error: an update naming the field, both values and the manager.
+    assert!(plan.errors.is_empty(), "{plan:#?}");
+    assert_eq!(plan.count(Action::Update), 1);
+    let drift = &plan.objects[0].drift;
+    assert_eq!(drift.len(), 1, "{drift:?}");
+    assert_eq!((drift[0].field.as_str(), drift[0].manager.as_str()), (".spec.replicas", "kubectl"));
+    assert_eq!((drift[0].live.as_deref(), drift[0].git.as_deref()), (Some("5"), Some("2")));
+    assert!(plan.objects[0].diff.contains("-  replicas: 5\n+  replicas: 2\n"));
     // With --force-conflicts the plan shows the change that would take ownership back.
     let forced =
         plan_env(&cluster, &env, &PlanOptions { force_conflicts: true, ..PlanOptions::default() })
@@ -239,4 +253,105 @@ async fn conflicts_with_another_manager_name_field_and_manager() {
         "{}",
         forced.objects[0].diff
     );
+}
+
+/// `kubectl set image` on a Deployment git owns: the plan shows the drift as an update with its
+/// exact diff (the image only), names the manager that owns the field now and the values on
+/// both sides, counts it as a change, and a sync refuses to take it back without
+/// `--force-conflicts` — before writing anything.
+#[tokio::test]
+async fn drift_by_another_field_manager_is_an_update_that_needs_force() {
+    let cluster = MemoryCluster::new();
+    let env = synced_server(&cluster).await;
+    let resource = cluster.resolve(&Gvk::from_api_version("apps/v1", "Deployment")).await.unwrap();
+    let key = coxswain::cluster::ObjectKey::new(
+        &Gvk::from_api_version("apps/v1", "Deployment"),
+        Some("dev"),
+        "iris-server",
+    );
+    let mut live = cluster.object(&key).unwrap();
+    live["spec"]["template"]["spec"]["containers"][0]["image"] = json!("ghcr.io/acme/iris:hotfix");
+    cluster.update_as("kubectl-set", &resource, &live).unwrap();
+
+    cluster.reset_counters();
+    let plan = plan_env(&cluster, &env, &PlanOptions::default()).await.unwrap();
+    assert!(plan.errors.is_empty(), "drift is not an error: {:?}", plan.errors);
+    assert_eq!(actions(&plan), [("Deployment.apps dev/iris-server".to_owned(), "update")]);
+    let object = &plan.objects[0];
+    assert!(object.needs_force());
+    assert_eq!(
+        object.drift,
+        [coxswain::plan::Drift {
+            field: ".spec.template.spec.containers[name=\"server\"].image".into(),
+            manager: "kubectl-set".into(),
+            live: Some("ghcr.io/acme/iris:hotfix".into()),
+            git: Some("ghcr.io/acme/iris:1.0.0".into()),
+        }]
+    );
+    // Exact: the image line and nothing else changes.
+    let changed = changed_lines(&object.diff);
+    assert_eq!(
+        changed,
+        ["-          image: ghcr.io/acme/iris:hotfix", "+          image: ghcr.io/acme/iris:1.0.0"],
+        "{}",
+        object.diff
+    );
+    assert_eq!(cluster.requests().get(Verb::ApplyDryRun), 2, "one refused, one forced");
+    assert_eq!(cluster.requests().writes(), 0);
+
+    let report = PlanReport::new(vec![plan]);
+    assert!(report.summary.has_changes());
+    assert_eq!((report.summary.update, report.summary.drifted, report.summary.errors), (1, 1, 0));
+    insta::assert_snapshot!("drift_text", report.render_text(false));
+    insta::assert_snapshot!("drift_markdown", report.render_markdown());
+    insta::assert_json_snapshot!("drift_json", report);
+
+    // The forced plan (what `sync --force-conflicts` previews) still names what it overrides.
+    let forced =
+        plan_env(&cluster, &env, &PlanOptions { force_conflicts: true, ..PlanOptions::default() })
+            .await
+            .unwrap();
+    let object = &forced.objects[0];
+    assert!(!object.needs_force());
+    assert_eq!(object.drift, report.environments[0].objects[0].drift);
+    assert_eq!(PlanReport::new(vec![forced.clone()]).summary.drifted, 0);
+    assert!(
+        PlanReport::new(vec![forced])
+            .render_text(false)
+            .contains("with --force-conflicts, the sync takes them back"),
+    );
+
+    // A sync without --force-conflicts writes nothing and says why; with it, git wins.
+    let sync = |force_conflicts: bool| coxswain::sync::SyncOptions {
+        force_conflicts,
+        ..support::sync_options()
+    };
+    let blocked = coxswain::sync::sync_env(
+        std::sync::Arc::new(cluster.clone()),
+        &env,
+        &sync(false),
+        &coxswain::sync::Silent,
+    )
+    .await;
+    assert_eq!(blocked.status, coxswain::sync::SyncStatus::Blocked);
+    let why = blocked.error.as_ref().map(ToString::to_string).unwrap_or_default();
+    assert!(why.contains("--force-conflicts") && why.contains("kubectl-set"), "{why}");
+    assert_eq!(
+        cluster.object(&key).unwrap()["spec"]["template"]["spec"]["containers"][0]["image"],
+        "ghcr.io/acme/iris:hotfix"
+    );
+    let forced = coxswain::sync::sync_env(
+        std::sync::Arc::new(cluster.clone()),
+        &env,
+        &sync(true),
+        &coxswain::sync::Silent,
+    )
+    .await;
+    assert_eq!(forced.status, coxswain::sync::SyncStatus::Synced, "{:?}", forced.error);
+    assert_eq!(
+        cluster.object(&key).unwrap()["spec"]["template"]["spec"]["containers"][0]["image"],
+        "ghcr.io/acme/iris:1.0.0"
+    );
+    let after = plan_env(&cluster, &env, &PlanOptions::default()).await.unwrap();
+    assert!(!after.has_changes(), "{}", PlanReport::new(vec![after.clone()]).render_text(false));
 }

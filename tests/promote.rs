@@ -14,7 +14,7 @@ use coxswain::promote::{
 use coxswain::repo::Repo;
 use coxswain_memcluster::MemoryCluster;
 use forge_server::{ForgeServer, Mode};
-use git2::{BranchType, DiffFormat, Oid, Repository, RepositoryInitOptions, Signature};
+use git2::{BranchType, Oid, Repository, RepositoryInitOptions};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::sync::{Arc, Mutex};
@@ -25,34 +25,6 @@ struct Fixture {
     _dir: tempfile::TempDir,
     work: PathBuf,
     remote: PathBuf,
-}
-
-fn copy_dir(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).unwrap();
-    for entry in std::fs::read_dir(from).unwrap() {
-        let entry = entry.unwrap();
-        let target = to.join(entry.file_name());
-        if entry.file_type().unwrap().is_dir() {
-            copy_dir(&entry.path(), &target);
-        } else {
-            std::fs::copy(entry.path(), &target).unwrap();
-        }
-    }
-}
-
-fn signature() -> Signature<'static> {
-    Signature::now("Test User", "test@example.com").unwrap()
-}
-
-/// Stages everything and commits it on HEAD.
-fn commit_all(repo: &Repository, message: &str) -> Oid {
-    let mut index = repo.index().unwrap();
-    index.add_all(["*"], git2::IndexAddOption::DEFAULT, None).unwrap();
-    index.write().unwrap();
-    let tree = repo.find_tree(index.write_tree().unwrap()).unwrap();
-    let parent = repo.head().ok().and_then(|h| h.peel_to_commit().ok());
-    let parents: Vec<&git2::Commit<'_>> = parent.iter().collect();
-    repo.commit(Some("HEAD"), &signature(), &signature(), message, &tree, &parents).unwrap()
 }
 
 fn push_main(repo: &Repository) {
@@ -66,16 +38,16 @@ fn fixture() -> Fixture {
     let work = dir.path().join("work");
     let remote = dir.path().join("remote.git");
     let example = support::example_repo();
-    copy_dir(&example.join("environments"), &work.join("environments"));
-    copy_dir(&example.join("pipelines"), &work.join("pipelines"));
-    copy_dir(&example.join("models/iris"), &work.join("models/iris"));
+    support::copy_dir(&example.join("environments"), &work.join("environments"));
+    support::copy_dir(&example.join("pipelines"), &work.join("pipelines"));
+    support::copy_dir(&example.join("models/iris"), &work.join("models/iris"));
     std::fs::copy(example.join("coxswain.yaml"), work.join("coxswain.yaml")).unwrap();
     let repo =
         Repository::init_opts(&work, RepositoryInitOptions::new().initial_head("main")).unwrap();
     let mut config = repo.config().unwrap();
     config.set_str("user.name", "Test User").unwrap();
     config.set_str("user.email", "test@example.com").unwrap();
-    commit_all(&repo, "Example repo");
+    support::commit_all_in(&repo, "Example repo");
     Repository::init_bare(&remote).unwrap().set_head("refs/heads/main").unwrap();
     repo.remote("origin", &format!("file://{}", remote.display())).unwrap();
     push_main(&repo);
@@ -89,7 +61,7 @@ fn commit_edit(fx: &Fixture, file: &str, from: &str, to: &str, message: &str) {
     assert!(text.contains(from), "{file} has no {from:?}");
     std::fs::write(&path, text.replace(from, to)).unwrap();
     let repo = Repository::open(&fx.work).unwrap();
-    commit_all(&repo, message);
+    support::commit_all_in(&repo, message);
     push_main(&repo);
 }
 
@@ -176,23 +148,6 @@ fn remote_branches(fx: &Fixture) -> Vec<String> {
     names
 }
 
-/// `git diff old new` in the bare remote, without the `index` lines (blob ids).
-fn diff_text(repo: &Repository, old: Oid, new: Oid) -> String {
-    let old = repo.find_commit(old).unwrap().tree().unwrap();
-    let new = repo.find_commit(new).unwrap().tree().unwrap();
-    let diff = repo.diff_tree_to_tree(Some(&old), Some(&new), None).unwrap();
-    let mut out = String::new();
-    diff.print(DiffFormat::Patch, |_, _, line| {
-        if matches!(line.origin(), '+' | '-' | ' ') {
-            out.push(line.origin());
-        }
-        out.push_str(std::str::from_utf8(line.content()).unwrap());
-        true
-    })
-    .unwrap();
-    out.lines().filter(|l| !l.starts_with("index ")).flat_map(|l| [l, "\n"]).collect()
-}
-
 /// Filters for values that change from run to run: commit ids and timings.
 fn unstable_values() -> Vec<(&'static str, &'static str)> {
     vec![
@@ -248,7 +203,7 @@ fn promote_opens_one_pull_request_and_a_second_run_updates_it() {
     let remote = Repository::open_bare(&fx.remote).unwrap();
     let commit = remote.find_commit(tip).unwrap();
     assert_eq!(commit.parent_ids().collect::<Vec<_>>(), vec![main], "exactly one commit on main");
-    assert_eq!(diff_text(&remote, main, tip), EXPECTED_DIFF);
+    assert_eq!(support::diff_text(&remote, main, tip), EXPECTED_DIFF);
     assert_eq!(remote_branches(&fx), vec![BRANCH.to_owned(), "main".to_owned()]);
     insta::with_settings!({ filters => unstable_values() }, {
         insta::assert_snapshot!("commit_message", commit.message().unwrap());
@@ -305,7 +260,7 @@ fn a_new_base_replaces_the_earlier_promotion_commit() {
     assert_ne!(second, first);
     let remote = Repository::open_bare(&fx.remote).unwrap();
     assert_eq!(remote.find_commit(second).unwrap().parent_ids().collect::<Vec<_>>(), vec![main]);
-    assert_eq!(diff_text(&remote, main, second), EXPECTED_DIFF);
+    assert_eq!(support::diff_text(&remote, main, second), EXPECTED_DIFF);
     assert_eq!((forge.count("POST", "/pulls"), forge.count("PATCH", "/pulls/1")), (1, 1));
     let comment = forge.requests().into_iter().rfind(|r| r.path.ends_with("/comments")).unwrap();
     assert!(comment.body["body"].as_str().unwrap().contains("the branch now holds"));
@@ -421,7 +376,7 @@ fn a_rejected_push_leaves_both_repos_as_they_were() {
     let clone =
         Repository::clone(&format!("file://{}", fx.remote.display()), other.path()).unwrap();
     std::fs::write(other.path().join("README.md"), "someone else's change\n").unwrap();
-    commit_all(&clone, "Someone else's change");
+    support::commit_all_in(&clone, "Someone else's change");
     push_main(&clone);
     let remote_main = remote_branch(&fx, "main").unwrap();
     let before = user_state(&fx.work);
@@ -457,7 +412,7 @@ fn approval_direct_pushes_one_commit_to_the_tracked_branch() {
     let tip = remote_branch(&fx, "main").unwrap();
     let remote = Repository::open_bare(&fx.remote).unwrap();
     assert_eq!(remote.find_commit(tip).unwrap().parent_ids().collect::<Vec<_>>(), vec![main]);
-    assert_eq!(diff_text(&remote, main, tip), EXPECTED_DIFF);
+    assert_eq!(support::diff_text(&remote, main, tip), EXPECTED_DIFF);
     assert_eq!(remote_branches(&fx), vec!["main".to_owned()]);
     assert!(forge.requests().is_empty());
     assert_eq!(user_state(&fx.work), before);
@@ -551,7 +506,7 @@ fn no_push_leaves_the_commit_on_a_local_branch_only() {
     );
     let repo = Repository::open(&fx.work).unwrap();
     let tip = repo.find_branch(BRANCH, BranchType::Local).unwrap().get().target().unwrap();
-    assert_eq!(diff_text(&repo, before.head, tip), EXPECTED_DIFF);
+    assert_eq!(support::diff_text(&repo, before.head, tip), EXPECTED_DIFF);
     assert!(forge.requests().is_empty());
 }
 
@@ -683,9 +638,9 @@ async fn a_repo_below_the_git_root_is_promoted_in_place() {
     let root = work.join("deploy");
     let example = support::example_repo();
     for sub in ["environments", "pipelines"] {
-        copy_dir(&example.join(sub), &root.join(sub));
+        support::copy_dir(&example.join(sub), &root.join(sub));
     }
-    copy_dir(&example.join("models/iris"), &root.join("models/iris"));
+    support::copy_dir(&example.join("models/iris"), &root.join("models/iris"));
     std::fs::write(work.join("notes.txt"), "untracked files outside environments/ are fine\n")
         .unwrap();
     let repo =
@@ -694,8 +649,16 @@ async fn a_repo_below_the_git_root_is_promoted_in_place() {
     index.add_all(["deploy"], git2::IndexAddOption::DEFAULT, None).unwrap();
     index.write().unwrap();
     let tree = repo.find_tree(index.write_tree().unwrap()).unwrap();
-    let head =
-        repo.commit(Some("HEAD"), &signature(), &signature(), "Deploy repo", &tree, &[]).unwrap();
+    let head = repo
+        .commit(
+            Some("HEAD"),
+            &support::signature(),
+            &support::signature(),
+            "Deploy repo",
+            &tree,
+            &[],
+        )
+        .unwrap();
     let before = user_state(&work);
 
     let mut options = PromoteOptions::new("staging");
@@ -710,7 +673,7 @@ async fn a_repo_below_the_git_root_is_promoted_in_place() {
     let tip = repo.find_branch(BRANCH, BranchType::Local).unwrap().get().target().unwrap();
     assert_eq!(outcome.commit, Some(tip.to_string()));
     assert_eq!(
-        diff_text(&repo, head, tip),
+        support::diff_text(&repo, head, tip),
         EXPECTED_DIFF.replace(" a/", " a/deploy/").replace(" b/", " b/deploy/")
     );
     let after = user_state(&work);
@@ -732,7 +695,7 @@ fn set_image_on_a_protected_env_opens_a_pull_request_touching_only_that_line() {
     let remote = Repository::open_bare(&fx.remote).unwrap();
     assert_eq!(remote.find_commit(tip).unwrap().parent_ids().collect::<Vec<_>>(), vec![main]);
     assert_eq!(remote_branch(&fx, "main"), Some(main), "a protected branch is not committed to");
-    let diff = diff_text(&remote, main, tip);
+    let diff = support::diff_text(&remote, main, tip);
     let changed: Vec<&str> = diff
         .lines()
         .filter(|l| {
@@ -811,6 +774,51 @@ fn scale_commits_to_an_unprotected_env_and_refuses_a_workload_an_hpa_scales() {
     let tip = remote_branch(&fx, "main").unwrap();
     let remote = Repository::open_bare(&fx.remote).unwrap();
     assert_eq!(remote.find_commit(tip).unwrap().parent_ids().collect::<Vec<_>>(), vec![main]);
-    assert!(diff_text(&remote, main, tip).contains("+  replicas: 3"));
+    assert!(support::diff_text(&remote, main, tip).contains("+  replicas: 3"));
     assert_eq!(forge.count("POST", "/pulls"), 0, "an unprotected env gets no pull request");
+}
+
+/// Replacing an earlier run's promotion branch is a force-with-lease: when the branch moved since
+/// it was checked, the push is refused naming both commits and the remote keeps what it had.
+#[test]
+fn a_promotion_branch_is_replaced_only_if_it_did_not_move() {
+    use coxswain::promote::gitops::{Checkout, UserRepo};
+    let fx = fixture();
+    let branch = "coxswain/promote-lease";
+    let remote_ref = format!("refs/heads/{branch}");
+    let work = Repository::open(&fx.work).unwrap();
+    work.find_remote("origin")
+        .unwrap()
+        .push(&[format!("refs/heads/main:{remote_ref}")], None)
+        .unwrap();
+    let user = UserRepo::open(&fx.work).unwrap();
+    let remote = user.remote("origin").unwrap();
+    let base = user.head().unwrap().oid;
+    assert_eq!(remote_branch(&fx, branch), Some(base));
+    let checkout = Checkout::create(&user, base).unwrap();
+    let ours = checkout.commit(&[], branch, "promotion", &support::signature()).unwrap();
+
+    let stale = ours; // any commit other than the one the remote has
+    let error = checkout
+        .push(&user, &remote, branch, &remote_ref, Some(stale), None)
+        .expect_err("a moved branch must not be replaced");
+    let text = error.to_string();
+    assert!(text.contains("moved") && text.contains(&base.to_string()), "{text}");
+    assert_eq!(remote_branch(&fx, branch), Some(base), "the remote branch changed");
+
+    checkout.push(&user, &remote, branch, &remote_ref, Some(base), None).unwrap();
+    assert_eq!(remote_branch(&fx, branch), Some(ours));
+}
+
+/// A credential in a remote's URL never shows in an error.
+#[test]
+fn a_credential_in_the_remote_url_is_never_printed() {
+    let fx = fixture();
+    let work = Repository::open(&fx.work).unwrap();
+    work.remote_set_url("origin", "https://bob:ghp_s3cret@127.0.0.1:9/acme/gitops.git").unwrap();
+    let output = run(&fx, &ForgeServer::start(Mode::Normal), &["staging"]);
+    let all = format!("{}{}", stdout(&output), stderr(&output));
+    assert!(!output.status.success(), "{all}");
+    assert!(!all.contains("ghp_s3cret") && !all.contains("bob:"), "{all}");
+    assert!(all.contains("https://***@127.0.0.1:9/acme/gitops.git"), "{all}");
 }

@@ -244,13 +244,16 @@ async fn a_conflict_stops_the_sync_naming_field_and_manager_and_force_takes_owne
     );
     let report = sync_env(Arc::new(cluster.clone()), &bumped, &options(), &Silent).await;
     assert_eq!(report.status, SyncStatus::Blocked);
-    let error = &report.plan.as_ref().unwrap().errors[0].message;
+    assert!(report.applied.is_empty(), "nothing is written before the drift is forced");
+    let error = report.error.as_ref().map(ToString::to_string).unwrap_or_default();
     assert!(
-        error.contains(".spec.replicas")
-            && error.contains("\"kubectl\"")
-            && error.contains("--force-conflicts"),
+        error.contains(".spec.replicas (set by kubectl)") && error.contains("--force-conflicts"),
         "{error}"
     );
+    // The plan shows the drift as an update (the image bump and the replicas taken back).
+    let plan = report.plan.as_ref().unwrap();
+    assert!(plan.errors.is_empty(), "{:?}", plan.errors);
+    assert_eq!(plan.objects[0].drift.len(), 1, "{:?}", plan.objects[0].drift);
     let forced = sync_env(
         Arc::new(cluster.clone()),
         &bumped,

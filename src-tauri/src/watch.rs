@@ -3,11 +3,13 @@
 //! catch drift made by others. Either way the env is re-planned and its new detail is pushed to
 //! the UI as an `env-updated` event.
 
-use coxswain::app_api::{ApiError, RemoteStatus, Session, envs_touched, remote_status};
+use coxswain::app_api::{
+    ApiError, RemoteStatus, Session, envs_touched_with, overlay_dirs, remote_status,
+};
 use futures::StreamExt as _;
 use notify::{Event, EventKind, RecommendedWatcher, RecursiveMode, Watcher as _};
-use std::collections::BTreeSet;
-use std::sync::Arc;
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::{Arc, Mutex, PoisonError, RwLock};
 use std::time::Duration;
 use tauri::{AppHandle, Emitter as _, Runtime};
 use tokio::sync::mpsc;
@@ -38,7 +40,7 @@ enum Trigger {
 
 /// Dropping this stops every watcher of the repo.
 pub struct Watchers {
-    _files: RecommendedWatcher,
+    _files: Arc<RepoWatch>,
     tasks: Vec<tauri::async_runtime::JoinHandle<()>>,
 }
 
@@ -50,16 +52,58 @@ impl Drop for Watchers {
     }
 }
 
+/// The file watcher of the repo: `environments/`, plus the folders outside it that kustomize
+/// overlays read (their bases), which can change whenever an overlay's kustomization does.
+struct RepoWatch {
+    watcher: Mutex<RecommendedWatcher>,
+    /// Per overlay env, the folders it reads (shared with the watcher's callback).
+    overlays: Arc<RwLock<BTreeMap<String, Vec<String>>>>,
+    /// Folders outside `environments/` watched so far.
+    outside: Mutex<BTreeSet<String>>,
+}
+
+impl RepoWatch {
+    /// Reads the overlays again and watches the folders they read that are not watched yet (a
+    /// folder that does not exist is watched once it is referenced again after it appears).
+    fn refresh(&self, session: &Session) {
+        let root = session.root();
+        let overlays = overlay_dirs(root, session.env_names());
+        let wanted: BTreeSet<String> = overlays
+            .values()
+            .flatten()
+            .filter(|dir| !dir.starts_with("environments/") && root.join(dir).is_dir())
+            .cloned()
+            .collect();
+        *self.overlays.write().unwrap_or_else(PoisonError::into_inner) = overlays;
+        let mut outside = self.outside.lock().unwrap_or_else(PoisonError::into_inner);
+        let mut watcher = self.watcher.lock().unwrap_or_else(PoisonError::into_inner);
+        for dir in wanted.difference(&outside.clone()) {
+            let path = root.join(dir);
+            match watcher.watch(&path, RecursiveMode::Recursive) {
+                Ok(()) => {
+                    outside.insert(dir.clone());
+                }
+                Err(error) => tracing::warn!(%error, path = %path.display(), "cannot watch"),
+            }
+        }
+    }
+}
+
 /// Starts watching the session's repo and clusters.
 pub fn start<R: Runtime>(app: AppHandle<R>, session: Arc<Session>) -> Result<Watchers, ApiError> {
     let (sender, receiver) = mpsc::unbounded_channel();
     let root = session.root().to_path_buf();
     let known = session.env_names().to_vec();
+    // Kustomize overlays also read folders outside `environments/` (their bases): those are
+    // watched too, and a change there re-plans the overlays that read them.
+    let overlays = Arc::new(RwLock::new(BTreeMap::new()));
+    let callback_overlays = overlays.clone();
     let file_sender = sender.clone();
     let mut watcher =
         notify::recommended_watcher(move |result: notify::Result<Event>| match result {
             Ok(event) if changes_content(event.kind) => {
-                let envs = envs_touched(&root, &event.paths, &known);
+                let overlays = callback_overlays.read().unwrap_or_else(PoisonError::into_inner);
+                let envs = envs_touched_with(&root, &event.paths, &known, &overlays);
                 if !envs.is_empty() {
                     let _ = file_sender.send(Trigger::Files(envs));
                 }
@@ -74,9 +118,16 @@ pub fn start<R: Runtime>(app: AppHandle<R>, session: Arc<Session>) -> Result<Wat
     watcher.watch(&environments, RecursiveMode::Recursive).map_err(|e| {
         ApiError::new("watch", format!("cannot watch {}: {e}", environments.display()))
     })?;
+    let files = Arc::new(RepoWatch {
+        watcher: Mutex::new(watcher),
+        overlays,
+        outside: Mutex::new(BTreeSet::new()),
+    });
+    files.refresh(&session);
 
     let app_for_fetch = app.clone();
-    let mut tasks = vec![tauri::async_runtime::spawn(replan(app, session.clone(), receiver))];
+    let mut tasks =
+        vec![tauri::async_runtime::spawn(replan(app, session.clone(), files.clone(), receiver))];
     for env in session.env_names() {
         tasks.push(tauri::async_runtime::spawn(watch_cluster(
             session.clone(),
@@ -85,7 +136,7 @@ pub fn start<R: Runtime>(app: AppHandle<R>, session: Arc<Session>) -> Result<Wat
         )));
     }
     tasks.push(tauri::async_runtime::spawn(fetch_periodically(app_for_fetch, session)));
-    Ok(Watchers { _files: watcher, tasks })
+    Ok(Watchers { _files: files, tasks })
 }
 
 /// Fetches the remote now and then, so commits pushed by others show before anyone syncs them.
@@ -124,6 +175,7 @@ fn changes_content(kind: EventKind) -> bool {
 async fn replan<R: Runtime>(
     app: AppHandle<R>,
     session: Arc<Session>,
+    files: Arc<RepoWatch>,
     mut receiver: mpsc::UnboundedReceiver<Trigger>,
 ) {
     while let Some(first) = receiver.recv().await {
@@ -151,6 +203,8 @@ async fn replan<R: Runtime>(
         }
         if !reload.is_empty() {
             session.reload(&reload);
+            // An overlay's kustomization may now read other folders.
+            files.refresh(&session);
         }
         for env in envs {
             match session.detail(&env).await {

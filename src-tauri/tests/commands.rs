@@ -26,10 +26,15 @@ struct TestApp {
 
 impl TestApp {
     fn new() -> Self {
-        let repo = tempfile::tempdir().expect("temp dir");
         let example = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
-        for folder in ["environments", "pipelines", "models"] {
-            copy_dir(&example.join(folder), &repo.path().join(folder));
+        Self::with_folders(&example, &["environments", "pipelines", "models"])
+    }
+
+    /// An app over a copy of `folders` of the repo at `source`.
+    fn with_folders(source: &Path, folders: &[&str]) -> Self {
+        let repo = tempfile::tempdir().expect("temp dir");
+        for folder in folders {
+            copy_dir(&source.join(folder), &repo.path().join(folder));
         }
         let memory = MemoryCluster::new();
         let shared = memory.clone();
@@ -299,4 +304,33 @@ fn drift_in_the_cluster_pushes_a_new_plan_of_that_env() {
     assert_eq!(detail["overview"]["syncState"], "outOfSync", "{}", detail["overview"]);
     assert_eq!(detail["overview"]["counts"]["create"], 1, "{}", detail["overview"]);
     assert_eq!(detail["overview"]["counts"]["update"], 0, "{}", detail["overview"]);
+}
+
+/// Issue #14: a kustomize overlay reads its base outside `environments/`: editing the base
+/// re-plans every overlay built from it (the fixture's three), each with the base's change.
+#[test]
+fn editing_a_kustomize_base_re_plans_the_overlays_that_read_it() {
+    let fixture = Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/fixtures/kustomize");
+    let app = TestApp::with_folders(&fixture, &["base", "environments", "pipelines"]);
+    app.open();
+    let receiver = app.env_updates();
+    let file = app.repo.path().join("base/guestbook-ui-svc.yaml");
+    let text = std::fs::read_to_string(&file).expect("read");
+    std::fs::write(&file, text.replace("port: 80\n", "port: 8080\n")).expect("write");
+
+    let mut updated = std::collections::BTreeSet::new();
+    while updated.len() < 3 {
+        // A bound on how long to wait, not a speed check.
+        let detail = receiver.recv_timeout(Duration::from_mins(1)).expect("an env-updated event");
+        let service = detail["resources"]
+            .as_array()
+            .expect("resources")
+            .iter()
+            .find(|r| r["groupKind"] == "Service")
+            .cloned()
+            .expect("the base's service");
+        assert!(service["diff"].as_str().is_some_and(|d| d.contains("port: 8080")), "{service}");
+        updated.insert(detail["overview"]["name"].as_str().expect("name").to_owned());
+    }
+    assert_eq!(updated.into_iter().collect::<Vec<_>>(), ["dev", "prod", "staging"]);
 }

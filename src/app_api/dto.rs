@@ -7,7 +7,7 @@ use crate::engine::{EngineError, failure_code};
 use crate::health::{Assessment, Health};
 use crate::history::Revision;
 use crate::pipeline::Pipeline;
-use crate::plan::{Action, EnvPlan};
+use crate::plan::{Action, Drift, EnvPlan};
 use crate::sync::Failure;
 use serde::Serialize;
 
@@ -150,6 +150,11 @@ pub struct Resource {
     pub health: Option<Assessment>,
     /// Unified diff of normalised YAML, live → after sync; empty when unchanged.
     pub diff: String,
+    /// Fields another field manager changed (drift); applying them back needs
+    /// `force_conflicts`. Absent when there are none.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    #[cfg_attr(feature = "ts", ts(as = "Option<Vec<Drift>>", optional))]
+    pub drift: Vec<Drift>,
 }
 
 /// Everything the env detail view shows, from one plan.

@@ -25,7 +25,7 @@ use crate::health;
 use crate::history::Revision;
 use crate::plan::PlanOptions;
 use crate::promote::{PromoteOptions, PromoteOutcome};
-pub use crate::repo::envs_touched;
+pub use crate::repo::{envs_touched, envs_touched_with, overlay_dirs};
 pub use crate::rollout::{Action, RolloutStatus};
 use crate::sync::{FailureKind, Progress, SyncReport, SyncStatus};
 use futures::stream::BoxStream;
@@ -166,6 +166,7 @@ impl Session {
                 source: o.source.as_ref().map(ToString::to_string),
                 health: o.source.is_some().then(|| health::assess(o.live.as_ref())),
                 diff: o.diff.clone(),
+                drift: o.drift.clone(),
             })
             .collect();
         overview.counts = Counts::of(&plan);

@@ -149,8 +149,8 @@ async fn sync_applies_only_the_previewed_plan() {
 }
 
 /// Someone took a field over with another manager (`kubectl apply --server-side
-/// --force-conflicts`): the plan names the conflict instead of overwriting it, and a sync
-/// previewed with `force_conflicts` takes the field back.
+/// --force-conflicts`): the plan shows the drift (an update naming field, values and manager)
+/// instead of overwriting it, and a sync previewed with `force_conflicts` takes the field back.
 #[tokio::test]
 async fn a_field_taken_over_by_another_manager_is_a_conflict_until_forced() {
     let repo = example_repo();
@@ -169,9 +169,18 @@ async fn a_field_taken_over_by_another_manager_is_a_conflict_until_forced() {
     memory.apply(&resource, &hotfix, &by_hand).await.expect("hotfix");
 
     let detail = session.detail("dev").await.expect("detail");
-    let conflict = detail.overview.errors.iter().find(|e| e.code == "conflict");
-    let message = &conflict.expect("a conflict is reported").message;
-    assert!(message.contains("oncall") && message.contains(".data.LOG_LEVEL"), "{message}");
+    assert!(detail.overview.errors.is_empty(), "{:?}", detail.overview.errors);
+    assert_eq!(detail.overview.sync_state, SyncState::OutOfSync);
+    let drifted: Vec<_> = detail.resources.iter().filter(|r| !r.drift.is_empty()).collect();
+    assert_eq!(drifted.len(), 1);
+    let drift = &drifted[0].drift[0];
+    assert_eq!((drift.field.as_str(), drift.manager.as_str()), (".data.LOG_LEVEL", "oncall"));
+    assert_eq!((drift.live.as_deref(), drift.git.as_deref()), (Some("trace"), Some("debug")));
+    assert!(
+        drifted[0].diff.contains("-  LOG_LEVEL: trace\n+  LOG_LEVEL: debug"),
+        "{}",
+        drifted[0].diff
+    );
 
     let forced = session.preview_sync("dev", true).await.expect("forced preview");
     assert_eq!((forced.summary.update, forced.summary.create), (1, 0));

@@ -3,7 +3,8 @@
 #![allow(clippy::doc_markdown)]
 
 use super::render::Format;
-use clap::{Args, Parser, Subcommand};
+use clap::parser::ValueSource;
+use clap::{ArgMatches, Args, CommandFactory as _, Parser, Subcommand};
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -17,7 +18,11 @@ pub(super) struct Cli {
     /// Path of the GitOps repo (holding environments/ and pipelines/).
     #[arg(long, global = true, default_value = ".", env = "COXSWAIN_REPO")]
     pub(super) repo: PathBuf,
-    /// Log verbosity: -v info, -vv debug (or set RUST_LOG).
+    /// The kubeconfig file to use (default: KUBECONFIG, else ~/.kube/config; inside a pod with
+    /// neither, its service account).
+    #[arg(long, global = true, value_name = "PATH")]
+    pub(super) kubeconfig: Option<PathBuf>,
+    /// Log verbosity: -v info, -vv debug (Coxswain only), -vvv debug of everything (or RUST_LOG).
     #[arg(short, long, global = true, action = clap::ArgAction::Count)]
     pub(super) verbose: u8,
     /// Headless sync of every environment (or --env): the same as `coxswain sync`.
@@ -27,6 +32,29 @@ pub(super) struct Cli {
     pub(super) sync_args: SyncArgs,
     #[command(subcommand)]
     pub(super) command: Option<Command>,
+}
+
+impl Cli {
+    /// The options given before a command that belong to `--sync` (`coxswain -o json plan`,
+    /// `coxswain --timeout 10m sync`): they would do nothing there, so the command line is
+    /// refused naming them. Global options (`--repo`, `--kubeconfig`, `-v`) may go anywhere.
+    pub(super) fn misplaced_options(matches: &ArgMatches) -> Vec<String> {
+        if matches.subcommand().is_none() {
+            return Vec::new();
+        }
+        Self::command()
+            .get_arguments()
+            .filter(|arg| !arg.is_global_set())
+            .filter(|arg| {
+                matches.value_source(arg.get_id().as_str()) == Some(ValueSource::CommandLine)
+            })
+            .map(|arg| match (arg.get_long(), arg.get_short()) {
+                (Some(long), _) => format!("--{long}"),
+                (None, Some(short)) => format!("-{short}"),
+                (None, None) => arg.get_id().to_string(),
+            })
+            .collect()
+    }
 }
 
 #[derive(Subcommand)]
@@ -271,16 +299,79 @@ pub(super) struct SyncArgs {
     pub(super) output: Format,
 }
 
-pub(super) fn parse_duration(text: &str) -> Result<Duration, String> {
-    let (number, unit) =
-        text.find(|c: char| !c.is_ascii_digit()).map_or((text, "s"), |i| text.split_at(i));
-    let value: u64 =
-        number.parse().map_err(|_| format!("invalid duration {text:?} (use e.g. 90s, 5m, 1h)"))?;
-    match unit {
-        "s" => Ok(Duration::from_secs(value)),
-        "m" => Ok(Duration::from_secs(value * 60)),
-        "h" => Ok(Duration::from_secs(value * 3600)),
-        "ms" => Ok(Duration::from_millis(value)),
-        _ => Err(format!("invalid duration unit in {text:?} (use s, m or h)")),
+/// A duration as Go (kubectl, Argo CD, Flux) writes it: one or more `<number><unit>` parts with
+/// units `h`, `m`, `s`, `ms`, `us`/`µs`, `ns` and decimal numbers (`1m30s`, `1.5h`, `250ms`); a
+/// bare number is seconds.
+pub(super) fn parse_duration(text: &str) -> Result<Duration, InvalidDuration> {
+    let invalid = || InvalidDuration { text: text.to_owned() };
+    if text.is_empty() {
+        return Err(invalid());
+    }
+    if text.bytes().all(|b| b.is_ascii_digit()) {
+        return text.parse().map(Duration::from_secs).map_err(|_| invalid());
+    }
+    let mut rest = text;
+    let mut seconds = 0f64;
+    while !rest.is_empty() {
+        let number_len =
+            rest.find(|c: char| !(c.is_ascii_digit() || c == '.')).ok_or_else(invalid)?;
+        let (number, after) = rest.split_at(number_len);
+        let unit_len = after.find(|c: char| c.is_ascii_digit() || c == '.').unwrap_or(after.len());
+        let (unit, after) = after.split_at(unit_len);
+        let value: f64 = number.parse().map_err(|_| invalid())?;
+        let scale = match unit {
+            "h" => 3600.0,
+            "m" => 60.0,
+            "s" => 1.0,
+            "ms" => 1e-3,
+            "us" | "µs" => 1e-6,
+            "ns" => 1e-9,
+            _ => return Err(invalid()),
+        };
+        seconds += value * scale;
+        rest = after;
+    }
+    Duration::try_from_secs_f64(seconds).map_err(|_| invalid())
+}
+
+/// A `--timeout` that is not a duration.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error(
+    "invalid duration {text:?}: write it as Go does, e.g. 90s, 5m, 1m30s, 1.5h (a bare number is \
+     seconds)"
+)]
+pub struct InvalidDuration {
+    text: String,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::parse_duration;
+    use std::time::Duration;
+
+    #[test]
+    fn durations_are_read_as_go_writes_them() {
+        let cases = [
+            ("90", 90_000),
+            ("90s", 90_000),
+            ("5m", 300_000),
+            ("1m30s", 90_000),
+            ("1.5h", 5_400_000),
+            ("2h45m", 9_900_000),
+            ("250ms", 250),
+            ("1s500ms", 1_500),
+        ];
+        for (text, millis) in cases {
+            assert_eq!(parse_duration(text), Ok(Duration::from_millis(millis)), "{text}");
+        }
+        assert_eq!(parse_duration("1500us"), Ok(Duration::from_micros(1500)));
+    }
+
+    #[test]
+    fn anything_else_is_refused_naming_the_text() {
+        for text in ["", "m", "5x", "1m30", "1..5s", "-5s", "5 m", "h1"] {
+            let error = parse_duration(text).expect_err(text);
+            assert!(error.to_string().contains(&format!("{text:?}")), "{error}");
+        }
     }
 }

@@ -8,7 +8,7 @@ mod render;
 
 use crate::engine::{
     Connector, Engine, EngineError, Followed, ForgeSettings, RollbackRequest, RolloutRequest,
-    SyncOutcome, SyncRequest, default_connector,
+    SyncOutcome, SyncRequest, connector_with_kubeconfig,
 };
 use crate::exit::ExitCode;
 use crate::plan::PlanOptions;
@@ -16,7 +16,7 @@ use crate::promote::workload::{EditOptions, WorkloadEdit};
 use crate::rollout::{Action, Pause, Strategy};
 use crate::sync::{CancelToken, SyncStatus};
 use args::{Cli, Command, GitEditArgs, RolloutOp, SetWhat, SyncArgs};
-use clap::Parser as _;
+use clap::{CommandFactory as _, FromArgMatches as _, Parser as _};
 use progress::TerminalProgress;
 use render::Format;
 use std::time::Duration;
@@ -32,7 +32,11 @@ where
     I: IntoIterator<Item = T>,
     T: Into<std::ffi::OsString> + Clone,
 {
-    main_with(args, default_connector())
+    let args: Vec<std::ffi::OsString> = args.into_iter().map(Into::into).collect();
+    // `--kubeconfig` picks the connector; a command line that does not parse is reported by
+    // `run_with`, which parses it again.
+    let kubeconfig = Cli::try_parse_from(&args).ok().and_then(|cli| cli.kubeconfig);
+    main_with(args, connector_with_kubeconfig(kubeconfig))
 }
 
 /// [`main_from`] with the clusters `connector` hands out.
@@ -51,8 +55,25 @@ where
     I: IntoIterator<Item = T>,
     T: Into<std::ffi::OsString> + Clone,
 {
-    let cli = Cli::parse_from(args);
+    let matches = Cli::command().get_matches_from(args);
+    let cli = Cli::from_arg_matches(&matches).unwrap_or_else(|error| error.exit());
+    let misplaced = Cli::misplaced_options(&matches);
     init_tracing(cli.verbose);
+    if let (false, Some(command)) = (misplaced.is_empty(), matches.subcommand_name()) {
+        if misplaced.iter().any(|option| option == "--sync") {
+            eprintln!(
+                "error: --sync runs the headless sync; it cannot be combined with `{command}`"
+            );
+        } else {
+            eprintln!(
+                "error: {} before the command `{command}` would do nothing there; put it after \
+                 the command (`coxswain {command} {} …`)",
+                misplaced.join(", "),
+                misplaced[0]
+            );
+        }
+        return ExitCode::Error;
+    }
     let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
         Ok(runtime) => runtime,
         Err(error) => {
@@ -91,21 +112,6 @@ pub fn is_headless_invocation(args: &[String]) -> bool {
 }
 
 async fn run(cli: Cli, connector: Connector) -> Result<ExitCode, EngineError> {
-    let a = &cli.sync_args;
-    let sync_flags = cli.sync
-        || a.env.is_some()
-        || a.context.is_some()
-        || a.dry_run
-        || a.yes
-        || a.force_conflicts
-        || a.prune_dangerous
-        || a.wait
-        || !a.reports.is_empty();
-    if cli.command.is_some() && sync_flags {
-        return Err(EngineError::Usage {
-            message: "--sync and its flags cannot be combined with a subcommand; put a subcommand's flags after it (e.g. `coxswain plan --env dev`)".into(),
-        });
-    }
     #[cfg(feature = "model-validation")]
     if let Some(Command::Validate { model: Some(model), spec: Some(spec), sha256, output, .. }) =
         &cli.command
@@ -176,7 +182,7 @@ async fn run(cli: Cli, connector: Connector) -> Result<ExitCode, EngineError> {
                 cancel: CancelToken::new(),
             };
             let signals = cancel_on_signals(&request.cancel);
-            let progress = TerminalProgress::new(yes || ci_approves() || dry_run, true);
+            let progress = TerminalProgress::new(approved(yes, dry_run), true);
             let outcome = engine.rollback(&env, &request, &progress).await;
             signals.abort();
             let outcome = outcome?;
@@ -229,18 +235,28 @@ async fn run(cli: Cli, connector: Connector) -> Result<ExitCode, EngineError> {
     }
 }
 
-/// `CI=true` (or 1) approves syncs as `--yes` does.
-fn ci_approves() -> bool {
-    std::env::var("CI").is_ok_and(|v| v == "true" || v == "1")
+/// Whether a write may go ahead without asking: `--yes`, a dry run (nothing to approve), or
+/// `CI=true` (or 1), which approves as `--yes` does and says so on stderr — CI systems set it,
+/// and a sync that writes because of a variable nobody typed must leave a trace in the log.
+fn approved(yes: bool, dry_run: bool) -> bool {
+    if yes || dry_run {
+        return true;
+    }
+    let ci = std::env::var("CI").is_ok_and(|v| v == "true" || v == "1");
+    if ci {
+        eprintln!(
+            "note: CI={} approves the sync as --yes does (pass --yes to say so)",
+            std::env::var("CI").unwrap_or_default()
+        );
+    }
+    ci
 }
 
 async fn sync_command(engine: &Engine, args: SyncArgs) -> Result<ExitCode, EngineError> {
     let report_targets = render::parse_reports(&args.reports)?;
     let envs = engine.environments(args.env.as_deref())?;
-    let progress = TerminalProgress::new(
-        args.yes || ci_approves() || args.dry_run,
-        args.output == Format::Text,
-    );
+    let progress =
+        TerminalProgress::new(approved(args.yes, args.dry_run), args.output == Format::Text);
     let request = SyncRequest {
         context: args.context.clone(),
         dry_run: args.dry_run,
@@ -452,14 +468,41 @@ async fn next_signal() -> bool {
     tokio::signal::ctrl_c().await.is_ok()
 }
 
+/// `RUST_LOG` when set; else warnings, and with `-v`/`-vv`/`-vvv` more of Coxswain's own crates
+/// only (`-vvv` adds the HTTP and TLS libraries' debug output, which floods at `-vv`).
 fn init_tracing(verbose: u8) {
-    let default = match verbose {
-        0 => "warn",
-        1 => "info",
-        _ => "debug",
-    };
+    let default = tracing_filter(verbose);
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(&default));
     let _ =
         tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).try_init();
+}
+
+/// The log filter for `-v` repeated `verbose` times (see [`init_tracing`]).
+fn tracing_filter(verbose: u8) -> String {
+    const OURS: [&str; 5] =
+        ["coxswain", "coxswain_cluster", "coxswain_model", "coxswain_memcluster", "coxswain_app"];
+    let level = match verbose {
+        0 => return "warn".to_owned(),
+        1 => "info",
+        2 => "debug",
+        _ => return "debug".to_owned(),
+    };
+    let ours: Vec<String> = OURS.iter().map(|krate| format!("{krate}={level}")).collect();
+    format!("warn,{}", ours.join(","))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::tracing_filter;
+
+    #[test]
+    fn verbosity_raises_only_our_crates_until_the_third_v() {
+        assert_eq!(tracing_filter(0), "warn");
+        let debug = tracing_filter(2);
+        assert!(debug.starts_with("warn,coxswain=debug,"), "{debug}");
+        assert!(!debug.contains("hyper") && !debug.contains("rustls"), "{debug}");
+        assert!(tracing_subscriber::EnvFilter::try_new(&debug).is_ok(), "{debug}");
+        assert_eq!(tracing_filter(3), "debug");
+    }
 }

@@ -31,7 +31,8 @@ fn colour() -> bool {
 pub(super) fn check(report: &CheckReport, output: Format) {
     match output {
         Format::Json => println!("{}", to_json(report)),
-        Format::Text | Format::Markdown => print!("{}", report.render_text()),
+        Format::Text => print!("{}", report.render_text()),
+        Format::Markdown => print!("{}", report.render_markdown()),
     }
 }
 
@@ -209,7 +210,10 @@ pub(super) fn history(
             }
             println!("{}", to_json(&report));
         }
-        Format::Text | Format::Markdown => {
+        Format::Markdown => {
+            print!("{}", crate::history::render_markdown(env, revisions, unreadable));
+        }
+        Format::Text => {
             if revisions.is_empty() {
                 println!("{env}: no revisions yet");
             }

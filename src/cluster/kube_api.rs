@@ -52,10 +52,14 @@ impl fmt::Debug for KubeCluster {
 }
 
 impl KubeCluster {
-    /// Connects with the kubeconfig kubectl would use (`KUBECONFIG`, else `~/.kube/config`),
-    /// with `context` or the current context. Must run inside a Tokio runtime.
-    pub async fn from_kubeconfig(context: Option<&str>) -> Result<Self, ClusterError> {
-        Self::from_config(kubeconfig::load(context).await?)
+    /// Connects with the kubeconfig kubectl would use (`kubeconfig` when given, else
+    /// `KUBECONFIG`, else `~/.kube/config`, else inside a pod its service account), with `context`
+    /// or the current context. Must run inside a Tokio runtime.
+    pub async fn from_kubeconfig(
+        kubeconfig: Option<&std::path::Path>,
+        context: Option<&str>,
+    ) -> Result<Self, ClusterError> {
+        Self::from_config(kubeconfig::load(kubeconfig, context).await?)
     }
 
     /// Connects with an explicit configuration. kube's built-in retry layer is turned off in
@@ -477,5 +481,37 @@ mod tests {
         let mut typed = json!({"apiVersion": "apps/v1beta1", "kind": "Deployment"});
         fill_type(&mut typed, "apps/v1", "Deployment");
         assert_eq!(typed, json!({"apiVersion": "apps/v1beta1", "kind": "Deployment"}));
+    }
+}
+
+#[cfg(test)]
+mod proxy_tests {
+    use super::*;
+    use std::io::{BufRead as _, BufReader, Write as _};
+
+    /// With `HTTPS_PROXY` (or a kubeconfig's `proxy-url`) set, requests go through the proxy, as
+    /// kubectl's do; without the client's proxy support every connection would fail instead.
+    #[tokio::test]
+    async fn requests_go_through_the_configured_proxy() {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+        let proxy = format!("http://{}", listener.local_addr().expect("addr"));
+        let first_line = std::thread::spawn(move || {
+            let (mut stream, _) = listener.accept().expect("accept");
+            let mut line = String::new();
+            BufReader::new(stream.try_clone().expect("clone")).read_line(&mut line).expect("read");
+            let _ = stream.write_all(b"HTTP/1.1 502 Bad Gateway\r\ncontent-length: 0\r\n\r\n");
+            line
+        });
+        let mut config = kube::Config::new("https://kube.invalid:6443".parse().expect("url"));
+        config.proxy_url = Some(proxy.parse().expect("proxy url"));
+        let cluster = KubeCluster::from_config(config)
+            .expect("a client with a proxy")
+            .with_timeout(Duration::from_secs(5))
+            .with_retry(RetryPolicy::none());
+        let deployments = Gvk::from_api_version("apps/v1", "Deployment");
+        let result = cluster.resolve(&deployments).await;
+        assert!(result.is_err(), "the stand-in proxy answers 502");
+        let line = first_line.join().expect("proxy thread");
+        assert!(line.starts_with("CONNECT kube.invalid:6443 "), "{line:?}");
     }
 }

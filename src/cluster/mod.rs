@@ -38,14 +38,18 @@ fn backend(value: Option<&str>, memory_built_in: bool) -> Result<Backend, Cluste
     }
 }
 
-/// Connects to the cluster of `context` (the kubeconfig's current context when `None`), or to a
-/// new in-process cluster when [`BACKEND_VAR`] is `memory` in a `demo` build.
-pub async fn connect(context: Option<&str>) -> Result<std::sync::Arc<dyn Cluster>, ClusterError> {
+/// Connects to the cluster of `context` (the kubeconfig's current context when `None`) through
+/// `kubeconfig` (`--kubeconfig`) or the one kubectl would find, or to a new in-process cluster
+/// when [`BACKEND_VAR`] is `memory` in a `demo` build.
+pub async fn connect(
+    kubeconfig: Option<&std::path::Path>,
+    context: Option<&str>,
+) -> Result<std::sync::Arc<dyn Cluster>, ClusterError> {
     let value = std::env::var(BACKEND_VAR).ok();
     match backend(value.as_deref(), cfg!(feature = "demo"))? {
-        Backend::Kube => {
-            Ok(std::sync::Arc::new(kube_api::KubeCluster::from_kubeconfig(context).await?))
-        }
+        Backend::Kube => Ok(std::sync::Arc::new(
+            kube_api::KubeCluster::from_kubeconfig(kubeconfig, context).await?,
+        )),
         Backend::Memory => memory_cluster(),
     }
 }

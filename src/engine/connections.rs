@@ -3,6 +3,7 @@
 use crate::cluster::{self, Cluster, ClusterError};
 use futures::future::BoxFuture;
 use std::collections::HashMap;
+use std::path::PathBuf;
 use std::sync::Arc;
 
 /// Opens a cluster connection for a kube context (`None`: the current context). Front ends pass
@@ -16,8 +17,15 @@ pub type Connector = Arc<
 /// [`cluster::connect`]: the kubeconfig's cluster (or, in `demo` builds, the in-process one
 /// with `COXSWAIN_CLUSTER=memory`).
 pub fn default_connector() -> Connector {
-    Arc::new(|context: Option<String>| {
-        Box::pin(async move { cluster::connect(context.as_deref()).await })
+    connector_with_kubeconfig(None)
+}
+
+/// [`default_connector`] reading `kubeconfig` (`--kubeconfig`) instead of the one kubectl would
+/// find when it is `Some`.
+pub fn connector_with_kubeconfig(kubeconfig: Option<PathBuf>) -> Connector {
+    Arc::new(move |context: Option<String>| {
+        let kubeconfig = kubeconfig.clone();
+        Box::pin(async move { cluster::connect(kubeconfig.as_deref(), context.as_deref()).await })
     })
 }
 

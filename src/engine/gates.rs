@@ -9,7 +9,7 @@ use crate::git::{self, GitInfo};
 use crate::history::{self, Revision};
 use crate::pipeline::Pipeline;
 use crate::policy;
-use crate::repo::{DesiredObject, Environment};
+use crate::repo::{DesiredObject, Environment, Repo, kustomize};
 use crate::sync::{Failure, FailureKind};
 use serde::Serialize;
 use serde_json::Value;
@@ -35,13 +35,53 @@ pub fn admit_sync(
     input(env)?;
     policy_gate(env)?;
     let notes = model_gate(root, pipelines, env)?.into_iter().collect();
-    let git = git::inspect(root, &env.name)
+    // An overlay's bases are part of what is synced: uncommitted changes there count too.
+    let also = env.kustomization.as_ref().map(|k| k.extra_dirs.as_slice()).unwrap_or_default();
+    let git = git::inspect_with(root, &env.name, also)
         .map_err(|error| Failure::new(FailureKind::Git, error.to_string()))?;
     if env.config.protected && !dry_run {
-        git::check_protected(git.as_ref(), &env.name, &env.config.branch)
-            .map_err(|error| Failure::new(FailureKind::Protected, error.to_string()))?;
+        protected_checkout(root, git.as_ref(), env)?;
     }
     Ok(Admission { git, notes })
+}
+
+/// A protected env syncs only what review saw: a clean, committed checkout of its branch, no
+/// ignored file the loader would read, and a commit that is on `origin/<branch>` (pushed).
+fn protected_checkout(
+    root: &Path,
+    git: Option<&GitInfo>,
+    env: &Environment,
+) -> Result<(), Failure> {
+    let branch = &env.config.branch;
+    let refused = |error: git::GitError| Failure::new(FailureKind::Protected, error.to_string());
+    // kustomize reads any file an overlay names (generator inputs too), not only YAML.
+    let loads = |path: &str| {
+        let visible = path.split('/').all(|part| !part.starts_with('.'));
+        visible && (env.kustomization.is_some() || loaded_from_env_folder(path))
+    };
+    git::check_protected(git, &env.name, branch, loads).map_err(refused)?;
+    let sha = git.and_then(|g| g.sha.as_deref()).unwrap_or_default();
+    let pushed = git::is_pushed(root, sha, branch)
+        .map_err(|error| Failure::new(FailureKind::Git, error.to_string()))?;
+    if pushed {
+        return Ok(());
+    }
+    Err(refused(git::GitError::Protected {
+        env: env.name.clone(),
+        branch: branch.clone(),
+        reason: format!(
+            "commit {} is not on origin/{branch} (not pushed, or not fetched yet: `git fetch \
+             origin`); a local commit cannot reach a protected environment",
+            sha.get(..12).unwrap_or(sha)
+        ),
+    }))
+}
+
+/// Whether the loader reads the file at `path` (relative to the work tree): a YAML file with no
+/// hidden (`.`) folder or name on its way.
+fn loaded_from_env_folder(path: &str) -> bool {
+    path.split('/').all(|part| !part.starts_with('.'))
+        && (crate::repo::is_yaml_file(path) || kustomize::is_kustomization_file(path))
 }
 
 fn input(env: &Environment) -> Result<(), Failure> {
@@ -151,15 +191,15 @@ pub fn admit_restore(
     match &verification {
         Verification::Verified { commit } if env.config.protected => {
             let branch = &env.config.branch;
-            let on_branch = git::is_on_branch(root, commit, branch)
+            let pushed = git::is_pushed(root, commit, branch)
                 .map_err(|error| Failure::new(FailureKind::Git, error.to_string()))?;
-            if !on_branch {
+            if !pushed {
                 return Err(Failure::new(
                     FailureKind::Protected,
                     format!(
                         "environment {} is protected: revision {number} comes from commit {commit}, \
-                         which is not on branch {branch}; protected environments restore only \
-                         reviewed commits",
+                         which is not on origin/{branch}; protected environments restore only \
+                         reviewed (pushed) commits",
                         env.name
                     ),
                 ));
@@ -207,7 +247,16 @@ fn verify(
     let Some(files) = files else {
         return unverified(&format!("its commit {sha} is not in this repository; fetch it"));
     };
-    let rendered = Environment::from_files(&env.name, files.config.as_deref(), &files.files);
+    let env_dir = format!("environments/{}", env.name);
+    let is_overlay = files.files.iter().any(|f| {
+        f.path.strip_prefix(&format!("{env_dir}/")).is_some_and(kustomize::is_kustomization_file)
+            && f.path.matches('/').count() == 2
+    });
+    let rendered = if is_overlay {
+        overlay_at(root, sha, &env.name)?
+    } else {
+        Environment::from_files(&env.name, files.config.as_deref(), &files.files)
+    };
     if history::digest_of(&rendered.objects) == history::digest_of(restored) {
         return Ok(Verification::Verified { commit: sha.clone() });
     }
@@ -223,6 +272,53 @@ fn verify(
             differences(&rendered.objects, restored)
         ),
     ))
+}
+
+/// The kustomize overlay `environments/<env>/` rendered as commit `sha` has it: the env folder
+/// and the folders it references (bases, components; found level by level, as each level is
+/// written) are written to a temporary folder and loaded from there.
+fn overlay_at(root: &Path, sha: &str, env: &str) -> Result<Environment, Failure> {
+    let git_failure = |error: git::GitError| Failure::new(FailureKind::Git, error.to_string());
+    let temporary = tempfile::tempdir().map_err(|e| {
+        Failure::new(
+            FailureKind::Git,
+            format!("cannot create a folder to render commit {sha}: {e}"),
+        )
+    })?;
+    let dest = temporary.path();
+    let env_dir = format!("environments/{env}");
+    git::write_dir_at(root, sha, &env_dir, dest).map_err(git_failure)?;
+    std::fs::create_dir_all(dest.join("environments")).map_err(|e| {
+        Failure::new(FailureKind::Git, format!("cannot write commit {sha}'s files: {e}"))
+    })?;
+    let mut written = vec![env_dir.clone()];
+    for _ in 0..16 {
+        let Some(file_name) = kustomize::find_kustomization(&dest.join(&env_dir)) else { break };
+        let needed: Vec<String> = kustomize::read(dest, &env_dir, file_name)
+            .extra_dirs
+            .into_iter()
+            .filter(|dir| !written.iter().any(|w| dir == w || dir.starts_with(&format!("{w}/"))))
+            .collect();
+        if needed.is_empty() {
+            break;
+        }
+        for dir in needed {
+            git::write_dir_at(root, sha, &dir, dest).map_err(git_failure)?;
+            written.push(dir);
+        }
+    }
+    let repo = Repo::open(dest).map_err(|e| Failure::new(FailureKind::Git, e.to_string()))?;
+    let rendered = repo.load_env(env);
+    if let Some(error) = rendered.diagnostics.iter().find(|d| d.is_error()) {
+        return Err(Failure::new(
+            FailureKind::Revision,
+            format!(
+                "the kustomize overlay environments/{env}/ of commit {sha} cannot be rendered to \
+                 check the revision against it: {error}; nothing was applied"
+            ),
+        ));
+    }
+    Ok(rendered)
 }
 
 /// `only in the revision: …; only in git: …; different: …`, a few names each.

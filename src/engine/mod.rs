@@ -15,7 +15,7 @@ mod rollout;
 #[cfg(feature = "model-validation")]
 mod validate;
 
-pub use connections::{Connector, default_connector};
+pub use connections::{Connector, connector_with_kubeconfig, default_connector};
 pub use error::{EngineError, failure_code, failure_exit_code};
 pub use gates::{Admission, Verification};
 pub use rollback::{RollbackOutcome, RollbackRequest};
@@ -522,8 +522,14 @@ impl Engine {
         &self,
         remote: &str,
         settings: &ForgeSettings,
-    ) -> (Option<String>, Result<promote::forge::GitHub, promote::NoForgeReason>) {
+    ) -> (Option<crate::git::HostToken>, Result<promote::forge::GitHub, promote::NoForgeReason>)
+    {
         let token = promote::github_token_from_env();
+        let api = settings.api.as_deref().unwrap_or(promote::forge::DEFAULT_API);
+        // The token goes only to the API's own git host.
+        let host_token = token.clone().and_then(|secret| {
+            promote::forge::git_host(api).map(|host| crate::git::HostToken { secret, host })
+        });
         let forge = promote::github_forge(
             self.root(),
             remote,
@@ -531,7 +537,7 @@ impl Engine {
             settings.api.as_deref(),
             token.as_deref(),
         );
-        (token, forge)
+        (host_token, forge)
     }
 
     /// `coxswain set image` / `coxswain scale`: the value edited in git, committed in a private

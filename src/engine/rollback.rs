@@ -117,6 +117,36 @@ impl Engine {
         if request.with_git && revision.git_sha.is_none() {
             return Err(EngineError::NoGitRevision { revision: revision.number });
         }
+        if let (true, Some(sha), Some(overlay)) =
+            (request.with_git, revision.git_sha.as_deref(), env.kustomization.as_ref())
+        {
+            // `--git` restores environments/<env>/ only; an overlay's shared bases would stay
+            // as HEAD has them, and git would no longer render what the cluster runs.
+            let shared: Vec<String> = overlay
+                .extra_dirs
+                .iter()
+                .filter(|dir| !dir.starts_with(&format!("environments/{}/", env.name)))
+                .cloned()
+                .collect();
+            let changed = crate::git::dirs_changed_since(self.root(), sha, &shared)?;
+            if !changed.is_empty() {
+                return Err(crate::git::GitError::Git {
+                    repo: self.root().display().to_string(),
+                    message: format!(
+                        "environments/{} is a kustomize overlay and {} changed since commit {sha}; \
+                         --git restores only environments/{}/, which would not reproduce revision \
+                         {}: roll back without --git, then restore those folders in git yourself \
+                         (git checkout {sha} -- {}); nothing was applied",
+                        env.name,
+                        changed.join(", "),
+                        env.name,
+                        revision.number,
+                        changed.join(" ")
+                    ),
+                }
+                .into());
+            }
+        }
         let options = SyncOptions {
             dry_run: request.dry_run,
             timeout: request.timeout,

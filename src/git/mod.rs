@@ -6,9 +6,9 @@ mod credentials;
 mod remote;
 mod revision;
 
-pub use credentials::remote_callbacks;
+pub use credentials::{HostToken, remote_callbacks};
 pub use remote::{REMOTE_COMMITS_SHOWN, RemoteCommit, RemoteStatus, remote_status};
-pub use revision::{EnvFiles, env_files_at, is_on_branch};
+pub use revision::{EnvFiles, env_files_at, is_pushed, write_dir_at};
 
 use git2::{Repository, StatusOptions};
 use serde::Serialize;
@@ -26,7 +26,14 @@ pub struct GitInfo {
     pub branches_at_head: Vec<String>,
     /// Uncommitted or untracked files under the environment's folder.
     pub dirty_files: Vec<String>,
+    /// Files under the environment's folder that `.gitignore` hides from `git status` (at most
+    /// [`MAX_IGNORED_LISTED`]): the loader still reads the manifests among them.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub ignored_files: Vec<String>,
 }
+
+/// How many ignored files [`inspect`] lists.
+pub const MAX_IGNORED_LISTED: usize = 1000;
 
 #[derive(Debug, thiserror::Error)]
 pub enum GitError {
@@ -34,11 +41,34 @@ pub enum GitError {
     Git { repo: String, message: String },
     #[error(
         "environment {env} is protected: {reason}. Protected environments sync only from a \
-         committed revision of branch {branch} with a clean environments/{env}/ folder"
+         committed revision of branch {branch}, pushed to origin/{branch}, with a clean \
+         environments/{env}/ folder (and clean folders a kustomize overlay reads)"
     )]
     Protected { env: String, branch: String, reason: String },
     #[error("git fetch {remote} in {repo}: {message}")]
     Fetch { remote: String, repo: String, message: String },
+}
+
+/// `text` with the user-info of every URL in it (`https://user:secret@host/…`) replaced by `***`,
+/// so an error or a log line never shows a credential someone put in a remote URL.
+pub fn redact_credentials(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(at) = rest.find("://") {
+        let (before, after) = rest.split_at(at + 3);
+        out.push_str(before);
+        let authority_end = after.find(|c: char| matches!(c, '/' | '?' | '#') || c.is_whitespace());
+        let authority = &after[..authority_end.unwrap_or(after.len())];
+        match authority.rfind('@') {
+            Some(userinfo_end) => {
+                out.push_str("***");
+                rest = &after[userinfo_end..];
+            }
+            None => rest = after,
+        }
+    }
+    out.push_str(rest);
+    out
 }
 
 fn git_error(repo: &Path, error: &git2::Error) -> GitError {
@@ -65,6 +95,12 @@ pub fn origin(root: &Path) -> Option<(String, String)> {
 /// Inspects the checkout at `root` for `environments/<env>/`. `Ok(None)` when `root` is not in a
 /// git repository.
 pub fn inspect(root: &Path, env: &str) -> Result<Option<GitInfo>, GitError> {
+    inspect_with(root, env, &[])
+}
+
+/// [`inspect`], counting uncommitted files in `also` (repo-relative folders the env reads
+/// besides its own, a kustomize overlay's bases) as the env's too.
+pub fn inspect_with(root: &Path, env: &str, also: &[String]) -> Result<Option<GitInfo>, GitError> {
     let repo = match Repository::discover(root) {
         Ok(repo) => repo,
         Err(e) if e.code() == git2::ErrorCode::NotFound => return Ok(None),
@@ -88,21 +124,39 @@ pub fn inspect(root: &Path, env: &str) -> Result<Option<GitInfo>, GitError> {
         }
     }
     // Status paths are relative to the work tree, which may sit above the Coxswain repo root.
-    let env_path = repo_prefix(&repo, root).join("environments").join(env);
-    let pathspec = env_path.to_string_lossy().replace('\\', "/");
+    let prefix = repo_prefix(&repo, root);
+    let env_path = prefix.join("environments").join(env);
     let mut options = StatusOptions::new();
     options
         .include_untracked(true)
         .recurse_untracked_dirs(true)
-        .include_ignored(false)
-        .pathspec(&pathspec);
+        .include_ignored(true)
+        .recurse_ignored_dirs(true);
+    for path in std::iter::once(env_path).chain(also.iter().map(|dir| prefix.join(dir))) {
+        options.pathspec(path.to_string_lossy().replace('\\', "/"));
+    }
     let statuses = repo.statuses(Some(&mut options)).map_err(|e| git_error(root, &e))?;
-    let dirty_files = statuses.iter().filter_map(|s| s.path().ok().map(str::to_owned)).collect();
-    Ok(Some(GitInfo { sha, branch, branches_at_head, dirty_files }))
+    let (mut dirty_files, mut ignored_files) = (Vec::new(), Vec::new());
+    for entry in statuses.iter() {
+        let Ok(path) = entry.path() else { continue };
+        if !entry.status().is_ignored() {
+            dirty_files.push(path.to_owned());
+        } else if ignored_files.len() < MAX_IGNORED_LISTED {
+            ignored_files.push(path.to_owned());
+        }
+    }
+    Ok(Some(GitInfo { sha, branch, branches_at_head, dirty_files, ignored_files }))
 }
 
-/// Refuses a protected env unless the checkout is a clean, committed revision of `branch`.
-pub fn check_protected(info: Option<&GitInfo>, env: &str, branch: &str) -> Result<(), GitError> {
+/// Refuses a protected env unless the checkout is a clean, committed revision of `branch` whose
+/// env folder holds no ignored file that `loads` (the loader would read it, though git does not
+/// track it).
+pub fn check_protected(
+    info: Option<&GitInfo>,
+    env: &str,
+    branch: &str,
+    loads: impl Fn(&str) -> bool,
+) -> Result<(), GitError> {
     let refuse = |reason: String| {
         Err(GitError::Protected { env: env.to_owned(), branch: branch.to_owned(), reason })
     };
@@ -114,6 +168,15 @@ pub fn check_protected(info: Option<&GitInfo>, env: &str, branch: &str) -> Resul
         let mut files = info.dirty_files.clone();
         files.truncate(5);
         return refuse(format!("the folder has uncommitted changes ({})", files.join(", ")));
+    }
+    let ignored: Vec<&str> =
+        info.ignored_files.iter().map(String::as_str).filter(|f| loads(f)).take(5).collect();
+    if !ignored.is_empty() {
+        return refuse(format!(
+            "the folder holds files that git ignores but the loader reads ({}); a file that is \
+             not committed cannot reach a protected environment: commit it or move it out",
+            ignored.join(", ")
+        ));
     }
     let on_branch =
         info.branch.as_deref() == Some(branch) || info.branches_at_head.iter().any(|b| b == branch);
@@ -191,6 +254,24 @@ pub fn commit_env_restore(
     Ok(oid)
 }
 
+/// Which of `dirs` (repo-relative folders) differ between commit `sha` and HEAD: a kustomize
+/// overlay's bases, which restoring the env folder alone does not bring back.
+pub fn dirs_changed_since(
+    root: &Path,
+    sha: &str,
+    dirs: &[String],
+) -> Result<Vec<String>, GitError> {
+    let repo = Repository::discover(root).map_err(|e| git_error(root, &e))?;
+    let err = |e: git2::Error| git_error(root, &e);
+    let prefix = repo_prefix(&repo, root);
+    let then = repo.find_commit(git2::Oid::from_str(sha).map_err(err)?).map_err(err)?;
+    let then = then.tree().map_err(err)?;
+    let now = repo.head().and_then(|h| h.peel_to_tree()).map_err(err)?;
+    let id =
+        |tree: &git2::Tree<'_>, dir: &str| tree.get_path(&prefix.join(dir)).ok().map(|e| e.id());
+    Ok(dirs.iter().filter(|dir| id(&then, dir) != id(&now, dir)).cloned().collect())
+}
+
 /// A copy of `tree` with the entry at `path` (a directory) replaced by tree `replacement`.
 fn replace_subtree(
     repo: &Repository,
@@ -214,4 +295,23 @@ fn replace_subtree(
     };
     builder.insert(&name, child, 0o040_000)?;
     builder.write()
+}
+
+#[cfg(test)]
+mod redaction_tests {
+    use super::redact_credentials;
+
+    #[test]
+    fn credentials_in_urls_are_never_shown() {
+        assert_eq!(
+            redact_credentials("cannot reach https://bob:ghp_s3cret@github.com/a/b.git: 401"),
+            "cannot reach https://***@github.com/a/b.git: 401"
+        );
+        assert_eq!(
+            redact_credentials("push https://tok@ghe.example/x and http://u:p@h:8080/y"),
+            "push https://***@ghe.example/x and http://***@h:8080/y"
+        );
+        let plain = "ssh: git@github.com:a/b.git and https://github.com/a/b and mail a@b.c";
+        assert_eq!(redact_credentials(plain), plain);
+    }
 }

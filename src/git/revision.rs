@@ -1,6 +1,7 @@
 //! An environment as a commit has it, to check a revision against the commit it claims.
 
 use super::{GitError, git_error, repo_prefix};
+use crate::repo::kustomize::is_kustomization_file;
 use crate::repo::{SourceFile, is_yaml_file};
 use git2::{ObjectType, Oid, Repository, Tree};
 use std::path::Path;
@@ -50,7 +51,7 @@ fn collect(
         let path = format!("{relative}/{name}");
         match entry.kind() {
             Some(ObjectType::Tree) => collect(repo, &repo.find_tree(entry.id())?, &path, files)?,
-            Some(ObjectType::Blob) if is_yaml_file(name) => {
+            Some(ObjectType::Blob) if is_yaml_file(name) || is_kustomization_file(name) => {
                 let blob = repo.find_blob(entry.id())?;
                 files.push(SourceFile { path, contents: blob.content().to_vec() });
             }
@@ -60,16 +61,58 @@ fn collect(
     Ok(())
 }
 
-/// Whether commit `sha` is on `branch`: reachable from the local branch or from its
-/// remote-tracking `origin/<branch>` — a reviewed, merged commit for protected environments.
-pub fn is_on_branch(root: &Path, sha: &str, branch: &str) -> Result<bool, GitError> {
+/// Whether commit `sha` is on `origin/<branch>`, the remote-tracking branch as last fetched:
+/// pushed, and so through review where the forge protects the branch. A commit only on the local
+/// branch is not.
+pub fn is_pushed(root: &Path, sha: &str, branch: &str) -> Result<bool, GitError> {
     let Ok(repo) = Repository::discover(root) else { return Ok(false) };
     let Ok(oid) = Oid::from_str(sha) else { return Ok(false) };
-    for refname in [format!("refs/heads/{branch}"), format!("refs/remotes/origin/{branch}")] {
-        let Ok(tip) = repo.refname_to_id(&refname) else { continue };
-        if tip == oid || repo.graph_descendant_of(tip, oid).map_err(|e| git_error(root, &e))? {
-            return Ok(true);
+    let Ok(tip) = repo.refname_to_id(&format!("refs/remotes/origin/{branch}")) else {
+        return Ok(false);
+    };
+    Ok(tip == oid || repo.graph_descendant_of(tip, oid).map_err(|e| git_error(root, &e))?)
+}
+
+/// Writes the folder `relative` (repo-relative, `/`-separated) of the Coxswain repo at commit
+/// `sha` into `dest/relative`, every file of it (a kustomize overlay also reads generator inputs
+/// that are not YAML); symlinks are skipped. `Ok(false)` when the commit or the folder is not
+/// there. Rendering an overlay as a commit had it needs its files on disk.
+pub fn write_dir_at(root: &Path, sha: &str, relative: &str, dest: &Path) -> Result<bool, GitError> {
+    let Ok(repo) = Repository::discover(root) else { return Ok(false) };
+    let Some(commit) = Oid::from_str(sha).ok().and_then(|oid| repo.find_commit(oid).ok()) else {
+        return Ok(false);
+    };
+    let err = |e: git2::Error| git_error(root, &e);
+    let tree = commit.tree().map_err(err)?;
+    let folder = repo_prefix(&repo, root).join(relative);
+    let Ok(entry) = tree.get_path(&folder) else { return Ok(false) };
+    let Ok(sub_tree) = repo.find_tree(entry.id()) else { return Ok(false) };
+    write_tree(&repo, &sub_tree, &dest.join(relative)).map_err(|e| GitError::Git {
+        repo: root.display().to_string(),
+        message: format!("cannot write {relative} of commit {sha} to {}: {e}", dest.display()),
+    })?;
+    Ok(true)
+}
+
+fn write_tree(repo: &Repository, tree: &Tree<'_>, dest: &Path) -> std::io::Result<()> {
+    let git = |e: git2::Error| std::io::Error::other(e.message().to_owned());
+    std::fs::create_dir_all(dest)?;
+    for entry in tree {
+        let Ok(name) = entry.name() else { continue };
+        if name == ".." || name == "." || name.contains('/') {
+            continue;
+        }
+        match entry.kind() {
+            Some(ObjectType::Tree) => {
+                write_tree(repo, &repo.find_tree(entry.id()).map_err(git)?, &dest.join(name))?;
+            }
+            // 0o120000: a symlink, whose target could point anywhere; not written.
+            Some(ObjectType::Blob) if entry.filemode() != 0o120_000 => {
+                let blob = repo.find_blob(entry.id()).map_err(git)?;
+                std::fs::write(dest.join(name), blob.content())?;
+            }
+            _ => {}
         }
     }
-    Ok(false)
+    Ok(())
 }

@@ -149,6 +149,42 @@ fn selector(env: &str) -> String {
     format!("{INTERNAL_LABEL}=true,{ENV_LABEL}={env},{REVISION_LABEL}")
 }
 
+/// The revisions as a Markdown table, newest first, with the unreadable ones listed after it.
+pub fn render_markdown(env: &str, revisions: &[Revision], unreadable: &[Unreadable]) -> String {
+    use crate::report::markdown_cell as cell;
+    use std::fmt::Write as _;
+    let mut out = format!("### History of {env}\n\n");
+    if revisions.is_empty() {
+        out.push_str("No revisions yet.\n");
+    } else {
+        out.push_str(
+            "| Rev | Time | Git | Outcome | Author | Message |\n|---:|---|---|---|---|---|\n",
+        );
+    }
+    for r in revisions {
+        let sha = r.git_sha.as_deref().map_or("-".to_owned(), |s| {
+            s.chars().take(8).collect::<String>() + if r.dirty { "+" } else { "" }
+        });
+        let outcome = serde_json::to_value(r.outcome)
+            .ok()
+            .and_then(|v| v.as_str().map(str::to_owned))
+            .unwrap_or_default();
+        let _ = writeln!(
+            out,
+            "| {} | {} | {} | {outcome} | {} | {} |",
+            r.number,
+            r.time,
+            cell(&sha),
+            r.author.replace('|', "\\|"),
+            r.message.replace(['\r', '\n'], " ").replace('|', "\\|")
+        );
+    }
+    for u in unreadable {
+        let _ = writeln!(out, "\n> skipped unreadable revision {}: {}", cell(&u.object), u.reason);
+    }
+    out
+}
+
 /// The name of revision `number`.
 pub fn revision_name(number: u64) -> String {
     format!("coxswain-rev-{number}")
@@ -194,7 +230,11 @@ pub async fn list_all(
                 Err(reason) => {
                     let number = label_number(&item);
                     tracing::warn!(%object, %reason, "skipping an unreadable revision");
-                    listing.unreadable.push(Unreadable { object, number, reason });
+                    listing.unreadable.push(Unreadable {
+                        object,
+                        number,
+                        reason: reason.to_string(),
+                    });
                 }
             }
         }
@@ -223,38 +263,46 @@ fn label_number(raw: &Value) -> Option<u64> {
 }
 
 /// A data entry of a revision object: decoded bytes for Secrets, text for `ConfigMap`s.
-fn data(raw: &Value, key: &str) -> Result<Vec<u8>, String> {
+fn data(raw: &Value, key: &'static str) -> Result<Vec<u8>, Damage> {
     let value = raw
         .pointer(&format!("/data/{}", key.replace('/', "~1")))
         .and_then(Value::as_str)
-        .ok_or_else(|| format!("no {key}"))?;
+        .ok_or(Damage::Missing { key })?;
     if is_secret(raw) {
         base64::engine::general_purpose::STANDARD
             .decode(value)
-            .map_err(|e| format!("{key} is not base64: {e}"))
+            .map_err(|source| Damage::NotBase64 { key, source })
     } else {
         Ok(value.as_bytes().to_vec())
     }
 }
 
 /// The recorded metadata of a revision object, checked against its label.
-fn read_meta(raw: &Value) -> Result<Revision, String> {
+fn read_meta(raw: &Value) -> Result<Revision, Damage> {
     let meta = data(raw, META_KEY)?;
-    let revision: Revision =
-        serde_json::from_slice(&meta).map_err(|e| format!("{META_KEY}: {e}"))?;
+    let revision: Revision = serde_json::from_slice(&meta).map_err(Damage::Meta)?;
     if revision.number == 0 || revision.number > MAX_REVISION {
-        return Err(format!(
-            "revision number {} is out of range (1 to {MAX_REVISION})",
-            revision.number
-        ));
+        return Err(Damage::OutOfRange { number: revision.number });
     }
     if label_number(raw) != Some(revision.number) {
-        return Err(format!(
-            "its {REVISION_LABEL} label does not match the number it records ({})",
-            revision.number
-        ));
+        return Err(Damage::LabelMismatch { number: revision.number });
     }
     Ok(revision)
+}
+
+/// Why a revision object cannot be read: it is skipped with this reason, never trusted.
+#[derive(Debug, thiserror::Error)]
+enum Damage {
+    #[error("no {key}")]
+    Missing { key: &'static str },
+    #[error("{key} is not base64: {source}")]
+    NotBase64 { key: &'static str, source: base64::DecodeError },
+    #[error("{META_KEY}: {0}")]
+    Meta(serde_json::Error),
+    #[error("revision number {number} is out of range (1 to {MAX_REVISION})")]
+    OutOfRange { number: u64 },
+    #[error("its {REVISION_LABEL} label does not match the number it records ({number})")]
+    LabelMismatch { number: u64 },
 }
 
 /// The manifests stored in a revision object (either storage); inflation is capped at
@@ -263,9 +311,9 @@ pub fn manifests(raw: &Value) -> Result<Vec<StoredObject>, HistoryError> {
     let name = name_of(raw).to_owned();
     let corrupt = |message: String| HistoryError::Corrupt { name: name.clone(), message };
     let compressed = if is_secret(raw) {
-        data(raw, MANIFESTS_KEY).map_err(corrupt)?
+        data(raw, MANIFESTS_KEY).map_err(|d| corrupt(d.to_string()))?
     } else {
-        let encoded = data(raw, LEGACY_MANIFESTS_KEY).map_err(corrupt)?;
+        let encoded = data(raw, LEGACY_MANIFESTS_KEY).map_err(|d| corrupt(d.to_string()))?;
         base64::engine::general_purpose::STANDARD
             .decode(encoded)
             .map_err(|e| corrupt(format!("{LEGACY_MANIFESTS_KEY} is not base64: {e}")))?
@@ -439,4 +487,40 @@ pub async fn last_good(
         .await?
         .into_iter()
         .find(|(r, _)| r.outcome == Outcome::Succeeded && Some(r.number) != except))
+}
+
+#[cfg(test)]
+mod markdown_tests {
+    use super::{Outcome, Revision, Unreadable, render_markdown};
+
+    fn revision(number: u64, outcome: Outcome, message: &str) -> Revision {
+        Revision {
+            number,
+            git_sha: Some("0123456789abcdef".into()),
+            dirty: number == 2,
+            author: "ci@runner".into(),
+            time: format!("2026-12-01T0{number}:00:00Z"),
+            outcome,
+            message: message.into(),
+            applied: Vec::new(),
+            pruned: Vec::new(),
+            rollback_of: None,
+            manifests_digest: None,
+        }
+    }
+
+    #[test]
+    fn history_as_markdown() {
+        let revisions = [
+            revision(3, Outcome::Interrupted, "interrupted | by\nSIGINT"),
+            revision(2, Outcome::Succeeded, "synced"),
+        ];
+        let unreadable = [Unreadable {
+            object: "Secret coxswain-rev-9".into(),
+            number: Some(9),
+            reason: "no revision.json".into(),
+        }];
+        insta::assert_snapshot!(render_markdown("prod", &revisions, &unreadable));
+        insta::assert_snapshot!("history_empty", render_markdown("dev", &[], &[]));
+    }
 }

@@ -7,9 +7,9 @@
 
 pub mod render;
 
-use crate::cluster::{Cluster, ClusterError, Gvk, ObjectKey, ResourceType};
+use crate::cluster::{Cluster, ClusterError, FieldConflict, Gvk, ObjectKey, ResourceType};
 use crate::diagnostic::Diagnostic;
-use crate::fieldset::{FieldSet, is_subset_object};
+use crate::fieldset::{FieldSet, is_subset_object, value_at, values_equal};
 use crate::inventory::{self, Inventory};
 use crate::normalize::{mask_secret_pair, normalize};
 use crate::ownership::{
@@ -100,6 +100,36 @@ pub struct ObjectPlan {
     /// Apply with force: the only conflicts are with that earlier Coxswain manager.
     #[serde(skip)]
     pub force: bool,
+    /// Fields git declares that another field manager changed in the cluster (absent from JSON
+    /// when there are none).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    #[cfg_attr(feature = "ts", ts(as = "Option<Vec<Drift>>", optional))]
+    pub drift: Vec<Drift>,
+}
+
+impl ObjectPlan {
+    /// Whether applying it needs `--force-conflicts`: another manager owns fields whose values
+    /// git changes back, and server-side apply refuses to take them silently.
+    pub fn needs_force(&self) -> bool {
+        !self.drift.is_empty() && !self.force
+    }
+}
+
+/// A field git declares whose live value another field manager set (`kubectl set image`, an
+/// operator, a person's `kubectl edit`): drift. The plan shows it as an update; the sync that
+/// takes it back needs `--force-conflicts` (see [`ObjectPlan::needs_force`]).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+#[serde(rename_all = "camelCase")]
+pub struct Drift {
+    /// The field as the API server names it: `.spec.template.spec.containers[name="app"].image`.
+    pub field: String,
+    /// The field manager that owns the live value now.
+    pub manager: String,
+    /// The live value (strings as they are, anything else as JSON); `None` when unknown.
+    pub live: Option<String>,
+    /// The value git declares.
+    pub git: Option<String>,
 }
 
 /// An object that claims to be the env's (it carries its labels) but that Coxswain will not
@@ -339,6 +369,7 @@ pub async fn plan_env(
             live: Some(object.clone()),
             release_legacy: false,
             force: false,
+            drift: Vec::new(),
         });
     }
     objects.sort_by(|a, b| a.key.cmp(&b.key));
@@ -389,6 +420,7 @@ async fn classify(
         live: live.clone(),
         release_legacy: false,
         force: options.force_conflicts,
+        drift: Vec::new(),
     };
     let reject = |error: ClusterError| {
         Diagnostic::error(&source.file, source.line, error_code(&error), error.to_string())
@@ -424,6 +456,15 @@ async fn classify(
             plan.force = true;
             cluster.apply(&resource, &desired, &dry_run(true)).await.map_err(reject)?
         }
+        // Drift: values another (non-Coxswain) manager set on fields git declares. Show what a
+        // forced apply would change; the sync itself still needs --force-conflicts.
+        Err(ClusterError::Conflict { conflicts, .. })
+            if !conflicts.is_empty()
+                && conflicts.iter().all(|c| !is_coxswain_manager(&c.manager)) =>
+        {
+            plan.drift = drift_of(&desired, &live, &conflicts);
+            cluster.apply(&resource, &desired, &dry_run(true)).await.map_err(reject)?
+        }
         other => other.map_err(reject)?,
     };
     plan.server_dry_run = true;
@@ -431,6 +472,11 @@ async fn classify(
     let mut after = normalize(&result);
     if before == after && !plan.release_legacy {
         return Ok(plan);
+    }
+    if plan.drift.is_empty() && options.force_conflicts {
+        // Forced, the server reports no conflicts: what the force takes back is read from the
+        // live object's managedFields, so the preview still names the managers it overrides.
+        plan.drift = drift_in_managed_fields(&desired, &live);
     }
     mask_secret_pair(Some(&mut before), Some(&mut after));
     plan.action = Action::Update;
@@ -451,6 +497,73 @@ pub fn is_unchanged_locally(desired: &Value, live: &Value, manager: &str) -> boo
     match FieldSet::from_fields_v1(fields) {
         Ok(owned) => owned.difference(&FieldSet::from_object(desired)).is_empty(),
         Err(_) => false,
+    }
+}
+
+/// Whether a field manager is Coxswain's (any instance or env, or the manager of versions
+/// before instance ids): a conflict with one is two owners declaring one object, an error, not
+/// drift to take back.
+fn is_coxswain_manager(manager: &str) -> bool {
+    manager == LEGACY_FIELD_MANAGER || manager.starts_with("coxswain/")
+}
+
+/// The drift the server reported as conflicts, with the live and git values of each field: the
+/// fields git declares are matched to the server's field names, so values are exact.
+fn drift_of(desired: &Value, live: &Value, conflicts: &[FieldConflict]) -> Vec<Drift> {
+    let declared = FieldSet::from_object(desired);
+    conflicts
+        .iter()
+        .map(|conflict| {
+            let path = declared.iter().find(|path| path.to_string() == conflict.field);
+            Drift {
+                field: conflict.field.clone(),
+                manager: conflict.manager.clone(),
+                live: path.and_then(|p| value_at(live, p)).map(shown),
+                git: path.and_then(|p| value_at(desired, p)).map(shown),
+            }
+        })
+        .collect()
+}
+
+/// The fields `desired` sets whose live value differs and that another, non-Coxswain manager
+/// owns (by `managedFields`): the conflicts a forced apply overrides. Leaves only — a keyed
+/// list element or a map is compared through its fields — so defaults never count.
+fn drift_in_managed_fields(desired: &Value, live: &Value) -> Vec<Drift> {
+    let declared = FieldSet::from_object(desired);
+    let entries = live.pointer("/metadata/managedFields").and_then(Value::as_array);
+    let mut drift = Vec::new();
+    for entry in entries.into_iter().flatten() {
+        let Some(manager) = entry.get("manager").and_then(Value::as_str) else { continue };
+        if is_coxswain_manager(manager) {
+            continue;
+        }
+        let Some(owned) = entry.get("fieldsV1").and_then(|f| FieldSet::from_fields_v1(f).ok())
+        else {
+            continue;
+        };
+        for path in owned.intersection(&declared).iter() {
+            let (Some(want), Some(have)) = (value_at(desired, path), value_at(live, path)) else {
+                continue;
+            };
+            if want.is_object() || values_equal(want, have) {
+                continue;
+            }
+            drift.push(Drift {
+                field: path.to_string(),
+                manager: manager.to_owned(),
+                live: Some(shown(have)),
+                git: Some(shown(want)),
+            });
+        }
+    }
+    drift
+}
+
+/// A value for people: strings as they are, anything else as JSON.
+fn shown(value: &Value) -> String {
+    match value {
+        Value::String(text) => text.clone(),
+        other => other.to_string(),
     }
 }
 

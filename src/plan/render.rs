@@ -27,6 +27,8 @@ pub struct PlanSummary {
     pub errors: usize,
     /// Namespaces a sync would create.
     pub namespaces: usize,
+    /// Updates that take back drift by another field manager: a sync needs `--force-conflicts`.
+    pub drifted: usize,
 }
 
 impl PlanSummary {
@@ -46,6 +48,7 @@ impl PlanReport {
             summary.unchanged += env.count(Action::Unchanged);
             summary.errors += env.errors.len();
             summary.namespaces += usize::from(!env.namespace_exists);
+            summary.drifted += env.objects.iter().filter(|o| o.needs_force()).count();
         }
         Self { schema_version: 1, environments, summary }
     }
@@ -113,6 +116,16 @@ impl PlanReport {
                     };
                     let _ = writeln!(out, "{}", paint(line, tint, colour));
                 }
+                for drift in &object.drift {
+                    let _ = writeln!(
+                        out,
+                        "{}",
+                        paint(&format!("drift: {}", drift_sentence(drift)), "35", colour)
+                    );
+                }
+                if !object.drift.is_empty() {
+                    let _ = writeln!(out, "{}", paint(drift_note(object), "35", colour));
+                }
             }
             for error in &env.errors {
                 let _ = writeln!(out, "{}", paint(&error.to_string(), "31", colour));
@@ -145,6 +158,14 @@ impl PlanReport {
             },
             if s.errors > 0 { format!(", {} errors", s.errors) } else { String::new() },
         );
+        if s.drifted > 0 {
+            let _ = writeln!(
+                out,
+                "{} update(s) take back changes another field manager made: sync with \
+                 --force-conflicts to apply them.",
+                s.drifted
+            );
+        }
         out
     }
 
@@ -161,6 +182,14 @@ impl PlanReport {
             s.unchanged,
             if s.errors > 0 { format!(" — ⚠️ {} errors", s.errors) } else { String::new() }
         );
+        if s.drifted > 0 {
+            let _ = writeln!(
+                out,
+                "⚠️ {} update(s) take back changes another field manager made: the sync \
+                 needs `--force-conflicts`.\n",
+                s.drifted
+            );
+        }
         if !s.has_changes() && s.errors == 0 {
             out.push_str("No changes.\n");
             if self.environments.iter().all(|env| env.skipped.is_empty()) {
@@ -180,7 +209,7 @@ impl PlanReport {
                     env.env,
                     object.key.group_kind,
                     object.key.name,
-                    object.action.as_str()
+                    if object.needs_force() { "update (drift)" } else { object.action.as_str() }
                 );
             }
         }
@@ -188,9 +217,24 @@ impl PlanReport {
             for object in
                 env.objects.iter().filter(|o| o.action != Action::Unchanged && !o.diff.is_empty())
             {
+                let mut drift = String::new();
+                if !object.drift.is_empty() {
+                    drift.push_str("\n| Field | Live | Git | Set by |\n|---|---|---|---|\n");
+                    for d in &object.drift {
+                        let _ = writeln!(
+                            drift,
+                            "| `{}` | {} | {} | `{}` |",
+                            d.field,
+                            code_or_unknown(d.live.as_deref()),
+                            code_or_unknown(d.git.as_deref()),
+                            d.manager
+                        );
+                    }
+                    let _ = writeln!(drift, "\n{}", drift_note(object));
+                }
                 let _ = write!(
                     out,
-                    "\n<details><summary>{} <code>{}</code> ({})</summary>\n\n```diff\n{}```\n</details>\n",
+                    "\n<details><summary>{} <code>{}</code> ({})</summary>\n\n```diff\n{}```\n{drift}</details>\n",
                     object.action.as_str(),
                     object.key,
                     env.env,
@@ -217,6 +261,37 @@ impl PlanReport {
             }
         }
         out
+    }
+}
+
+/// Said under every drifted object: whether the sync needs `--force-conflicts` or has it.
+fn drift_note(object: &super::ObjectPlan) -> &'static str {
+    if object.needs_force() {
+        "another field manager owns these fields now: a sync takes them back only with \
+         --force-conflicts"
+    } else {
+        "another field manager owns these fields now: with --force-conflicts, the sync takes them \
+         back"
+    }
+}
+
+/// `FIELD is LIVE in the cluster (set by MANAGER); git has GIT`.
+fn drift_sentence(drift: &super::Drift) -> String {
+    format!(
+        "{} is {} in the cluster (set by {}); git has {}",
+        drift.field,
+        drift.live.as_deref().unwrap_or("(unknown)"),
+        drift.manager,
+        drift.git.as_deref().unwrap_or("(unknown)")
+    )
+}
+
+/// A value as inline Markdown code, backticks in it escaped by a longer fence.
+fn code_or_unknown(value: Option<&str>) -> String {
+    match value {
+        None => "(unknown)".to_owned(),
+        Some(text) if text.contains('`') => format!("`` {} ``", text.replace('|', "\\|")),
+        Some(text) => format!("`{}`", text.replace('|', "\\|")),
     }
 }
 

@@ -95,11 +95,48 @@ pub enum ChangeError {
         "{file}: cannot add model.{field} automatically ({reason}); add `{field}: {value}` to the \
          model block by hand, then promote again"
     )]
-    Insert { file: String, field: &'static str, value: String, reason: String },
+    Insert { file: String, field: &'static str, value: String, reason: InsertBlocked },
     #[error("{file}: {object} is not found in the file, though the environment declares it")]
     ObjectNotInFile { file: String, object: String },
     #[error("{file}: cannot read: {reason}")]
     Read { file: String, reason: String },
+    #[error(
+        "{object}: the image {image} comes from {file}, outside environments/{env}/, which other \
+         environments may share; add an entry for it to the `images:` list of {kustomization} \
+         (`- name: {image_name}` with `newTag:`), then promote again"
+    )]
+    SharedBase {
+        env: String,
+        object: String,
+        image: String,
+        image_name: String,
+        file: String,
+        kustomization: String,
+    },
+    #[error(
+        "{file}:{line}: the `images:` entry for {image_name} has no `{field}`, so the promoted \
+         {field} {value} has nowhere to go; add `{field}:` to it by hand, then promote again"
+    )]
+    ImageEntryField {
+        file: String,
+        line: u32,
+        image_name: String,
+        field: &'static str,
+        value: String,
+    },
+    #[error(
+        "{file}:{line}: the `images:` entry for {image_name} pins `{field}: {old}`, but the \
+         promoted image {new} has no {field}; remove `{field}` from the entry by hand (or promote \
+         an image with one), then promote again"
+    )]
+    ImageEntryPin {
+        file: String,
+        line: u32,
+        image_name: String,
+        field: &'static str,
+        old: String,
+        new: String,
+    },
 }
 
 /// Computes what moves from `source` to `target` for the given artifacts. `read` returns the text
@@ -264,6 +301,24 @@ fn images(
                 if new == current {
                     continue;
                 }
+                if let Some(kustomization) = &target.kustomization {
+                    let place = ContainerPlace {
+                        label: &label,
+                        object: counterpart,
+                        pod_pointer,
+                        list,
+                        container: name,
+                    };
+                    change.moved.extend(overlay_moves(
+                        &target.name,
+                        kustomization,
+                        &place,
+                        current,
+                        &new,
+                        read,
+                    )?);
+                    continue;
+                }
                 let file = counterpart.source.file.clone();
                 let text = read(&file)?;
                 let document =
@@ -290,6 +345,129 @@ fn images(
         }
     }
     Ok(())
+}
+
+/// A container of a workload in the target environment.
+struct ContainerPlace<'a> {
+    /// `Deployment web`, for messages.
+    label: &'a str,
+    object: &'a DesiredObject,
+    pod_pointer: &'a str,
+    /// `containers` or `initContainers`.
+    list: &'a str,
+    container: &'a str,
+}
+
+/// Where a promoted image goes in a kustomize overlay, as people edit overlays by hand: the
+/// kustomization's `images:` entry when one manages the image (its `newTag`/`digest`), else the
+/// overlay's own file (a patch or a resource of the env folder) that sets the image. An image
+/// that only a shared base sets is refused: editing the base would promote every environment
+/// built from it.
+fn overlay_moves(
+    env: &str,
+    kustomization: &crate::repo::Kustomization,
+    place: &ContainerPlace<'_>,
+    current: &str,
+    new: &str,
+    read: &dyn Fn(&str) -> Result<String, ChangeError>,
+) -> Result<Vec<Moved>, ChangeError> {
+    let list_label = if place.list == "containers" { "container" } else { "init container" };
+    let field = format!("{}, {list_label} {}: image", place.label, place.container);
+    if let Some(entry) =
+        kustomization.images.iter().find(|entry| entry.rendered_name() == image_name(current))
+    {
+        let (_, tag, digest) = split_image(new);
+        let mut moves = Vec::new();
+        let mut wanted = vec![("newTag", tag, entry.new_tag.as_deref())];
+        wanted.push(("digest", digest, entry.digest.as_deref()));
+        for (key, value, old) in wanted {
+            match (value, old) {
+                (Some(value), Some(old)) if value != old => moves.push(Moved {
+                    artifact: Artifact::Images,
+                    file: kustomization.file.clone(),
+                    field: format!("{field} (images: {} {key})", entry.name),
+                    path: entry.path.clone().key(key),
+                    old: Some(old.to_owned()),
+                    new: value.to_owned(),
+                }),
+                (Some(_), Some(_)) | (None, None) => {}
+                (Some(value), None) => {
+                    return Err(ChangeError::ImageEntryField {
+                        file: kustomization.file.clone(),
+                        line: entry.line,
+                        image_name: entry.name.clone(),
+                        field: key,
+                        value: value.to_owned(),
+                    });
+                }
+                (None, Some(old)) => {
+                    // The incoming image has no such part: the entry would keep pinning the old.
+                    return Err(ChangeError::ImageEntryPin {
+                        file: kustomization.file.clone(),
+                        line: entry.line,
+                        image_name: entry.name.clone(),
+                        field: key,
+                        old: old.to_owned(),
+                        new: new.to_owned(),
+                    });
+                }
+            }
+        }
+        return Ok(moves);
+    }
+    let env_dir = format!("environments/{env}/");
+    let mut candidates: Vec<&String> =
+        kustomization.patch_files.iter().filter(|f| f.starts_with(&env_dir)).collect();
+    candidates.extend(kustomization.resource_files.iter().filter(|f| f.starts_with(&env_dir)));
+    for file in candidates {
+        let text = read(file)?;
+        if let Some(path) = container_image_in(&text, place) {
+            return Ok(vec![Moved {
+                artifact: Artifact::Images,
+                file: file.clone(),
+                field,
+                path,
+                old: Some(current.to_owned()),
+                new: new.to_owned(),
+            }]);
+        }
+    }
+    Err(ChangeError::SharedBase {
+        env: env.to_owned(),
+        object: place.label.to_owned(),
+        image: current.to_owned(),
+        image_name: image_name(current).to_owned(),
+        file: place.object.source.file.clone(),
+        kustomization: kustomization.file.clone(),
+    })
+}
+
+/// The path of the container's `image` in the document of `text` declaring the place's object
+/// (by kind and name), when that document sets it.
+fn container_image_in(text: &str, place: &ContainerPlace<'_>) -> Option<YamlPath> {
+    let document =
+        yaml_edit::find_document(text, place.object.kind(), place.object.name()).ok()??;
+    let parsed = crate::yaml::parse_documents(text).ok()?;
+    let value = &parsed
+        .iter()
+        .find(|d| {
+            d.value.get("kind").and_then(Value::as_str) == Some(place.object.kind())
+                && d.value.pointer("/metadata/name").and_then(Value::as_str)
+                    == Some(place.object.name())
+        })?
+        .value;
+    let containers = value
+        .pointer(&format!("{}/{}", place.pod_pointer, place.list))
+        .and_then(Value::as_array)?;
+    let index = containers.iter().position(|c| {
+        c.get("name").and_then(Value::as_str) == Some(place.container)
+            && c.get("image").is_some_and(Value::is_string)
+    })?;
+    let mut path = YamlPath::root(document);
+    for key in place.pod_pointer.split('/').filter(|k| !k.is_empty()) {
+        path = path.key(key);
+    }
+    Some(path.key(place.list).index(index).key("image"))
 }
 
 /// The image reference split as `name[:tag][@digest]` (the tag's colon comes after the last `/`,
@@ -370,13 +548,13 @@ pub fn edit_files(
 /// `model.path` with the same indentation, then checks the result: it must parse to the old
 /// document plus exactly that key. Anything unusual (flow style, a multi-line path) fails the
 /// check and is reported instead of guessed at.
-fn insert_model_field(text: &str, field: &str, value: &str) -> Result<String, String> {
-    let documents = crate::yaml::parse_documents(text).map_err(|e| e.message.clone())?;
+fn insert_model_field(text: &str, field: &str, value: &str) -> Result<String, InsertBlocked> {
+    let documents = crate::yaml::parse_documents(text).map_err(InsertBlocked::Yaml)?;
     let [document] = documents.as_slice() else {
-        return Err("env.yaml must hold one YAML document".into());
+        return Err(InsertBlocked::NotOneDocument);
     };
-    let line = document.lines.exact("/model/path").ok_or("model.path is not in the file")?;
-    let line = usize::try_from(line).map_err(|_| "line out of range")?;
+    let line = document.lines.exact("/model/path").ok_or(InsertBlocked::NoModelPath)?;
+    let line = usize::try_from(line).map_err(|_| InsertBlocked::PastEnd)?;
     let mut offset = 0;
     let mut insert_at = None;
     let mut indent = "";
@@ -387,7 +565,7 @@ fn insert_model_field(text: &str, field: &str, value: &str) -> Result<String, St
         }
         offset += piece.len();
     }
-    let insert_at = insert_at.ok_or("model.path's line is past the end of the file")?;
+    let insert_at = insert_at.ok_or(InsertBlocked::PastEnd)?;
     let newline = if text.contains("\r\n") { "\r\n" } else { "\n" };
     let escaped = value.replace('\\', "\\\\").replace('"', "\\\"");
     let mut new_line = format!("{indent}{field}: \"{escaped}\"{newline}");
@@ -401,13 +579,28 @@ fn insert_model_field(text: &str, field: &str, value: &str) -> Result<String, St
         Some(model) => {
             model.insert(field.to_owned(), Value::String(value.to_owned()));
         }
-        None => return Err("model is not a mapping".into()),
+        None => return Err(InsertBlocked::NotPlainBlock),
     }
-    let reparsed = crate::yaml::parse_documents(&out).map_err(|e| e.message.clone())?;
+    let reparsed = crate::yaml::parse_documents(&out).map_err(InsertBlocked::Yaml)?;
     match reparsed.as_slice() {
         [document] if document.value == expected => Ok(out),
-        _ => Err("the model block is not a plain block mapping".into()),
+        _ => Err(InsertBlocked::NotPlainBlock),
     }
+}
+
+/// Why a model field could not be added to an `env.yaml` without guessing.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum InsertBlocked {
+    #[error("{0}")]
+    Yaml(crate::yaml::YamlError),
+    #[error("env.yaml must hold one YAML document")]
+    NotOneDocument,
+    #[error("model.path is not in the file")]
+    NoModelPath,
+    #[error("model.path's line is past the end of the file")]
+    PastEnd,
+    #[error("the model block is not a plain block mapping")]
+    NotPlainBlock,
 }
 
 /// A unified diff of the edited files, as `git diff` shows it.
@@ -551,6 +744,82 @@ mod tests {
                 .replace("IMG_INIT", "prod.io/fetch:2")
                 .replace("IMG_APP", "prod.io/app:2@sha256:aa")
         );
+    }
+
+    /// `prod` as a kustomize overlay whose `images:` entry manages `prod.io/app`.
+    fn overlay_target(kustomization: &str) -> (Environment, HashMap<String, String>) {
+        let text =
+            DEPLOY.replace("IMG_INIT", "prod.io/fetch:1").replace("IMG_APP", "prod.io/app:1");
+        let (mut prod, mut texts) = env("prod", "", &[("web.yaml", text)]);
+        let file = "environments/prod/kustomization.yaml".to_owned();
+        let document = crate::yaml::parse_documents(kustomization).unwrap().remove(0);
+        let entry = &document.value["images"][0];
+        prod.kustomization = Some(crate::repo::Kustomization {
+            file: file.clone(),
+            images: vec![crate::repo::kustomize::ImageEntry {
+                name: entry["name"].as_str().unwrap().to_owned(),
+                new_name: None,
+                new_tag: entry["newTag"].as_str().map(str::to_owned),
+                digest: entry["digest"].as_str().map(str::to_owned),
+                path: YamlPath::root(0).key("images").index(0),
+                line: 2,
+            }],
+            resource_files: vec!["environments/prod/web.yaml".to_owned()],
+            ..crate::repo::Kustomization::default()
+        });
+        texts.insert(file, kustomization.to_owned());
+        (prod, texts)
+    }
+
+    #[test]
+    fn an_overlay_image_moves_through_its_images_entry_and_a_missing_key_is_named() {
+        let source =
+            DEPLOY.replace("IMG_INIT", "dev.io/fetch:1").replace("IMG_APP", "dev.io/app:2");
+        let (dev, _) = env("dev", "", &[("web.yaml", source)]);
+        let (prod, texts) = overlay_target("images:\n  - name: prod.io/app\n    newTag: \"1\"\n");
+        let read = reader(&texts);
+        let change = compute(&dev, &prod, &[Artifact::Images], &read).unwrap();
+        let moved: Vec<(&str, &str, Option<&str>, &str)> = change
+            .moved
+            .iter()
+            .map(|m| (m.file.as_str(), m.field.as_str(), m.old.as_deref(), m.new.as_str()))
+            .collect();
+        assert_eq!(
+            moved,
+            [(
+                "environments/prod/kustomization.yaml",
+                "Deployment web, container app: image (images: prod.io/app newTag)",
+                Some("1"),
+                "2"
+            )]
+        );
+        let edits = edit_files(&change, &read).unwrap();
+        assert_eq!(edits[0].after, "images:\n  - name: prod.io/app\n    newTag: \"2\"\n");
+
+        // A digest has nowhere to go in an entry without `digest:`: named, not restructured.
+        let pinned = DEPLOY
+            .replace("IMG_INIT", "dev.io/fetch:1")
+            .replace("IMG_APP", "dev.io/app:2@sha256:aa");
+        let (dev, _) = env("dev", "", &[("web.yaml", pinned)]);
+        let error = compute(&dev, &prod, &[Artifact::Images], &read).unwrap_err();
+        assert_eq!(
+            error.to_string(),
+            "environments/prod/kustomization.yaml:2: the `images:` entry for prod.io/app has no \
+             `digest`, so the promoted digest sha256:aa has nowhere to go; add `digest:` to it by \
+             hand, then promote again"
+        );
+        // An entry pinning a digest the incoming image lacks would keep the old one: named.
+        let (prod, texts) = overlay_target(
+            "images:\n  - name: prod.io/app\n    newTag: \"1\"\n    digest: sha256:bb\n",
+        );
+        let read = reader(&texts);
+        let (dev, _) = env(
+            "dev",
+            "",
+            &[("web.yaml", DEPLOY.replace("IMG_INIT", "a:1").replace("IMG_APP", "dev.io/app:2"))],
+        );
+        let error = compute(&dev, &prod, &[Artifact::Images], &read).unwrap_err();
+        assert!(error.to_string().contains("pins `digest: sha256:bb`"), "{error}");
     }
 
     #[test]

@@ -265,6 +265,19 @@ impl Forge for GitHub {
     }
 }
 
+/// The host the forge at `api` serves git from, the only host its token is sent to for pushes:
+/// `api.github.com` → `github.com`; a GitHub Enterprise API (`https://ghe.example/api/v3`) →
+/// its own host. `None` for an API URL that is not https.
+pub fn git_host(api: &str) -> Option<String> {
+    let rest = api.strip_prefix("https://")?;
+    let authority = rest.split(['/', '?', '#']).next()?;
+    let host = authority.rsplit('@').next()?.split(':').next()?.to_ascii_lowercase();
+    if host.is_empty() {
+        return None;
+    }
+    Some(if host == "api.github.com" { "github.com".to_owned() } else { host })
+}
+
 /// `OWNER/NAME` from a GitHub remote URL (`git@github.com:o/n.git`, `https://github.com/o/n`,
 /// `ssh://git@github.com/o/n.git`); `None` for other hosts' URLs it cannot read.
 pub fn repository_from_url(url: &str) -> Option<String> {
@@ -288,6 +301,13 @@ pub fn repository_from_url(url: &str) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_token_host_is_the_forge_git_host() {
+        assert_eq!(git_host(DEFAULT_API).as_deref(), Some("github.com"));
+        assert_eq!(git_host("https://GHE.example:8443/api/v3").as_deref(), Some("ghe.example"));
+        assert_eq!(git_host("http://api.github.com"), None);
+    }
 
     #[test]
     fn repository_is_read_from_common_remote_urls() {

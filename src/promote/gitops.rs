@@ -6,6 +6,7 @@
 //! there. Only `--no-push` writes to the user's repository, and only a branch ref.
 
 use super::change::FileEdit;
+use crate::git::{HostToken, redact_credentials};
 use git2::{
     BranchType, Commit, Direction, ErrorCode, FetchOptions, Oid, PushOptions, Repository,
     Signature, Status, StatusOptions,
@@ -319,7 +320,7 @@ impl Checkout {
         &self,
         user: &UserRepo,
         remote: &RemoteInfo,
-        token: Option<&str>,
+        token: Option<&HostToken>,
     ) -> Result<HashMap<String, Oid>, GitOpsError> {
         let config = user.repo.config().map_err(git("reading git config"))?;
         let mut anonymous = self.repo.remote_anonymous(&remote.url).map_err(git("remote URL"))?;
@@ -337,7 +338,7 @@ impl Checkout {
         user: &UserRepo,
         remote: &RemoteInfo,
         refname: &str,
-        token: Option<&str>,
+        token: Option<&HostToken>,
     ) -> Result<(), GitOpsError> {
         let config = user.repo.config().map_err(git("reading git config"))?;
         let mut anonymous = self.repo.remote_anonymous(&remote.url).map_err(git("remote URL"))?;
@@ -348,19 +349,24 @@ impl Checkout {
             .map_err(|e| unreachable(remote, &e))
     }
 
-    /// Pushes local branch `branch` to `remote_ref` on the remote (`force` replaces it).
+    /// Pushes local branch `branch` to `remote_ref` on the remote. Without `lease` the push must
+    /// fast-forward (or create) the ref; with `lease`, it replaces the ref only if the remote
+    /// still has exactly that commit there (git's `--force-with-lease=<ref>:<expect>`): the
+    /// check runs on the remote's own advertisement, and the old value is sent with the update,
+    /// so the server refuses it if the ref moved in between.
     pub fn push(
         &self,
         user: &UserRepo,
         remote: &RemoteInfo,
         branch: &str,
         remote_ref: &str,
-        force: bool,
-        token: Option<&str>,
+        lease: Option<Oid>,
+        token: Option<&HostToken>,
     ) -> Result<(), GitOpsError> {
         let config = user.repo.config().map_err(git("reading git config"))?;
         let mut anonymous = self.repo.remote_anonymous(&remote.url).map_err(git("remote URL"))?;
         let mut rejection: Option<(String, String)> = None;
+        let mut moved: Option<Oid> = None;
         let result = {
             let mut callbacks = crate::git::remote_callbacks(&config, token);
             callbacks.push_update_reference(|refname, status| {
@@ -369,20 +375,42 @@ impl Checkout {
                 }
                 Ok(())
             });
+            if let Some(expected) = lease {
+                let moved = &mut moved;
+                callbacks.push_negotiation(move |updates| {
+                    let ours = updates.iter().find(|u| u.dst_refname().ok() == Some(remote_ref));
+                    match ours {
+                        Some(update) if update.src() != expected => {
+                            *moved = Some(update.src());
+                            Err(git2::Error::from_str("the remote branch moved"))
+                        }
+                        _ => Ok(()),
+                    }
+                });
+            }
             let mut options = PushOptions::new();
             options.remote_callbacks(callbacks);
-            let refspec =
-                format!("{}refs/heads/{branch}:{remote_ref}", if force { "+" } else { "" });
-            anonymous.push(&[refspec], Some(&mut options))
+            let force = if lease.is_some() { "+" } else { "" };
+            anonymous
+                .push(&[format!("{force}refs/heads/{branch}:{remote_ref}")], Some(&mut options))
         };
         let rejected = |refname: &str, message: String, hint: &str| GitOpsError::Rejected {
             remote: remote.name.clone(),
-            url: remote.url.clone(),
+            url: redact_credentials(&remote.url),
             refname: refname.to_owned(),
             message,
             hint: hint.to_owned(),
         };
         let retry = "nothing was changed; fix the cause, then promote again";
+        if let (Some(now), Some(expected)) = (moved, lease) {
+            let now = if now.is_zero() { "deleted".to_owned() } else { format!("now at {now}") };
+            return Err(rejected(
+                remote_ref,
+                format!("the branch moved since it was checked (expected {expected}, {now})"),
+                "someone else pushed to it; nothing was changed: look at what they pushed, then \
+                 promote again",
+            ));
+        }
         match result {
             Err(e) if e.code() == ErrorCode::NotFastForward => Err(rejected(
                 remote_ref,
@@ -397,7 +425,7 @@ impl Checkout {
             {
                 Err(unreachable(remote, &e))
             }
-            Err(e) => Err(rejected(remote_ref, e.message().to_owned(), retry)),
+            Err(e) => Err(rejected(remote_ref, redact_credentials(e.message()), retry)),
             Ok(()) => match rejection {
                 Some((refname, message)) => Err(rejected(&refname, message, retry)),
                 None => Ok(()),
@@ -409,8 +437,8 @@ impl Checkout {
 fn unreachable(remote: &RemoteInfo, error: &git2::Error) -> GitOpsError {
     GitOpsError::Unreachable {
         remote: remote.name.clone(),
-        url: remote.url.clone(),
-        message: error.message().to_owned(),
+        url: redact_credentials(&remote.url),
+        message: redact_credentials(error.message()),
     }
 }
 

@@ -19,6 +19,7 @@ mod render;
 pub mod workload;
 
 use crate::exit::ExitCode;
+use crate::git::HostToken;
 use crate::pipeline::{self, Approval, Pipeline, Stage};
 use crate::repo::{Environment, Repo, RepoError};
 use change::{Change, ChangeError};
@@ -46,8 +47,9 @@ pub struct PromoteOptions {
     pub push: bool,
     /// Show the edits and the gate results only (`--dry-run`).
     pub dry_run: bool,
-    /// Token for HTTPS pushes (`GITHUB_TOKEN`); SSH uses the agent, else the credential helper.
-    pub token: Option<String>,
+    /// Token for HTTPS pushes to the forge's host (`GITHUB_TOKEN`); SSH uses the agent, else the
+    /// credential helper, as does any other host.
+    pub token: Option<HostToken>,
     /// The command line shown in the pull request's footer.
     pub command: String,
     #[cfg(feature = "model-validation")]
@@ -286,14 +288,14 @@ pub async fn promote(
 
     // Ask the remote and the forge before the (slow) gates.
     let remote_refs = match &remote {
-        Some(remote) => checkout.list_remote(&user, remote, options.token.as_deref())?,
+        Some(remote) => checkout.list_remote(&user, remote, options.token.as_ref())?,
         None => HashMap::new(),
     };
     // A branch left by an earlier run may be replaced; one someone else committed to may not.
     let remote_ref = format!("refs/heads/{branch}");
     let earlier_run = match (&remote, forge, remote_refs.get(&remote_ref)) {
         (Some(remote), Some(_), Some(&tip)) => {
-            checkout.fetch(&user, remote, &remote_ref, options.token.as_deref())?;
+            checkout.fetch(&user, remote, &remote_ref, options.token.as_ref())?;
             let (ours, parents, summary) = checkout.describe(tip).unwrap_or_default();
             if !ours || parents.len() != 1 {
                 return Err(PromoteError::BranchTaken {
@@ -352,10 +354,10 @@ pub async fn promote(
         outcome.status = PromoteStatus::Committed;
         return Ok(outcome);
     };
-    let token = options.token.as_deref();
+    let token = options.token.as_ref();
     let Some(forge) = forge else {
         let target_ref = format!("refs/heads/{}", outcome.base_branch);
-        checkout.push(&user, &remote, &branch, &target_ref, false, token)?;
+        checkout.push(&user, &remote, &branch, &target_ref, None, token)?;
         outcome.status = PromoteStatus::Pushed;
         return Ok(outcome);
     };
@@ -364,7 +366,7 @@ pub async fn promote(
     // holds an earlier run's commit.
     let mut replaced = true;
     match earlier_run {
-        None => checkout.push(&user, &remote, &branch, &remote_ref, false, token)?,
+        None => checkout.push(&user, &remote, &branch, &remote_ref, None, token)?,
         Some((tip, parents))
             if parents == [checkout.base()]
                 && checkout.tree_of(tip).is_some()
@@ -377,7 +379,7 @@ pub async fn promote(
                 remote.name
             ));
         }
-        Some(_) => checkout.push(&user, &remote, &branch, &remote_ref, true, token)?,
+        Some((tip, _)) => checkout.push(&user, &remote, &branch, &remote_ref, Some(tip), token)?,
     }
     let body = render::pr_body(&outcome, &options.command);
     let title = render::title(&outcome.change);
@@ -562,8 +564,9 @@ pub fn github_forge(
             .map_err(|e| NoForgeReason(e.to_string()))?;
         forge::repository_from_url(&url).ok_or_else(|| {
             NoForgeReason(format!(
-                "cannot tell the GitHub repository from the URL of remote {remote} ({url}); \
-                 pass --github-repo OWNER/NAME"
+                "cannot tell the GitHub repository from the URL of remote {remote} ({}); \
+                 pass --github-repo OWNER/NAME",
+                crate::git::redact_credentials(&url)
             ))
         })?
     };

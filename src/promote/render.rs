@@ -5,6 +5,7 @@ use super::gates::{GateReport, GateStatus, gate_name};
 use super::gitops::TRAILER;
 use super::{PromoteOutcome, PromoteStatus};
 use crate::pipeline::Approval;
+use crate::report::markdown_cell as cell;
 use std::fmt::Write as _;
 
 /// GitHub refuses bodies over 65 536 characters; the plan's diffs are dropped first.
@@ -59,12 +60,6 @@ pub fn commit_message(
         change.to
     );
     out
-}
-
-/// A Markdown table cell: pipes escaped, one line, as code when it can be.
-fn cell(text: &str) -> String {
-    let flat = text.replace(['\r', '\n'], " ").replace('|', "\\|");
-    if flat.contains('`') { flat } else { format!("`{flat}`") }
 }
 
 fn moved_table(change: &Change) -> String {

@@ -36,7 +36,8 @@ pub struct EditOptions {
     pub push: bool,
     /// Show the edit only.
     pub dry_run: bool,
-    pub token: Option<String>,
+    /// For HTTPS pushes, only to the forge's own git host.
+    pub token: Option<crate::git::HostToken>,
 }
 
 /// How the edit ended.
@@ -204,15 +205,18 @@ pub async fn edit_workload(
         outcome.status = EditStatus::Committed;
         return Ok(outcome);
     };
-    let token = options.token.as_deref();
+    let token = options.token.as_ref();
     let Some(forge) = forge else {
         let target = format!("refs/heads/{}", outcome.base_branch);
-        checkout.push(&user, &remote, &branch, &target, false, token)?;
+        checkout.push(&user, &remote, &branch, &target, None, token)?;
         outcome.status = EditStatus::Pushed;
         return Ok(outcome);
     };
-    // Our own branch: a re-run replaces the earlier run's commit.
-    checkout.push(&user, &remote, &branch, &format!("refs/heads/{branch}"), true, token)?;
+    // Our own branch: a re-run replaces the earlier run's commit, only if the branch did not
+    // move since it was listed (force-with-lease).
+    let remote_ref = format!("refs/heads/{branch}");
+    let lease = checkout.list_remote(&user, &remote, token)?.get(&remote_ref).copied();
+    checkout.push(&user, &remote, &branch, &remote_ref, lease, token)?;
     let body = format!(
         "`coxswain {what}` changes `{}` of {} in environment **{}** ({file}:{}): `{old}` → `{new}`.\n\n```diff\n{}```\n",
         match options.edit {

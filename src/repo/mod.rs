@@ -2,18 +2,20 @@
 
 pub mod config;
 pub mod instance;
+pub mod kustomize;
 pub mod loader;
 pub mod names;
 pub mod object;
 
 pub use config::{EnvConfig, ModelRef, PolicySettings};
 pub use instance::Instance;
+pub use kustomize::Kustomization;
 pub use loader::{EnvContext, SourceFile};
 pub use object::{DesiredObject, Source};
 
 use crate::diagnostic::Diagnostic;
 use crate::yaml::ExpansionBudget;
-use std::collections::{BTreeSet, HashSet};
+use std::collections::{BTreeMap, BTreeSet, HashSet};
 use std::path::{Component, Path, PathBuf};
 use std::sync::Arc;
 
@@ -38,6 +40,8 @@ pub struct Environment {
     pub config: EnvConfig,
     pub objects: Vec<DesiredObject>,
     pub diagnostics: Vec<Diagnostic>,
+    /// Set when the env folder is a kustomize overlay (its objects are its rendered output).
+    pub kustomization: Option<Kustomization>,
 }
 
 impl Environment {
@@ -58,6 +62,41 @@ impl Environment {
         config_text: Option<&str>,
         files: &[SourceFile],
         budget: &ExpansionBudget,
+    ) -> Self {
+        // A kustomization is rendered only at the env folder's root (see `Repo::load_overlay`);
+        // anywhere else it is no manifest, and reading it as one would report nonsense.
+        let is_kustomization = |f: &SourceFile| kustomize::is_kustomization_file(&f.path);
+        let kustomizations: Vec<&SourceFile> =
+            files.iter().filter(|f| is_kustomization(f)).collect();
+        let manifests: std::borrow::Cow<'_, [SourceFile]> = if kustomizations.is_empty() {
+            files.into()
+        } else {
+            files.iter().filter(|f| !is_kustomization(f)).cloned().collect::<Vec<_>>().into()
+        };
+        Self::build(name, config_text, |context| {
+            let (objects, mut diagnostics) = loader::load_objects(context, &manifests, budget);
+            diagnostics.extend(kustomizations.iter().map(|file| {
+                Diagnostic::error(
+                    &file.path,
+                    0,
+                    "kustomization-not-at-root",
+                    format!(
+                        "a kustomization is rendered only when it is environments/{name}/{}; \
+                         move the overlay to the env folder itself (with its patches), or point \
+                         the env's kustomization at this folder under `resources:`",
+                        kustomize::KUSTOMIZATION_FILES[0]
+                    ),
+                )
+            }));
+            (objects, diagnostics)
+        })
+    }
+
+    /// The environment of `env.yaml`'s text, its objects loaded by `load` under its settings.
+    fn build(
+        name: &str,
+        config_text: Option<&str>,
+        load: impl FnOnce(EnvContext<'_>) -> (Vec<DesiredObject>, Vec<Diagnostic>),
     ) -> Self {
         let config_file = format!("environments/{name}/env.yaml");
         let mut diagnostics = Vec::new();
@@ -107,7 +146,7 @@ impl Environment {
             ));
         }
         let context = EnvContext { name, namespace: &namespace, config: &config };
-        let (objects, mut found) = loader::load_objects(context, files, budget);
+        let (objects, mut found) = load(context);
         diagnostics.append(&mut found);
         diagnostics.extend(crate::rollout::spec::check(
             &config.rollouts,
@@ -122,6 +161,7 @@ impl Environment {
             config,
             objects,
             diagnostics,
+            kustomization: None,
         }
     }
 }
@@ -230,8 +270,13 @@ impl Repo {
         let config_file = config_index.map(|i| files.remove(i));
         let config_text =
             config_file.as_ref().map(|f| String::from_utf8_lossy(&f.contents).into_owned());
-        let mut environment =
-            Environment::from_files_in_load(name, config_text.as_deref(), &files, budget);
+        let overlay = kustomize::find_kustomization(&self.root.join(&env_dir));
+        let mut environment = match overlay {
+            None => Environment::from_files_in_load(name, config_text.as_deref(), &files, budget),
+            Some(file_name) => {
+                self.load_overlay(name, &env_dir, file_name, config_text.as_deref(), budget)
+            }
+        };
         match &self.instance {
             Ok(instance) => environment.instance.clone_from(&instance.id),
             Err(problem) => diagnostics.push(problem.clone()),
@@ -240,6 +285,101 @@ impl Repo {
         diagnostics.append(&mut environment.diagnostics);
         environment.diagnostics = diagnostics;
         environment
+    }
+
+    /// An env folder that is a kustomize overlay: `env.yaml` as usual, and as objects what
+    /// `kustomize build` renders (the folder's other files are the overlay's, not manifests).
+    fn load_overlay(
+        &self,
+        name: &str,
+        env_dir: &str,
+        file_name: &str,
+        config_text: Option<&str>,
+        budget: &ExpansionBudget,
+    ) -> Environment {
+        let kustomization = kustomize::read(&self.root, env_dir, file_name);
+        let file = kustomization.file.clone();
+        if !kustomization.outside.is_empty() {
+            let refused = kustomization
+                .outside
+                .iter()
+                .map(|(at, reference)| {
+                    Diagnostic::error(
+                        at,
+                        0,
+                        "path-escapes-repo",
+                        format!(
+                            "{reference} resolves outside the repo; what an overlay reads must \
+                             be in git (remote bases by URL are fine)"
+                        ),
+                    )
+                })
+                .collect();
+            let mut environment = Environment::build(name, config_text, |_| (Vec::new(), refused));
+            environment.kustomization = Some(kustomization);
+            return environment;
+        }
+        let rendered = kustomize::render(&self.root.join(env_dir), &file);
+        let mut environment = Environment::build(name, config_text, |context| match rendered {
+            Ok(rendered) => {
+                let (objects, mut diagnostics) = loader::load_objects(
+                    context,
+                    &[SourceFile { path: file.clone(), contents: rendered.yaml.into_bytes() }],
+                    budget,
+                );
+                diagnostics.extend(
+                    rendered
+                        .warnings
+                        .iter()
+                        .map(|w| Diagnostic::warning(&file, 0, "kustomize-warning", w.clone())),
+                );
+                self.trace_rendered(&kustomization, objects, diagnostics)
+            }
+            Err(error) => (
+                Vec::new(),
+                vec![Diagnostic::error(&file, 0, "kustomize-failed", error.to_string())],
+            ),
+        });
+        environment.kustomization = Some(kustomization);
+        environment
+    }
+
+    /// Gives rendered objects the source of the manifest they come from (a base file and line)
+    /// when one declares them, else the kustomization file; and says that diagnostics about the
+    /// rendered output concern that output.
+    fn trace_rendered(
+        &self,
+        kustomization: &Kustomization,
+        objects: Vec<DesiredObject>,
+        diagnostics: Vec<Diagnostic>,
+    ) -> (Vec<DesiredObject>, Vec<Diagnostic>) {
+        let sources = kustomize::Sources::index(&self.root, kustomization);
+        let mut objects: Vec<DesiredObject> = objects
+            .into_iter()
+            .map(|object| match sources.locate(object.kind(), object.name()) {
+                Some((file, line, lines)) => object.traced_to(Source { file, line }, lines),
+                None => object.traced_to(
+                    Source { file: kustomization.file.clone(), line: 0 },
+                    Arc::default(),
+                ),
+            })
+            .collect();
+        // In file order, as a folder of manifests loads (and as a revision stores them).
+        objects.sort_by(|a, b| a.source.cmp(&b.source));
+        let diagnostics = diagnostics
+            .into_iter()
+            .map(|mut diagnostic| {
+                if diagnostic.file == kustomization.file && diagnostic.line > 0 {
+                    diagnostic.message = format!(
+                        "in the rendered output of the overlay, line {}: {}",
+                        diagnostic.line, diagnostic.message
+                    );
+                    diagnostic.line = 0;
+                }
+                diagnostic
+            })
+            .collect();
+        (objects, diagnostics)
     }
 
     /// Other environments of this repo in the same namespace on the same kube context: their
@@ -315,7 +455,7 @@ impl Repo {
                 self.collect(&path, files, diagnostics, visited);
                 continue;
             }
-            if !is_yaml_file(&file_name) {
+            if !is_yaml_file(&file_name) && !kustomize::is_kustomization_file(&file_name) {
                 continue;
             }
             if self.inside_repo(&full, &path, diagnostics).is_none() {
@@ -387,17 +527,48 @@ impl Repo {
 /// Which environments a set of changed paths concern: files under `environments/<env>/`
 /// concern that env; anything else (pipelines, models) concerns none.
 pub fn envs_touched(root: &Path, paths: &[PathBuf], known: &[String]) -> BTreeSet<String> {
-    paths
+    envs_touched_with(root, paths, known, &BTreeMap::new())
+}
+
+/// The folders outside `environments/<env>/` that each kustomize overlay among `known` reads
+/// (its bases, components, patches), repo-relative: the app watches them too.
+pub fn overlay_dirs(root: &Path, known: &[String]) -> BTreeMap<String, Vec<String>> {
+    known
         .iter()
-        .filter_map(|path| {
-            let relative = path.strip_prefix(root).ok()?;
-            let mut parts = relative.components();
-            (parts.next()? == Component::Normal("environments".as_ref())).then_some(())?;
-            let Component::Normal(env) = parts.next()? else { return None };
-            let env = env.to_str()?;
-            known.iter().any(|k| k == env).then(|| env.to_owned())
+        .filter_map(|env| {
+            let env_dir = format!("environments/{env}");
+            let file_name = kustomize::find_kustomization(&root.join(&env_dir))?;
+            let dirs = kustomize::read(root, &env_dir, file_name).extra_dirs;
+            (!dirs.is_empty()).then(|| (env.clone(), dirs))
         })
         .collect()
+}
+
+/// [`envs_touched`], plus the overlays whose [`overlay_dirs`] (`extra`) hold a changed path.
+pub fn envs_touched_with(
+    root: &Path,
+    paths: &[PathBuf],
+    known: &[String],
+    extra: &BTreeMap<String, Vec<String>>,
+) -> BTreeSet<String> {
+    let mut touched = BTreeSet::new();
+    for path in paths {
+        let Ok(relative) = path.strip_prefix(root) else { continue };
+        for (env, dirs) in extra {
+            if dirs.iter().any(|dir| relative.starts_with(dir)) {
+                touched.insert(env.clone());
+            }
+        }
+    }
+    touched.extend(paths.iter().filter_map(|path| {
+        let relative = path.strip_prefix(root).ok()?;
+        let mut parts = relative.components();
+        (parts.next()? == Component::Normal("environments".as_ref())).then_some(())?;
+        let Component::Normal(env) = parts.next()? else { return None };
+        let env = env.to_str()?;
+        known.iter().any(|k| k == env).then(|| env.to_owned())
+    }));
+    touched
 }
 
 /// `.yaml` / `.yml`, in any letter case.

@@ -42,6 +42,13 @@ impl DesiredObject {
         Self { gvk, key, value, source, lines }
     }
 
+    /// The same object, declared at `source` (lines of its fields from `lines`): a rendered
+    /// object traced back to the manifest it came from.
+    #[must_use]
+    pub(crate) fn traced_to(self, source: Source, lines: Arc<LineMap>) -> Self {
+        Self { source, lines, ..self }
+    }
+
     /// The line of the field at a JSON pointer, or of its nearest declared ancestor.
     pub fn line_of(&self, pointer: &str) -> u32 {
         self.lines.line_of(pointer).unwrap_or(self.source.line)

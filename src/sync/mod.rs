@@ -267,6 +267,9 @@ pub async fn sync_env(
         report.status = SyncStatus::DryRun;
         return report;
     }
+    if let Some(failure) = drift_needs_force(&plan) {
+        return report.ended(SyncStatus::Blocked, failure);
+    }
     if !plan.has_changes() {
         report.status = SyncStatus::NoChanges;
         return report;
@@ -1084,4 +1087,31 @@ impl PodInspector {
             }
         }
     }
+}
+
+/// Drift by another field manager is taken back only with `--force-conflicts`: server-side apply
+/// refuses to overwrite another manager's fields silently, and so does Coxswain. Checked before
+/// anything is written, so the sync does not stop half-way on a conflict.
+fn drift_needs_force(plan: &EnvPlan) -> Option<Failure> {
+    let drifted: Vec<String> = plan
+        .objects
+        .iter()
+        .filter(|o| o.needs_force())
+        .map(|o| {
+            let fields: Vec<String> =
+                o.drift.iter().map(|d| format!("{} (set by {})", d.field, d.manager)).collect();
+            format!("{}: {}", o.key, fields.join(", "))
+        })
+        .collect();
+    if drifted.is_empty() {
+        return None;
+    }
+    Some(Failure::new(
+        FailureKind::Plan,
+        format!(
+            "another field manager changed fields git declares ({}); the sync would take them \
+             back: rerun with --force-conflicts to do so; nothing was applied",
+            drifted.join("; ")
+        ),
+    ))
 }

@@ -13,6 +13,7 @@
 //! of the events saphyr reports, and refused with a line.
 
 use super::YamlError;
+use super::problem::Problem;
 use saphyr_parser::Span;
 
 /// Parses retried after a rewrite, at most; beyond that saphyr's error stands.
@@ -146,16 +147,14 @@ impl<'t> Source<'t> {
     }
 
     /// A double-quoted scalar must not use `\/`.
-    pub fn check_double_quoted(&mut self, span: Span) -> Result<(), String> {
+    pub fn check_double_quoted(&mut self, span: Span) -> Result<(), Problem> {
         if !self.slash_escapes {
             return Ok(());
         }
         let mut chars = self.slice(span).chars();
         while let Some(c) = chars.next() {
             if c == '\\' && chars.next() == Some('/') {
-                return Err("found unknown escape character `\\/` (kubectl's YAML 1.1 reader has \
-                            no such escape; write `/`)"
-                    .to_owned());
+                return Err(Problem::SlashEscape);
             }
         }
         Ok(())
@@ -163,7 +162,7 @@ impl<'t> Source<'t> {
 
     /// The anchor (`&name`) among the properties a node's span starts with must be a name
     /// go-yaml can scan.
-    pub fn check_anchor(&mut self, span: Span) -> Result<(), String> {
+    pub fn check_anchor(&mut self, span: Span) -> Result<(), Problem> {
         let properties = self.slice(span);
         let name = properties
             .split_whitespace()
@@ -173,7 +172,7 @@ impl<'t> Source<'t> {
     }
 
     /// An alias's name (`*name`, its whole span) must be a name go-yaml can scan.
-    pub fn check_alias(&mut self, span: Span) -> Result<(), String> {
+    pub fn check_alias(&mut self, span: Span) -> Result<(), Problem> {
         let text = self.slice(span);
         check_name("alias", text.strip_prefix('*').unwrap_or(text).trim_end())
     }
@@ -181,7 +180,7 @@ impl<'t> Source<'t> {
     /// go-yaml refuses a tab between a block entry's `-` (or an explicit key's `:`, first on
     /// its line) and the node after it: a simple key may start there, and keys cannot follow
     /// tabs. Implicit keys' `:` may be followed by tabs.
-    pub fn check_tab_after_indicator(&mut self, span: Span, entry: bool) -> Result<(), String> {
+    pub fn check_tab_after_indicator(&mut self, span: Span, entry: bool) -> Result<(), Problem> {
         if !self.tabs {
             return Ok(());
         }
@@ -199,33 +198,24 @@ impl<'t> Source<'t> {
         };
         if refused {
             let indicator = if entry { '-' } else { ':' };
-            return Err(format!(
-                "found a tab after `{indicator}`; kubectl's YAML 1.1 reader refuses tabs there \
-                 (use spaces)"
-            ));
+            return Err(Problem::TabAfterIndicator { indicator });
         }
         Ok(())
     }
 }
 
 /// A plain scalar go-yaml would not read as one inside a flow collection.
-pub fn check_flow_plain(text: &str) -> Result<(), String> {
+pub fn check_flow_plain(text: &str) -> Result<(), Problem> {
     if text.contains('?') || text.starts_with(':') {
-        return Err(format!(
-            "`{text}` inside `[ ]` or `{{ }}`: kubectl's YAML 1.1 reader takes `?` and a leading \
-             `:` there for indicators (and fails or reads something else); quote it"
-        ));
+        return Err(Problem::FlowIndicator { text: text.to_owned() });
     }
     Ok(())
 }
 
-fn check_name(what: &str, name: &str) -> Result<(), String> {
+fn check_name(what: &'static str, name: &str) -> Result<(), Problem> {
     if !name.is_empty() && name.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_'))
     {
         return Ok(());
     }
-    Err(format!(
-        "{what} name `{name}`: kubectl's YAML 1.1 reader allows only letters, digits, `-` and `_` \
-         in anchor names"
-    ))
+    Err(Problem::AnchorName { what, name: name.to_owned() })
 }

@@ -17,10 +17,12 @@
 
 mod emit;
 mod libyaml;
+mod problem;
 mod scalar;
 
 pub use emit::to_yaml;
 
+use problem::Problem;
 use saphyr_parser::{Event, Parser, ScalarStyle, Span};
 use scalar::Schema;
 use serde_json::{Map, Value};
@@ -260,7 +262,7 @@ impl<'a> Builder<'a> {
     fn event(&mut self, event: Event<'_>, span: Span) -> Result<(), YamlError> {
         let line = span.start.line() as u32;
         let column = span.start.col() as u32 + 1;
-        let error = |message: String| YamlError { line, column, message };
+        let error = |problem: Problem| YamlError { line, column, message: problem.to_string() };
         if self.source.is_some() {
             self.check_syntax(&event, span).map_err(&error)?;
         }
@@ -308,23 +310,20 @@ impl<'a> Builder<'a> {
             }
             Event::Alias(id) => {
                 let Some(anchor) = self.anchors.get(&id) else {
-                    return Err(error("alias to an unknown anchor".to_owned()));
+                    return Err(error(Problem::UnknownAnchor));
                 };
                 // Charge the budget before copying anything.
                 let cost = anchor.cost;
                 self.expand(cost).map_err(&error)?;
                 let Some(anchor) = self.anchors.get(&id) else {
-                    return Err(error("alias to an unknown anchor".to_owned()));
+                    return Err(error(Problem::UnknownAnchor));
                 };
                 let resolved = match (&anchor.node, self.wants_key()) {
                     (Anchored::Scalar { text, style, tag }, true) => {
                         scalar::key(self.schema, Cow::Borrowed(text), *style, tag.as_deref())
                             .map(Expanded::Key)
                     }
-                    (Anchored::Node(_), true) => {
-                        Err("a mapping or sequence used as a mapping key is not supported"
-                            .to_owned())
-                    }
+                    (Anchored::Node(_), true) => Err(Problem::CollectionKey),
                     (Anchored::Scalar { text, style, tag }, false) => {
                         scalar::value(self.schema, Cow::Borrowed(text), *style, tag.as_deref())
                             .map(Expanded::Value)
@@ -354,12 +353,10 @@ impl<'a> Builder<'a> {
                     _ => span.end.index() > span.start.index(),
                 };
                 if self.stack.len() >= MAX_DEPTH {
-                    return Err(error(format!("nesting deeper than {MAX_DEPTH} levels")));
+                    return Err(error(Problem::TooDeep { max: MAX_DEPTH }));
                 }
                 if self.wants_key() {
-                    return Err(error(
-                        "a mapping or sequence used as a mapping key is not supported".to_owned(),
-                    ));
+                    return Err(error(Problem::CollectionKey));
                 }
                 let start = self.decodes;
                 self.count(1).map_err(&error)?;
@@ -391,7 +388,7 @@ impl<'a> Builder<'a> {
                     Some(Frame::Mapping { map, anchor, start, .. }) => {
                         (Value::Object(map), anchor, start)
                     }
-                    None => return Err(error("unbalanced end of collection".to_owned())),
+                    None => return Err(error(Problem::Unbalanced)),
                 };
                 if anchor != 0 {
                     let cost = self.decodes - start;
@@ -406,7 +403,7 @@ impl<'a> Builder<'a> {
     }
 
     /// go-yaml's syntax rules that saphyr does not apply (see [`libyaml`]).
-    fn check_syntax(&mut self, event: &Event<'_>, span: Span) -> Result<(), String> {
+    fn check_syntax(&mut self, event: &Event<'_>, span: Span) -> Result<(), Problem> {
         let Some(source) = &mut self.source else { return Ok(()) };
         let (anchor, plain) = match event {
             Event::Scalar(text, style, anchor, _) => {
@@ -464,10 +461,10 @@ impl<'a> Builder<'a> {
 
     /// Records `key` as the open mapping's next key, refusing a key it already has (unless the
     /// earlier one came from a merge, which an explicit key overrides).
-    fn set_key(&mut self, key: String, line: u32) -> Result<(), String> {
+    fn set_key(&mut self, key: String, line: u32) -> Result<(), Problem> {
         if let Some(Frame::Mapping { map, pending, merged, .. }) = self.stack.last_mut() {
             if map.contains_key(&key) && !merged.as_mut().is_some_and(|m| m.remove(&key)) {
-                return Err(format!("duplicate key \"{key}\" in mapping"));
+                return Err(Problem::DuplicateKey { key });
             }
             *pending = Pending::Value(key, line);
         }
@@ -476,7 +473,7 @@ impl<'a> Builder<'a> {
 
     /// Counts `nodes` decoded nodes and applies go-yaml v2's alias ratio rule: past 1000 nodes,
     /// a document may not get more than 99% of them from aliases (10% past 4 million).
-    fn count(&mut self, nodes: usize) -> Result<(), String> {
+    fn count(&mut self, nodes: usize) -> Result<(), Problem> {
         self.decodes += nodes;
         if self.alias_decodes > 100 && self.decodes > 1000 {
             #[allow(clippy::cast_precision_loss)] // go-yaml's own float64 arithmetic
@@ -489,30 +486,22 @@ impl<'a> Builder<'a> {
                 0.99 - 0.89 * ((decodes - 400_000.0) / 3_600_000.0)
             };
             if aliases / decodes > allowed {
-                return Err(format!(
-                    "document contains excessive aliasing: {} of its {} nodes come from aliases \
-                     (alias bomb? kubectl refuses this too)",
-                    self.alias_decodes, self.decodes
-                ));
+                return Err(Problem::ExcessiveAliasing {
+                    aliases: self.alias_decodes,
+                    nodes: self.decodes,
+                });
             }
         }
         Ok(())
     }
 
     /// Charges the expansion of an alias whose target decodes to `cost` nodes.
-    fn expand(&mut self, cost: usize) -> Result<(), String> {
+    fn expand(&mut self, cost: usize) -> Result<(), Problem> {
         if self.file_alias_nodes.saturating_add(cost) > MAX_ALIAS_NODES_PER_FILE {
-            return Err(format!(
-                "aliases in this file expand to more than {MAX_ALIAS_NODES_PER_FILE} nodes \
-                 (alias bomb?); that is the most one file may add"
-            ));
+            return Err(Problem::FileAliasCap { max: MAX_ALIAS_NODES_PER_FILE });
         }
         if !self.budget.take(cost) {
-            return Err(format!(
-                "aliases in the files loaded so far expand to more than {} nodes (alias bomb?); \
-                 that is the most one load of the repo may add",
-                self.budget.limit
-            ));
+            return Err(Problem::LoadAliasCap { max: self.budget.limit });
         }
         // Only what was taken from the budget, so an error gives back exactly that.
         self.file_alias_nodes += cost;
@@ -543,7 +532,7 @@ impl<'a> Builder<'a> {
         }
     }
 
-    fn push_value(&mut self, value: Value, line: u32) -> Result<(), String> {
+    fn push_value(&mut self, value: Value, line: u32) -> Result<(), Problem> {
         if let Some(pointer) = self.child_pointer() {
             let entry_line = self.entry_line(line);
             self.lines.lines.entry(pointer).or_insert(entry_line);
@@ -552,7 +541,7 @@ impl<'a> Builder<'a> {
         self.attach(value)
     }
 
-    fn attach(&mut self, value: Value) -> Result<(), String> {
+    fn attach(&mut self, value: Value) -> Result<(), Problem> {
         match self.stack.last_mut() {
             None => self.root = Some(value),
             Some(Frame::Sequence { items, .. }) => items.push(value),
@@ -601,16 +590,14 @@ fn into_object(value: Value) -> Option<Map<String, Value>> {
     }
 }
 
-fn merge_error(found: &Value) -> String {
+fn merge_error(found: &Value) -> Problem {
     let found = match found {
         Value::Null => "null",
         Value::Bool(_) | Value::Number(_) | Value::String(_) => "a scalar",
         Value::Array(_) => "a sequence that is not all mappings",
         Value::Object(_) => "a mapping",
     };
-    format!(
-        "a `<<` merge key needs a mapping, an alias to one, or a sequence of them; found {found}"
-    )
+    Problem::MergeSource { found }
 }
 
 #[cfg(test)]

@@ -10,6 +10,7 @@
 //! (go-yaml v2 does not do base 60), timestamps stay strings, and `1.0` reaches the server as 1.
 //! `tests/yaml_fidelity.rs` checks all of it against go-yaml v2 itself.
 
+use super::problem::Problem;
 use saphyr_parser::ScalarStyle;
 use serde_json::{Number, Value};
 use std::borrow::Cow;
@@ -39,7 +40,7 @@ pub fn value(
     text: Cow<'_, str>,
     style: ScalarStyle,
     tag: Option<&str>,
-) -> Result<Value, String> {
+) -> Result<Value, Problem> {
     match schema {
         Schema::Core => Ok(core_value(text, style, tag)),
         Schema::Kubectl => {
@@ -55,7 +56,7 @@ pub fn key(
     text: Cow<'_, str>,
     style: ScalarStyle,
     tag: Option<&str>,
-) -> Result<String, String> {
+) -> Result<String, Problem> {
     match schema {
         Schema::Core => Ok(text.into_owned()),
         Schema::Kubectl => {
@@ -192,18 +193,15 @@ impl Resolved {
     }
 
     /// The JSON value `encoding/json` writes for it (as kubectl sends it).
-    fn into_value(self, text: Cow<'_, str>) -> Result<Value, String> {
+    fn into_value(self, text: Cow<'_, str>) -> Result<Value, Problem> {
         Ok(match self {
             Self::Null => Value::Null,
             Self::Bool(b) => Value::Bool(b),
             Self::Int(i) => Value::from(i),
             Self::Uint(u) => Value::from(u),
             Self::Float(f) if !f.is_finite() => {
-                return Err(format!(
-                    "`{text}` is {}, which JSON cannot hold (kubectl fails with \"json: \
-                     unsupported value\"); quote it if you mean a string",
-                    if f.is_nan() { "NaN" } else { "an infinity" }
-                ));
+                let what = if f.is_nan() { "NaN" } else { "an infinity" };
+                return Err(Problem::NotFinite { text: text.into_owned(), what });
             }
             Self::Float(f) => Value::Number(json_number(f)),
             Self::Str | Self::Timestamp => Value::String(text.into_owned()),
@@ -212,7 +210,7 @@ impl Resolved {
     }
 
     /// The key sigs.k8s.io/yaml's `convertToJSONableObject` makes of it.
-    fn into_key(self, text: Cow<'_, str>) -> Result<String, String> {
+    fn into_key(self, text: Cow<'_, str>) -> Result<String, Problem> {
         Ok(match self {
             Self::Str | Self::Timestamp => text.into_owned(),
             Self::Int(i) => i.to_string(),
@@ -225,32 +223,24 @@ impl Resolved {
             },
             Self::Bytes(bytes) => go_json_string(bytes),
             Self::Null => {
-                return Err(format!(
-                    "a null key (`{text}`) cannot become a JSON key; kubectl refuses it too \
-                     (quote it for the string \"{text}\")"
-                ));
+                return Err(Problem::NullKey { text: text.into_owned() });
             }
             Self::Uint(_) => {
-                return Err(format!(
-                    "the key {text} is too large for kubectl (sigs.k8s.io/yaml refuses uint64 \
-                     keys); quote it"
-                ));
+                return Err(Problem::UnsignedKey { text: text.into_owned() });
             }
         })
     }
 }
 
 /// decode.go's `scalar` for an `interface{}` target, with resolve.go's `resolve`.
-fn go_resolve(text: &str, style: ScalarStyle, tag: Option<&str>) -> Result<Resolved, String> {
+fn go_resolve(text: &str, style: ScalarStyle, tag: Option<&str>) -> Result<Resolved, Problem> {
     if tag.is_none() && !implicit(style, tag) {
         // Quoted and block scalars without a tag are strings.
         return Ok(Resolved::Str);
     }
     let tag = tag.unwrap_or("");
     if tag == BINARY {
-        return go_base64(text)
-            .map(Resolved::Bytes)
-            .ok_or_else(|| "!!binary value contains invalid base64 data".to_owned());
+        return go_base64(text).map(Resolved::Bytes).ok_or(Problem::InvalidBase64);
     }
     if !matches!(tag, "" | STR | BOOL | INT | FLOAT | NULL | TIMESTAMP) {
         // Tags go-yaml cannot resolve (`!foo`, `!`, `!!map` on a scalar) leave the text.
@@ -267,7 +257,7 @@ fn go_resolve(text: &str, style: ScalarStyle, tag: Option<&str>) -> Result<Resol
         return Ok(Resolved::Float(i as f64));
     }
     let short = tag.strip_prefix("tag:yaml.org,2002:").map_or(tag.to_owned(), |s| format!("!!{s}"));
-    Err(format!("cannot decode {} `{text}` as a {short}", resolved.short_tag()))
+    Err(Problem::TagMismatch { found: resolved.short_tag(), text: text.to_owned(), tag: short })
 }
 
 /// resolve.go's `resolve` body: the scalar's type from its text.

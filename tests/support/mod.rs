@@ -100,3 +100,50 @@ pub fn deployment(name: &str, image: &str, replicas: u32, env_vars: &[(&str, &st
         "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: {name}\nspec:\n  replicas: {replicas}\n  selector:\n    matchLabels: {{app: {name}}}\n  template:\n    metadata:\n      labels: {{app: {name}}}\n    spec:\n      containers:\n        - name: server\n          image: {image}\n{env_block}          resources:\n            requests: {{cpu: 100m, memory: 128Mi}}\n            limits: {{memory: 256Mi}}\n"
     )
 }
+
+/// Copies a folder tree.
+pub fn copy_dir(from: &std::path::Path, to: &std::path::Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for entry in std::fs::read_dir(from).unwrap() {
+        let entry = entry.unwrap();
+        let target = to.join(entry.file_name());
+        if entry.file_type().unwrap().is_dir() {
+            copy_dir(&entry.path(), &target);
+        } else {
+            std::fs::copy(entry.path(), &target).unwrap();
+        }
+    }
+}
+
+/// The author and committer of test commits.
+pub fn signature() -> git2::Signature<'static> {
+    git2::Signature::now("Test User", "test@example.com").unwrap()
+}
+
+/// Stages everything and commits it on HEAD.
+pub fn commit_all_in(repo: &git2::Repository, message: &str) -> git2::Oid {
+    let mut index = repo.index().unwrap();
+    index.add_all(["*"], git2::IndexAddOption::DEFAULT, None).unwrap();
+    index.write().unwrap();
+    let tree = repo.find_tree(index.write_tree().unwrap()).unwrap();
+    let parent = repo.head().ok().and_then(|h| h.peel_to_commit().ok());
+    let parents: Vec<&git2::Commit<'_>> = parent.iter().collect();
+    repo.commit(Some("HEAD"), &signature(), &signature(), message, &tree, &parents).unwrap()
+}
+
+/// `git diff old new`, without the `index` lines (blob ids).
+pub fn diff_text(repo: &git2::Repository, old: git2::Oid, new: git2::Oid) -> String {
+    let old = repo.find_commit(old).unwrap().tree().unwrap();
+    let new = repo.find_commit(new).unwrap().tree().unwrap();
+    let diff = repo.diff_tree_to_tree(Some(&old), Some(&new), None).unwrap();
+    let mut out = String::new();
+    diff.print(git2::DiffFormat::Patch, |_, _, line| {
+        if matches!(line.origin(), '+' | '-' | ' ') {
+            out.push(line.origin());
+        }
+        out.push_str(std::str::from_utf8(line.content()).unwrap());
+        true
+    })
+    .unwrap();
+    out.lines().filter(|l| !l.starts_with("index ")).flat_map(|l| [l, "\n"]).collect()
+}

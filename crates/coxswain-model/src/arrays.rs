@@ -166,7 +166,8 @@ impl Cursor {
         if let Some(first) = shape.first_mut() {
             *first = n;
         }
-        npy::to_tensor(self.info.dtype, &shape, &bytes).map_err(|reason| self.info.error(reason))
+        npy::to_tensor(self.info.dtype, &shape, &bytes)
+            .map_err(|reason| self.info.error(reason.to_string()))
     }
 
     /// The next `n` rows as f64 values, row-major.
@@ -303,7 +304,7 @@ pub(crate) fn open_npz(path: &Path, file: &str) -> Result<Vec<ArrayInfo>, Valida
         }
         let mut stream = open_stream(path, offset, len, deflated, None)
             .map_err(|e| array_error(format!("cannot read: {e}")))?;
-        let header = npy::read_header(&mut stream).map_err(array_error)?;
+        let header = npy::read_header(&mut stream).map_err(|e| array_error(e.to_string()))?;
         let data = header.data_len().unwrap_or(u64::MAX);
         if header.header_len.checked_add(data) != Some(size) {
             return Err(array_error(format!(
@@ -337,7 +338,8 @@ pub(crate) fn open_npy(path: &Path, file: &str, name: &str) -> Result<ArrayInfo,
     };
     let handle = File::open(path).map_err(|e| array_error(e.to_string()))?;
     let len = handle.metadata().map_err(|e| array_error(e.to_string()))?.len();
-    let header = npy::read_header(&mut BufReader::new(handle)).map_err(array_error)?;
+    let header =
+        npy::read_header(&mut BufReader::new(handle)).map_err(|e| array_error(e.to_string()))?;
     let data = header.data_len().unwrap_or(u64::MAX);
     if header.header_len.checked_add(data) != Some(len) {
         return Err(array_error(format!(

@@ -106,7 +106,7 @@ pub(crate) fn metric_output(
     sig: &Signature,
     wanted: Option<&str>,
     naming: Naming,
-) -> Result<String, String> {
+) -> Result<String, NoMetricOutput> {
     if let Some(name) = wanted {
         if sig.outputs.iter().any(|o| o.name == name) {
             return Ok(name.to_owned());
@@ -116,16 +116,22 @@ pub(crate) fn metric_output(
         {
             return Ok(only.name.clone());
         }
-        return Err(format!(
-            "the model has no output named `{name}`; its outputs: {}",
-            list(&sig.outputs)
-        ));
+        return Err(NoMetricOutput::Missing { name: name.to_owned(), outputs: list(&sig.outputs) });
     }
     sig.outputs
         .iter()
         .find(|o| o.elem_type.is_some_and(|t| t == 1 || t == 10 || t == 11))
         .map(|o| o.name.clone())
-        .ok_or_else(|| "the model has no float output; name the output to check in `output`".into())
+        .ok_or(NoMetricOutput::NoFloat)
+}
+
+/// Why no model output can carry the metric checks.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub(crate) enum NoMetricOutput {
+    #[error("the model has no output named `{name}`; its outputs: {outputs}")]
+    Missing { name: String, outputs: String },
+    #[error("the model has no float output; name the output to check in `output`")]
+    NoFloat,
 }
 
 /// Checks the declared outputs; on success, the model's name for each (spec order). With no
@@ -133,7 +139,7 @@ pub(crate) fn metric_output(
 pub(crate) fn check_outputs(
     sig: &Signature,
     declared: &[&OutputContract],
-    metric: &Result<String, String>,
+    metric: &Result<String, NoMetricOutput>,
     naming: Naming,
 ) -> (ContractLine, Option<Vec<String>>) {
     if declared.is_empty() {
@@ -151,7 +157,7 @@ pub(crate) fn check_outputs(
                     Some(Vec::new()),
                 )
             }
-            Err(why) => (fail(list(&sig.outputs), threshold, why.clone()), None),
+            Err(why) => (fail(list(&sig.outputs), threshold, why.to_string()), None),
         };
     }
     let threshold = declared.iter().map(ToString::to_string).collect::<Vec<_>>().join("; ");
@@ -176,7 +182,7 @@ pub(crate) fn check_outputs(
         bound.push(info);
     }
     if let Err(why) = metric {
-        problems.push(why.clone());
+        problems.push(why.to_string());
     }
     let measured = if bound.len() == declared.len() {
         bound.iter().map(ToString::to_string).collect::<Vec<_>>().join("; ")

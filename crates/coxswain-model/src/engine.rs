@@ -58,12 +58,26 @@ pub(crate) struct Evaluation {
     pub run: Option<RunOutput>,
 }
 
+/// Why an output cannot be compared with its golden array.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub(crate) enum Incomparable {
+    #[error("array `{array}` has shape {shape} but the dataset has {rows} rows")]
+    Rows { array: String, shape: String, rows: usize },
+    #[error(
+        "golden shape {golden:?} does not match the output ({width} values per row, shape \
+         {output:?})"
+    )]
+    Width { golden: Vec<usize>, width: usize, output: Vec<usize> },
+    #[error("no golden outputs for `{name}`: add an array named `{name}` to the golden outputs")]
+    NoGolden { name: String },
+}
+
 /// One output compared with its golden array.
 #[derive(Debug, Clone)]
 pub(crate) struct GoldenOutcome {
     pub output: String,
     /// The comparison, or why the arrays cannot be compared (shape mismatch).
-    pub result: Result<GoldenCompare, String>,
+    pub result: Result<GoldenCompare, Incomparable>,
 }
 
 /// What the dataset pass measured, plus timings.
@@ -76,7 +90,7 @@ pub(crate) struct RunOutput {
     /// `(mae, rmse)`.
     pub regression: Option<(f64, f64)>,
     pub golden: Vec<GoldenOutcome>,
-    pub token_agreement: Option<Result<TokenAgreement, String>>,
+    pub token_agreement: Option<Result<TokenAgreement, Incomparable>>,
     pub load_ms: f64,
     pub latency: Vec<LatencyStats>,
     pub rows_per_s: f64,
@@ -204,11 +218,11 @@ pub(crate) fn evaluate(job: &Job, worker: &Worker) -> Result<Evaluation, Validat
         // when not); the runs use plans optimised for a concrete batch, which tract makes much
         // faster on conv models (models/README.md: 6.5x at batch 1 on the bench conv net).
         None => match planner.probe_symbolic(worker)? {
-            Ok(()) => {
+            None => {
                 planner.plan(spec.batch_size(), worker)?;
                 Batching::Fixed(spec.batch_size())
             }
-            Err(reason) => {
+            Some(reason) => {
                 let n = spec.batch_size();
                 planner.plan(n, worker)?;
                 notes.push(format!(
@@ -288,9 +302,7 @@ pub(crate) fn evaluate(job: &Job, worker: &Worker) -> Result<Evaluation, Validat
                 .collect(),
             token_agreement: token_output.map(|name| {
                 match sink.golden.iter().find(|g| g.output == name) {
-                    None => Err(format!(
-                        "no golden outputs for `{name}`: add an array named `{name}` to the golden outputs"
-                    )),
+                    None => Err(Incomparable::NoGolden { name: name.clone() }),
                     Some(g) => match &g.result {
                         Err(e) => Err(e.clone()),
                         Ok(_) => Ok(sink.tokens.clone()),
@@ -345,12 +357,12 @@ struct Planner<'a> {
 }
 
 impl Planner<'_> {
-    /// Whether tract can type the graph with a symbolic batch. The outer `Err` is a model
-    /// tract cannot load at all; the inner one why the batch could not stay symbolic.
-    fn probe_symbolic(&mut self, worker: &Worker) -> Result<Result<(), String>, ValidationError> {
+    /// Why tract cannot type the graph with a symbolic batch (`None`: it can). The `Err` is a
+    /// model tract cannot load at all.
+    fn probe_symbolic(&mut self, worker: &Worker) -> Result<Option<String>, ValidationError> {
         match self.compile(None, worker)? {
-            Ok(_) => Ok(Ok(())),
-            Err(e) => Ok(Err(first_line(&e))),
+            Ok(_) => Ok(None),
+            Err(e) => Ok(Some(first_line(&e))),
         }
     }
 
@@ -466,7 +478,7 @@ struct GoldenState {
     cursor: Option<Cursor>,
     shape: Vec<usize>,
     row_len: usize,
-    result: Result<GoldenCompare, String>,
+    result: Result<GoldenCompare, Incomparable>,
 }
 
 impl GoldenState {
@@ -480,11 +492,7 @@ impl GoldenState {
         let result = if array.rows() == rows && !array.shape.is_empty() {
             Ok(GoldenCompare::new(rtol, atol, array.shape.clone()))
         } else {
-            Err(format!(
-                "array `{}` has shape {} but the dataset has {rows} rows",
-                array.name,
-                array.shape_text()
-            ))
+            Err(Incomparable::Rows { array: array.name.clone(), shape: array.shape_text(), rows })
         };
         let cursor = if result.is_ok() { Some(array.open()?) } else { None };
         Ok(GoldenState {
@@ -544,10 +552,11 @@ impl Sink<'_> {
             };
             let width: usize = shape.iter().skip(1).product();
             if width != g.row_len {
-                g.result = Err(format!(
-                    "golden shape {:?} does not match the output ({} values per row, shape {:?})",
-                    g.shape, width, shape
-                ));
+                g.result = Err(Incomparable::Width {
+                    golden: g.shape.clone(),
+                    width,
+                    output: shape.clone(),
+                });
                 continue;
             }
             let golden = cursor.read_f64(real)?;

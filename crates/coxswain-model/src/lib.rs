@@ -503,7 +503,7 @@ impl<'a> Gate<'a> {
                     );
                 }
                 Err(reason) => {
-                    self.threshold_check(CHECK_TOKENS, "–".into(), false, reason.clone());
+                    self.threshold_check(CHECK_TOKENS, "–".into(), false, reason.to_string());
                 }
             }
         }

@@ -24,7 +24,7 @@ pub(crate) enum NpyDtype {
 }
 
 impl NpyDtype {
-    fn from_descr(descr: &str) -> Result<NpyDtype, String> {
+    fn from_descr(descr: &str) -> Result<NpyDtype, NpyError> {
         Ok(match descr {
             "<f2" => NpyDtype::F16,
             "<f4" => NpyDtype::F32,
@@ -35,15 +35,9 @@ impl NpyDtype {
             "|u1" => NpyDtype::U8,
             "|b1" => NpyDtype::Bool,
             other if other.starts_with('>') => {
-                return Err(format!(
-                    "dtype `{other}` is big-endian; save with arr.astype(arr.dtype.newbyteorder('<'))"
-                ));
+                return Err(NpyError::BigEndian { descr: other.to_owned() });
             }
-            other => {
-                return Err(format!(
-                    "dtype `{other}` is not supported; use float16/32/64, int8/32/64, uint8 or bool"
-                ));
-            }
+            other => return Err(NpyError::UnsupportedDtype { descr: other.to_owned() }),
         })
     }
 
@@ -139,18 +133,18 @@ const MAGIC: &[u8] = b"\x93NUMPY";
 const MAX_HEADER: usize = 1 << 20;
 
 /// Reads the header from the start of a `.npy` stream, leaving `r` at the first data byte.
-pub(crate) fn read_header(r: &mut dyn Read) -> Result<NpyHeader, String> {
+pub(crate) fn read_header(r: &mut dyn Read) -> Result<NpyHeader, NpyError> {
     let eof = |e: std::io::Error| {
         if e.kind() == std::io::ErrorKind::UnexpectedEof {
-            "truncated header: not a complete .npy array".to_owned()
+            NpyError::Truncated
         } else {
-            format!("cannot read the header: {e}")
+            NpyError::Unreadable(e)
         }
     };
     let mut start = [0u8; 8];
     r.read_exact(&mut start).map_err(eof)?;
     if !start.starts_with(MAGIC) {
-        return Err("missing the \\x93NUMPY magic: not a .npy array".into());
+        return Err(NpyError::NoMagic);
     }
     let major = start[6];
     let (len, prefix) = match major {
@@ -164,26 +158,25 @@ pub(crate) fn read_header(r: &mut dyn Read) -> Result<NpyHeader, String> {
             r.read_exact(&mut len).map_err(eof)?;
             (usize::try_from(u32::from_le_bytes(len)).unwrap_or(usize::MAX), 12)
         }
-        v => return Err(format!("unsupported .npy format version {v}")),
+        v => return Err(NpyError::Version(v)),
     };
     if len > MAX_HEADER {
-        return Err(format!("header of {len} bytes is implausibly large: corrupt file"));
+        return Err(NpyError::HeaderTooLarge(len));
     }
     let mut header = vec![0u8; len];
     r.read_exact(&mut header).map_err(eof)?;
-    let header = std::str::from_utf8(&header).map_err(|_| "header is not text")?;
-    let descr = dict_value(header, "descr").ok_or("header has no `descr`")?;
-    let fortran = dict_value(header, "fortran_order").ok_or("header has no `fortran_order`")?;
-    let shape = dict_value(header, "shape").ok_or("header has no `shape`")?;
+    let header = std::str::from_utf8(&header).map_err(|_| NpyError::HeaderNotText)?;
+    let descr = dict_value(header, "descr").ok_or(NpyError::MissingKey("descr"))?;
+    let fortran =
+        dict_value(header, "fortran_order").ok_or(NpyError::MissingKey("fortran_order"))?;
+    let shape = dict_value(header, "shape").ok_or(NpyError::MissingKey("shape"))?;
     if fortran.trim() != "False" {
-        return Err(
-            "Fortran-ordered arrays are not supported; save with np.ascontiguousarray".into()
-        );
+        return Err(NpyError::FortranOrder);
     }
     let dtype = NpyDtype::from_descr(descr.trim().trim_matches(|c| c == '\'' || c == '"'))?;
     let shape = parse_shape(shape)?;
     let header = NpyHeader { dtype, shape, header_len: (prefix + len) as u64 };
-    header.data_len().ok_or("shape is too large")?;
+    header.data_len().ok_or(NpyError::ShapeTooLarge)?;
     Ok(header)
 }
 
@@ -197,16 +190,12 @@ pub(crate) struct NpyArray {
 
 /// Parses a whole `.npy` file held in memory.
 #[cfg(test)]
-pub(crate) fn parse(bytes: &[u8]) -> Result<NpyArray, String> {
+pub(crate) fn parse(bytes: &[u8]) -> Result<NpyArray, NpyError> {
     let mut r = bytes;
     let header = read_header(&mut r)?;
     let expected = header.data_len().and_then(|n| usize::try_from(n).ok()).unwrap_or(usize::MAX);
     if r.len() != expected {
-        return Err(format!(
-            "expected {expected} data bytes for shape {:?}, found {} (truncated or padded file)",
-            header.shape,
-            r.len()
-        ));
+        return Err(NpyError::DataLength { expected, shape: header.shape, found: r.len() });
     }
     Ok(NpyArray { data: to_f64(header.dtype, r), shape: header.shape })
 }
@@ -238,7 +227,11 @@ fn le8(b: &[u8]) -> [u8; 8] {
 /// Builds a tract tensor from little-endian elements. Decoding element by element (instead of
 /// reinterpreting the buffer) keeps this safe and correct on any host byte order, and checks
 /// that bool bytes are 0 or 1.
-pub(crate) fn to_tensor(dtype: NpyDtype, shape: &[usize], bytes: &[u8]) -> Result<Tensor, String> {
+pub(crate) fn to_tensor(
+    dtype: NpyDtype,
+    shape: &[usize],
+    bytes: &[u8],
+) -> Result<Tensor, NpyError> {
     let n = dtype.size();
     let chunks = bytes.chunks_exact(n);
     let tensor = match dtype {
@@ -269,15 +262,12 @@ pub(crate) fn to_tensor(dtype: NpyDtype, shape: &[usize], bytes: &[u8]) -> Resul
         NpyDtype::U8 => Tensor::from_shape(shape, bytes),
         NpyDtype::Bool => {
             if let Some(pos) = bytes.iter().position(|b| *b > 1) {
-                return Err(format!(
-                    "bool element {pos} of the batch holds byte {}, not 0 or 1",
-                    bytes[pos]
-                ));
+                return Err(NpyError::BoolByte { position: pos, byte: bytes[pos] });
             }
             Tensor::from_shape(shape, &bytes.iter().map(|b| *b == 1).collect::<Vec<_>>())
         }
     };
-    tensor.map_err(|e| format!("{e}"))
+    tensor.map_err(|e| NpyError::Tensor(e.to_string()))
 }
 
 /// The text after `'key':` up to the next top-level comma (tuples kept whole).
@@ -293,20 +283,64 @@ fn dict_value<'a>(header: &'a str, key: &str) -> Option<&'a str> {
     Some(&after[..end])
 }
 
-fn parse_shape(shape: &str) -> Result<Vec<usize>, String> {
+fn parse_shape(shape: &str) -> Result<Vec<usize>, NpyError> {
     let inner = shape
         .trim()
         .strip_prefix('(')
         .and_then(|s| s.strip_suffix(')'))
-        .ok_or_else(|| format!("shape `{shape}` is not a tuple"))?;
+        .ok_or_else(|| NpyError::ShapeNotTuple { shape: shape.to_owned() })?;
     inner
         .split(',')
         .map(str::trim)
         .filter(|s| !s.is_empty())
         .map(|d| {
-            d.parse::<usize>().map_err(|_| format!("shape `{shape}` has a bad dimension `{d}`"))
+            d.parse::<usize>().map_err(|_| NpyError::BadDimension {
+                shape: shape.to_owned(),
+                dimension: d.to_owned(),
+            })
         })
         .collect()
+}
+
+/// Why a `.npy` array cannot be read; the texts say how to save one that can.
+#[derive(Debug, thiserror::Error)]
+pub(crate) enum NpyError {
+    #[error("dtype `{descr}` is big-endian; save with arr.astype(arr.dtype.newbyteorder('<'))")]
+    BigEndian { descr: String },
+    #[error("dtype `{descr}` is not supported; use float16/32/64, int8/32/64, uint8 or bool")]
+    UnsupportedDtype { descr: String },
+    #[error("truncated header: not a complete .npy array")]
+    Truncated,
+    #[error("cannot read the header: {0}")]
+    Unreadable(std::io::Error),
+    #[error("missing the \\x93NUMPY magic: not a .npy array")]
+    NoMagic,
+    #[error("unsupported .npy format version {0}")]
+    Version(u8),
+    #[error("header of {0} bytes is implausibly large: corrupt file")]
+    HeaderTooLarge(usize),
+    #[error("header is not text")]
+    HeaderNotText,
+    #[error("header has no `{0}`")]
+    MissingKey(&'static str),
+    #[error("Fortran-ordered arrays are not supported; save with np.ascontiguousarray")]
+    FortranOrder,
+    #[error("shape `{shape}` is not a tuple")]
+    ShapeNotTuple { shape: String },
+    #[error("shape `{shape}` has a bad dimension `{dimension}`")]
+    BadDimension { shape: String, dimension: String },
+    #[error("shape is too large")]
+    ShapeTooLarge,
+    #[cfg(test)]
+    #[error(
+        "expected {expected} data bytes for shape {shape:?}, found {found} (truncated or padded \
+         file)"
+    )]
+    DataLength { expected: usize, shape: Vec<usize>, found: usize },
+    #[error("bool element {position} of the batch holds byte {byte}, not 0 or 1")]
+    BoolByte { position: usize, byte: u8 },
+    #[error("{0}")]
+    Tensor(String),
 }
 
 /// A `.npy` file image: used by the tests to write fixtures.
@@ -373,21 +407,21 @@ mod tests {
 
     #[test]
     fn bool_bytes_other_than_0_1_are_refused() {
-        let err = to_tensor(NpyDtype::Bool, &[3], &[0, 1, 7]).unwrap_err();
+        let err = to_tensor(NpyDtype::Bool, &[3], &[0, 1, 7]).unwrap_err().to_string();
         assert!(err.contains("element 2"), "{err}");
     }
 
     #[test]
     fn truncated_data_is_reported() {
-        let err = parse(&encode("<f4", &[2, 2], &[0; 12])).unwrap_err();
+        let err = parse(&encode("<f4", &[2, 2], &[0; 12])).unwrap_err().to_string();
         assert!(err.contains("expected 16 data bytes"), "{err}");
     }
 
     #[test]
     fn object_and_big_endian_arrays_are_refused() {
-        let err = parse(&encode("|O", &[2], &[0; 16])).unwrap_err();
+        let err = parse(&encode("|O", &[2], &[0; 16])).unwrap_err().to_string();
         assert!(err.contains("`|O` is not supported"), "{err}");
-        let err = parse(&encode(">f4", &[1], &[0; 4])).unwrap_err();
+        let err = parse(&encode(">f4", &[1], &[0; 4])).unwrap_err().to_string();
         assert!(err.contains("big-endian"), "{err}");
     }
 
@@ -397,6 +431,8 @@ mod tests {
         assert!(parse(b"\x93NUMPY\x01").is_err());
         assert!(parse(b"hello world").is_err());
         // A header length pointing past the end.
-        assert!(parse(b"\x93NUMPY\x01\x00\xff\x00{").unwrap_err().contains("truncated"));
+        assert!(
+            parse(b"\x93NUMPY\x01\x00\xff\x00{").unwrap_err().to_string().contains("truncated")
+        );
     }
 }

@@ -2,12 +2,47 @@
 
 use crate::cluster::ClusterError;
 use kube::config::{KubeConfigOptions, Kubeconfig};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
-/// Reads `KUBECONFIG` (a path list, merged) or `~/.kube/config` and builds a client config for
-/// `context`, or for the current context when `None`.
-pub(super) async fn load(context: Option<&str>) -> Result<kube::Config, ClusterError> {
-    load_from(&candidate_paths()?, context).await
+/// The variable the kubelet sets in every pod; with no kubeconfig found, its presence means
+/// "running in a pod": use the pod's service account, as client-go and kubectl do.
+const IN_CLUSTER_VAR: &str = "KUBERNETES_SERVICE_HOST";
+
+/// Builds a client config for `context` (the current context when `None`) the way kubectl finds
+/// one: `explicit` (`--kubeconfig`) alone when given; else `KUBECONFIG` (a path list, merged) or
+/// `~/.kube/config`; and when none of those exists inside a pod, the pod's service account.
+pub(super) async fn load(
+    explicit: Option<&Path>,
+    context: Option<&str>,
+) -> Result<kube::Config, ClusterError> {
+    if let Some(path) = explicit {
+        if !path.is_file() {
+            return Err(config_error(format!("--kubeconfig {}: no such file", path.display())));
+        }
+        return load_from(&[path.to_path_buf()], context).await;
+    }
+    let paths = candidate_paths()?;
+    if !paths.iter().any(|path| path.exists()) && std::env::var_os(IN_CLUSTER_VAR).is_some() {
+        return in_cluster(context);
+    }
+    load_from(&paths, context).await
+}
+
+/// The pod's service account (token and CA under /var/run/secrets/kubernetes.io/serviceaccount).
+fn in_cluster(context: Option<&str>) -> Result<kube::Config, ClusterError> {
+    if let Some(context) = context {
+        return Err(config_error(format!(
+            "context {context:?} was asked for, but there is no kubeconfig: inside a pod only \
+             the in-cluster service account is available (leave out the context, or mount a \
+             kubeconfig and set KUBECONFIG)"
+        )));
+    }
+    kube::Config::incluster().map_err(|error| {
+        config_error(format!(
+            "no kubeconfig found and {IN_CLUSTER_VAR} is set, so the in-cluster service account \
+             was tried: {error}"
+        ))
+    })
 }
 
 async fn load_from(paths: &[PathBuf], context: Option<&str>) -> Result<kube::Config, ClusterError> {
@@ -111,6 +146,32 @@ users:
         let text = message(load_from(std::slice::from_ref(&path), None).await);
         assert!(text.starts_with("kubeconfig: no kubeconfig found at "), "{text}");
         assert!(text.contains(&path.display().to_string()), "{text}");
+    }
+
+    #[tokio::test]
+    async fn an_explicit_kubeconfig_is_read_alone_and_must_exist() {
+        let Ok(dir) = tempfile::tempdir() else { panic!("tempdir") };
+        let path = dir.path().join("config");
+        let text = message(load(Some(&path), None).await);
+        assert_eq!(text, format!("kubeconfig: --kubeconfig {}: no such file", path.display()));
+        assert!(std::fs::write(&path, KUBECONFIG).is_ok());
+        let config = load(Some(&path), Some("dev")).await;
+        let Ok(config) = config else { panic!("{config:?}") };
+        assert_eq!(config.cluster_url.to_string(), "https://127.0.0.1:6443/");
+    }
+
+    #[test]
+    fn in_a_pod_without_a_service_account_the_error_says_what_was_tried() {
+        let text = message(in_cluster(Some("prod")));
+        assert!(
+            text.contains("context \"prod\" was asked for, but there is no kubeconfig"),
+            "{text}"
+        );
+        if std::path::Path::new("/var/run/secrets/kubernetes.io/serviceaccount/token").exists() {
+            return; // really inside a pod: the service account is there
+        }
+        let text = message(in_cluster(None));
+        assert!(text.contains("in-cluster service account was tried"), "{text}");
     }
 
     #[tokio::test]

@@ -30,7 +30,7 @@ const detail = (name: string, update = 0): EnvDetail => ({ overview: card(name, 
 const preview = (fingerprint: string, target: number | null = null): Preview => ({
   env: 'dev',
   plan: { env: 'dev', namespace: 'iris-dev', namespaceExists: true, objects: [], errors: [] },
-  summary: { create: 0, update: 1, prune: 0, orphan: 0, unchanged: 3, errors: 0, namespaces: 0 },
+  summary: { create: 0, update: 1, prune: 0, orphan: 0, unchanged: 3, errors: 0, namespaces: 0, drifted: 0 },
   fingerprint,
   target: target === null ? null : { number: target, gitSha: 'abc', dirty: false, author: 'a', time: '', outcome: 'succeeded', message: '', applied: [], pruned: [], rollbackOf: null },
   verification: target === null ? null : { state: 'verified', commit: 'abc' },

@@ -34,7 +34,8 @@ pub(super) fn parse(
             out.insert(Path(path.clone()));
             continue;
         }
-        path.push(parse_element(key).map_err(|message| error(path, message))?);
+        let element = parse_element(key, path)?;
+        path.push(element);
         if child_map.is_empty() {
             out.insert(Path(path.clone()));
         } else {
@@ -45,23 +46,24 @@ pub(super) fn parse(
     Ok(())
 }
 
-fn parse_element(key: &str) -> Result<PathElement, String> {
+/// One entry's key as a path element; errors name the entry and where it is (`path`).
+fn parse_element(key: &str, path: &[PathElement]) -> Result<PathElement, FieldsV1Error> {
     let (prefix, rest) = key.split_at_checked(2).unwrap_or((key, ""));
     match prefix {
         "f:" => Ok(PathElement::Field(rest.to_owned())),
         "k:" => {
             let fields: Map<String, Value> = serde_json::from_str(rest)
-                .map_err(|e| format!("key `{key}` is not a JSON object: {e}"))?;
+                .map_err(|e| error(path, format!("key `{key}` is not a JSON object: {e}")))?;
             Ok(PathElement::key(fields))
         }
         "v:" => serde_json::from_str(rest)
             .map(PathElement::Value)
-            .map_err(|e| format!("value `{key}` is not JSON: {e}")),
+            .map_err(|e| error(path, format!("value `{key}` is not JSON: {e}"))),
         "i:" => rest
             .parse()
             .map(PathElement::Index)
-            .map_err(|_| format!("index `{key}` is not a non-negative integer")),
-        _ => Err(format!("entry `{key}` has no known prefix (f:, k:, v:, i: or .)")),
+            .map_err(|_| error(path, format!("index `{key}` is not a non-negative integer"))),
+        _ => Err(error(path, format!("entry `{key}` has no known prefix (f:, k:, v:, i: or .)"))),
     }
 }
 

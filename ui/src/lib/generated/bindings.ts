@@ -64,6 +64,29 @@ export type Diagnostic = { file: string, line: number, severity: Severity,
 code: string, message: string, };
 
 /**
+ * A field git declares whose live value another field manager set (`kubectl set image`, an
+ * operator, a person's `kubectl edit`): drift. The plan shows it as an update; the sync that
+ * takes it back needs `--force-conflicts` (see [`ObjectPlan::needs_force`]).
+ */
+export type Drift = {
+/**
+ * The field as the API server names it: `.spec.template.spec.containers[name="app"].image`.
+ */
+field: string,
+/**
+ * The field manager that owns the live value now.
+ */
+manager: string,
+/**
+ * The live value (strings as they are, anything else as JSON); `None` when unknown.
+ */
+live: string | null,
+/**
+ * The value git declares.
+ */
+git: string | null, };
+
+/**
  * Everything the env detail view shows, from one plan.
  */
 export type EnvDetail = { overview: EnvOverview, resources: Array<Resource>,
@@ -258,6 +281,11 @@ diff: string,
  */
 serverDryRun: boolean,
 /**
+ * Fields git declares that another field manager changed in the cluster (absent from JSON
+ * when there are none).
+ */
+drift?: Array<Drift>,
+/**
  * `Kind.group` (group omitted for the core group), stable across API versions.
  */
 groupKind: string, namespace: string | null, name: string, };
@@ -282,7 +310,11 @@ export type PlanSummary = { create: number, update: number, prune: number, orpha
 /**
  * Namespaces a sync would create.
  */
-namespaces: number, };
+namespaces: number,
+/**
+ * Updates that take back drift by another field manager: a sync needs `--force-conflicts`.
+ */
+drifted: number, };
 
 /**
  * A plan shown before a write, and the fingerprint that write must match.
@@ -400,6 +432,11 @@ source: string | null, health: Assessment | null,
  * Unified diff of normalised YAML, live → after sync; empty when unchanged.
  */
 diff: string,
+/**
+ * Fields another field manager changed (drift); applying them back needs
+ * `force_conflicts`. Absent when there are none.
+ */
+drift?: Array<Drift>,
 /**
  * `Kind.group` (group omitted for the core group), stable across API versions.
  */
