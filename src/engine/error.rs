@@ -192,5 +192,6 @@ fn promote_code(error: &PromoteError) -> &'static str {
         PromoteError::NoWorkload { .. } => "no-workload",
         PromoteError::NoContainer { .. } => "no-container",
         PromoteError::NoReplicas { .. } => "no-replicas",
+        PromoteError::RenderedWorkload { .. } => "rendered-workload",
     }
 }

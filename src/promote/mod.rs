@@ -210,6 +210,12 @@ pub enum PromoteError {
          it); change the HPA's minReplicas/maxReplicas instead"
     )]
     NoReplicas { workload: String, file: String, line: u32 },
+    #[error(
+        "{workload} comes from {file}, through a kustomize overlay or outside the env's folder; \
+         editing it there would change every environment that shares it: edit the overlay (its \
+         images: or replicas: list) instead"
+    )]
+    RenderedWorkload { workload: String, file: String },
 }
 
 /// Promotes into `options.target` from the repo at `root` (the Coxswain repo root; it may sit

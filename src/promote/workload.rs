@@ -10,7 +10,7 @@ use super::change::{ChangeError, FileEdit, unified_diff};
 use super::forge::{NewPullRequest, PullRequest};
 use super::gitops::{Checkout, TRAILER, UserRepo};
 use super::{ForgeAccess, PromoteError, loaded, sanitize};
-use crate::repo::{DesiredObject, Repo};
+use crate::repo::{DesiredObject, Repo, kustomize};
 use crate::yaml_edit::{self, YamlPath};
 use serde::Serialize;
 use serde_json::Value;
@@ -138,6 +138,12 @@ pub async fn edit_workload(
             kinds: kinds.join(", "),
         })?;
     let file = object.source.file.clone();
+    // An overlay's objects come from its bases: editing one would change every env sharing it.
+    let env_dir = format!("environments/{}/", options.env);
+    let overlay = kustomize::find_kustomization(&checkout.root().join(&env_dir)).is_some();
+    if overlay || !file.starts_with(&env_dir) || kustomize::is_kustomization_file(&file) {
+        return Err(PromoteError::RenderedWorkload { workload: object.key.to_string(), file });
+    }
     let before = std::fs::read_to_string(checkout.root().join(&file))
         .map_err(|e| ChangeError::Read { file: file.clone(), reason: e.to_string() })?;
     let edit_error = |source| ChangeError::Edit { file: file.clone(), source };
