@@ -13,6 +13,10 @@ pub enum ExitCode {
     GateFailed = 3,
     /// Another sync holds the environment's lock, or took it over while this sync ran.
     LockHeld = 4,
+    /// `--sync --wait` (or `rollout resume --wait`) stopped at a rollout waiting for a person:
+    /// a step's `manual` pause, a blue-green to promote, or a `rollout pause`. Nothing failed;
+    /// promote, resume or abort it with `coxswain rollout`.
+    RolloutPaused = 5,
     /// Interrupted by SIGINT or SIGTERM (Ctrl-C): stopped before a write, recorded as an
     /// `interrupted` revision. 130 = 128 + SIGINT, as shells report it.
     Interrupted = 130,

@@ -27,6 +27,7 @@ pub mod policy;
 pub mod promote;
 pub mod repo;
 pub mod report;
+pub mod rollout;
 pub mod sync;
 #[cfg(feature = "model-validation")]
 pub mod validate;

@@ -38,7 +38,7 @@ pub struct Stage {
     pub gates: Vec<Gate>,
     #[serde(default)]
     pub approval: Approval,
-    /// Rollout strategy (reserved: canary steps are not implemented yet and are refused).
+    /// Refused with a pointer to `rollouts:` in the env's `env.yaml`, where strategies live.
     #[serde(default)]
     pub strategy: Option<Value>,
 }
@@ -192,8 +192,13 @@ fn check_stages(pipeline: &Pipeline, document: &Document, env_names: &[String]) 
             problems.push(Diagnostic::error(
                 file,
                 line(index, "strategy"),
-                "unsupported",
-                "rollout strategies (canary, blue-green) are not supported yet; remove `strategy`",
+                "strategy-in-pipeline",
+                format!(
+                    "rollout strategies are declared per Deployment in \
+                     environments/{}/env.yaml under `rollouts:` (see README, Progressive \
+                     delivery); remove `strategy` here",
+                    stage.env
+                ),
             ));
         }
     }

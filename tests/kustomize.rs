@@ -484,3 +484,27 @@ fn the_renderers_warnings_are_reported_against_the_kustomization() {
         assert!(warnings.iter().any(|w| w.contains("patchesStrategicMerge")), "{warnings:?}");
     }
 }
+
+#[test]
+fn set_image_refuses_a_workload_an_overlay_renders_and_leaves_git_alone() {
+    if !renderer_present() {
+        return;
+    }
+    let (_dir, work) = git_fixture();
+    let branches = |work: &Path| {
+        let repo = Repository::open(work).unwrap();
+        repo.branches(None).unwrap().count()
+    };
+    let before = branches(&work);
+    let output = Command::new(env!("CARGO_BIN_EXE_coxswain"))
+        .args(["set", "image", "guestbook-ui", "guestbook-ui=example/ui:9", "--env", "staging"])
+        .arg("--no-push")
+        .arg("--repo")
+        .arg(&work)
+        .output()
+        .unwrap();
+    let text = output_text(&output);
+    assert_eq!(output.status.code(), Some(1), "{text}");
+    assert!(text.contains("edit the overlay"), "{text}");
+    assert_eq!(branches(&work), before, "a branch was created");
+}

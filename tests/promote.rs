@@ -105,8 +105,13 @@ fn user_state(work: &Path) -> UserState {
 }
 
 fn run(fx: &Fixture, forge: &ForgeServer, args: &[&str]) -> Output {
+    command(fx, forge, "promote", args)
+}
+
+/// `coxswain SUBCOMMAND ARGS…` on the fixture, against the forge stand-in.
+fn command(fx: &Fixture, forge: &ForgeServer, subcommand: &str, args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_coxswain"))
-        .arg("promote")
+        .arg(subcommand)
         .args(args)
         .arg("--repo")
         .arg(&fx.work)
@@ -673,6 +678,104 @@ async fn a_repo_below_the_git_root_is_promoted_in_place() {
     );
     let after = user_state(&work);
     assert_eq!((after.head, after.status, after.index), (before.head, before.status, before.index));
+}
+
+#[test]
+fn set_image_on_a_protected_env_opens_a_pull_request_touching_only_that_line() {
+    let fx = fixture();
+    let forge = ForgeServer::start(Mode::Normal);
+    let before = user_state(&fx.work);
+    let main = remote_branch(&fx, "main").unwrap();
+    let image = "server=ghcr.io/acme-ml/iris-server:1.2.0";
+    let output = command(&fx, &forge, "set", &["image", "iris-server", image, "--env", "prod"]);
+    assert_eq!(output.status.code(), Some(0), "{}{}", stdout(&output), stderr(&output));
+    assert!(stdout(&output).contains("pull request opened"), "{}", stdout(&output));
+    let branch = "coxswain/set-image-server-prod-iris-server";
+    let tip = remote_branch(&fx, branch).expect("the branch is pushed");
+    let remote = Repository::open_bare(&fx.remote).unwrap();
+    assert_eq!(remote.find_commit(tip).unwrap().parent_ids().collect::<Vec<_>>(), vec![main]);
+    assert_eq!(remote_branch(&fx, "main"), Some(main), "a protected branch is not committed to");
+    let diff = support::diff_text(&remote, main, tip);
+    let changed: Vec<&str> = diff
+        .lines()
+        .filter(|l| {
+            (l.starts_with('+') || l.starts_with('-'))
+                && !l.starts_with("+++")
+                && !l.starts_with("---")
+        })
+        .collect();
+    assert_eq!(
+        changed,
+        vec![
+            "-          image: ghcr.io/acme-ml/iris-server:1.0.0",
+            "+          image: ghcr.io/acme-ml/iris-server:1.2.0"
+        ],
+        "{diff}"
+    );
+    let create = forge.requests().into_iter().find(|r| r.method == "POST").expect("a pull request");
+    assert_eq!(
+        (create.body["head"].as_str(), create.body["base"].as_str()),
+        (Some(branch), Some("main"))
+    );
+    assert_eq!(user_state(&fx.work), before, "the user's checkout must not change");
+
+    // Again with another image: the same pull request, updated.
+    let image = "server=ghcr.io/acme-ml/iris-server:1.3.0";
+    let output = command(&fx, &forge, "set", &["image", "iris-server", image, "--env", "prod"]);
+    assert_eq!(output.status.code(), Some(0), "{}{}", stdout(&output), stderr(&output));
+    assert!(stdout(&output).contains("pull request updated"), "{}", stdout(&output));
+    assert_eq!(forge.count("POST", "/pulls"), 1);
+    assert_eq!(user_state(&fx.work), before);
+}
+
+#[test]
+fn scale_commits_to_an_unprotected_env_and_refuses_a_workload_an_hpa_scales() {
+    let fx = fixture();
+    let forge = ForgeServer::start(Mode::Normal);
+    let output = command(&fx, &forge, "scale", &["iris-server", "--replicas", "3", "--env", "dev"]);
+    assert_eq!(output.status.code(), Some(1));
+    assert!(
+        stderr(&output).contains("environments/dev/iris-server.yaml:9: Deployment.apps iris-dev/iris-server declares no spec.replicas"),
+        "{}",
+        stderr(&output)
+    );
+    commit_edit(
+        &fx,
+        "environments/dev/iris-server.yaml",
+        "  # No spec.replicas: the HorizontalPodAutoscaler below owns the scale.\n",
+        "  replicas: 2\n",
+        "declare replicas",
+    );
+    let before = user_state(&fx.work);
+    let main = remote_branch(&fx, "main").unwrap();
+    let output = command(
+        &fx,
+        &forge,
+        "scale",
+        &["iris-server", "--replicas", "3", "--env", "dev", "--no-push"],
+    );
+    assert_eq!(output.status.code(), Some(0), "{}{}", stdout(&output), stderr(&output));
+    assert!(stdout(&output).contains("committed dev/iris-server: 2 → 3"), "{}", stdout(&output));
+    let after = user_state(&fx.work);
+    assert_eq!(
+        (after.head, &after.status, &after.index),
+        (before.head, &before.status, &before.index)
+    );
+    assert!(
+        after.branches.iter().any(|(b, _)| b == "coxswain/scale-dev-iris-server"),
+        "{:?}",
+        after.branches
+    );
+    assert_eq!(remote_branch(&fx, "main"), Some(main), "--no-push pushes nothing");
+
+    let output = command(&fx, &forge, "scale", &["iris-server", "--replicas", "3", "--env", "dev"]);
+    assert_eq!(output.status.code(), Some(0), "{}{}", stdout(&output), stderr(&output));
+    assert!(stdout(&output).contains("pushed dev/iris-server"), "{}", stdout(&output));
+    let tip = remote_branch(&fx, "main").unwrap();
+    let remote = Repository::open_bare(&fx.remote).unwrap();
+    assert_eq!(remote.find_commit(tip).unwrap().parent_ids().collect::<Vec<_>>(), vec![main]);
+    assert!(support::diff_text(&remote, main, tip).contains("+  replicas: 3"));
+    assert_eq!(forge.count("POST", "/pulls"), 0, "an unprotected env gets no pull request");
 }
 
 /// Replacing an earlier run's promotion branch is a force-with-lease: when the branch moved since

@@ -18,7 +18,7 @@ use crate::cluster::{ClusterError, WatchEvent};
 use crate::diagnostic::Diagnostic;
 pub use crate::engine::{Connector, Preview, RollbackOutcome, default_connector};
 use crate::engine::{
-    Engine, EngineError, ForgeSettings, RollbackRequest, SyncOutcome, SyncRequest,
+    Engine, EngineError, ForgeSettings, RollbackRequest, RolloutRequest, SyncOutcome, SyncRequest,
 };
 pub use crate::git::{REMOTE_COMMITS_SHOWN, RemoteCommit, RemoteStatus};
 use crate::health;
@@ -26,6 +26,7 @@ use crate::history::Revision;
 use crate::plan::PlanOptions;
 use crate::promote::{PromoteOptions, PromoteOutcome};
 pub use crate::repo::{envs_touched, envs_touched_with, overlay_dirs};
+pub use crate::rollout::{Action, RolloutStatus};
 use crate::sync::{FailureKind, Progress, SyncReport, SyncStatus};
 use futures::stream::BoxStream;
 use std::collections::{BTreeSet, HashMap};
@@ -233,6 +234,23 @@ impl Session {
     /// An environment's revisions, newest first.
     pub async fn history(&self, name: &str) -> Result<Vec<Revision>, ApiError> {
         Ok(self.engine.history(name, self.context(name).as_deref()).await?)
+    }
+
+    /// Every rollout of an environment (a workload's rollout panel), read from the cluster.
+    pub async fn rollouts(&self, name: &str) -> Result<Vec<RolloutStatus>, ApiError> {
+        Ok(self.engine.rollout_statuses(name, self.context(name).as_deref()).await?)
+    }
+
+    /// A person's rollout operation — pause, resume, promote, abort, undo — through the sync's
+    /// gates and the env's lock, recorded in history; the status after it.
+    pub async fn rollout(
+        &self,
+        name: &str,
+        workload: &str,
+        action: Action,
+    ) -> Result<RolloutStatus, ApiError> {
+        let request = RolloutRequest { context: self.context(name), ..RolloutRequest::default() };
+        Ok(self.engine.rollout(name, workload, action, &request).await?)
     }
 
     fn rollback_request(&self, name: &str, to: Option<u64>) -> RollbackRequest {

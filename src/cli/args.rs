@@ -179,6 +179,34 @@ pub(super) enum Command {
     },
     /// Print the manual page (roff): `coxswain man | man -l -`.
     Man,
+    /// Progressive delivery: show or steer a Deployment's canary or blue-green rollout.
+    Rollout {
+        #[arg(value_enum)]
+        operation: RolloutOp,
+        /// The Deployment (as named under rollouts: in env.yaml); status without it shows all.
+        workload: Option<String>,
+        #[arg(long)]
+        env: String,
+        #[arg(long)]
+        context: Option<String>,
+        #[arg(short, long, value_enum, default_value_t = Format::Text)]
+        output: Format,
+    },
+    /// Change a workload's container image in git (format-preserving), committed in a private
+    /// checkout: pushed onto the env's branch, or a pull request for protected envs. The next
+    /// sync applies it.
+    Set {
+        #[command(subcommand)]
+        what: SetWhat,
+    },
+    /// Change a Deployment's or StatefulSet's spec.replicas in git, as set-image does.
+    Scale {
+        workload: String,
+        #[arg(long)]
+        replicas: u64,
+        #[command(flatten)]
+        git: GitEditArgs,
+    },
     /// Promote what a pipeline stage moves (image tags, the model) into ENV: edit the values in a
     /// private checkout, run the gates, commit on a branch, push, and open a pull request.
     Promote {
@@ -210,6 +238,61 @@ pub(super) enum Command {
     },
 }
 
+/// What `coxswain rollout` does.
+#[derive(Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub(super) enum RolloutOp {
+    /// Show where the rollout stands (read only).
+    Status,
+    /// Stop at the current step.
+    Pause,
+    /// Lift a pause (yours or a step's manual one) and go on with the steps.
+    Resume,
+    /// Finish now: the canary becomes stable, or the active Service switches colour.
+    Promote,
+    /// Back to stable; git's template rolls out again only when it changes.
+    Abort,
+    /// Abort a running rollout, or go back to the previous stable template after one.
+    Undo,
+}
+
+/// What `coxswain set` changes.
+#[derive(Subcommand)]
+pub(super) enum SetWhat {
+    /// A container's image: `coxswain set image --env E WORKLOAD CONTAINER=IMAGE`.
+    Image {
+        /// The workload (Deployment, StatefulSet, DaemonSet or Job).
+        workload: String,
+        /// CONTAINER=IMAGE
+        assignment: String,
+        #[command(flatten)]
+        git: GitEditArgs,
+    },
+}
+
+/// Where a git edit goes.
+#[derive(Args, Clone)]
+pub(super) struct GitEditArgs {
+    #[arg(long)]
+    pub(super) env: String,
+    /// Stop after the commit, left on a local branch; needs no remote or token.
+    #[arg(long)]
+    pub(super) no_push: bool,
+    /// Show the edit only; commit nothing.
+    #[arg(long)]
+    pub(super) dry_run: bool,
+    /// The git remote to push to.
+    #[arg(long, default_value = "origin")]
+    pub(super) remote: String,
+    /// GitHub repository OWNER/NAME (default: the remote's URL). The token is read from GITHUB_TOKEN or GH_TOKEN.
+    #[arg(long, env = "GITHUB_REPOSITORY")]
+    pub(super) github_repo: Option<String>,
+    /// GitHub REST API URL; for GitHub Enterprise Server https://HOST/api/v3.
+    #[arg(long, env = "GITHUB_API_URL")]
+    pub(super) github_api: Option<String>,
+    #[arg(short, long, value_enum, default_value_t = Format::Text)]
+    pub(super) output: Format,
+}
+
 #[derive(Args, Clone)]
 pub(super) struct SyncArgs {
     /// Only this environment.
@@ -239,6 +322,10 @@ pub(super) struct SyncArgs {
     /// Write a report: junit=FILE, markdown=FILE or json=FILE (repeatable).
     #[arg(long = "report", value_name = "KIND=FILE")]
     pub(super) reports: Vec<String>,
+    /// With rollout strategies: follow their steps until they complete, or stop with exit code
+    /// 5 when one waits at a manual pause.
+    #[arg(long)]
+    pub(super) wait: bool,
     #[arg(short, long, value_enum, default_value_t = Format::Text)]
     pub(super) output: Format,
 }

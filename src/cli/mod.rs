@@ -7,16 +7,19 @@ mod progress;
 mod render;
 
 use crate::engine::{
-    Connector, Engine, EngineError, ForgeSettings, RollbackRequest, SyncOutcome, SyncRequest,
-    connector_with_kubeconfig,
+    Connector, Engine, EngineError, Followed, ForgeSettings, RollbackRequest, RolloutRequest,
+    SyncOutcome, SyncRequest, connector_with_kubeconfig,
 };
 use crate::exit::ExitCode;
 use crate::plan::PlanOptions;
-use crate::sync::CancelToken;
-use args::{Cli, Command, SyncArgs};
+use crate::promote::workload::{EditOptions, WorkloadEdit};
+use crate::rollout::{Action, Pause, Strategy};
+use crate::sync::{CancelToken, SyncStatus};
+use args::{Cli, Command, GitEditArgs, RolloutOp, SetWhat, SyncArgs};
 use clap::{CommandFactory as _, FromArgMatches as _, Parser as _};
 use progress::TerminalProgress;
 use render::Format;
+use std::time::Duration;
 
 /// Runs the command line given by the process arguments.
 pub fn main() -> std::process::ExitCode {
@@ -110,6 +113,9 @@ pub fn is_headless_invocation(args: &[String]) -> bool {
                     | "promote"
                     | "completions"
                     | "man"
+                    | "rollout"
+                    | "set"
+                    | "scale"
                     | "help"
             )
         })
@@ -205,6 +211,23 @@ async fn run(cli: Cli, connector: Connector) -> Result<ExitCode, EngineError> {
             render::rollback(&outcome, dry_run);
             Ok(render::sync_exit_code(std::slice::from_ref(&outcome.report)))
         }
+        Some(Command::Set { what: SetWhat::Image { workload, assignment, git } }) => {
+            let Some((container, image)) =
+                assignment.split_once('=').filter(|(c, i)| !c.is_empty() && !i.is_empty())
+            else {
+                return Err(EngineError::Usage {
+                    message: format!("expected CONTAINER=IMAGE, got {assignment:?}"),
+                });
+            };
+            let edit = WorkloadEdit::Image { container: container.into(), image: image.into() };
+            edit_command(&engine, workload, edit, git).await
+        }
+        Some(Command::Scale { workload, replicas, git }) => {
+            edit_command(&engine, workload, WorkloadEdit::Replicas(replicas), git).await
+        }
+        Some(Command::Rollout { operation, workload, env, context, output }) => {
+            rollout_command(&engine, operation, workload, &env, context, output).await
+        }
         Some(Command::Promote {
             env,
             from,
@@ -286,9 +309,143 @@ async fn sync_command(engine: &Engine, args: SyncArgs) -> Result<ExitCode, Engin
         }
         outcomes.push(outcome);
     }
+    let mut followed = Vec::new();
+    if args.wait && !args.dry_run {
+        for outcome in &outcomes {
+            let SyncOutcome::Finished { report, .. } = outcome else { continue };
+            let settled = matches!(report.status, SyncStatus::Synced | SyncStatus::NoChanges);
+            if !settled || engine.env(&report.env)?.config.rollouts.is_empty() {
+                continue;
+            }
+            // --timeout bounds the waits for health; the steps' own timed pauses come on top.
+            let pauses: Duration = engine
+                .env(&report.env)?
+                .config
+                .rollouts
+                .values()
+                .filter_map(|strategy| match strategy {
+                    Strategy::Canary(canary) => Some(&canary.steps),
+                    Strategy::BlueGreen(_) => None,
+                })
+                .flatten()
+                .filter_map(|step| match step.pause {
+                    Some(Pause::For(delay)) => Some(delay.0),
+                    _ => None,
+                })
+                .sum();
+            let rollout_request = RolloutRequest {
+                context: args.context.clone(),
+                cancel: request.cancel.clone(),
+                timeout: args.timeout + pauses,
+                ..RolloutRequest::default()
+            };
+            let text = args.output == Format::Text;
+            let observe = move |statuses: &[crate::rollout::RolloutStatus]| {
+                if text {
+                    for status in statuses {
+                        eprintln!("rollout {}/{}: {}", status.env, status.workload, status.message);
+                    }
+                }
+            };
+            match engine.follow_rollouts(&report.env, &rollout_request, &observe).await {
+                Ok(result) => followed.push(result),
+                Err(error) => {
+                    signals.abort();
+                    return Err(error);
+                }
+            }
+        }
+    }
     signals.abort();
     progress.finish();
-    render::sync(engine.root(), &outcomes, &report_targets, args.output)
+    let code = render::sync(engine.root(), &outcomes, &report_targets, args.output)?;
+    if code != ExitCode::Ok {
+        return Ok(code);
+    }
+    if args.output == Format::Text {
+        for result in &followed {
+            render::rollouts(result.statuses(), Format::Text);
+        }
+    }
+    Ok(if followed.iter().any(|f| matches!(f, Followed::Degraded(_))) {
+        eprintln!(
+            "a canary or new colour is degraded: see above; `coxswain rollout abort` goes back to stable"
+        );
+        ExitCode::GateFailed
+    } else if followed.iter().any(|f| matches!(f, Followed::TimedOut(_))) {
+        eprintln!("a rollout did not finish within --timeout (plus its steps' pauses)");
+        ExitCode::GateFailed
+    } else if followed.iter().any(|f| matches!(f, Followed::Paused(_))) {
+        ExitCode::RolloutPaused
+    } else {
+        ExitCode::Ok
+    })
+}
+
+/// `coxswain set-image` / `coxswain scale`: one engine call, rendered.
+async fn edit_command(
+    engine: &Engine,
+    workload: String,
+    edit: WorkloadEdit,
+    git: GitEditArgs,
+) -> Result<ExitCode, EngineError> {
+    render::text_or_json("set/scale", git.output)?;
+    let options = EditOptions {
+        env: git.env,
+        workload,
+        edit,
+        remote: git.remote,
+        push: !git.no_push,
+        dry_run: git.dry_run,
+        token: None,
+    };
+    let forge = ForgeSettings { repository: git.github_repo, api: git.github_api };
+    let outcome = engine.edit_workload(options, &forge).await?;
+    render::workload_edit(&outcome, git.output);
+    Ok(ExitCode::Ok)
+}
+
+/// `coxswain rollout OPERATION [WORKLOAD] --env E`: parse, one engine call, render.
+async fn rollout_command(
+    engine: &Engine,
+    operation: RolloutOp,
+    workload: Option<String>,
+    env: &str,
+    context: Option<String>,
+    output: Format,
+) -> Result<ExitCode, EngineError> {
+    render::text_or_json("rollout", output)?;
+    let action = match operation {
+        RolloutOp::Status => {
+            let statuses = match &workload {
+                Some(workload) => {
+                    vec![engine.rollout_status(env, workload, context.as_deref()).await?]
+                }
+                None => engine.rollout_statuses(env, context.as_deref()).await?,
+            };
+            render::rollouts(&statuses, output);
+            return Ok(ExitCode::Ok);
+        }
+        RolloutOp::Pause => Action::Pause,
+        RolloutOp::Resume => Action::Resume,
+        RolloutOp::Promote => Action::Promote,
+        RolloutOp::Abort => Action::Abort,
+        RolloutOp::Undo => Action::Undo,
+    };
+    let Some(workload) = workload else {
+        return Err(EngineError::Usage {
+            message: format!(
+                "`coxswain rollout {}` needs the workload: name the Deployment",
+                action.as_str()
+            ),
+        });
+    };
+    let request = RolloutRequest { context, ..RolloutRequest::default() };
+    let signals = cancel_on_signals(&request.cancel);
+    let status = engine.rollout(env, &workload, action, &request).await;
+    signals.abort();
+    render::rollouts(std::slice::from_ref(&status?), output);
+    Ok(ExitCode::Ok)
 }
 
 /// SIGINT (Ctrl-C) or SIGTERM cancels `token`: the running sync stops before its next write,

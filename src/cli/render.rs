@@ -85,7 +85,7 @@ pub(super) fn dry_run_plan(report: &SyncReport) {
 pub(super) fn sync_exit_code(reports: &[SyncReport]) -> ExitCode {
     let rank = |code: &ExitCode| match code {
         ExitCode::Ok | ExitCode::Changes => 0,
-        ExitCode::GateFailed => 1,
+        ExitCode::GateFailed | ExitCode::RolloutPaused => 1,
         ExitCode::Error => 2,
         ExitCode::LockHeld => 3,
         ExitCode::Interrupted => 4,
@@ -192,6 +192,51 @@ pub(super) fn sync(
         }
     }
     Ok(sync_exit_code(&reports))
+}
+
+/// A set-image or scale edit: text, or the outcome as JSON.
+pub(super) fn workload_edit(outcome: &crate::promote::workload::EditOutcome, output: Format) {
+    match output {
+        Format::Json => {
+            let mut report = serde_json::json!({"schemaVersion": 1});
+            if let (Some(map), Ok(serde_json::Value::Object(fields))) =
+                (report.as_object_mut(), serde_json::to_value(outcome))
+            {
+                map.extend(fields);
+            }
+            println!("{}", to_json(&report));
+        }
+        // The command refused Markdown and GitHub output before it ran (`text_or_json`).
+        Format::Text | Format::Markdown | Format::Github => print!("{}", outcome.render_text()),
+    }
+}
+
+/// Commands that print only text or JSON refuse the other formats before they do anything.
+pub(super) fn text_or_json(command: &str, output: Format) -> Result<(), EngineError> {
+    match output {
+        Format::Text | Format::Json => Ok(()),
+        Format::Markdown | Format::Github => Err(EngineError::Usage {
+            message: format!("`coxswain {command}` prints text or JSON only (-o text or -o json)"),
+        }),
+    }
+}
+
+/// Rollout statuses: text, or `{"schemaVersion": 1, "rollouts": [...]}`.
+pub(super) fn rollouts(statuses: &[crate::rollout::RolloutStatus], output: Format) {
+    match output {
+        Format::Json => {
+            let report = serde_json::json!({"schemaVersion": 1, "rollouts": statuses});
+            println!("{}", to_json(&report));
+        }
+        Format::Text | Format::Markdown | Format::Github => {
+            if statuses.is_empty() {
+                println!("no rollout strategies declared (rollouts: in env.yaml)");
+            }
+            for status in statuses {
+                print!("{}", status.render_text());
+            }
+        }
+    }
 }
 
 pub(super) fn history(

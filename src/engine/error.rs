@@ -8,6 +8,7 @@ use crate::git::GitError;
 use crate::history::{HistoryError, RestoreError};
 use crate::promote::PromoteError;
 use crate::repo::RepoError;
+use crate::rollout::RolloutError;
 use crate::sync::{Failure, FailureKind};
 
 #[derive(Debug, thiserror::Error)]
@@ -42,6 +43,8 @@ pub enum EngineError {
     NoGitRevision { revision: u64 },
     #[error("{message}")]
     Usage { message: String },
+    #[error(transparent)]
+    Rollout(#[from] crate::rollout::RolloutError),
 }
 
 fn list(diagnostics: &[Diagnostic]) -> String {
@@ -66,6 +69,8 @@ impl EngineError {
     pub fn exit_code(&self) -> ExitCode {
         match self {
             Self::Refused(failure) => failure_exit_code(failure.kind),
+            Self::Rollout(RolloutError::Lost(_)) => ExitCode::LockHeld,
+            Self::Rollout(RolloutError::Interrupted) => ExitCode::Interrupted,
             _ => ExitCode::Error,
         }
     }
@@ -99,6 +104,12 @@ impl EngineError {
             Self::Refused(failure) => return failure_code(failure),
             Self::NoGitRevision { .. } => "no-git-revision",
             Self::Usage { .. } => "usage",
+            Self::Rollout(RolloutError::NotDeclared { .. }) => "rollout-not-declared",
+            Self::Rollout(RolloutError::Refused { .. }) => "rollout-refused",
+            Self::Rollout(RolloutError::CorruptState { .. }) => "rollout-state",
+            Self::Rollout(RolloutError::Lost(_)) => "lock-held",
+            Self::Rollout(RolloutError::Interrupted) => "interrupted",
+            Self::Rollout(RolloutError::Cluster(source)) => cluster_code(source),
         };
         code.to_owned()
     }
@@ -178,5 +189,9 @@ fn promote_code(error: &PromoteError) -> &'static str {
         PromoteError::NoForge(_) => "no-forge",
         PromoteError::Forge(_) | PromoteError::PullRequest { .. } => "forge",
         PromoteError::BranchTaken { .. } => "branch-taken",
+        PromoteError::NoWorkload { .. } => "no-workload",
+        PromoteError::NoContainer { .. } => "no-container",
+        PromoteError::NoReplicas { .. } => "no-replicas",
+        PromoteError::RenderedWorkload { .. } => "rendered-workload",
     }
 }

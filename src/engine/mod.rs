@@ -11,6 +11,7 @@ mod connections;
 mod error;
 pub mod gates;
 mod rollback;
+mod rollout;
 #[cfg(feature = "model-validation")]
 mod validate;
 
@@ -18,6 +19,7 @@ pub use connections::{Connector, connector_with_kubeconfig, default_connector};
 pub use error::{EngineError, failure_code, failure_exit_code};
 pub use gates::{Admission, Verification};
 pub use rollback::{RollbackOutcome, RollbackRequest};
+pub use rollout::{Followed, RolloutRequest, recorded_state};
 #[cfg(feature = "model-validation")]
 pub use validate::{ModelValidation, ValidateRequest};
 
@@ -238,9 +240,12 @@ impl Engine {
         options: &PlanOptions,
     ) -> Result<EnvPlan, EngineError> {
         let cluster = self.cluster(env, context).await?;
-        plan_env(cluster.as_ref(), env, options)
+        let (env, rollouts) = self.rollout_view_and_pending(env, cluster.as_ref()).await?;
+        let mut plan = plan_env(cluster.as_ref(), &env, options)
             .await
-            .map_err(|e| EngineError::cluster(&env.name, e))
+            .map_err(|e| EngineError::cluster(&env.name, e))?;
+        plan.rollouts = rollouts;
+        Ok(plan)
     }
 
     /// Plans every environment (or `only`), refusing input errors.
@@ -339,7 +344,20 @@ impl Engine {
         };
         let confirming =
             Confirming { inner: progress, fingerprint: request.fingerprint.as_deref() };
-        let mut report = sync::sync_env(cluster.clone(), &env, &options, &confirming).await;
+        let (view, rollouts) = match self.rollout_view_and_pending(&env, cluster.as_ref()).await {
+            Ok(view) => view,
+            Err(error) => {
+                let report = SyncReport::new_for(&env, SyncStatus::Failed).ended(
+                    SyncStatus::Failed,
+                    Failure::new(FailureKind::Cluster, error.to_string()),
+                );
+                return Ok(SyncOutcome::Finished { report: Box::new(report), notes });
+            }
+        };
+        let mut report = sync::sync_env(cluster.clone(), &view, &options, &confirming).await;
+        if let Some(plan) = report.plan.as_mut() {
+            plan.rollouts = rollouts;
+        }
         if request.dry_run && report.failure_kind() == Some(FailureKind::Unreachable) {
             let reason = report.error.map(|f| f.message).unwrap_or_default();
             return Ok(offline(reason, notes));
@@ -349,7 +367,33 @@ impl Engine {
             && env.config.rollback_on_failure
             && !request.cancel.is_cancelled()
         {
-            report = self.roll_back_after_failure(&env, cluster, &options, progress, report).await;
+            report = self
+                .roll_back_after_failure(&env, cluster.clone(), &options, progress, report)
+                .await;
+        }
+        if !request.dry_run
+            && matches!(report.status, SyncStatus::Synced | SyncStatus::NoChanges)
+            && !env.config.rollouts.is_empty()
+        {
+            let rollout_request = RolloutRequest {
+                context: request.context.clone(),
+                cancel: request.cancel.clone(),
+                ..RolloutRequest::default()
+            };
+            let git = admission.git.as_ref();
+            match self.advance_admitted(&env, cluster.clone(), git, &rollout_request).await {
+                Ok(statuses) => notes.extend(
+                    statuses
+                        .iter()
+                        .map(|s| format!("rollout {} ({}): {}", s.workload, s.strategy, s.message)),
+                ),
+                Err(error) => {
+                    let message =
+                        format!("the sync applied, but its rollouts did not go on: {error}");
+                    report.status = SyncStatus::Failed;
+                    report.error = Some(Failure::new(FailureKind::Apply, message));
+                }
+            }
         }
         Ok(SyncOutcome::Finished { report: Box::new(report), notes })
     }
@@ -452,18 +496,8 @@ impl Engine {
         forge: &ForgeSettings,
         context: Option<&str>,
     ) -> Result<PromoteOutcome, EngineError> {
-        let token = promote::github_token_from_env();
-        let api = forge.api.as_deref().unwrap_or(promote::forge::DEFAULT_API);
-        options.token = token.clone().and_then(|secret| {
-            promote::forge::git_host(api).map(|host| crate::git::HostToken { secret, host })
-        });
-        let forge = promote::github_forge(
-            self.root(),
-            &options.remote,
-            forge.repository.as_deref(),
-            forge.api.as_deref(),
-            token.as_deref(),
-        );
+        let (token, forge) = self.github(&options.remote, forge);
+        options.token = token;
         let target_context = match self.env(&options.target) {
             Ok(env) => context.map(str::to_owned).or(env.config.context),
             Err(_) => context.map(str::to_owned),
@@ -481,10 +515,56 @@ impl Engine {
     }
 }
 
+impl Engine {
+    /// The token (`GITHUB_TOKEN` / `GH_TOKEN`) and the GitHub forge of `remote`, or why there
+    /// is none.
+    fn github(
+        &self,
+        remote: &str,
+        settings: &ForgeSettings,
+    ) -> (Option<crate::git::HostToken>, Result<promote::forge::GitHub, promote::NoForgeReason>)
+    {
+        let token = promote::github_token_from_env();
+        let api = settings.api.as_deref().unwrap_or(promote::forge::DEFAULT_API);
+        // The token goes only to the API's own git host.
+        let host_token = token.clone().and_then(|secret| {
+            promote::forge::git_host(api).map(|host| crate::git::HostToken { secret, host })
+        });
+        let forge = promote::github_forge(
+            self.root(),
+            remote,
+            settings.repository.as_deref(),
+            settings.api.as_deref(),
+            token.as_deref(),
+        );
+        (host_token, forge)
+    }
+
+    /// `coxswain set image` / `coxswain scale`: the value edited in git, committed in a private
+    /// checkout; pushed onto the env's branch, or as a pull request for protected envs (see
+    /// [`promote::workload`]). Nothing is applied: the next sync does, through every gate.
+    pub async fn edit_workload(
+        &self,
+        mut options: promote::workload::EditOptions,
+        forge: &ForgeSettings,
+    ) -> Result<promote::workload::EditOutcome, EngineError> {
+        let (token, forge) = self.github(&options.remote, forge);
+        options.token = token;
+        let access = match &forge {
+            Ok(forge) => ForgeAccess::Ready(forge),
+            Err(why) => ForgeAccess::Unavailable(why.to_string()),
+        };
+        Ok(promote::workload::edit_workload(self.root(), &options, &access).await?)
+    }
+}
+
 /// A stable identity of a plan: what would be written, and how.
 pub fn fingerprint(plan: &EnvPlan) -> String {
     let mut hasher = std::hash::DefaultHasher::new();
-    serde_json::to_string(plan).unwrap_or_default().hash(&mut hasher);
+    // The rollout notes are not written by the sync (the engine adds them around it).
+    let mut plan = plan.clone();
+    plan.rollouts.clear();
+    serde_json::to_string(&plan).unwrap_or_default().hash(&mut hasher);
     format!("{:016x}", hasher.finish())
 }
 

@@ -88,6 +88,8 @@ impl Engine {
         let (restored, verification) =
             gates::admit_restore(self.root(), &env, &revision, &raw, request.allow_unverified)
                 .map_err(EngineError::Refused)?;
+        // Workloads with a rollout strategy stay as their rollout holds them (see `rollout`).
+        let restored = self.rollout_view(&restored, cluster.as_ref()).await?;
         Ok((env, cluster, revision, restored, verification))
     }
 
@@ -217,6 +219,16 @@ impl Engine {
             Err(refused) => {
                 report.error = give_up(format!(
                     "automatic rollback to revision {} refused: {refused}",
+                    revision.number
+                ));
+                return report;
+            }
+        };
+        let restored = match self.rollout_view(&restored, cluster.as_ref()).await {
+            Ok(view) => view,
+            Err(error) => {
+                report.error = give_up(format!(
+                    "automatic rollback to revision {}: reading its rollouts failed: {error}",
                     revision.number
                 ));
                 return report;

@@ -162,6 +162,11 @@ pub struct EnvPlan {
     #[serde(skip_serializing_if = "Vec::is_empty")]
     #[cfg_attr(feature = "ts", ts(as = "Option<Vec<SkippedObject>>", optional))]
     pub skipped: Vec<SkippedObject>,
+    /// What the next sync does to rollout strategies (starts a canary, continues one, …), one
+    /// sentence each; filled in by the engine. Absent from JSON when there are none.
+    #[serde(skip_serializing_if = "Vec::is_empty", default)]
+    #[cfg_attr(feature = "ts", ts(as = "Option<Vec<String>>", optional))]
+    pub rollouts: Vec<String>,
     /// The inventory as read, restricted to objects that still exist (for the sync to update).
     #[serde(skip)]
     pub inventory: Inventory,
@@ -384,6 +389,7 @@ pub async fn plan_env(
         objects,
         errors,
         skipped,
+        rollouts: Vec::new(),
         inventory,
     })
 }

@@ -136,6 +136,12 @@ impl PlanReport {
                     let _ = writeln!(out, "  {}: {}", object.key, object.reason);
                 }
             }
+            if !env.rollouts.is_empty() {
+                let _ = writeln!(out, "\n{} in {}:", paint("Rollouts", "36", colour), env.env);
+                for rollout in &env.rollouts {
+                    let _ = writeln!(out, "  {rollout}");
+                }
+            }
         }
         let s = self.summary;
         let _ = writeln!(
@@ -245,6 +251,12 @@ impl PlanReport {
                 let _ = writeln!(out, "\n**{SKIPPED_TITLE} in {}:**\n", env.env);
                 for object in &env.skipped {
                     let _ = writeln!(out, "- `{}`: {}", object.key, object.reason);
+                }
+            }
+            if !env.rollouts.is_empty() {
+                let _ = writeln!(out, "\n**Rollouts in {}:**\n", env.env);
+                for rollout in &env.rollouts {
+                    let _ = writeln!(out, "- {rollout}");
                 }
             }
         }

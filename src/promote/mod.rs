@@ -16,6 +16,7 @@ pub mod forge;
 pub mod gates;
 pub mod gitops;
 mod render;
+pub mod workload;
 
 use crate::exit::ExitCode;
 use crate::git::HostToken;
@@ -200,6 +201,21 @@ pub enum PromoteError {
          the cause and run `coxswain promote {env}` again (it reuses the branch)"
     )]
     PullRequest { branch: String, remote: String, env: String, source: Box<ForgeError> },
+    #[error("environment {env} declares no {kinds} named {workload}")]
+    NoWorkload { env: String, workload: String, kinds: String },
+    #[error("{workload} has no container named {container} (containers: {found})")]
+    NoContainer { workload: String, container: String, found: String },
+    #[error(
+        "{file}:{line}: {workload} declares no spec.replicas (an HorizontalPodAutoscaler scales \
+         it); change the HPA's minReplicas/maxReplicas instead"
+    )]
+    NoReplicas { workload: String, file: String, line: u32 },
+    #[error(
+        "{workload} comes from {file}, through a kustomize overlay or outside the env's folder; \
+         editing it there would change every environment that shares it: edit the overlay (its \
+         images: or replicas: list) instead"
+    )]
+    RenderedWorkload { workload: String, file: String },
 }
 
 /// Promotes into `options.target` from the repo at `root` (the Coxswain repo root; it may sit

@@ -2,9 +2,11 @@
 //! fields are errors (a typo such as `protectd: true` must not silently leave prod unprotected).
 
 use crate::diagnostic::Diagnostic;
+use crate::rollout::Strategy;
 use crate::yaml::{self, Document, LineMap};
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::sync::Arc;
 
@@ -45,6 +47,9 @@ pub struct EnvConfig {
     pub model: Option<ModelRef>,
     #[serde(default)]
     pub policy: PolicySettings,
+    /// Progressive delivery per Deployment (see [`crate::rollout::spec`]).
+    #[serde(default)]
+    pub rollouts: BTreeMap<String, Strategy>,
 }
 
 impl Default for EnvConfig {
@@ -61,6 +66,7 @@ impl Default for EnvConfig {
             wait_for_addresses: false,
             model: None,
             policy: PolicySettings::default(),
+            rollouts: BTreeMap::new(),
         }
     }
 }
@@ -110,7 +116,13 @@ pub fn decode_document<T: DeserializeOwned>(
         let mut pointer = String::new();
         for segment in error.path() {
             pointer.push('/');
-            pointer.push_str(&yaml::escape_pointer_token(&segment.to_string()));
+            // A sequence index is `[1]` when displayed, `1` in a JSON pointer.
+            match segment {
+                serde_path_to_error::Segment::Seq { index } => {
+                    let _ = write!(pointer, "{index}");
+                }
+                other => pointer.push_str(&yaml::escape_pointer_token(&other.to_string())),
+            }
         }
         let inner = error.inner().to_string();
         let line = document.lines.line_of(&pointer).unwrap_or(document.line);
@@ -184,6 +196,18 @@ mod tests {
         let err = parse_env_config(text, "e/env.yaml").unwrap_err();
         assert_eq!(err.line, 4);
         assert!(err.message.starts_with("model.sha256: invalid type"), "{}", err.message);
+    }
+
+    #[test]
+    fn error_in_a_sequence_item_points_at_the_item() {
+        let text = "rollouts:\n  web:\n    canary:\n      steps:\n        - {weight: 50}\n        - {weight: 100, pause: soon}\n";
+        let err = parse_env_config(text, "e/env.yaml").unwrap_err();
+        assert_eq!(err.line, 6, "{}", err.message);
+        assert!(
+            err.message.starts_with("rollouts.web.canary.steps[1].pause: invalid pause"),
+            "{}",
+            err.message
+        );
     }
 
     #[test]

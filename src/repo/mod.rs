@@ -148,6 +148,12 @@ impl Environment {
         let context = EnvContext { name, namespace: &namespace, config: &config };
         let (objects, mut found) = load(context);
         diagnostics.append(&mut found);
+        diagnostics.extend(crate::rollout::spec::check(
+            &config.rollouts,
+            &objects,
+            &config_file,
+            &line_of,
+        ));
         Self {
             name: name.to_owned(),
             instance: instance::UNNAMED.to_owned(),

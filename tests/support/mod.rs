@@ -1,6 +1,8 @@
 //! Helpers shared by the integration tests.
 #![allow(dead_code)]
 
+pub mod rollouts;
+
 use coxswain::cluster::{ApplyOptions, Cluster};
 use coxswain::inventory;
 use coxswain::ownership::{Owner, desired_with_ownership};

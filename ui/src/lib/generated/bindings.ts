@@ -132,7 +132,12 @@ errors: Array<Diagnostic>,
  * Look-alikes: objects with this env's labels that are not provably Coxswain's, so neither
  * pruned nor orphaned. Absent from JSON when there are none.
  */
-skipped?: Array<SkippedObject>, };
+skipped?: Array<SkippedObject>,
+/**
+ * What the next sync does to rollout strategies (starts a canary, continues one, …), one
+ * sentence each; filled in by the engine. Absent from JSON when there are none.
+ */
+rollouts?: Array<string>, };
 
 export type Gate = "modelValidation" | "policy" | "dryRun";
 
@@ -509,7 +514,7 @@ from: string | null,
  */
 promote: Array<Artifact>, gates: Array<Gate>, approval: Approval,
 /**
- * Rollout strategy (reserved: canary steps are not implemented yet and are refused).
+ * Refused with a pointer to `rollouts:` in the env's `env.yaml`, where strategies live.
  */
 strategy: JsonValue | null, };
 
