@@ -269,16 +269,14 @@ pub(super) fn history(
                 "REV", "TIME", "GIT", "OUTCOME", "AUTHOR"
             );
             for r in revisions {
-                let sha = r.git_sha.as_deref().map_or("-".to_owned(), |s| {
-                    s.chars().take(8).collect::<String>() + if r.dirty { "+" } else { "" }
-                });
-                let outcome = serde_json::to_value(r.outcome)
-                    .ok()
-                    .and_then(|v| v.as_str().map(str::to_owned))
-                    .unwrap_or_default();
                 println!(
                     "{:>4}  {:<20}  {:<10}  {:<9}  {:<24}  {}",
-                    r.number, r.time, sha, outcome, r.author, r.message
+                    r.number,
+                    r.time,
+                    r.short_sha(),
+                    r.outcome_name(),
+                    r.author,
+                    r.message
                 );
             }
             for u in unreadable {

@@ -86,6 +86,24 @@ pub struct Revision {
     pub manifests_digest: Option<String>,
 }
 
+impl Revision {
+    /// The commit as history lists show it: 8 hex digits, `+` when synced with uncommitted
+    /// changes in the env folder, `-` without git.
+    pub fn short_sha(&self) -> String {
+        self.git_sha.as_deref().map_or("-".to_owned(), |sha| {
+            sha.chars().take(8).collect::<String>() + if self.dirty { "+" } else { "" }
+        })
+    }
+
+    /// The outcome as JSON names it (`succeeded`, `interrupted`, …).
+    pub fn outcome_name(&self) -> String {
+        serde_json::to_value(self.outcome)
+            .ok()
+            .and_then(|v| v.as_str().map(str::to_owned))
+            .unwrap_or_default()
+    }
+}
+
 /// A desired object as stored in a revision.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct StoredObject {
@@ -162,13 +180,7 @@ pub fn render_markdown(env: &str, revisions: &[Revision], unreadable: &[Unreadab
         );
     }
     for r in revisions {
-        let sha = r.git_sha.as_deref().map_or("-".to_owned(), |s| {
-            s.chars().take(8).collect::<String>() + if r.dirty { "+" } else { "" }
-        });
-        let outcome = serde_json::to_value(r.outcome)
-            .ok()
-            .and_then(|v| v.as_str().map(str::to_owned))
-            .unwrap_or_default();
+        let (sha, outcome) = (r.short_sha(), r.outcome_name());
         let _ = writeln!(
             out,
             "| {} | {} | {} | {outcome} | {} | {} |",
