@@ -3,8 +3,14 @@
 //! (`coxswain-app --sync`) share it.
 
 mod args;
+mod duration;
+mod logging;
 mod progress;
 mod render;
+mod rollout;
+mod signals;
+#[cfg(feature = "model-validation")]
+mod validation;
 
 use crate::engine::{
     Connector, Engine, EngineError, Followed, ForgeSettings, RollbackRequest, RolloutRequest,
@@ -12,13 +18,16 @@ use crate::engine::{
 };
 use crate::exit::ExitCode;
 use crate::plan::PlanOptions;
-use crate::promote::workload::{EditOptions, WorkloadEdit};
-use crate::rollout::{Action, Pause, Strategy};
+use crate::promote::workload::WorkloadEdit;
+use crate::rollout::{Pause, Strategy};
 use crate::sync::{CancelToken, SyncStatus};
-use args::{Cli, Command, GitEditArgs, RolloutOp, SetWhat, SyncArgs};
+use args::{Cli, Command, SetWhat, SyncArgs};
 use clap::{CommandFactory as _, FromArgMatches as _, Parser as _};
+use logging::init_tracing;
 use progress::TerminalProgress;
 use render::Format;
+use rollout::{edit_command, rollout_command};
+use signals::cancel_on_signals;
 use std::time::Duration;
 
 /// Runs the command line given by the process arguments.
@@ -136,7 +145,7 @@ async fn run(cli: Cli, connector: Connector) -> Result<ExitCode, EngineError> {
         &cli.command
         && crate::repo::Repo::open(&cli.repo).is_err()
     {
-        return render::standalone_validation(model, sha256.as_deref(), spec, *output);
+        return validation::standalone_validation(model, sha256.as_deref(), spec, *output);
     }
     let engine = Engine::open(&cli.repo, connector)?;
     match cli.command {
@@ -180,7 +189,7 @@ async fn run(cli: Cli, connector: Connector) -> Result<ExitCode, EngineError> {
                 no_baseline,
             };
             let results = engine.validate(&request)?;
-            Ok(render::validations(&results, output))
+            Ok(validation::validations(&results, output))
         }
         Some(Command::Rollback {
             env,
@@ -380,167 +389,4 @@ async fn sync_command(engine: &Engine, args: SyncArgs) -> Result<ExitCode, Engin
     } else {
         ExitCode::Ok
     })
-}
-
-/// `coxswain set-image` / `coxswain scale`: one engine call, rendered.
-async fn edit_command(
-    engine: &Engine,
-    workload: String,
-    edit: WorkloadEdit,
-    git: GitEditArgs,
-) -> Result<ExitCode, EngineError> {
-    render::text_or_json("set/scale", git.output)?;
-    let options = EditOptions {
-        env: git.env,
-        workload,
-        edit,
-        remote: git.remote,
-        push: !git.no_push,
-        dry_run: git.dry_run,
-        token: None,
-    };
-    let forge = ForgeSettings { repository: git.github_repo, api: git.github_api };
-    let outcome = engine.edit_workload(options, &forge).await?;
-    render::workload_edit(&outcome, git.output);
-    Ok(ExitCode::Ok)
-}
-
-/// `coxswain rollout OPERATION [WORKLOAD] --env E`: parse, one engine call, render.
-async fn rollout_command(
-    engine: &Engine,
-    operation: RolloutOp,
-    workload: Option<String>,
-    env: &str,
-    context: Option<String>,
-    output: Format,
-) -> Result<ExitCode, EngineError> {
-    render::text_or_json("rollout", output)?;
-    let action = match operation {
-        RolloutOp::Status => {
-            let statuses = match &workload {
-                Some(workload) => {
-                    vec![engine.rollout_status(env, workload, context.as_deref()).await?]
-                }
-                None => engine.rollout_statuses(env, context.as_deref()).await?,
-            };
-            render::rollouts(&statuses, output);
-            return Ok(ExitCode::Ok);
-        }
-        RolloutOp::Pause => Action::Pause,
-        RolloutOp::Resume => Action::Resume,
-        RolloutOp::Promote => Action::Promote,
-        RolloutOp::Abort => Action::Abort,
-        RolloutOp::Undo => Action::Undo,
-    };
-    let Some(workload) = workload else {
-        return Err(EngineError::Usage {
-            message: format!(
-                "`coxswain rollout {}` needs the workload: name the Deployment",
-                action.as_str()
-            ),
-        });
-    };
-    let request = RolloutRequest { context, ..RolloutRequest::default() };
-    let signals = cancel_on_signals(&request.cancel);
-    let status = engine.rollout(env, &workload, action, &request).await;
-    signals.abort();
-    render::rollouts(std::slice::from_ref(&status?), output);
-    Ok(ExitCode::Ok)
-}
-
-/// SIGINT (Ctrl-C) or SIGTERM cancels `token`: the running sync stops before its next write,
-/// records an `interrupted` revision and releases its lease (exit code 130). A second signal
-/// exits at once, with the same code; the lease then expires by itself.
-fn cancel_on_signals(token: &CancelToken) -> tokio::task::JoinHandle<()> {
-    let token = token.clone();
-    tokio::spawn(async move {
-        for round in 0.. {
-            if !next_signal().await {
-                return; // no signal handling here: the default behaviour stays
-            }
-            if round > 0 {
-                eprintln!("interrupted again: exiting without waiting for the sync to stop");
-                std::process::exit(ExitCode::Interrupted as i32);
-            }
-            eprintln!(
-                "interrupted: stopping before the next write and recording what was applied \
-                 (press Ctrl-C again to quit at once)"
-            );
-            token.cancel();
-        }
-    })
-}
-
-/// Waits for SIGINT or SIGTERM; `false` when they cannot be listened to.
-#[cfg(unix)]
-async fn next_signal() -> bool {
-    use tokio::signal::unix::{SignalKind, signal};
-    let (Ok(mut interrupt), Ok(mut terminate)) =
-        (signal(SignalKind::interrupt()), signal(SignalKind::terminate()))
-    else {
-        return false;
-    };
-    tokio::select! {
-        _ = interrupt.recv() => true,
-        _ = terminate.recv() => true,
-    }
-}
-
-#[cfg(not(unix))]
-async fn next_signal() -> bool {
-    tokio::signal::ctrl_c().await.is_ok()
-}
-
-/// `RUST_LOG` when set; else warnings, and with `-v`/`-vv`/`-vvv` more of Coxswain's own crates
-/// only (`-vvv` adds the HTTP and TLS libraries' debug output, which floods at `-vv`).
-fn init_tracing(verbose: u8, ansi: bool) {
-    let default = tracing_filter(verbose);
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(&default));
-    let _ = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .with_ansi(ansi)
-        .try_init();
-}
-
-/// The log filter for `-v` repeated `verbose` times (see [`init_tracing`]).
-fn tracing_filter(verbose: u8) -> String {
-    const OURS: [&str; 5] =
-        ["coxswain", "coxswain_cluster", "coxswain_model", "coxswain_memcluster", "coxswain_app"];
-    let level = match verbose {
-        0 => return "warn".to_owned(),
-        1 => "info",
-        2 => "debug",
-        _ => return "debug".to_owned(),
-    };
-    let ours: Vec<String> = OURS.iter().map(|krate| format!("{krate}={level}")).collect();
-    format!("warn,{}", ours.join(","))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::tracing_filter;
-
-    #[test]
-    fn no_color_turns_auto_colour_off_and_flags_decide() {
-        use super::args::ColorChoice;
-        use std::ffi::OsStr;
-        assert!(ColorChoice::Auto.colours(None, true));
-        assert!(ColorChoice::Auto.colours(Some(OsStr::new("")), true));
-        assert!(!ColorChoice::Auto.colours(Some(OsStr::new("1")), true));
-        assert!(!ColorChoice::Auto.colours(None, false));
-        assert!(ColorChoice::Always.colours(Some(OsStr::new("1")), false));
-        assert!(!ColorChoice::Never.colours(None, true));
-    }
-
-    #[test]
-    fn verbosity_raises_only_our_crates_until_the_third_v() {
-        assert_eq!(tracing_filter(0), "warn");
-        let debug = tracing_filter(2);
-        assert!(debug.starts_with("warn,coxswain=debug,"), "{debug}");
-        assert!(!debug.contains("hyper") && !debug.contains("rustls"), "{debug}");
-        assert!(tracing_subscriber::EnvFilter::try_new(&debug).is_ok(), "{debug}");
-        assert_eq!(tracing_filter(3), "debug");
-    }
 }
