@@ -675,19 +675,20 @@ fn check(condition: bool, what: impl FnOnce() -> String) -> Checked {
     if condition { Ok(()) } else { Err(what()) }
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn hostile_against_real_api_server() {
     let test_env = match envtest::TestEnv::start().await {
         Ok(Some(env)) => env,
         Ok(None) => return,
         Err(error) => panic!("could not start or reach the test API server: {error}"),
     };
-    let scenarios: [(&str, Scenario); 5] = [
+    let scenarios: [(&str, Scenario); 6] = [
         ("look-alikes", |r| Box::pin(real_look_alikes(r))),
         ("cross-repo", |r| Box::pin(real_cross_repo(r))),
         ("shared-namespace", |r| Box::pin(real_shared_namespace(r))),
         ("previous-version", |r| Box::pin(real_previous_version(r))),
         ("secret-revisions", |r| Box::pin(real_secret_revisions(r))),
+        ("lease-taken-over", |r| Box::pin(real_lease_taken_over(r))),
     ];
     let mut failures = Vec::new();
     for (index, (name, scenario)) in scenarios.iter().enumerate() {
@@ -924,4 +925,78 @@ async fn real_secret_revisions(real: &Real) -> Checked {
         .await
         .map_err(|e| e.to_string())?;
     check(listed.is_empty(), || format!("{} revision ConfigMaps", listed.len()))
+}
+
+/// Takes the env's Lease over (as a sync that found it expired would) the first time the sync
+/// reports an applied object: what a laptop suspended mid-sync finds when it wakes.
+struct TakeOverAfterFirstApply {
+    cluster: Arc<dyn Cluster>,
+    namespace: String,
+    runtime: tokio::runtime::Handle,
+    done: std::sync::atomic::AtomicBool,
+}
+
+impl coxswain::sync::Progress for TakeOverAfterFirstApply {
+    fn event(&self, _env: &str, event: &coxswain::sync::SyncEvent) {
+        use std::sync::atomic::Ordering;
+        if !matches!(event, coxswain::sync::SyncEvent::Applied { .. })
+            || self.done.swap(true, Ordering::SeqCst)
+        {
+            return;
+        }
+        let (cluster, namespace) = (self.cluster.clone(), self.namespace.clone());
+        tokio::task::block_in_place(|| {
+            self.runtime.block_on(async move {
+                let gvk = Gvk::from_api_version("coordination.k8s.io/v1", "Lease");
+                let leases = cluster.resolve(&gvk).await.expect("leases");
+                let mut lease = cluster
+                    .get(&leases, Some(&namespace), "coxswain-sync")
+                    .await
+                    .expect("get the lease")
+                    .expect("the sync holds a lease");
+                lease["spec"]["holderIdentity"] = json!("ci-job-7/42-beef");
+                cluster.replace(&leases, &lease).await.expect("take the lease over");
+            });
+        });
+    }
+}
+
+/// A sync whose lease is taken over after its first tier writes nothing more, records an
+/// `interrupted` revision and leaves the new holder's lease alone.
+async fn real_lease_taken_over(real: &Real) -> Checked {
+    let ns = real.namespace.as_str();
+    let env = real.env(
+        "dev",
+        &[
+            ("settings.yaml", &config_map("settings", &json!({"mode": "fast"}))),
+            ("server.yaml", &deployment("server", "registry.example/server:1", 1, &[])),
+        ],
+    );
+    let progress = TakeOverAfterFirstApply {
+        cluster: real.cluster.clone(),
+        namespace: ns.to_owned(),
+        runtime: tokio::runtime::Handle::current(),
+        done: std::sync::atomic::AtomicBool::new(false),
+    };
+    let report = sync_env(real.cluster.clone(), &env, &options(), &progress).await;
+    check(report.status == SyncStatus::Interrupted, || {
+        format!("status {:?}: {:?}", report.status, report.error)
+    })?;
+    check(report.applied == [format!("ConfigMap {ns}/settings")], || {
+        format!("applied {:?}", report.applied)
+    })?;
+    let message = report.error.as_ref().map(ToString::to_string).unwrap_or_default();
+    check(message.contains("taken over by ci-job-7/42-beef"), || message.clone())?;
+    let server = real.live(("apps/v1", "Deployment", "deployments"), Some(ns), "server").await?;
+    check(server.is_none(), || "the second tier was written after the takeover".into())?;
+    let lease =
+        real.live(("coordination.k8s.io/v1", "Lease", "leases"), Some(ns), "coxswain-sync").await?;
+    let holder = lease.as_ref().and_then(|l| l.pointer("/spec/holderIdentity")).cloned();
+    check(holder == Some(json!("ci-job-7/42-beef")), || format!("lease holder {holder:?}"))?;
+    let revisions =
+        history::list(real.cluster.as_ref(), "dev", ns).await.map_err(|e| e.to_string())?;
+    let newest = revisions.first().map(|(r, _)| r);
+    check(newest.is_some_and(|r| r.outcome == Outcome::Interrupted), || {
+        format!("newest revision {newest:?}")
+    })
 }
