@@ -234,6 +234,10 @@ pub(super) enum Command {
         /// GitHub REST API URL; for GitHub Enterprise Server https://HOST/api/v3.
         #[arg(long, env = "GITHUB_API_URL")]
         github_api: Option<String>,
+        /// kubeconfig context of the dryRun gate (default: the target env's `context`, else the
+        /// current context).
+        #[arg(long)]
+        context: Option<String>,
         #[arg(short, long, value_enum, default_value_t = Format::Text)]
         output: Format,
     },

@@ -246,6 +246,7 @@ async fn run(cli: Cli, connector: Connector) -> Result<ExitCode, EngineError> {
             remote,
             github_repo,
             github_api,
+            context,
             output,
         }) => {
             let mut options = crate::promote::PromoteOptions::new(&env);
@@ -258,7 +259,7 @@ async fn run(cli: Cli, connector: Connector) -> Result<ExitCode, EngineError> {
             options.dry_run = dry_run;
             options.remote = remote;
             let forge = ForgeSettings { repository: github_repo, api: github_api };
-            let outcome = engine.promote(options.clone(), &forge, None).await?;
+            let outcome = engine.promote(options.clone(), &forge, context.as_deref()).await?;
             render::promotion(&outcome, &options.command, output);
             Ok(outcome.exit_code())
         }
