@@ -198,3 +198,22 @@ fn version_names_the_commit() {
         "{stdout}"
     );
 }
+
+#[test]
+fn yaml_output_is_the_json_document_in_yaml() {
+    let memory = [("COXSWAIN_CLUSTER", "memory")];
+    for args in [vec!["check"], vec!["plan", "--env", "dev"], vec!["history", "--env", "dev"]] {
+        let mut json_args = args.clone();
+        json_args.extend(["-o", "json"]);
+        let (code, json, stderr) = coxswain(&json_args, &memory);
+        assert_eq!(code, 0, "{args:?}: {stderr}");
+        let mut yaml_args = args.clone();
+        yaml_args.extend(["-o", "yaml"]);
+        let (code, yaml, stderr) = coxswain(&yaml_args, &memory);
+        assert_eq!(code, 0, "{args:?}: {stderr}");
+        let from_json: serde_json::Value = serde_json::from_str(&json).unwrap();
+        let documents = coxswain::yaml::parse_documents(&yaml).expect("valid YAML");
+        assert_eq!(documents.len(), 1, "{yaml}");
+        assert_eq!(documents[0].value, from_json, "{args:?}:\n{yaml}");
+    }
+}

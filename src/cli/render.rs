@@ -19,6 +19,8 @@ pub(super) enum Format {
     Text,
     Json,
     Markdown,
+    /// The JSON document as YAML (same fields, same schema).
+    Yaml,
     /// GitHub Actions: annotations at each finding's file and line, the text report, and the
     /// Markdown report appended to the job summary (`$GITHUB_STEP_SUMMARY`).
     Github,
@@ -29,6 +31,16 @@ pub(super) fn github(annotations: &str, text: &str, markdown: &str) {
     print!("{annotations}{text}");
     if let Err(error) = crate::annotations::append_step_summary(markdown) {
         eprintln!("warning: cannot append to the job summary ($GITHUB_STEP_SUMMARY): {error}");
+    }
+}
+
+/// Prints `value` as JSON, or as YAML for `-o yaml`: one schema, two notations.
+pub(super) fn structured<T: serde::Serialize>(output: Format, value: &T) {
+    if output == Format::Yaml {
+        let value = serde_json::to_value(value).unwrap_or(serde_json::Value::Null);
+        print!("{}", crate::yaml::to_yaml(&value));
+    } else {
+        println!("{}", to_json(value));
     }
 }
 
@@ -50,7 +62,7 @@ fn colour() -> bool {
 
 pub(super) fn check(report: &CheckReport, output: Format) {
     match output {
-        Format::Json => println!("{}", to_json(report)),
+        Format::Json | Format::Yaml => structured(output, report),
         Format::Text => print!("{}", report.render_text()),
         Format::Markdown => print!("{}", report.render_markdown()),
         Format::Github => github(
@@ -65,7 +77,7 @@ pub(super) fn plan(report: &PlanReport, output: Format) {
     match output {
         Format::Text => print!("{}", report.render_text(colour())),
         Format::Markdown => print!("{}", report.render_markdown()),
-        Format::Json => println!("{}", to_json(report)),
+        Format::Json | Format::Yaml => structured(output, report),
         Format::Github => github(
             &crate::annotations::plan(report),
             &report.render_text(false),
@@ -124,8 +136,8 @@ pub(super) fn parse_reports(specs: &[String]) -> Result<Vec<(String, PathBuf)>, 
         .collect()
 }
 
-fn sync_json(reports: &[SyncReport]) -> String {
-    to_json(&serde_json::json!({"schemaVersion": 1, "environments": reports}))
+fn sync_value(reports: &[SyncReport]) -> serde_json::Value {
+    serde_json::json!({"schemaVersion": 1, "environments": reports})
 }
 
 /// The results of `sync` / `--sync`: reports written, outcomes printed, the exit code.
@@ -154,14 +166,14 @@ pub(super) fn sync(
         let text = match kind.as_str() {
             "junit" => report::junit(&reports),
             "markdown" => report::markdown(&reports),
-            _ => sync_json(&reports),
+            _ => to_json(&sync_value(&reports)),
         };
         std::fs::write(path, text).map_err(|e| EngineError::Usage {
             message: format!("writing the report {}: {e}", path.display()),
         })?;
     }
     match output {
-        Format::Json => println!("{}", sync_json(&reports)),
+        Format::Json | Format::Yaml => structured(output, &sync_value(&reports)),
         Format::Markdown => print!("{}", report::markdown(&reports)),
         Format::Text | Format::Github => {
             if output == Format::Github {
@@ -197,14 +209,14 @@ pub(super) fn sync(
 /// A set-image or scale edit: text, or the outcome as JSON.
 pub(super) fn workload_edit(outcome: &crate::promote::workload::EditOutcome, output: Format) {
     match output {
-        Format::Json => {
+        Format::Json | Format::Yaml => {
             let mut report = serde_json::json!({"schemaVersion": 1});
             if let (Some(map), Ok(serde_json::Value::Object(fields))) =
                 (report.as_object_mut(), serde_json::to_value(outcome))
             {
                 map.extend(fields);
             }
-            println!("{}", to_json(&report));
+            structured(output, &report);
         }
         // The command refused Markdown and GitHub output before it ran (`text_or_json`).
         Format::Text | Format::Markdown | Format::Github => print!("{}", outcome.render_text()),
@@ -214,9 +226,11 @@ pub(super) fn workload_edit(outcome: &crate::promote::workload::EditOutcome, out
 /// Commands that print only text or JSON refuse the other formats before they do anything.
 pub(super) fn text_or_json(command: &str, output: Format) -> Result<(), EngineError> {
     match output {
-        Format::Text | Format::Json => Ok(()),
+        Format::Text | Format::Json | Format::Yaml => Ok(()),
         Format::Markdown | Format::Github => Err(EngineError::Usage {
-            message: format!("`coxswain {command}` prints text or JSON only (-o text or -o json)"),
+            message: format!(
+                "`coxswain {command}` prints text, JSON or YAML only (-o text|json|yaml)"
+            ),
         }),
     }
 }
@@ -224,9 +238,9 @@ pub(super) fn text_or_json(command: &str, output: Format) -> Result<(), EngineEr
 /// Rollout statuses: text, or `{"schemaVersion": 1, "rollouts": [...]}`.
 pub(super) fn rollouts(statuses: &[crate::rollout::RolloutStatus], output: Format) {
     match output {
-        Format::Json => {
+        Format::Json | Format::Yaml => {
             let report = serde_json::json!({"schemaVersion": 1, "rollouts": statuses});
-            println!("{}", to_json(&report));
+            structured(output, &report);
         }
         Format::Text | Format::Markdown | Format::Github => {
             if statuses.is_empty() {
@@ -246,13 +260,13 @@ pub(super) fn history(
     output: Format,
 ) {
     match output {
-        Format::Json => {
+        Format::Json | Format::Yaml => {
             let mut report =
                 serde_json::json!({"schemaVersion": 1, "env": env, "revisions": revisions});
             if !unreadable.is_empty() {
                 report["unreadable"] = serde_json::json!(unreadable);
             }
-            println!("{}", to_json(&report));
+            structured(output, &report);
         }
         Format::Markdown => {
             print!("{}", crate::history::render_markdown(env, revisions, unreadable));
@@ -322,7 +336,7 @@ pub(super) fn promotion(outcome: &PromoteOutcome, command: &str, output: Format)
     match output {
         Format::Text => print!("{}", outcome.render_text()),
         Format::Markdown => print!("{}", outcome.render_markdown(command)),
-        Format::Json => println!("{}", to_json(outcome)),
+        Format::Json | Format::Yaml => structured(output, outcome),
         Format::Github => github("", &outcome.render_text(), &outcome.render_markdown(command)),
     }
 }

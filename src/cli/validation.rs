@@ -1,6 +1,6 @@
 //! How `coxswain validate` shows model validation reports (text, JSON, Markdown, GitHub).
 
-use super::render::{Format, github, to_json};
+use super::render::{Format, github, structured};
 use crate::engine::EngineError;
 use crate::exit::ExitCode;
 use std::path::Path;
@@ -23,17 +23,14 @@ pub(super) fn validations(results: &[crate::engine::ModelValidation], output: Fo
         }
     }
     match output {
-        Format::Json => {
+        Format::Json | Format::Yaml => {
             let reports: Vec<_> = passed
                 .iter()
                 .map(|(v, report)| {
                     serde_json::json!({"target": v.label, "baselineEnv": v.baseline_env, "passed": report.passed(), "report": report})
                 })
                 .collect();
-            println!(
-                "{}",
-                to_json(&serde_json::json!({"schemaVersion": 1, "validations": reports}))
-            );
+            structured(output, &serde_json::json!({"schemaVersion": 1, "validations": reports}));
         }
         Format::Markdown => {
             for (v, report) in &passed {
@@ -99,12 +96,9 @@ pub(super) fn standalone_validation(
     )
     .map_err(crate::validate::ValidateError::from)?;
     match output {
-        Format::Json => {
+        Format::Json | Format::Yaml => {
             let entry = serde_json::json!({"target": model, "baselineEnv": null, "passed": report.passed(), "report": report});
-            println!(
-                "{}",
-                to_json(&serde_json::json!({"schemaVersion": 1, "validations": [entry]}))
-            );
+            structured(output, &serde_json::json!({"schemaVersion": 1, "validations": [entry]}));
         }
         Format::Markdown => {
             println!("#### Model validation: {model}\n\n{}", report.render_markdown());
