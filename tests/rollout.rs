@@ -592,13 +592,50 @@ fn the_app_session_reads_and_steers_rollouts_with_one_call_each() {
     assert_eq!((rollouts[0].workload.as_str(), rollouts[0].weight), ("web", Some(25)));
     let json = serde_json::to_value(&rollouts[0]).expect("json");
     assert_eq!(json["new"]["images"], json!(["registry.example/web:2.0.0"]));
-    let paused =
-        runtime().block_on(session.rollout("canary", "web", Action::Pause)).expect("pause");
+    // Every button previews first: abort's preview lists the stable Deployment back at 4 on the
+    // old image and the canary's deletion, and writes nothing.
+    let revisions = || runtime().block_on(session.history("canary")).expect("history").len();
+    let before = revisions();
+    let preview = runtime()
+        .block_on(session.preview_rollout("canary", "web", Action::Abort))
+        .expect("preview");
+    let changed: Vec<(String, &str)> =
+        preview.changes.iter().map(|c| (c.key.to_string(), c.action.as_str())).collect();
+    assert_eq!(
+        changed,
+        [
+            ("Deployment.apps shop/web".to_owned(), "update"),
+            ("Deployment.apps shop/web-canary".to_owned(), "prune")
+        ]
+    );
+    assert!(preview.changes[0].diff.contains("+  replicas: 4"), "{}", preview.changes[0].diff);
+    assert!(preview.message.starts_with("aborted"), "{}", preview.message);
+    assert!(h.deployment("shop", "web-canary").is_some(), "a preview deleted the canary");
+    assert_eq!(replicas(&h.deployment("shop", "web").expect("web")), 3, "a preview scaled stable");
+    assert_eq!(revisions(), before, "a preview was recorded in history");
+    // Pause, confirmed on the state its preview saw; the abort previewed before it is then stale.
+    let pause = runtime()
+        .block_on(session.preview_rollout("canary", "web", Action::Pause))
+        .expect("preview");
+    assert_eq!(pause.changes.len(), 1, "{:?}", pause.changes);
+    assert!(pause.changes[0].diff.contains("+  paused: true"), "{}", pause.changes[0].diff);
+    let paused = runtime()
+        .block_on(session.rollout("canary", "web", Action::Pause, &pause.fingerprint))
+        .expect("pause");
     assert!(paused.paused);
+    let stale = runtime()
+        .block_on(session.rollout("canary", "web", Action::Abort, &preview.fingerprint))
+        .expect_err("the abort was previewed before the pause");
+    assert!(stale.message.contains("moved on since the preview"), "{}", stale.message);
+    assert!(h.deployment("shop", "web-canary").is_some(), "a stale confirmation aborted");
     let error = runtime()
-        .block_on(session.rollout("canary", "nope", Action::Abort))
+        .block_on(session.preview_rollout("canary", "nope", Action::Abort))
         .expect_err("not declared");
     assert_eq!(error.code, "rollout-not-declared");
+    // The env's detail carries its rollouts (the panel, refreshed by the cluster watch).
+    let detail = runtime().block_on(session.detail("canary")).expect("detail");
+    assert_eq!(detail.rollouts.len(), 1);
+    assert!(detail.rollouts[0].paused);
 }
 
 #[test]

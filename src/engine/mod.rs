@@ -19,7 +19,7 @@ pub use connections::{Connector, connector_with_kubeconfig, default_connector};
 pub use error::{EngineError, failure_code, failure_exit_code};
 pub use gates::{Admission, Verification};
 pub use rollback::{RollbackOutcome, RollbackRequest};
-pub use rollout::{Followed, RolloutRequest, recorded_state};
+pub use rollout::{Followed, RolloutPreview, RolloutRequest, recorded_state};
 #[cfg(feature = "model-validation")]
 pub use validate::{ModelValidation, ValidateRequest};
 

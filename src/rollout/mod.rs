@@ -30,9 +30,11 @@
 //! `coxswain/<instance>/<env>/rollout` and labelled internal, so it is never planned, diffed or
 //! pruned; the state has a field manager of its own.
 
+mod preview;
 pub mod spec;
 pub mod state;
 
+pub use preview::RolloutChange;
 pub use spec::{BlueGreenSpec, CanarySpec, Delay, Pause, Step, Strategy};
 pub use state::{Colour, Phase, RolloutState};
 
@@ -84,7 +86,7 @@ impl RolloutError {
 
 /// An operation a person (or CI) asks of a rollout.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize)]
-#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(rename = "RolloutAction"))]
 #[serde(rename_all = "camelCase")]
 pub enum Action {
     /// Stop at the current step (the canary or new colour Deployment gets `spec.paused`).
@@ -280,11 +282,20 @@ fn stable_view(git: &DesiredObject, state: &RolloutState, replicas: Option<u64>)
     object
 }
 
+/// How a [`Writer`] writes.
+pub enum Writes {
+    /// For real, each write checked against the env's lease first.
+    Fenced(Fence),
+    /// Not at all: applies are server-side dry runs, deletes are only noted, and each change
+    /// is collected for the operation's preview (no lease needed).
+    Previewed(Vec<RolloutChange>),
+}
+
 /// Writes of one rollout operation: each checks the cancel token and the env's lease first,
 /// and is remembered for the history record.
 pub struct Writer {
     pub cluster: Arc<dyn Cluster>,
-    pub fence: Fence,
+    pub writes: Writes,
     pub cancel: CancelToken,
     pub owner: Owner,
     pub namespace: String,
@@ -296,7 +307,42 @@ impl Writer {
         if self.cancel.is_cancelled() {
             return Err(RolloutError::Interrupted);
         }
-        Ok(self.fence.check(true).await?)
+        match &self.writes {
+            Writes::Fenced(fence) => Ok(fence.check(true).await?),
+            Writes::Previewed(_) => Ok(()),
+        }
+    }
+
+    /// The changes a preview collected (none when it wrote for real).
+    pub fn previewed(self) -> Vec<RolloutChange> {
+        match self.writes {
+            Writes::Previewed(changes) => changes,
+            Writes::Fenced(_) => Vec::new(),
+        }
+    }
+
+    fn previewing(&self) -> bool {
+        matches!(self.writes, Writes::Previewed(_))
+    }
+
+    /// In a preview, notes the change from the live object to `after` (`None`: deleted).
+    async fn preview(
+        &mut self,
+        resource: &ResourceType,
+        name: &str,
+        after: Option<&Value>,
+    ) -> Result<(), RolloutError> {
+        if !self.previewing() {
+            return Ok(());
+        }
+        let live = self.cluster.get(resource, Some(&self.namespace), name).await?;
+        let key = ObjectKey::new(&resource.gvk, Some(&self.namespace), name);
+        if let (Some(change), Writes::Previewed(changes)) =
+            (RolloutChange::between(key, live.as_ref(), after), &mut self.writes)
+        {
+            changes.push(change);
+        }
+        Ok(())
     }
 
     async fn resource(&self, api_version: &str, kind: &str) -> Result<ResourceType, RolloutError> {
@@ -311,9 +357,10 @@ impl Writer {
         let options = crate::cluster::ApplyOptions {
             field_manager: field_manager(&self.owner),
             force: true,
-            dry_run: false,
+            dry_run: self.previewing(),
         };
         let applied = self.cluster.apply(&resource, object, &options).await?;
+        self.preview(&resource, &name_of(object), Some(&applied)).await?;
         self.note(object);
         Ok(applied)
     }
@@ -323,8 +370,9 @@ impl Writer {
         let value = desired_with_ownership(object, &self.owner);
         let resource = self.cluster.resolve(&object.gvk).await?;
         self.may_write().await?;
-        let applied =
-            self.cluster.apply(&resource, &value, &self.owner.apply_options(false, false)).await?;
+        let options = self.owner.apply_options(false, self.previewing());
+        let applied = self.cluster.apply(&resource, &value, &options).await?;
+        self.preview(&resource, object.name(), Some(&applied)).await?;
         self.note(&value);
         Ok(applied)
     }
@@ -337,6 +385,10 @@ impl Writer {
     ) -> Result<bool, RolloutError> {
         let resource = self.resource(api_version, kind).await?;
         self.may_write().await?;
+        if self.previewing() {
+            self.preview(&resource, name, None).await?;
+            return Ok(true);
+        }
         let deleted = self.cluster.delete(&resource, Some(&self.namespace), name, None).await?;
         if deleted {
             let key = ObjectKey::new(&resource.gvk, Some(&self.namespace), name);
@@ -360,6 +412,9 @@ impl Writer {
     /// Records the state on its Deployment, as the state's own field manager (bookkeeping:
     /// not listed among what the operation wrote).
     async fn save(&mut self, state: &RolloutState, holder: &str) -> Result<(), RolloutError> {
+        if self.previewing() {
+            return Ok(());
+        }
         let object = state::to_annotation(state, holder, &self.namespace);
         let resource = self.resource("apps/v1", "Deployment").await?;
         self.may_write().await?;
@@ -371,6 +426,10 @@ impl Writer {
         self.cluster.apply(&resource, &object, &options).await?;
         Ok(())
     }
+}
+
+fn name_of(object: &Value) -> String {
+    object.pointer("/metadata/name").and_then(Value::as_str).unwrap_or_default().to_owned()
 }
 
 fn api_kind(object: &Value) -> (String, String) {
