@@ -300,6 +300,7 @@ fn blue_green_switches_after_the_new_colour_is_healthy_and_back_in_one_write() {
         .block_on(h.engine(root).advance_rollouts("bluegreen", &RolloutRequest::default()))
         .expect("advance");
     assert_eq!(statuses[0].active_color, Some(Colour::Green));
+    assert_eq!(statuses[0].actions, [Action::Undo], "switching back is what is left");
     let active = h.service("store", "api");
     assert_eq!(active.pointer("/spec/selector/coxswain.dev~1color"), Some(&json!("green")));
     assert_eq!(replicas(&h.deployment("store", "api-blue").expect("blue kept")), 2);
@@ -590,6 +591,7 @@ fn the_app_session_reads_and_steers_rollouts_with_one_call_each() {
     let rollouts = runtime().block_on(session.rollouts("canary")).expect("rollouts");
     assert_eq!(rollouts.len(), 1);
     assert_eq!((rollouts[0].workload.as_str(), rollouts[0].weight), ("web", Some(25)));
+    assert_eq!(rollouts[0].actions, [Action::Resume, Action::Promote, Action::Abort]);
     let json = serde_json::to_value(&rollouts[0]).expect("json");
     assert_eq!(json["new"]["images"], json!(["registry.example/web:2.0.0"]));
     // Every button previews first: abort's preview lists the stable Deployment back at 4 on the

@@ -154,6 +154,8 @@ pub struct RolloutStatus {
     pub active_color: Option<Colour>,
     /// What is happening or awaited, in a sentence.
     pub message: String,
+    /// What a person can ask of it now (the app's buttons); any other operation is refused.
+    pub actions: Vec<Action>,
 }
 
 impl RolloutStatus {
@@ -1214,7 +1216,34 @@ impl<'a> Rollout<'a> {
                 || "no rollout recorded yet: the next sync records the stable template".into(),
                 |s| s.message.clone(),
             ),
+            actions: self.actions(state),
         })
+    }
+
+    /// The operations [`Rollout::act`] accepts on `state`.
+    fn actions(&self, state: Option<&RolloutState>) -> Vec<Action> {
+        let Some(state) = state else { return Vec::new() };
+        if state.promoting {
+            return vec![Action::Promote];
+        }
+        match state.phase {
+            Phase::Progressing | Phase::Paused => {
+                let held = state.paused || state.phase == Phase::Paused;
+                vec![
+                    if held { Action::Resume } else { Action::Pause },
+                    Action::Promote,
+                    Action::Abort,
+                ]
+            }
+            Phase::Completed
+                if state.previous_template.is_some()
+                    && (matches!(self.strategy, Strategy::Canary(_))
+                        || state.scale_down_at.is_some()) =>
+            {
+                vec![Action::Undo]
+            }
+            Phase::Completed | Phase::Aborted => Vec::new(),
+        }
     }
 }
 

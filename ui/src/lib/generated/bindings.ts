@@ -568,7 +568,11 @@ new: Side | null, activeColor: Colour | null,
 /**
  * What is happening or awaited, in a sentence.
  */
-message: string, };
+message: string,
+/**
+ * What a person can ask of it now (the app's buttons); any other operation is refused.
+ */
+actions: Array<RolloutAction>, };
 
 /**
  * How bad a diagnostic is. Errors stop a plan or sync; warnings are reported only.
