@@ -577,6 +577,12 @@ fn the_app_session_reads_and_steers_rollouts_with_one_call_each() {
     let h = Harness::new();
     sync(&h.engine(root), "canary");
     set_image(root, "canary", "web.yaml", "registry.example/web:2.0.0");
+    // Only the pod template changed: no object's plan changes (stable keeps its template during
+    // a rollout), yet the env is out of sync, since its next sync starts the canary.
+    let only_template = coxswain::app_api::Session::open(root, h.connector()).expect("session");
+    let detail = runtime().block_on(only_template.detail("canary")).expect("detail");
+    assert_eq!(detail.overview.sync_state, coxswain::app_api::SyncState::OutOfSync);
+    assert_eq!(h.cli(root, &["plan", "--env", "canary", "--detailed-exitcode"]), ExitCode::Changes);
     let settings = "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: settings\ndata:\n  a: b\n";
     std::fs::write(root.join("environments/canary/settings.yaml"), settings).expect("write");
     // The app's Apply: the preview (which lists the pending rollout) is what the sync applies.
@@ -586,7 +592,13 @@ fn the_app_session_reads_and_steers_rollouts_with_one_call_each() {
         assert_eq!(preview.plan.rollouts.len(), 1, "{:?}", preview.plan.rollouts);
         session.sync("canary", &preview.fingerprint, false, &Silent).await
     });
-    assert!(applied.is_ok_and(|r| r.error.is_none()), "the app's Apply was refused");
+    let applied = applied.expect("the app's Apply was refused");
+    assert!(applied.error.is_none(), "{:?}", applied.error);
+    assert!(
+        applied.rollouts.iter().any(|line| line.contains("step 1 of 3")),
+        "the report says where the rollout stands: {:?}",
+        applied.rollouts
+    );
     assert!(h.deployment("shop", "web-canary").is_some(), "the app's Apply starts the canary");
     let rollouts = runtime().block_on(session.rollouts("canary")).expect("rollouts");
     assert_eq!(rollouts.len(), 1);

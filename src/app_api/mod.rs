@@ -186,7 +186,7 @@ impl Session {
         overview.errors.extend(plan.errors.iter().map(ApiError::from_diagnostic));
         overview.sync_state = if !plan.errors.is_empty() {
             SyncState::Unknown
-        } else if plan.has_changes() {
+        } else if plan.has_changes() || plan.rollout_writes {
             SyncState::OutOfSync
         } else {
             SyncState::Synced

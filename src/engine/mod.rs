@@ -244,7 +244,8 @@ impl Engine {
         let mut plan = plan_env(cluster.as_ref(), &env, options)
             .await
             .map_err(|e| EngineError::cluster(&env.name, e))?;
-        plan.rollouts = rollouts;
+        plan.rollouts = rollouts.lines;
+        plan.rollout_writes = rollouts.writes;
         Ok(plan)
     }
 
@@ -356,7 +357,8 @@ impl Engine {
         };
         let mut report = sync::sync_env(cluster.clone(), &view, &options, &confirming).await;
         if let Some(plan) = report.plan.as_mut() {
-            plan.rollouts = rollouts;
+            plan.rollouts = rollouts.lines;
+            plan.rollout_writes = rollouts.writes;
         }
         if request.dry_run && report.failure_kind() == Some(FailureKind::Unreachable) {
             let reason = report.error.map(|f| f.message).unwrap_or_default();
@@ -382,11 +384,13 @@ impl Engine {
             };
             let git = admission.git.as_ref();
             match self.advance_admitted(&env, cluster.clone(), git, &rollout_request).await {
-                Ok(statuses) => notes.extend(
-                    statuses
+                Ok(statuses) => {
+                    report.rollouts = statuses
                         .iter()
-                        .map(|s| format!("rollout {} ({}): {}", s.workload, s.strategy, s.message)),
-                ),
+                        .map(|s| format!("rollout {} ({}): {}", s.workload, s.strategy, s.message))
+                        .collect();
+                    notes.extend(report.rollouts.iter().cloned());
+                }
                 Err(error) => {
                     let message =
                         format!("the sync applied, but its rollouts did not go on: {error}");

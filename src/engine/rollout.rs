@@ -108,9 +108,9 @@ impl Engine {
         &self,
         env: &Environment,
         cluster: &dyn Cluster,
-    ) -> Result<(Environment, Vec<String>), EngineError> {
+    ) -> Result<(Environment, rollout::Pending), EngineError> {
         if env.config.rollouts.is_empty() || env.has_errors() {
-            return Ok((env.clone(), Vec::new()));
+            return Ok((env.clone(), rollout::Pending::default()));
         }
         let mut states = Vec::new();
         for (workload, strategy) in &env.config.rollouts {

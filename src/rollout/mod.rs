@@ -221,14 +221,22 @@ pub fn view(env: &Environment, states: &[(String, Option<RolloutState>)]) -> Env
 
 /// What the next sync does to each rollout of `env`, one sentence each (the plan shows them: the
 /// view hides a template change from the diff, since stable keeps its template).
-pub fn pending(env: &Environment, states: &[(String, Option<RolloutState>)]) -> Vec<String> {
-    let mut out = Vec::new();
+pub fn pending(env: &Environment, states: &[(String, Option<RolloutState>)]) -> Pending {
+    let mut out = Pending::default();
     for (workload, strategy) in &env.config.rollouts {
         let Some(git) = spec::deployment(&env.objects, workload) else { continue };
         let template = git.value.pointer("/spec/template").cloned().unwrap_or_else(|| json!({}));
         let hash = state::template_hash(&template);
         let state = states.iter().find(|(w, _)| w == workload).and_then(|(_, s)| s.as_ref());
         let kind = strategy.kind();
+        // A sync writes for a rollout it records for the first time or starts.
+        let writes = state.is_none_or(|s| {
+            s.stable_hash != hash
+                && !(s.phase == Phase::Aborted && s.aborted_hash.as_deref() == Some(&hash))
+                && !(matches!(s.phase, Phase::Progressing | Phase::Paused)
+                    && (s.promoting || s.target_hash.as_deref() == Some(&hash)))
+        });
+        out.writes |= writes;
         let line = match state {
             None => match strategy {
                 Strategy::Canary(_) => {
@@ -264,9 +272,19 @@ pub fn pending(env: &Environment, states: &[(String, Option<RolloutState>)]) -> 
             },
             Some(_) => continue,
         };
-        out.push(line);
+        out.lines.push(line);
     }
     out
+}
+
+/// What the next sync does to an env's rollouts.
+#[derive(Debug, Default)]
+pub struct Pending {
+    /// One sentence per rollout.
+    pub lines: Vec<String>,
+    /// Whether it writes for one (records a stable template, or starts a rollout): the env is
+    /// out of sync even when no object's plan changes.
+    pub writes: bool,
 }
 
 /// Git's Deployment with the rollout's stable template, and `replicas` in place of git's when

@@ -637,7 +637,12 @@ rolledBackTo: number | null,
 /**
  * Serialised as its message (see [`Failure`]).
  */
-error: string | null, };
+error: string | null,
+/**
+ * Where the env's rollouts stand after the sync (started, advanced, waiting), a sentence
+ * each; filled in by the engine. Absent from JSON when the env has none.
+ */
+rollouts?: Array<string>, };
 
 /**
  * Whether git and the cluster agree for an environment.
