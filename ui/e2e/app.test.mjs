@@ -258,21 +258,24 @@ describe('coxswain-app', () => {
       return { after, result };
     };
     const step = () => driver.text('[data-testid="rollout-step"]');
-    const applyStaging = async () => {
+    const applyStaging = async (expected) => {
       await waitFor('staging to have changes', () => driver.execute('return !document.querySelector(arguments[0])?.disabled', '[data-testid="apply"]'), 60);
       await driver.click('[data-testid="apply"]');
       await waitFor('the preview', () => driver.text('[data-testid="preview-summary"]'));
-      assert.match(await confirmAndWait(), /Synced/);
+      assert.match(await confirmAndWait(), expected);
+      const rollouts = await driver.text('[data-testid="result-rollout"]');
       await driver.click('[data-testid="done"]');
+      return rollouts;
     };
     await overview();
     await driver.click('[data-testid="env-card-staging"]');
     await waitFor('the resource table', () => driver.count('[data-testid="resources"] tbody tr'));
-    await applyStaging();
+    assert.match(await applyStaging(/Synced/), /recorded|stable/);
     // A new image in git: the next sync starts the canary instead of rolling stable.
     const manifest = join(repo, 'environments/staging/iris-server.yaml');
     writeFileSync(manifest, readFileSync(manifest, 'utf8').replace('iris-server:1.0.0', 'iris-server:1.1.0'));
-    await applyStaging();
+    // No object changes (stable keeps its template); the sync starts the canary.
+    assert.match(await applyStaging(/No object changed/), /step 1 of 3/);
     await driver.click('[data-testid="tab-rollouts"]');
     assert.match(await waitFor('step 1', async () => ((await step())?.includes('step 1 of 3') ? step() : null), 30), /25%/);
     assert.match(await driver.text('[data-testid="side-canary"]'), /iris-server:1\.1\.0/);
