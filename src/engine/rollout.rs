@@ -195,7 +195,7 @@ impl Engine {
         let fingerprint = rollout::state::fingerprint(state.as_ref());
         let mut writer = Writer {
             cluster: cluster.clone(),
-            writes: Writes::Previewed(Vec::new()),
+            writes: Writes::Previewed { action, changes: Vec::new() },
             cancel: request.cancel.clone(),
             owner: Owner::of(&env),
             namespace: env.namespace.clone(),

@@ -308,7 +308,7 @@ pub enum Writes {
     Fenced(Fence),
     /// Not at all: applies are server-side dry runs, deletes are only noted, and each change
     /// is collected for the operation's preview (no lease needed).
-    Previewed(Vec<RolloutChange>),
+    Previewed { action: Action, changes: Vec<RolloutChange> },
 }
 
 /// Writes of one rollout operation: each checks the cancel token and the env's lease first,
@@ -329,20 +329,20 @@ impl Writer {
         }
         match &self.writes {
             Writes::Fenced(fence) => Ok(fence.check(true).await?),
-            Writes::Previewed(_) => Ok(()),
+            Writes::Previewed { .. } => Ok(()),
         }
     }
 
     /// The changes a preview collected (none when it wrote for real).
     pub fn previewed(self) -> Vec<RolloutChange> {
         match self.writes {
-            Writes::Previewed(changes) => changes,
+            Writes::Previewed { changes, .. } => changes,
             Writes::Fenced(_) => Vec::new(),
         }
     }
 
     fn previewing(&self) -> bool {
-        matches!(self.writes, Writes::Previewed(_))
+        matches!(self.writes, Writes::Previewed { .. })
     }
 
     /// In a preview, notes the change from the live object to `after` (`None`: deleted).
@@ -357,10 +357,9 @@ impl Writer {
         }
         let live = self.cluster.get(resource, Some(&self.namespace), name).await?;
         let key = ObjectKey::new(&resource.gvk, Some(&self.namespace), name);
-        if let (Some(change), Writes::Previewed(changes)) =
-            (RolloutChange::between(key, live.as_ref(), after), &mut self.writes)
-        {
-            changes.push(change);
+        if let Writes::Previewed { action, changes } = &mut self.writes {
+            let operation = format!("rollout {}", action.as_str());
+            changes.extend(RolloutChange::between(key, live.as_ref(), after, &operation));
         }
         Ok(())
     }

@@ -4,7 +4,7 @@
 
 use crate::cluster::ObjectKey;
 use crate::normalize::{mask_secret_pair, normalize};
-use crate::plan::{Action as PlanAction, unified_diff};
+use crate::plan::{Action as PlanAction, diff_after};
 use serde::Serialize;
 use serde_json::Value;
 
@@ -27,6 +27,7 @@ impl RolloutChange {
         key: ObjectKey,
         live: Option<&Value>,
         after: Option<&Value>,
+        operation: &str,
     ) -> Option<Self> {
         let mut before = live.map(normalize);
         let mut after = after.map(normalize);
@@ -39,7 +40,7 @@ impl RolloutChange {
             (_, None) => PlanAction::Prune,
             _ => PlanAction::Update,
         };
-        let diff = unified_diff(&key, before.as_ref(), after.as_ref());
+        let diff = diff_after(&key, before.as_ref(), after.as_ref(), operation);
         Some(Self { key, action, diff })
     }
 }

@@ -37,7 +37,7 @@ const CANARY = `rollouts:
   iris-server:
     canary:
       steps:
-        - {weight: 25, pause: manual}
+        - {weight: 25, pause: 10m}
         - {weight: 50, pause: manual}
         - {weight: 100}
 `;
@@ -284,9 +284,11 @@ describe('coxswain-app', () => {
 
     const pause = await rollout('pause', 'rollout-preview');
     assert.match(pause.after, /paused/);
-    assert.match(await driver.text('[data-testid="rollout-phase"]'), /paused/);
+    await waitFor('paused', async () => /paused/.test(await driver.text('[data-testid="rollout-phase"]')), 30);
     await rollout('resume');
-    assert.match(await waitFor('step 2', async () => ((await step())?.includes('step 2 of 3') ? step() : null), 30), /50%/);
+    // Resumed, the step's own 10-minute pause runs on: still step 1, progressing.
+    await waitFor('resumed', async () => (await driver.text('[data-testid="rollout-phase"]')) === 'progressing', 30);
+    assert.match(await step(), /step 1 of 3/);
     const promote = await rollout('promote');
     assert.match(promote.result, /promoted/);
     await waitFor('completed', async () => /completed/.test(await driver.text('[data-testid="rollout-phase"]')), 30);
