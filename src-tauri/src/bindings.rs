@@ -13,6 +13,7 @@ use coxswain::app_api::{
 };
 use coxswain::history::Revision;
 use coxswain::promote::PromoteOutcome;
+use coxswain::promote::workload::{EditOutcome, WorkloadEdit};
 use coxswain::sync::{SyncEvent, SyncReport};
 use std::any::TypeId;
 use std::collections::{BTreeMap, HashSet};
@@ -69,6 +70,8 @@ const ROOTS: &[fn(&mut Declarations)] = &[
     |d| d.visit::<RemoteStatus>(),
     |d| d.visit::<PromoteOutcome>(),
     |d| d.visit::<RolloutPreview>(),
+    |d| d.visit::<EditOutcome>(),
+    |d| d.visit::<WorkloadEdit>(),
 ];
 
 /// The whole file: a header, then every declaration in name order.

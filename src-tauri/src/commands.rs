@@ -9,6 +9,7 @@ use coxswain::app_api::{
 };
 use coxswain::history::Revision;
 use coxswain::promote::PromoteOutcome;
+use coxswain::promote::workload::{EditOutcome, WorkloadEdit};
 use coxswain::sync::SyncReport;
 use serde::Serialize;
 use serde_json::Value;
@@ -134,6 +135,19 @@ pub async fn rollout(
     fingerprint: String,
 ) -> Result<RolloutStatus> {
     state.session()?.rollout(&env, &workload, action, &fingerprint).await
+}
+
+/// `set image` / `scale` in git: the edit's diff without `commit`; with it, commit and push (a
+/// pull request for protected envs).
+#[tauri::command]
+pub async fn edit_workload(
+    state: State<'_, AppState>,
+    env: String,
+    workload: String,
+    edit: WorkloadEdit,
+    commit: bool,
+) -> Result<EditOutcome> {
+    state.session()?.edit_workload(&env, &workload, edit, commit).await
 }
 
 /// Runs CPU-bound work (model validation) on a blocking thread, off the async workers.

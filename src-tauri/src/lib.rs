@@ -37,6 +37,7 @@ pub fn builder<R: Runtime>(
         commands::rollback,
         commands::preview_rollout,
         commands::rollout,
+        commands::edit_workload,
         commands::set_context,
         commands::remote_status,
         commands::promote_preview,

@@ -25,6 +25,7 @@ pub use crate::git::{REMOTE_COMMITS_SHOWN, RemoteCommit, RemoteStatus};
 use crate::health;
 use crate::history::Revision;
 use crate::plan::PlanOptions;
+use crate::promote::workload::{EditOptions, EditOutcome, WorkloadEdit};
 use crate::promote::{PromoteOptions, PromoteOutcome};
 pub use crate::repo::{envs_touched, envs_touched_with, overlay_dirs};
 pub use crate::rollout::{Action, RolloutStatus};
@@ -178,6 +179,11 @@ impl Session {
                 health: o.source.is_some().then(|| health::assess(o.live.as_ref())),
                 diff: o.diff.clone(),
                 drift: o.drift.clone(),
+                editable: env
+                    .objects
+                    .iter()
+                    .find(|git| git.key == o.key)
+                    .and_then(crate::promote::workload::Editable::of),
             })
             .collect();
         overview.counts = Counts::of(&plan);
@@ -346,6 +352,29 @@ impl Session {
         options.dry_run = !create;
         let context = self.context(to);
         Ok(self.engine.promote(options, &ForgeSettings::from_env(), context.as_deref()).await?)
+    }
+
+    /// `set image` / `scale` of `workload` in git: without `commit`, the edit only (its diff);
+    /// with it, committed in a private checkout of HEAD and pushed onto the env's branch, or as
+    /// a pull request for a protected env. The user's working tree is never touched; the next
+    /// sync applies it.
+    pub async fn edit_workload(
+        &self,
+        name: &str,
+        workload: &str,
+        edit: WorkloadEdit,
+        commit: bool,
+    ) -> Result<EditOutcome, ApiError> {
+        let options = EditOptions {
+            env: name.to_owned(),
+            workload: workload.to_owned(),
+            edit,
+            remote: "origin".into(),
+            push: true,
+            dry_run: !commit,
+            token: None,
+        };
+        Ok(self.engine.edit_workload(options, &ForgeSettings::from_env()).await?)
     }
 
     /// Watch streams over the env's owned objects, one per kind it declares.

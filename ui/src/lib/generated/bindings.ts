@@ -53,6 +53,8 @@ detail: string, };
  */
 export type Colour = "blue" | "green";
 
+export type ContainerImage = { name: string, image: string, };
+
 /**
  * How many objects a sync would touch, by action (the namespace counts as a create).
  */
@@ -90,6 +92,32 @@ live: string | null,
  * The value git declares.
  */
 git: string | null, };
+
+export type EditOutcome = { status: EditStatus, env: string, workload: string,
+/**
+ * The manifest and the line of the value.
+ */
+file: string, line: number, old: string, new: string, diff: string, branch: string | null, commit: string | null,
+/**
+ * The branch the commit goes onto (or the pull request merges into).
+ */
+baseBranch: string, pullRequest: PullRequest | null, };
+
+/**
+ * How the edit ended.
+ */
+export type EditStatus = "unchanged" | "dryRun" | "committed" | "pushed" | "pullRequestOpened" | "pullRequestUpdated";
+
+/**
+ * What `set image` and `scale` can edit on a git object: its containers' images, and its
+ * replicas when git declares them. `None` for objects that run no pods.
+ */
+export type Editable = { containers: Array<ContainerImage>,
+/**
+ * `spec.replicas` as git declares it; `None`: not scalable here (an HPA owns the scale, or
+ * the kind has no replicas).
+ */
+replicas: number | null, };
 
 /**
  * Everything the env detail view shows, from one plan.
@@ -452,6 +480,10 @@ diff: string,
  */
 drift?: Array<Drift>,
 /**
+ * Git's images and replicas of a workload, for set image / scale; absent for other kinds.
+ */
+editable?: Editable,
+/**
  * `Kind.group` (group omitted for the core group), stable across API versions.
  */
 groupKind: string, namespace: string | null, name: string, };
@@ -689,3 +721,8 @@ export type Verdict = "pass" | "fail" | "skipped";
  * Whether a restored revision was checked against git.
  */
 export type Verification = { "state": "verified", commit: string, } | { "state": "unverified", reason: string, };
+
+/**
+ * The value to change.
+ */
+export type WorkloadEdit = { "image": { container: string, image: string, } } | { "replicas": number };
