@@ -299,6 +299,34 @@ describe('coxswain-app', () => {
     await waitFor('the rollout operations in history', async () => /rollout promote iris-server/.test(await driver.text('[data-testid="history"]')), 30);
   });
 
+  it('sets an image in git from a workload, after previewing the one-line edit', async () => {
+    const status = () => execFileSync('git', ['status', '--porcelain'], { cwd: repo, encoding: 'utf8' });
+    const before = status();
+    const main = () => execFileSync('git', ['--git-dir', `${repo}.git`, 'rev-parse', 'main'], { encoding: 'utf8' }).trim();
+    const mainBefore = main();
+    await overview();
+    await driver.click('[data-testid="env-card-dev"]');
+    await openResource('Deployment.apps-iris-server');
+    await waitFor('the edit form', () => driver.count('[data-testid="edit-image"]'));
+    await driver.execute(
+      'const input = document.querySelector(arguments[0]); input.value = arguments[1]; input.dispatchEvent(new Event("input", { bubbles: true }));',
+      '[data-testid="edit-image"]',
+      'ghcr.io/acme-ml/iris-server:1.2.0',
+    );
+    await driver.click('[data-testid="preview-set-image"]');
+    assert.match(await waitFor('the edit preview', () => driver.text('[data-testid="edit-status"]'), 60), /nothing committed yet/);
+    assert.match(await driver.text('[data-testid="workload-edit-modal"] tr.add'), /iris-server:1\.2\.0/);
+    assert.match(await driver.text('[data-testid="workload-edit-modal"] tr.delete'), /iris-server:1\.1\.0/);
+    assert.equal(main(), mainBefore, 'a preview pushes nothing');
+    await shot('set-image-preview');
+    await driver.click('[data-testid="edit-confirm"]');
+    assert.match(await waitFor('the push', async () => ((await driver.text('[data-testid="edit-status"]'))?.includes('pushed') ? driver.text('[data-testid="edit-status"]') : null), 60), /pushed/);
+    await driver.click('[data-testid="edit-done"]');
+    const pushed = execFileSync('git', ['--git-dir', `${repo}.git`, 'show', 'main:environments/dev/iris-server.yaml'], { encoding: 'utf8' });
+    assert.match(pushed, /iris-server:1\.2\.0/);
+    assert.equal(status(), before, 'the working tree is left as it was');
+  });
+
   it('keeps the webdriver log quiet about errors', () => {
     assert.doesNotMatch(driverLog, /panicked/);
   });

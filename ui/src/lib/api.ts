@@ -4,6 +4,7 @@ import { Channel, invoke } from '@tauri-apps/api/core';
 import { listen, type UnlistenFn } from '@tauri-apps/api/event';
 import type {
   ApiError,
+  EditOutcome,
   EnvDetail,
   EnvOverview,
   Preview,
@@ -18,6 +19,7 @@ import type {
   RolloutPreview,
   RolloutStatus,
   SyncReport,
+  WorkloadEdit,
 } from './types';
 
 export interface Api {
@@ -42,6 +44,8 @@ export interface Api {
   previewRollout(env: string, workload: string, action: RolloutAction): Promise<RolloutPreview>;
   /** The operation, refused when the rollout moved on since the preview with `fingerprint`. */
   rollout(env: string, workload: string, action: RolloutAction, fingerprint: string): Promise<RolloutStatus>;
+  /** `set image` / `scale` in git: the diff only, or (`commit`) commit and push / pull request. */
+  editWorkload(env: string, workload: string, edit: WorkloadEdit, commit: boolean): Promise<EditOutcome>;
   setContext(env: string, context: string | null): Promise<void>;
   /** Dry run: what moves and every gate's result; nothing committed. */
   promotePreview(from: string, to: string): Promise<PromoteOutcome>;
@@ -95,6 +99,7 @@ export const tauriApi: Api = {
     call('rollback', { env, to, fingerprint, git, onProgress: channel(onProgress) }),
   previewRollout: (env, workload, action) => call('preview_rollout', { env, workload, action }),
   rollout: (env, workload, action, fingerprint) => call('rollout', { env, workload, action, fingerprint }),
+  editWorkload: (env, workload, edit, commit) => call('edit_workload', { env, workload, edit, commit }),
   setContext: (env, context) => call('set_context', { env, context }),
   promotePreview: (from, to) => call('promote_preview', { from, to }),
   promote: (from, to) => call('promote', { from, to }),

@@ -9,6 +9,7 @@ import {
   createRemoteStore,
   createRepoStore,
   createRolloutOperationStore,
+  createWorkloadEditStore,
 } from './stores';
 
 export const api = tauriApi;
@@ -26,3 +27,4 @@ export const rolloutOperation = createRolloutOperationStore(api, (env) => {
   void envs.loadDetail(env);
   void history.load(env);
 });
+export const workloadEdit = createWorkloadEditStore(api, (env) => void envs.loadDetail(env));

@@ -9,8 +9,9 @@ import {
   createRemoteStore,
   createRepoStore,
   createRolloutOperationStore,
+  createWorkloadEditStore,
 } from './stores';
-import type { EnvDetail, EnvOverview, Preview, ProgressEvent, PromoteOutcome, RolloutPreview, RolloutStatus, SyncReport } from './types';
+import type { EditOutcome, EnvDetail, EnvOverview, Preview, ProgressEvent, PromoteOutcome, RolloutPreview, RolloutStatus, SyncReport } from './types';
 
 const card = (name: string, update = 0): EnvOverview => ({
   name,
@@ -58,6 +59,7 @@ function fakeApi(overrides: Partial<Api> = {}): Api {
     rollback: fail('rollback'),
     previewRollout: fail('previewRollout'),
     rollout: fail('rollout'),
+    editWorkload: fail('editWorkload'),
     setContext: fail('setContext'),
     promotePreview: fail('promotePreview'),
     promote: fail('promote'),
@@ -225,6 +227,40 @@ describe('rollout operation store', () => {
     expect(get(store)).toMatchObject({ phase: 'failed', error: { code: 'refused' } });
     store.close();
     expect(get(store).phase).toBe('idle');
+  });
+});
+
+const editOutcome = (status: EditOutcome['status']): EditOutcome => ({
+  status, env: 'dev', workload: 'iris-server', file: 'environments/dev/iris-server.yaml', line: 22,
+  old: 'ghcr.io/acme-ml/iris-server:1.0.0', new: 'ghcr.io/acme-ml/iris-server:1.2.0', diff: '', branch: null,
+  commit: status === 'pushed' ? 'abc123' : null, baseBranch: 'main', pullRequest: null,
+});
+
+describe('workload edit store', () => {
+  const edit = { image: { container: 'server', image: 'ghcr.io/acme-ml/iris-server:1.2.0' } };
+
+  it('previews the edit, then commits exactly that edit and refreshes the env', async () => {
+    const calls: boolean[] = [];
+    const finished = vi.fn();
+    const store = createWorkloadEditStore(
+      fakeApi({ editWorkload: (_env, _w, _e, commit) => (calls.push(commit), Promise.resolve(editOutcome(commit ? 'pushed' : 'dryRun'))) }),
+      finished,
+    );
+    await store.preview('dev', 'iris-server', edit);
+    expect(get(store)).toMatchObject({ phase: 'preview', outcome: { status: 'dryRun' } });
+    await store.confirm();
+    expect(calls).toEqual([false, true]);
+    expect(get(store)).toMatchObject({ phase: 'done', outcome: { status: 'pushed' } });
+    expect(finished).toHaveBeenCalledWith('dev');
+  });
+
+  it('has nothing to confirm when git already has the value', async () => {
+    const editWorkload = vi.fn(() => Promise.resolve(editOutcome('unchanged')));
+    const store = createWorkloadEditStore(fakeApi({ editWorkload }));
+    await store.preview('dev', 'iris-server', edit);
+    await store.confirm();
+    expect(editWorkload).toHaveBeenCalledTimes(1);
+    expect(get(store)).toMatchObject({ phase: 'preview', outcome: { status: 'unchanged' } });
   });
 });
 

@@ -6,6 +6,7 @@ import { toApiError, type Api } from './api';
 import { emptyProgress, reduceProgress, type ProgressState } from './progress';
 import type {
   ApiError,
+  EditOutcome,
   EnvDetail,
   EnvOverview,
   Preview,
@@ -17,6 +18,7 @@ import type {
   RolloutPreview,
   RolloutStatus,
   SyncReport,
+  WorkloadEdit,
 } from './types';
 
 // ---------------------------------------------------------------- environments
@@ -234,6 +236,46 @@ export function createRolloutOperationStore(api: Api, onFinished: (env: string) 
       latest++;
       store.set({ phase: 'idle' });
     },
+  };
+}
+
+// ---------------------------------------------------------------- set image / scale in git
+
+export type WorkloadEditState =
+  | { phase: 'idle' }
+  | { phase: 'previewing' | 'committing'; env: string; workload: string; edit: WorkloadEdit; outcome: EditOutcome | null }
+  | { phase: 'preview' | 'done'; env: string; workload: string; edit: WorkloadEdit; outcome: EditOutcome }
+  | { phase: 'failed'; env: string; workload: string; edit: WorkloadEdit; error: ApiError };
+
+export interface WorkloadEditStore extends Readable<WorkloadEditState> {
+  /** The edit's diff in git; nothing committed. */
+  preview(env: string, workload: string, edit: WorkloadEdit): Promise<void>;
+  /** Commits the previewed edit and pushes it (a pull request for protected envs). */
+  confirm(): Promise<void>;
+  close(): void;
+}
+
+export function createWorkloadEditStore(api: Api, onFinished: (env: string) => void = () => {}): WorkloadEditStore {
+  const store = writable<WorkloadEditState>({ phase: 'idle' });
+  const run = async (env: string, workload: string, edit: WorkloadEdit, commit: boolean, shown: EditOutcome | null) => {
+    store.set({ phase: commit ? 'committing' : 'previewing', env, workload, edit, outcome: shown });
+    try {
+      const outcome = await api.editWorkload(env, workload, edit, commit);
+      store.set({ phase: commit ? 'done' : 'preview', env, workload, edit, outcome });
+    } catch (error) {
+      store.set({ phase: 'failed', env, workload, edit, error: toApiError(error) });
+    }
+    if (commit) onFinished(env);
+  };
+  return {
+    subscribe: store.subscribe,
+    preview: (env, workload, edit) => run(env, workload, edit, false, null),
+    async confirm() {
+      const state = get(store);
+      if (state.phase !== 'preview' || state.outcome.status !== 'dryRun') return;
+      await run(state.env, state.workload, state.edit, true, state.outcome);
+    },
+    close: () => store.set({ phase: 'idle' }),
   };
 }
 
