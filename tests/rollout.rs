@@ -17,7 +17,7 @@ use coxswain_memcluster::{MemoryCluster, PodFault};
 use serde_json::{Value, json};
 use std::path::Path;
 use std::sync::Arc;
-use support::rollouts::{git_repo, nginx_repo, set_image, workload};
+use support::rollouts::{INGRESS, git_repo, nginx_repo, set_image, workload};
 
 const CANARY_ENV: &str = "\
 namespace: shop
@@ -861,4 +861,28 @@ fn an_nginx_ingress_canary_takes_exact_weights_and_goes_with_abort_and_promote()
     assert!(ingress("web-canary").is_none() && service("web-canary").is_none());
     assert!(h.deployment("edge", "web-canary").is_none());
     assert_eq!(sync(&h.engine(root), "edge").0, SyncStatus::NoChanges);
+}
+
+#[test]
+fn an_nginx_canary_object_declared_in_git_is_a_loader_error() {
+    let config = "rollouts:\n  web:\n    canary:\n      steps:\n        - {weight: 100}\n";
+    let taken = "apiVersion: v1\nkind: Service\nmetadata:\n  name: web-canary\nspec:\n  selector: {app: other}\n  ports: [{port: 80}]\n";
+    let files: Vec<SourceFile> = [
+        ("web.yaml", workload("web", 4, "registry.example/web:1.0.0")),
+        ("ingress.yaml", INGRESS.to_owned()),
+        ("taken.yaml", taken.to_owned()),
+    ]
+    .into_iter()
+    .map(|(file, text)| SourceFile {
+        path: format!("environments/dev/{file}"),
+        contents: text.into_bytes(),
+    })
+    .collect();
+    let env = Environment::from_files("dev", Some(config), &files);
+    let rendered: Vec<String> = env.diagnostics.iter().map(ToString::to_string).collect();
+    assert!(
+        rendered.iter().any(|d| d.contains("env.yaml:3")
+            && d.contains("rollouts.web.canary: Service web-canary is declared in git")),
+        "{rendered:#?}"
+    );
 }

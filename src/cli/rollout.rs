@@ -6,7 +6,7 @@ use super::render::{self, Format};
 use super::signals::cancel_on_signals;
 use crate::engine::{Engine, EngineError, ForgeSettings, RolloutRequest, SyncRequest};
 use crate::exit::ExitCode;
-use crate::promote::workload::{EditOptions, EditStatus, WorkloadEdit};
+use crate::promote::workload::{EditOptions, EditOutcome, EditStatus, WorkloadEdit};
 use crate::rollout::Action;
 
 /// `coxswain set-image` / `coxswain scale`: one engine call, rendered; with `--sync`, the
@@ -37,11 +37,12 @@ pub(super) async fn edit_command(
     let progress =
         TerminalProgress::new(super::approved(git.yes, false), git.output == Format::Text);
     let signals = cancel_on_signals(&request.cancel);
-    let result = engine.edit_and_sync(options, &forge, &request, &progress).await;
+    let output = git.output;
+    let show = move |outcome: &EditOutcome| render::workload_edit(outcome, output);
+    let result = Box::pin(engine.edit_and_sync(options, &forge, &request, &progress, &show)).await;
     signals.abort();
     let (outcome, synced) = result?;
     progress.finish();
-    render::workload_edit(&outcome, git.output);
     let Some(synced) = synced else {
         eprintln!(
             "{}",

@@ -579,17 +579,20 @@ impl Engine {
     /// [`Engine::sync`] runs one (every gate, the env's Lease, rollouts started or advanced) of
     /// the commit just made — read from the edit's private checkout, since the user's working
     /// tree never has it. No sync (`None`) after a dry run or a pull request: a protected env
-    /// gets the change once the pull request is merged, never from this command.
+    /// gets the change once the pull request is merged, never from this command. `edited`
+    /// sees the edit before the sync starts (to show it first).
     pub async fn edit_and_sync(
         &self,
         options: promote::workload::EditOptions,
         forge: &ForgeSettings,
         request: &SyncRequest,
         progress: &dyn Progress,
+        edited: &(dyn Fn(&promote::workload::EditOutcome) + Send + Sync),
     ) -> Result<(promote::workload::EditOutcome, Option<SyncOutcome>), EngineError> {
         use promote::workload::EditStatus;
         let env = options.env.clone();
         let (outcome, checkout) = self.edit_in_checkout(options, forge).await?;
+        edited(&outcome);
         if matches!(
             outcome.status,
             EditStatus::DryRun | EditStatus::PullRequestOpened | EditStatus::PullRequestUpdated
@@ -599,7 +602,7 @@ impl Engine {
         let repo = Repo::open(checkout.root())?.identified_as(self.root());
         let engine =
             Self::of_repo(repo, self.connections.connector())?.with_holder(self.holder.clone());
-        let synced = engine.sync(&env, request, progress).await?;
+        let synced = Box::pin(engine.sync(&env, request, progress)).await?;
         drop(checkout);
         Ok((outcome, Some(synced)))
     }

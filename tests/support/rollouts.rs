@@ -71,7 +71,8 @@ pub fn set_image(root: &Path, env: &str, file: &str, image: &str) {
     std::fs::write(&path, format!("{}{image}{}", &text[..start], &text[end..])).expect("write");
 }
 
-const INGRESS: &str = "\
+/// An NGINX Ingress routing `/` of web.example to Service web (and `/docs` to docs).
+pub const INGRESS: &str = "\
 apiVersion: networking.k8s.io/v1
 kind: Ingress
 metadata:
