@@ -115,6 +115,17 @@ fn sync(engine: &Engine, env: &str) -> (SyncStatus, Vec<String>) {
     }
 }
 
+/// A repo and a cluster where `env` was synced, then the image of `file` changed in git and
+/// synced again: its rollout started.
+fn started(env: &str, file: &str, image: &str) -> (tempfile::TempDir, Harness) {
+    let repo = repo();
+    let h = Harness::new();
+    sync(&h.engine(repo.path()), env);
+    set_image(repo.path(), env, file, image);
+    sync(&h.engine(repo.path()), env);
+    (repo, h)
+}
+
 fn act(engine: &Engine, env: &str, workload: &str, action: Action) -> RolloutStatus {
     runtime()
         .block_on(engine.rollout(env, workload, action, &RolloutRequest::default()))
@@ -215,12 +226,8 @@ fn canary_steps_split_replicas_behind_one_selector_then_abort_and_promote() {
 
 #[test]
 fn a_sync_after_pause_leaves_the_canary_paused() {
-    let repo = repo();
+    let (repo, h) = started("canary", "web.yaml", "registry.example/web:2.0.0");
     let root = repo.path();
-    let h = Harness::new();
-    sync(&h.engine(root), "canary");
-    set_image(root, "canary", "web.yaml", "registry.example/web:2.0.0");
-    sync(&h.engine(root), "canary");
     let now = act(&h.engine(root), "canary", "web", Action::Pause);
     assert!(now.paused);
     let canary = h.deployment("shop", "web-canary").expect("canary");
@@ -465,12 +472,8 @@ spec:
 
 #[test]
 fn promotion_keeps_the_canary_until_stable_is_healthy() {
-    let repo = repo();
+    let (repo, h) = started("canary", "web.yaml", "registry.example/web:2.0.0");
     let root = repo.path();
-    let h = Harness::new();
-    sync(&h.engine(root), "canary");
-    set_image(root, "canary", "web.yaml", "registry.example/web:2.0.0");
-    sync(&h.engine(root), "canary");
     // The stable Deployment's new rollout does not finish by itself any more.
     h.memory.set_auto_ready(false);
     let now = act(&h.engine(root), "canary", "web", Action::Promote);
@@ -645,12 +648,8 @@ const STATE: &str = "coxswain.dev/rollout-state";
 
 #[test]
 fn removing_a_canary_strategy_lets_the_next_sync_delete_the_canary_and_clear_the_state() {
-    let repo = repo();
+    let (repo, h) = started("canary", "web.yaml", "registry.example/web:2.0.0");
     let root = repo.path();
-    let h = Harness::new();
-    sync(&h.engine(root), "canary");
-    set_image(root, "canary", "web.yaml", "registry.example/web:2.0.0");
-    sync(&h.engine(root), "canary");
     assert!(h.deployment("shop", "web-canary").is_some());
     assert!(annotation(&h.deployment("shop", "web").expect("web"), STATE).is_some());
     // A look-alike someone made by copying the canary's labels is not provably the rollout's.
@@ -704,12 +703,8 @@ fn removing_a_canary_strategy_lets_the_next_sync_delete_the_canary_and_clear_the
 
 #[test]
 fn removing_a_blue_green_strategy_lets_the_next_sync_delete_the_colours_and_preview() {
-    let repo = repo();
+    let (repo, h) = started("bluegreen", "api.yaml", "registry.example/api:2.0.0");
     let root = repo.path();
-    let h = Harness::new();
-    sync(&h.engine(root), "bluegreen");
-    set_image(root, "bluegreen", "api.yaml", "registry.example/api:2.0.0");
-    sync(&h.engine(root), "bluegreen");
     assert_eq!(status(&h.engine(root), "bluegreen", "api").active_color, Some(Colour::Green));
     assert!(
         h.deployment("store", "api-blue").is_some() && h.deployment("store", "api-green").is_some()
