@@ -780,6 +780,24 @@ fn scale_commits_to_an_unprotected_env_and_refuses_a_workload_an_hpa_scales() {
     let (edit, synced) = (out.find("pushed dev/iris-server"), out.find("dev: synced"));
     assert!(edit.is_some() && synced.is_some() && edit < synced, "{out}{err}");
     assert!(err.contains("iris-server: healthy (3/3 replicas available)"), "{err}");
+    // -o json: one document, the edit and the sync's report (of the local commit: --no-push).
+    let args = [
+        "iris-server",
+        "--replicas",
+        "4",
+        "--env",
+        "dev",
+        "--no-push",
+        "--sync",
+        "--yes",
+        "-o",
+        "json",
+    ];
+    let output = command(&fx, &forge, "scale", &args);
+    assert_eq!(output.status.code(), Some(0), "{}{}", stdout(&output), stderr(&output));
+    let json: serde_json::Value = serde_json::from_str(&stdout(&output)).expect("one document");
+    assert_eq!((json["status"].as_str(), json["new"].as_str()), (Some("committed"), Some("4")));
+    assert_eq!(json["sync"]["environments"][0]["status"].as_str(), Some("synced"), "{json}");
     let tip = remote_branch(&fx, "main").unwrap();
     let remote = Repository::open_bare(&fx.remote).unwrap();
     assert_eq!(remote.find_commit(tip).unwrap().parent_ids().collect::<Vec<_>>(), vec![main]);

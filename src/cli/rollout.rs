@@ -38,11 +38,20 @@ pub(super) async fn edit_command(
         TerminalProgress::new(super::approved(git.yes, false), git.output == Format::Text);
     let signals = cancel_on_signals(&request.cancel);
     let output = git.output;
-    let show = move |outcome: &EditOutcome| render::workload_edit(outcome, output);
+    let text = output == Format::Text;
+    // Text: the edit first, then the sync's progress; JSON or YAML: one document at the end.
+    let show = move |outcome: &EditOutcome| {
+        if text {
+            render::workload_edit(outcome, output);
+        }
+    };
     let result = Box::pin(engine.edit_and_sync(options, &forge, &request, &progress, &show)).await;
     signals.abort();
     let (outcome, synced) = result?;
     progress.finish();
+    if !text {
+        return Ok(render::workload_edit_synced(&outcome, synced.as_ref(), output));
+    }
     let Some(synced) = synced else {
         eprintln!(
             "{}",
