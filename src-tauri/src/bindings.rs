@@ -9,6 +9,7 @@
 use crate::commands::RepoState;
 use coxswain::app_api::{
     ApiError, EnvDetail, EnvOverview, Preview, RemoteStatus, RepoInfo, RollbackOutcome,
+    RolloutPreview,
 };
 use coxswain::history::Revision;
 use coxswain::promote::PromoteOutcome;
@@ -67,6 +68,7 @@ const ROOTS: &[fn(&mut Declarations)] = &[
     |d| d.visit::<RollbackOutcome>(),
     |d| d.visit::<RemoteStatus>(),
     |d| d.visit::<PromoteOutcome>(),
+    |d| d.visit::<RolloutPreview>(),
 ];
 
 /// The whole file: a header, then every declaration in name order.

@@ -35,6 +35,8 @@ pub fn builder<R: Runtime>(
         commands::history,
         commands::preview_rollback,
         commands::rollback,
+        commands::preview_rollout,
+        commands::rollout,
         commands::set_context,
         commands::remote_status,
         commands::promote_preview,

@@ -166,6 +166,8 @@ pub struct EnvDetail {
     pub resources: Vec<Resource>,
     /// Policy findings and input warnings, with `file:line`.
     pub findings: Vec<Diagnostic>,
+    /// The env's canary and blue-green rollouts as the cluster has them (its rollout panel).
+    pub rollouts: Vec<crate::rollout::RolloutStatus>,
 }
 
 /// A pipeline and its stages, for the promote view's from → to pickers.

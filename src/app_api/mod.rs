@@ -16,6 +16,7 @@ pub use dto::{
 
 use crate::cluster::{ClusterError, WatchEvent};
 use crate::diagnostic::Diagnostic;
+pub use crate::engine::RolloutPreview;
 pub use crate::engine::{Connector, Preview, RollbackOutcome, default_connector};
 use crate::engine::{
     Engine, EngineError, ForgeSettings, RollbackRequest, RolloutRequest, SyncOutcome, SyncRequest,
@@ -138,7 +139,12 @@ impl Session {
             last_revision: None,
         };
         if env.has_errors() {
-            return Ok(EnvDetail { overview, resources: Vec::new(), findings });
+            return Ok(EnvDetail {
+                overview,
+                resources: Vec::new(),
+                findings,
+                rollouts: Vec::new(),
+            });
         }
         let planned = async {
             let plan = self.engine.plan(&env, context.as_deref(), &PlanOptions::default()).await?;
@@ -153,7 +159,12 @@ impl Session {
             Ok(planned) => planned,
             Err(error) => {
                 overview.errors.push(error.into());
-                return Ok(EnvDetail { overview, resources: Vec::new(), findings });
+                return Ok(EnvDetail {
+                    overview,
+                    resources: Vec::new(),
+                    findings,
+                    rollouts: Vec::new(),
+                });
             }
         };
         let resources: Vec<Resource> = plan
@@ -175,13 +186,24 @@ impl Session {
         overview.errors.extend(plan.errors.iter().map(ApiError::from_diagnostic));
         overview.sync_state = if !plan.errors.is_empty() {
             SyncState::Unknown
-        } else if plan.has_changes() {
+        } else if plan.has_changes() || plan.rollout_writes {
             SyncState::OutOfSync
         } else {
             SyncState::Synced
         };
         overview.last_revision = last_revision;
-        Ok(EnvDetail { overview, resources, findings })
+        let rollouts = if env.config.rollouts.is_empty() {
+            Vec::new()
+        } else {
+            match self.engine.rollout_statuses(name, context.as_deref()).await {
+                Ok(rollouts) => rollouts,
+                Err(error) => {
+                    overview.errors.push(error.into());
+                    Vec::new()
+                }
+            }
+        };
+        Ok(EnvDetail { overview, resources, findings, rollouts })
     }
 
     /// The live object `id` (a [`Resource::id`]) as normalised YAML; `None` when it does not exist.
@@ -241,15 +263,32 @@ impl Session {
         Ok(self.engine.rollout_statuses(name, self.context(name).as_deref()).await?)
     }
 
+    /// What a rollout operation would write (dry run), and the fingerprint to confirm it with.
+    pub async fn preview_rollout(
+        &self,
+        name: &str,
+        workload: &str,
+        action: Action,
+    ) -> Result<RolloutPreview, ApiError> {
+        let request = RolloutRequest { context: self.context(name), ..RolloutRequest::default() };
+        Ok(self.engine.preview_rollout(name, workload, action, &request).await?)
+    }
+
     /// A person's rollout operation — pause, resume, promote, abort, undo — through the sync's
-    /// gates and the env's lock, recorded in history; the status after it.
+    /// gates and the env's lock, recorded in history, if the rollout is still where the preview
+    /// with `fingerprint` saw it; the status after it.
     pub async fn rollout(
         &self,
         name: &str,
         workload: &str,
         action: Action,
+        fingerprint: &str,
     ) -> Result<RolloutStatus, ApiError> {
-        let request = RolloutRequest { context: self.context(name), ..RolloutRequest::default() };
+        let request = RolloutRequest {
+            context: self.context(name),
+            fingerprint: Some(fingerprint.to_owned()),
+            ..RolloutRequest::default()
+        };
         Ok(self.engine.rollout(name, workload, action, &request).await?)
     }
 

@@ -164,7 +164,10 @@ async fn run(cli: Cli, connector: Connector) -> Result<ExitCode, EngineError> {
             render::plan(&report, output);
             Ok(if report.summary.errors > 0 {
                 ExitCode::Error
-            } else if detailed_exitcode && report.summary.has_changes() {
+            } else if detailed_exitcode
+                && (report.summary.has_changes()
+                    || report.environments.iter().any(|plan| plan.rollout_writes))
+            {
                 ExitCode::Changes
             } else {
                 ExitCode::Ok

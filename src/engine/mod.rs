@@ -19,7 +19,7 @@ pub use connections::{Connector, connector_with_kubeconfig, default_connector};
 pub use error::{EngineError, failure_code, failure_exit_code};
 pub use gates::{Admission, Verification};
 pub use rollback::{RollbackOutcome, RollbackRequest};
-pub use rollout::{Followed, RolloutRequest, recorded_state};
+pub use rollout::{Followed, RolloutPreview, RolloutRequest, recorded_state};
 #[cfg(feature = "model-validation")]
 pub use validate::{ModelValidation, ValidateRequest};
 
@@ -248,8 +248,9 @@ impl Engine {
         let mut plan = plan_env(cluster.as_ref(), &env, options)
             .await
             .map_err(|e| EngineError::cluster(&env.name, e))?;
-        plan.rollouts = rollouts;
+        plan.rollouts = rollouts.lines;
         plan.rollouts.extend(plan.rollout_leftovers.iter().map(Leftover::describe));
+        plan.rollout_writes = rollouts.writes || !plan.rollout_leftovers.is_empty();
         Ok(plan)
     }
 
@@ -362,8 +363,9 @@ impl Engine {
         let mut report = sync::sync_env(cluster.clone(), &view, &options, &confirming).await;
         let mut leftovers = Vec::new();
         if let Some(plan) = report.plan.as_mut() {
-            plan.rollouts = rollouts;
+            plan.rollouts = rollouts.lines;
             plan.rollouts.extend(plan.rollout_leftovers.iter().map(Leftover::describe));
+            plan.rollout_writes = rollouts.writes || !plan.rollout_leftovers.is_empty();
             leftovers = std::mem::take(&mut plan.rollout_leftovers);
         }
         if request.dry_run && report.failure_kind() == Some(FailureKind::Unreachable) {
@@ -392,11 +394,13 @@ impl Engine {
             let advanced =
                 self.advance_admitted(&env, cluster.clone(), git, &rollout_request, &leftovers);
             match advanced.await {
-                Ok(statuses) => notes.extend(
-                    statuses
+                Ok(statuses) => {
+                    report.rollouts = statuses
                         .iter()
-                        .map(|s| format!("rollout {} ({}): {}", s.workload, s.strategy, s.message)),
-                ),
+                        .map(|s| format!("rollout {} ({}): {}", s.workload, s.strategy, s.message))
+                        .collect();
+                    notes.extend(report.rollouts.iter().cloned());
+                }
                 Err(error) => {
                     let message =
                         format!("the sync applied, but its rollouts did not go on: {error}");

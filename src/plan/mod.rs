@@ -168,6 +168,9 @@ pub struct EnvPlan {
     #[serde(skip_serializing_if = "Vec::is_empty", default)]
     #[cfg_attr(feature = "ts", ts(as = "Option<Vec<String>>", optional))]
     pub rollouts: Vec<String>,
+    /// The next sync writes for a rollout (see [`crate::rollout::Pending::writes`]).
+    #[serde(skip)]
+    pub rollout_writes: bool,
     /// The inventory as read, restricted to objects that still exist (for the sync to update).
     #[serde(skip)]
     pub inventory: Inventory,
@@ -396,6 +399,7 @@ pub async fn plan_env(
         errors,
         skipped,
         rollouts: Vec::new(),
+        rollout_writes: false,
         inventory,
         rollout_leftovers,
     })

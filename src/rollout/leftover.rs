@@ -163,6 +163,13 @@ pub fn find<'a>(
 pub async fn remove(w: &mut Writer, leftovers: &[Leftover]) -> Result<(), RolloutError> {
     for leftover in leftovers {
         let namespace = leftover.key.namespace.as_deref();
+        if w.previewing() {
+            // A preview lists the deletes; a released annotation changes no spec.
+            if leftover.action == LeftoverAction::Delete {
+                w.preview(&leftover.resource, &leftover.key.name, None).await?;
+            }
+            continue;
+        }
         match leftover.action {
             LeftoverAction::Delete => {
                 let preconditions =
