@@ -253,3 +253,80 @@ impl Nginx<'_> {
             .collect()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::repo::SourceFile;
+
+    const WORKLOAD: &str = "\
+apiVersion: apps/v1
+kind: Deployment
+metadata: {name: web}
+spec:
+  replicas: 4
+  selector: {matchLabels: {app: web}}
+  template:
+    metadata: {labels: {app: web, tier: front}}
+    spec: {containers: [{name: web, image: 'x:1'}]}
+---
+apiVersion: v1
+kind: Service
+metadata: {name: web}
+spec: {selector: {app: web}, ports: [{port: 80}]}
+";
+
+    fn env(ingress: &str) -> Environment {
+        let files = [SourceFile {
+            path: "environments/dev/web.yaml".into(),
+            contents: format!("{WORKLOAD}---\n{ingress}").into_bytes(),
+        }];
+        Environment::from_files("dev", None, &files)
+    }
+
+    #[test]
+    fn the_class_annotation_and_a_default_backend_route_through_nginx() {
+        let env = env("\
+apiVersion: networking.k8s.io/v1
+kind: Ingress
+metadata:
+  name: edge
+  annotations: {kubernetes.io/ingress.class: nginx}
+spec:
+  defaultBackend: {service: {name: web, port: {number: 80}}}
+");
+        let nginx = nginx(&env, "web").expect("an NGINX route");
+        let ingresses = nginx.canary_ingresses("dev", &Map::new(), 10);
+        assert_eq!(ingresses[0]["metadata"]["name"], json!("edge-canary"));
+        assert_eq!(
+            ingresses[0]["metadata"]["annotations"],
+            json!({CANARY_ANNOTATION: "true", WEIGHT_ANNOTATION: "10", CLASS_ANNOTATION: "nginx"})
+        );
+        assert_eq!(ingresses[0]["spec"]["defaultBackend"]["service"]["name"], json!("web-canary"));
+        // The canary pods keep their other labels, not the one Service web selects by.
+        let mut spec = json!({"selector": {"matchLabels": {"app": "web"}},
+            "template": {"metadata": {"labels": {"app": "web", "tier": "front"}}}});
+        nginx.canary_spec(&mut spec, "web");
+        assert_eq!(
+            spec["template"]["metadata"]["labels"],
+            json!({"tier": "front", ROLLOUT_LABEL: "web", TRACK_LABEL: "canary"})
+        );
+        assert_eq!(
+            spec["selector"]["matchLabels"],
+            json!({ROLLOUT_LABEL: "web", TRACK_LABEL: "canary"})
+        );
+    }
+
+    #[test]
+    fn another_ingress_class_keeps_replica_ratios() {
+        let env = env("\
+apiVersion: networking.k8s.io/v1
+kind: Ingress
+metadata: {name: edge}
+spec:
+  ingressClassName: traefik
+  defaultBackend: {service: {name: web, port: {number: 80}}}
+");
+        assert!(nginx(&env, "web").is_none());
+    }
+}
