@@ -89,14 +89,16 @@ async fn rollouts_against_real_api_server() {
     let kube = coxswain::cluster::kube_api::KubeCluster::from_config(config).expect("cluster");
     let cluster = Arc::new(Recording::new(Arc::new(kube)));
     // One namespace per environment (one namespace, one env).
-    for (scenario, name) in [("canary", "cxe-canary"), ("blue-green", "cxe-blue-green")] {
+    for (scenario, name) in
+        [("canary", "cxe-canary"), ("blue-green", "cxe-blue-green"), ("nginx", "cxe-nginx")]
+    {
         let namespace = format!("{name}-{}", std::process::id());
         let ctx = Ctx { cluster: cluster.clone(), namespace: namespace.clone() };
         let _controller = RolloutController::start(client.clone(), &namespace);
-        if scenario == "canary" {
-            Box::pin(canary(&ctx)).await;
-        } else {
-            Box::pin(blue_green(&ctx)).await;
+        match scenario {
+            "canary" => Box::pin(canary(&ctx)).await,
+            "blue-green" => Box::pin(blue_green(&ctx)).await,
+            _ => Box::pin(nginx(&ctx)).await,
         }
         env.delete_namespace(&namespace).await;
         eprintln!("ok: {scenario}");
@@ -134,7 +136,21 @@ async fn canary(ctx: &Ctx) {
         Some(true)
     );
 
+    // A person's pause survives a sync: the canary stays paused, its step and split unchanged.
     let engine = ctx.engine(root);
+    let now = engine
+        .rollout("canary", "web", Action::Pause, &RolloutRequest::default())
+        .await
+        .expect("pause");
+    assert!(now.paused);
+    assert_eq!(sync(&ctx.engine(root), "canary").await, SyncStatus::NoChanges);
+    let now = engine.rollout_status("canary", "web", None).await.expect("status");
+    assert_eq!((now.paused, now.step), (true, Some(1)), "the sync lifted the pause");
+    let canary = ctx.deployment("web-canary").await.expect("canary");
+    assert_eq!(canary.pointer("/spec/paused"), Some(&json!(true)));
+    assert_eq!(replicas_and_image(&canary).0, 1);
+    assert_eq!(replicas_and_image(&ctx.deployment("web").await.expect("web")).0, 3);
+
     let now = engine
         .rollout("canary", "web", Action::Resume, &RolloutRequest::default())
         .await
@@ -226,4 +242,82 @@ async fn blue_green(ctx: &Ctx) {
     // The sync after the undo has nothing to change and switches nothing.
     assert_eq!(sync(&ctx.engine(root), "bluegreen").await, SyncStatus::NoChanges);
     assert_eq!(ctx.selector("api").await, json!({"app": "api", "coxswain.dev/color": "blue"}));
+
+    // The strategy leaves env.yaml: git's Deployment runs under its own name, the Service
+    // selects it, and the colours and the preview Service go.
+    let env_yaml = format!("namespace: {}\n", ctx.namespace);
+    std::fs::write(root.join("environments/bluegreen/env.yaml"), env_yaml).expect("write");
+    assert_eq!(sync(&ctx.engine(root), "bluegreen").await, SyncStatus::Synced);
+    assert!(ctx.deployment("api").await.is_some());
+    assert_eq!(ctx.selector("api").await, json!({"app": "api"}));
+    for gone in ["api-blue", "api-green"] {
+        assert!(ctx.deployment(gone).await.is_none(), "{gone} stayed");
+    }
+    assert_eq!(ctx.selector("api-preview").await, Value::Null, "the preview Service stayed");
+    assert_eq!(sync(&ctx.engine(root), "bluegreen").await, SyncStatus::NoChanges);
+}
+
+/// A canary through an NGINX Ingress: exact weights on a canary Ingress, removed by abort;
+/// then the strategy leaves env.yaml mid-rollout and the next sync removes the canary objects.
+async fn nginx(ctx: &Ctx) {
+    let env_yaml = "namespace: shop\nrollouts:\n  web:\n    canary:\n      steps:\n        - {weight: 25, pause: manual}\n        - {weight: 50, pause: manual}\n        - {weight: 100}\n";
+    let repo = support::rollouts::nginx_repo(&ctx.namespace, env_yaml);
+    let root = repo.path();
+    assert_eq!(sync(&ctx.engine(root), "edge").await, SyncStatus::Synced);
+    set_image(root, "edge", "web.yaml", "registry.example/web:2.0.0");
+    sync(&ctx.engine(root), "edge").await;
+    let followed = follow(&ctx.engine(root), "edge").await;
+    assert!(matches!(followed, Followed::Paused(_)), "{followed:?}");
+    let weight = async || {
+        let resource = ctx
+            .cluster
+            .resolve(&Gvk::from_api_version("networking.k8s.io/v1", "Ingress"))
+            .await
+            .expect("resolve");
+        let live = ctx.cluster.get(&resource, Some(&ctx.namespace), "web-canary").await;
+        live.expect("get").map(|i| {
+            let annotations = i.pointer("/metadata/annotations").cloned().unwrap_or_default();
+            (
+                annotations["nginx.ingress.kubernetes.io/canary"].clone(),
+                annotations["nginx.ingress.kubernetes.io/canary-weight"].clone(),
+            )
+        })
+    };
+    assert_eq!(weight().await, Some((json!("true"), json!("25"))));
+    let canary = ctx.deployment("web-canary").await.expect("canary");
+    assert_eq!(replicas_and_image(&canary), (1, "registry.example/web:2.0.0".into()));
+    assert_eq!(replicas_and_image(&ctx.deployment("web").await.expect("web")).0, 4);
+    assert_eq!(
+        ctx.selector("web-canary").await,
+        json!({"coxswain.dev/rollout": "web", "coxswain.dev/track": "canary"})
+    );
+
+    let engine = ctx.engine(root);
+    engine
+        .rollout("edge", "web", Action::Resume, &RolloutRequest::default())
+        .await
+        .expect("resume");
+    follow(&engine, "edge").await;
+    assert_eq!(weight().await, Some((json!("true"), json!("50"))));
+    engine.rollout("edge", "web", Action::Abort, &RolloutRequest::default()).await.expect("abort");
+    assert_eq!(weight().await, None, "abort removes the canary Ingress");
+    assert_eq!(ctx.selector("web-canary").await, Value::Null, "abort removes the canary Service");
+    assert!(ctx.deployment("web-canary").await.is_none());
+
+    // Again, and the strategy leaves env.yaml mid-rollout: the sync applies git's template to
+    // stable and removes the canary objects and the rollout state.
+    set_image(root, "edge", "web.yaml", "registry.example/web:3.0.0");
+    sync(&ctx.engine(root), "edge").await;
+    follow(&ctx.engine(root), "edge").await;
+    assert_eq!(weight().await, Some((json!("true"), json!("25"))));
+    let env_yaml = format!("namespace: {}\n", ctx.namespace);
+    std::fs::write(root.join("environments/edge/env.yaml"), env_yaml).expect("write");
+    assert_eq!(sync(&ctx.engine(root), "edge").await, SyncStatus::Synced);
+    assert_eq!(weight().await, None);
+    assert_eq!(ctx.selector("web-canary").await, Value::Null);
+    assert!(ctx.deployment("web-canary").await.is_none());
+    let stable = ctx.deployment("web").await.expect("web");
+    assert_eq!(replicas_and_image(&stable), (4, "registry.example/web:3.0.0".into()));
+    assert_eq!(stable.pointer("/metadata/annotations/coxswain.dev~1rollout-state"), None);
+    assert_eq!(sync(&ctx.engine(root), "edge").await, SyncStatus::NoChanges);
 }

@@ -719,11 +719,14 @@ fn set_image_on_a_protected_env_opens_a_pull_request_touching_only_that_line() {
     );
     assert_eq!(user_state(&fx.work), before, "the user's checkout must not change");
 
-    // Again with another image: the same pull request, updated.
+    // Again with another image: the same pull request, updated. `--sync` syncs nothing: the
+    // change reaches prod once the pull request is merged.
     let image = "server=ghcr.io/acme-ml/iris-server:1.3.0";
-    let output = command(&fx, &forge, "set", &["image", "iris-server", image, "--env", "prod"]);
+    let args = ["image", "iris-server", image, "--env", "prod", "--sync", "--yes"];
+    let output = command(&fx, &forge, "set", &args);
     assert_eq!(output.status.code(), Some(0), "{}{}", stdout(&output), stderr(&output));
     assert!(stdout(&output).contains("pull request updated"), "{}", stdout(&output));
+    assert!(stderr(&output).contains("nothing is synced now"), "{}", stderr(&output));
     assert_eq!(forge.count("POST", "/pulls"), 1);
     assert_eq!(user_state(&fx.work), before);
 }
@@ -768,9 +771,33 @@ fn scale_commits_to_an_unprotected_env_and_refuses_a_workload_an_hpa_scales() {
     );
     assert_eq!(remote_branch(&fx, "main"), Some(main), "--no-push pushes nothing");
 
-    let output = command(&fx, &forge, "scale", &["iris-server", "--replicas", "3", "--env", "dev"]);
+    // Pushed, then (--sync) synced from the commit just pushed, as `coxswain sync` would.
+    let args = ["iris-server", "--replicas", "3", "--env", "dev", "--sync", "--yes"];
+    let output = command(&fx, &forge, "scale", &args);
     assert_eq!(output.status.code(), Some(0), "{}{}", stdout(&output), stderr(&output));
     assert!(stdout(&output).contains("pushed dev/iris-server"), "{}", stdout(&output));
+    let (out, err) = (stdout(&output), stderr(&output));
+    let (edit, synced) = (out.find("pushed dev/iris-server"), out.find("dev: synced"));
+    assert!(edit.is_some() && synced.is_some() && edit < synced, "{out}{err}");
+    assert!(err.contains("iris-server: healthy (3/3 replicas available)"), "{err}");
+    // -o json: one document, the edit and the sync's report (of the local commit: --no-push).
+    let args = [
+        "iris-server",
+        "--replicas",
+        "4",
+        "--env",
+        "dev",
+        "--no-push",
+        "--sync",
+        "--yes",
+        "-o",
+        "json",
+    ];
+    let output = command(&fx, &forge, "scale", &args);
+    assert_eq!(output.status.code(), Some(0), "{}{}", stdout(&output), stderr(&output));
+    let json: serde_json::Value = serde_json::from_str(&stdout(&output)).expect("one document");
+    assert_eq!((json["status"].as_str(), json["new"].as_str()), (Some("committed"), Some("4")));
+    assert_eq!(json["sync"]["environments"][0]["status"].as_str(), Some("synced"), "{json}");
     let tip = remote_branch(&fx, "main").unwrap();
     let remote = Repository::open_bare(&fx.remote).unwrap();
     assert_eq!(remote.find_commit(tip).unwrap().parent_ids().collect::<Vec<_>>(), vec![main]);

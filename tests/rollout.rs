@@ -17,7 +17,7 @@ use coxswain_memcluster::{MemoryCluster, PodFault};
 use serde_json::{Value, json};
 use std::path::Path;
 use std::sync::Arc;
-use support::rollouts::{git_repo, set_image, workload};
+use support::rollouts::{INGRESS, git_repo, nginx_repo, set_image, workload};
 
 const CANARY_ENV: &str = "\
 namespace: shop
@@ -113,6 +113,17 @@ fn sync(engine: &Engine, env: &str) -> (SyncStatus, Vec<String>) {
         }
         SyncOutcome::Offline { reason, .. } => panic!("offline: {reason}"),
     }
+}
+
+/// A repo and a cluster where `env` was synced, then the image of `file` changed in git and
+/// synced again: its rollout started.
+fn started(env: &str, file: &str, image: &str) -> (tempfile::TempDir, Harness) {
+    let repo = repo();
+    let h = Harness::new();
+    sync(&h.engine(repo.path()), env);
+    set_image(repo.path(), env, file, image);
+    sync(&h.engine(repo.path()), env);
+    (repo, h)
 }
 
 fn act(engine: &Engine, env: &str, workload: &str, action: Action) -> RolloutStatus {
@@ -215,12 +226,8 @@ fn canary_steps_split_replicas_behind_one_selector_then_abort_and_promote() {
 
 #[test]
 fn a_sync_after_pause_leaves_the_canary_paused() {
-    let repo = repo();
+    let (repo, h) = started("canary", "web.yaml", "registry.example/web:2.0.0");
     let root = repo.path();
-    let h = Harness::new();
-    sync(&h.engine(root), "canary");
-    set_image(root, "canary", "web.yaml", "registry.example/web:2.0.0");
-    sync(&h.engine(root), "canary");
     let now = act(&h.engine(root), "canary", "web", Action::Pause);
     assert!(now.paused);
     let canary = h.deployment("shop", "web-canary").expect("canary");
@@ -466,12 +473,8 @@ spec:
 
 #[test]
 fn promotion_keeps_the_canary_until_stable_is_healthy() {
-    let repo = repo();
+    let (repo, h) = started("canary", "web.yaml", "registry.example/web:2.0.0");
     let root = repo.path();
-    let h = Harness::new();
-    sync(&h.engine(root), "canary");
-    set_image(root, "canary", "web.yaml", "registry.example/web:2.0.0");
-    sync(&h.engine(root), "canary");
     // The stable Deployment's new rollout does not finish by itself any more.
     h.memory.set_auto_ready(false);
     let now = act(&h.engine(root), "canary", "web", Action::Promote);
@@ -682,4 +685,250 @@ fn a_crash_looping_canary_stops_the_wait_with_exit_3_and_abort_recovers() {
     assert_eq!(now.phase, Some(Phase::Aborted));
     let stable = h.deployment("shop", "web").expect("web");
     assert_eq!((replicas(&stable), image(&stable)), (4, "registry.example/web:1.0.0"));
+}
+
+fn write(root: &Path, path: &str, text: &str) {
+    std::fs::write(root.join(path), text).expect("write");
+}
+
+fn annotation<'a>(object: &'a Value, name: &str) -> Option<&'a Value> {
+    object.pointer(&format!("/metadata/annotations/{}", name.replace('/', "~1")))
+}
+
+const STATE: &str = "coxswain.dev/rollout-state";
+
+#[test]
+fn removing_a_canary_strategy_lets_the_next_sync_delete_the_canary_and_clear_the_state() {
+    let (repo, h) = started("canary", "web.yaml", "registry.example/web:2.0.0");
+    let root = repo.path();
+    assert!(h.deployment("shop", "web-canary").is_some());
+    assert!(annotation(&h.deployment("shop", "web").expect("web"), STATE).is_some());
+    // A look-alike someone made by copying the canary's labels is not provably the rollout's.
+    let mut copy = h.deployment("shop", "web-canary").expect("canary");
+    copy["metadata"] = json!({"name": "web-canary-copy", "namespace": "shop",
+        "labels": copy["metadata"]["labels"].clone()});
+    copy.as_object_mut().expect("object").remove("status");
+    runtime().block_on(async {
+        let resource = h
+            .memory
+            .resolve(&coxswain::cluster::Gvk::from_api_version("apps/v1", "Deployment"))
+            .await
+            .expect("resolve");
+        let options = coxswain::cluster::ApplyOptions {
+            field_manager: "kubectl".into(),
+            force: false,
+            dry_run: false,
+        };
+        h.memory.apply(&resource, &copy, &options).await.expect("copy");
+    });
+
+    // The strategy goes from env.yaml: the plan says what the sync removes, the sync does.
+    write(root, "environments/canary/env.yaml", "namespace: shop\n");
+    let plan = runtime()
+        .block_on(h.engine(root).plan_all(Some("canary"), None, &Default::default()))
+        .expect("plan");
+    let rollouts = &plan.environments[0].rollouts;
+    assert!(
+        rollouts.iter().any(|r| r.contains("the next sync deletes Deployment web-canary")),
+        "{rollouts:?}"
+    );
+    assert!(rollouts.iter().any(|r| r.contains("removes the rollout state from Deployment web")));
+    assert_eq!(rollouts.len(), 2, "{rollouts:?}");
+    assert_eq!(sync(&h.engine(root), "canary").0, SyncStatus::Synced);
+    let stable = h.deployment("shop", "web").expect("web");
+    assert_eq!((replicas(&stable), image(&stable)), (4, "registry.example/web:2.0.0"));
+    assert!(annotation(&stable, STATE).is_none(), "the rollout state stayed");
+    assert!(h.deployment("shop", "web-canary").is_none(), "the canary stayed");
+    assert!(h.deployment("shop", "web-canary-copy").is_some(), "a look-alike was deleted");
+    let revisions = runtime().block_on(h.engine(root).history("canary", None)).expect("history");
+    assert_eq!(revisions[0].message, "rollout cleanup");
+    assert!(revisions[0].applied.contains(&"deleted Deployment.apps shop/web-canary".to_owned()));
+    // Nothing left: the next sync has nothing to do and writes nothing.
+    h.recording.reset();
+    assert_eq!(sync(&h.engine(root), "canary").0, SyncStatus::NoChanges);
+    let plan = runtime()
+        .block_on(h.engine(root).plan_all(Some("canary"), None, &Default::default()))
+        .expect("plan");
+    assert!(plan.environments[0].rollouts.is_empty(), "{:?}", plan.environments[0].rollouts);
+}
+
+#[test]
+fn removing_a_blue_green_strategy_lets_the_next_sync_delete_the_colours_and_preview() {
+    let (repo, h) = started("bluegreen", "api.yaml", "registry.example/api:2.0.0");
+    let root = repo.path();
+    assert_eq!(status(&h.engine(root), "bluegreen", "api").active_color, Some(Colour::Green));
+    assert!(
+        h.deployment("store", "api-blue").is_some() && h.deployment("store", "api-green").is_some()
+    );
+
+    write(root, "environments/bluegreen/env.yaml", "namespace: store\n");
+    assert_eq!(sync(&h.engine(root), "bluegreen").0, SyncStatus::Synced);
+    // Git's Deployment runs again under its own name; the Service selects it, not a colour.
+    let api = h.deployment("store", "api").expect("api");
+    assert_eq!((replicas(&api), image(&api)), (2, "registry.example/api:2.0.0"));
+    let selector = h.service("store", "api").pointer("/spec/selector").cloned();
+    assert_eq!(selector, Some(json!({"app": "api"})));
+    for gone in ["api-blue", "api-green"] {
+        assert!(h.deployment("store", gone).is_none(), "{gone} stayed");
+    }
+    let preview = h.memory.object(&ObjectKey {
+        group_kind: "Service".into(),
+        namespace: Some("store".into()),
+        name: "api-preview".into(),
+    });
+    assert!(preview.is_none(), "the preview Service stayed");
+    assert_eq!(sync(&h.engine(root), "bluegreen").0, SyncStatus::NoChanges);
+}
+
+#[test]
+fn set_image_with_sync_syncs_the_commit_and_starts_the_canary() {
+    let repo = repo();
+    let root = repo.path();
+    let h = Harness::new();
+    sync(&h.engine(root), "canary");
+    let before = std::fs::read_to_string(root.join("environments/canary/web.yaml")).expect("read");
+    let assignment = "web=registry.example/web:2.0.0";
+    let args =
+        ["set", "image", "web", assignment, "--env", "canary", "--no-push", "--sync", "--yes"];
+    assert_eq!(h.cli(root, &args), ExitCode::Ok);
+    // The commit was synced (the canary started at 25%); the working tree was not touched.
+    let canary = h.deployment("shop", "web-canary").expect("the sync started the canary");
+    assert_eq!((replicas(&canary), image(&canary)), (1, "registry.example/web:2.0.0"));
+    let after = std::fs::read_to_string(root.join("environments/canary/web.yaml")).expect("read");
+    assert_eq!(before, after, "the working tree changed");
+    let revisions = runtime().block_on(h.engine(root).history("canary", None)).expect("history");
+    let commit = git2::Repository::open(root)
+        .expect("repo")
+        .find_branch("coxswain/set-image-web-canary-web", git2::BranchType::Local)
+        .expect("branch")
+        .get()
+        .target()
+        .expect("commit")
+        .to_string();
+    let shas: Vec<_> = revisions.iter().map(|r| (&r.message, &r.git_sha, r.dirty)).collect();
+    assert!(
+        revisions.iter().any(|r| r.git_sha.as_deref() == Some(commit.as_str()) && !r.dirty),
+        "no revision of the commit {commit}: {shas:?}"
+    );
+
+    // scale --sync on a blue-green env: the colours follow git's new replicas.
+    let args =
+        ["scale", "api", "--replicas", "3", "--env", "bluegreen", "--no-push", "--sync", "--yes"];
+    assert_eq!(h.cli(root, &args), ExitCode::Ok);
+    assert_eq!(replicas(&h.deployment("store", "api-blue").expect("blue")), 3);
+    // A dry run syncs nothing.
+    let args = ["scale", "api", "--replicas", "5", "--env", "bluegreen", "--dry-run", "--sync"];
+    assert_eq!(h.cli(root, &args), ExitCode::Ok);
+    assert_eq!(replicas(&h.deployment("store", "api-blue").expect("blue")), 3);
+}
+
+/// The parts of a rollout object a reader checks, with the run's instance label masked.
+fn shown(object: Option<Value>) -> Value {
+    let Some(mut object) = object else { return Value::Null };
+    if let Some(labels) = object.pointer_mut("/metadata/labels").and_then(Value::as_object_mut) {
+        labels.insert("coxswain.dev/instance".into(), json!("[instance]"));
+    }
+    // The addresses the server allocates.
+    if let Some(spec) = object.get_mut("spec").and_then(Value::as_object_mut) {
+        spec.remove("clusterIP");
+        spec.remove("clusterIPs");
+    }
+    let metadata = &object["metadata"];
+    json!({
+        "kind": object["kind"],
+        "name": metadata["name"],
+        "labels": metadata["labels"],
+        "annotations": metadata.get("annotations").cloned().unwrap_or(Value::Null),
+        "spec": object["spec"],
+    })
+}
+
+#[test]
+fn an_nginx_ingress_canary_takes_exact_weights_and_goes_with_abort_and_promote() {
+    let repo = nginx_repo("edge", CANARY_ENV);
+    let root = repo.path();
+    let h = Harness::new();
+    let key = |kind: &str, name: &str| ObjectKey {
+        group_kind: kind.into(),
+        namespace: Some("edge".into()),
+        name: name.into(),
+    };
+    let ingress = |name: &str| h.memory.object(&key("Ingress.networking.k8s.io", name));
+    let service = |name: &str| h.memory.object(&key("Service", name));
+    let weight = |name: &str| {
+        ingress(name)
+            .and_then(|i| annotation(&i, "nginx.ingress.kubernetes.io/canary-weight").cloned())
+    };
+    assert_eq!(sync(&h.engine(root), "edge").0, SyncStatus::Synced);
+    set_image(root, "edge", "web.yaml", "registry.example/web:2.0.0");
+    sync(&h.engine(root), "edge");
+    // Step 1: the canary Ingress sends exactly 25% to web-canary, a Service of the canary pods
+    // only; stable keeps its 4 replicas and the Service web does not select the canary pods.
+    let canary = h.deployment("edge", "web-canary").expect("canary");
+    assert_eq!((replicas(&canary), image(&canary)), (1, "registry.example/web:2.0.0"));
+    assert_eq!(replicas(&h.deployment("edge", "web").expect("web")), 4);
+    let stable_selector = service("web").and_then(|s| s.pointer("/spec/selector").cloned());
+    assert!(!selects(stable_selector.as_ref().expect("selector"), &canary));
+    let canary_selector = service("web-canary").and_then(|s| s.pointer("/spec/selector").cloned());
+    assert!(selects(canary_selector.as_ref().expect("canary service"), &canary));
+    let objects = json!([
+        shown(ingress("web-canary")),
+        shown(service("web-canary")),
+        shown(Some(canary.clone())).pointer("/spec/selector").cloned(),
+        shown(Some(canary)).pointer("/spec/template/metadata/labels").cloned(),
+    ]);
+    insta::assert_json_snapshot!("nginx_canary_step_1", objects);
+    let now = status(&h.engine(root), "edge", "web");
+    assert_eq!((now.phase, now.weight), (Some(Phase::Paused), Some(25)));
+
+    // Step 2: 50%, 2 canary replicas.
+    act(&h.engine(root), "edge", "web", Action::Resume);
+    assert_eq!(weight("web-canary"), Some(json!("50")));
+    assert_eq!(replicas(&h.deployment("edge", "web-canary").expect("canary")), 2);
+    // A sync meanwhile plans nothing and rewrites no weight.
+    assert_eq!(sync(&h.engine(root), "edge").0, SyncStatus::NoChanges);
+    assert_eq!(weight("web-canary"), Some(json!("50")));
+
+    // Abort: the canary Ingress, Service and Deployment go; stable runs the old image.
+    act(&h.engine(root), "edge", "web", Action::Abort);
+    assert!(ingress("web-canary").is_none() && service("web-canary").is_none());
+    assert!(h.deployment("edge", "web-canary").is_none());
+    let stable = h.deployment("edge", "web").expect("web");
+    assert_eq!((replicas(&stable), image(&stable)), (4, "registry.example/web:1.0.0"));
+    assert!(ingress("web").is_some() && service("web").is_some(), "git's objects stay");
+
+    // Git changes again; promote: 4 on the new image, no canary objects.
+    set_image(root, "edge", "web.yaml", "registry.example/web:3.0.0");
+    sync(&h.engine(root), "edge");
+    assert_eq!(weight("web-canary"), Some(json!("25")));
+    act(&h.engine(root), "edge", "web", Action::Promote);
+    let stable = h.deployment("edge", "web").expect("web");
+    assert_eq!((replicas(&stable), image(&stable)), (4, "registry.example/web:3.0.0"));
+    assert!(ingress("web-canary").is_none() && service("web-canary").is_none());
+    assert!(h.deployment("edge", "web-canary").is_none());
+    assert_eq!(sync(&h.engine(root), "edge").0, SyncStatus::NoChanges);
+}
+
+#[test]
+fn an_nginx_canary_object_declared_in_git_is_a_loader_error() {
+    let config = "rollouts:\n  web:\n    canary:\n      steps:\n        - {weight: 100}\n";
+    let taken = "apiVersion: v1\nkind: Service\nmetadata:\n  name: web-canary\nspec:\n  selector: {app: other}\n  ports: [{port: 80}]\n";
+    let files: Vec<SourceFile> = [
+        ("web.yaml", workload("web", 4, "registry.example/web:1.0.0")),
+        ("ingress.yaml", INGRESS.to_owned()),
+        ("taken.yaml", taken.to_owned()),
+    ]
+    .into_iter()
+    .map(|(file, text)| SourceFile {
+        path: format!("environments/dev/{file}"),
+        contents: text.into_bytes(),
+    })
+    .collect();
+    let env = Environment::from_files("dev", Some(config), &files);
+    let rendered: Vec<String> = env.diagnostics.iter().map(ToString::to_string).collect();
+    assert!(
+        rendered.iter().any(|d| d.contains("env.yaml:3")
+            && d.contains("rollouts.web.canary: Service web-canary is declared in git")),
+        "{rendered:#?}"
+    );
 }

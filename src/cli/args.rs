@@ -294,6 +294,17 @@ pub(super) struct GitEditArgs {
     /// GitHub REST API URL; for GitHub Enterprise Server https://HOST/api/v3.
     #[arg(long, env = "GITHUB_API_URL")]
     pub(super) github_api: Option<String>,
+    /// After the commit, sync the environment as `coxswain sync --env E` does (every gate,
+    /// the env's Lease, rollouts started), from the commit just made. Not after a dry run, nor
+    /// for a protected env: its change is a pull request, synced once merged.
+    #[arg(long)]
+    pub(super) sync: bool,
+    /// With --sync: apply without asking (as `coxswain sync --yes`).
+    #[arg(long, requires = "sync")]
+    pub(super) yes: bool,
+    /// With --sync: kubeconfig context (default: the env's `context`, else the current context).
+    #[arg(long, requires = "sync")]
+    pub(super) context: Option<String>,
     #[arg(short, long, value_enum, default_value_t = Format::Text)]
     pub(super) output: Format,
 }

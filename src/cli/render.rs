@@ -209,18 +209,40 @@ pub(super) fn sync(
 /// A set-image or scale edit: text, or the outcome as JSON.
 pub(super) fn workload_edit(outcome: &crate::promote::workload::EditOutcome, output: Format) {
     match output {
-        Format::Json | Format::Yaml => {
-            let mut report = serde_json::json!({"schemaVersion": 1});
-            if let (Some(map), Ok(serde_json::Value::Object(fields))) =
-                (report.as_object_mut(), serde_json::to_value(outcome))
-            {
-                map.extend(fields);
-            }
-            structured(output, &report);
-        }
+        Format::Json | Format::Yaml => structured(output, &edit_value(outcome)),
         // The command refused Markdown and GitHub output before it ran (`text_or_json`).
         Format::Text | Format::Markdown | Format::Github => print!("{}", outcome.render_text()),
     }
+}
+
+fn edit_value(outcome: &crate::promote::workload::EditOutcome) -> serde_json::Value {
+    let mut report = serde_json::json!({"schemaVersion": 1});
+    if let (Some(map), Ok(serde_json::Value::Object(fields))) =
+        (report.as_object_mut(), serde_json::to_value(outcome))
+    {
+        map.extend(fields);
+    }
+    report
+}
+
+/// A set-image or scale edit with `--sync` as one JSON or YAML document: the edit, and under
+/// `sync` the sync's report as `coxswain sync -o json` prints it (`null`: nothing synced).
+pub(super) fn workload_edit_synced(
+    outcome: &crate::promote::workload::EditOutcome,
+    synced: Option<&SyncOutcome>,
+    output: Format,
+) -> ExitCode {
+    let reports: Vec<SyncReport> = synced
+        .into_iter()
+        .filter_map(|s| match s {
+            SyncOutcome::Finished { report, .. } => Some((**report).clone()),
+            SyncOutcome::Offline { .. } => None,
+        })
+        .collect();
+    let mut value = edit_value(outcome);
+    value["sync"] = if synced.is_some() { sync_value(&reports) } else { serde_json::Value::Null };
+    structured(output, &value);
+    sync_exit_code(&reports)
 }
 
 /// Commands that print only text or JSON refuse the other formats before they do anything.

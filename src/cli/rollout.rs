@@ -1,14 +1,16 @@
 //! `coxswain rollout`, `coxswain set image` and `coxswain scale`: parse, one engine call, render.
 
 use super::args::{GitEditArgs, RolloutOp};
+use super::progress::TerminalProgress;
 use super::render::{self, Format};
 use super::signals::cancel_on_signals;
-use crate::engine::{Engine, EngineError, ForgeSettings, RolloutRequest};
+use crate::engine::{Engine, EngineError, ForgeSettings, RolloutRequest, SyncRequest};
 use crate::exit::ExitCode;
-use crate::promote::workload::{EditOptions, WorkloadEdit};
+use crate::promote::workload::{EditOptions, EditOutcome, EditStatus, WorkloadEdit};
 use crate::rollout::Action;
 
-/// `coxswain set-image` / `coxswain scale`: one engine call, rendered.
+/// `coxswain set-image` / `coxswain scale`: one engine call, rendered; with `--sync`, the
+/// sync of the commit rendered as `coxswain sync` renders it.
 pub(super) async fn edit_command(
     engine: &Engine,
     workload: String,
@@ -26,9 +28,46 @@ pub(super) async fn edit_command(
         token: None,
     };
     let forge = ForgeSettings { repository: git.github_repo, api: git.github_api };
-    let outcome = engine.edit_workload(options, &forge).await?;
-    render::workload_edit(&outcome, git.output);
-    Ok(ExitCode::Ok)
+    if !git.sync {
+        let outcome = engine.edit_workload(options, &forge).await?;
+        render::workload_edit(&outcome, git.output);
+        return Ok(ExitCode::Ok);
+    }
+    let request = SyncRequest { context: git.context, ..SyncRequest::default() };
+    let progress =
+        TerminalProgress::new(super::approved(git.yes, false), git.output == Format::Text);
+    let signals = cancel_on_signals(&request.cancel);
+    let output = git.output;
+    let text = output == Format::Text;
+    // Text: the edit first, then the sync's progress; JSON or YAML: one document at the end.
+    let show = move |outcome: &EditOutcome| {
+        if text {
+            render::workload_edit(outcome, output);
+        }
+    };
+    let result = Box::pin(engine.edit_and_sync(options, &forge, &request, &progress, &show)).await;
+    signals.abort();
+    let (outcome, synced) = result?;
+    progress.finish();
+    if !text {
+        return Ok(render::workload_edit_synced(&outcome, synced.as_ref(), output));
+    }
+    let Some(synced) = synced else {
+        eprintln!(
+            "{}",
+            if outcome.status == EditStatus::DryRun {
+                "--sync: a dry run syncs nothing".to_owned()
+            } else {
+                format!(
+                    "--sync: {} is protected, so the change is a pull request; nothing is synced \
+                     now — sync the environment once the pull request is merged",
+                    outcome.env
+                )
+            }
+        );
+        return Ok(ExitCode::Ok);
+    };
+    render::sync(engine.root(), &[synced], &[], git.output)
 }
 
 /// `coxswain rollout OPERATION [WORKLOAD] --env E`: parse, one engine call, render.

@@ -40,6 +40,11 @@ impl Connections {
         Self { connector, open: tokio::sync::Mutex::new(HashMap::new()) }
     }
 
+    /// The connector, for an engine over a private checkout of the same repo.
+    pub(super) fn connector(&self) -> Connector {
+        self.connector.clone()
+    }
+
     /// The cluster of `context`, connecting on first use. Failures are not cached: the next
     /// call tries again (the cluster may come back).
     pub(super) async fn get(

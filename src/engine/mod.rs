@@ -33,6 +33,7 @@ use crate::plan::render::{PlanReport, PlanSummary};
 use crate::plan::{EnvPlan, PlanOptions, plan_env};
 use crate::promote::{self, ClusterAccess, ForgeAccess, PromoteOptions, PromoteOutcome, Services};
 use crate::repo::{Environment, Repo};
+use crate::rollout::leftover::Leftover;
 use crate::sync::{
     self, CancelToken, Failure, FailureKind, Progress, SyncEvent, SyncOptions, SyncReport,
     SyncStatus,
@@ -139,7 +140,10 @@ impl ForgeSettings {
 impl Engine {
     /// Opens the repo at `path`; environments load on first use.
     pub fn open(path: &Path, connector: Connector) -> Result<Self, EngineError> {
-        let repo = Repo::open(path)?;
+        Self::of_repo(Repo::open(path)?, connector)
+    }
+
+    fn of_repo(repo: Repo, connector: Connector) -> Result<Self, EngineError> {
         let names = repo.env_names()?;
         let (pipelines, _) = pipeline::load_pipelines(repo.root(), &names);
         Ok(Self {
@@ -245,7 +249,8 @@ impl Engine {
             .await
             .map_err(|e| EngineError::cluster(&env.name, e))?;
         plan.rollouts = rollouts.lines;
-        plan.rollout_writes = rollouts.writes;
+        plan.rollouts.extend(plan.rollout_leftovers.iter().map(Leftover::describe));
+        plan.rollout_writes = rollouts.writes || !plan.rollout_leftovers.is_empty();
         Ok(plan)
     }
 
@@ -356,9 +361,12 @@ impl Engine {
             }
         };
         let mut report = sync::sync_env(cluster.clone(), &view, &options, &confirming).await;
+        let mut leftovers = Vec::new();
         if let Some(plan) = report.plan.as_mut() {
             plan.rollouts = rollouts.lines;
-            plan.rollout_writes = rollouts.writes;
+            plan.rollouts.extend(plan.rollout_leftovers.iter().map(Leftover::describe));
+            plan.rollout_writes = rollouts.writes || !plan.rollout_leftovers.is_empty();
+            leftovers = std::mem::take(&mut plan.rollout_leftovers);
         }
         if request.dry_run && report.failure_kind() == Some(FailureKind::Unreachable) {
             let reason = report.error.map(|f| f.message).unwrap_or_default();
@@ -375,7 +383,7 @@ impl Engine {
         }
         if !request.dry_run
             && matches!(report.status, SyncStatus::Synced | SyncStatus::NoChanges)
-            && !env.config.rollouts.is_empty()
+            && (!env.config.rollouts.is_empty() || !leftovers.is_empty())
         {
             let rollout_request = RolloutRequest {
                 context: request.context.clone(),
@@ -383,7 +391,9 @@ impl Engine {
                 ..RolloutRequest::default()
             };
             let git = admission.git.as_ref();
-            match self.advance_admitted(&env, cluster.clone(), git, &rollout_request).await {
+            let advanced =
+                self.advance_admitted(&env, cluster.clone(), git, &rollout_request, &leftovers);
+            match advanced.await {
                 Ok(statuses) => {
                     report.rollouts = statuses
                         .iter()
@@ -549,16 +559,56 @@ impl Engine {
     /// [`promote::workload`]). Nothing is applied: the next sync does, through every gate.
     pub async fn edit_workload(
         &self,
-        mut options: promote::workload::EditOptions,
+        options: promote::workload::EditOptions,
         forge: &ForgeSettings,
     ) -> Result<promote::workload::EditOutcome, EngineError> {
+        Ok(self.edit_in_checkout(options, forge).await?.0)
+    }
+
+    async fn edit_in_checkout(
+        &self,
+        mut options: promote::workload::EditOptions,
+        forge: &ForgeSettings,
+    ) -> Result<(promote::workload::EditOutcome, promote::gitops::Checkout), EngineError> {
         let (token, forge) = self.github(&options.remote, forge);
         options.token = token;
         let access = match &forge {
             Ok(forge) => ForgeAccess::Ready(forge),
             Err(why) => ForgeAccess::Unavailable(why.to_string()),
         };
-        Ok(promote::workload::edit_workload(self.root(), &options, &access).await?)
+        Ok(promote::workload::edit_in_checkout(self.root(), &options, &access).await?)
+    }
+
+    /// `set image` / `scale` with `--sync`: the edit, then a sync of its env exactly as
+    /// [`Engine::sync`] runs one (every gate, the env's Lease, rollouts started or advanced) of
+    /// the commit just made — read from the edit's private checkout, since the user's working
+    /// tree never has it. No sync (`None`) after a dry run or a pull request: a protected env
+    /// gets the change once the pull request is merged, never from this command. `edited`
+    /// sees the edit before the sync starts (to show it first).
+    pub async fn edit_and_sync(
+        &self,
+        options: promote::workload::EditOptions,
+        forge: &ForgeSettings,
+        request: &SyncRequest,
+        progress: &dyn Progress,
+        edited: &(dyn Fn(&promote::workload::EditOutcome) + Send + Sync),
+    ) -> Result<(promote::workload::EditOutcome, Option<SyncOutcome>), EngineError> {
+        use promote::workload::EditStatus;
+        let env = options.env.clone();
+        let (outcome, checkout) = self.edit_in_checkout(options, forge).await?;
+        edited(&outcome);
+        if matches!(
+            outcome.status,
+            EditStatus::DryRun | EditStatus::PullRequestOpened | EditStatus::PullRequestUpdated
+        ) {
+            return Ok((outcome, None));
+        }
+        let repo = Repo::open(checkout.root())?.identified_as(self.root());
+        let engine =
+            Self::of_repo(repo, self.connections.connector())?.with_holder(self.holder.clone());
+        let synced = Box::pin(engine.sync(&env, request, progress)).await?;
+        drop(checkout);
+        Ok((outcome, Some(synced)))
     }
 }
 

@@ -9,6 +9,7 @@ use crate::history::{self, Outcome, Revision};
 use crate::lock::{LockError, SyncLock};
 use crate::ownership::Owner;
 use crate::repo::Environment;
+use crate::rollout::leftover::{self, Leftover};
 use crate::rollout::{
     self, Action, Rollout, RolloutChange, RolloutError, RolloutState, RolloutStatus, Writer, Writes,
 };
@@ -219,20 +220,25 @@ impl Engine {
             return Ok(Vec::new());
         }
         let (cluster, git) = self.admit_rollout(&env, request).await?;
-        self.advance_admitted(&env, cluster, git.as_ref(), request).await
+        self.advance_admitted(&env, cluster, git.as_ref(), request, &[]).await
     }
 
-    /// [`Engine::advance_rollouts`] once the gates passed (a sync just passed them).
+    /// [`Engine::advance_rollouts`] once the gates passed (a sync just passed them), after
+    /// removing what rollouts no longer declared left behind (`leftovers`, from the sync's
+    /// plan).
     pub(super) async fn advance_admitted(
         &self,
         env: &Environment,
         cluster: Arc<dyn Cluster>,
         git: Option<&GitInfo>,
         request: &RolloutRequest,
+        leftovers: &[Leftover],
     ) -> Result<Vec<RolloutStatus>, EngineError> {
         let now = request.now();
         let names: Vec<&String> = env.config.rollouts.keys().collect();
-        self.under_lease(env, cluster.clone(), request, git, "rollout step", async |w| {
+        let message = if leftovers.is_empty() { "rollout step" } else { "rollout cleanup" };
+        self.under_lease(env, cluster.clone(), request, git, message, async |w| {
+            leftover::remove(w, leftovers).await?;
             for workload in &names {
                 let rollout = Rollout::of(env, workload, now)?;
                 let state = rollout.load(w.cluster.as_ref()).await?;
@@ -267,7 +273,7 @@ impl Engine {
         let deadline = tokio::time::Instant::now() + request.timeout;
         loop {
             let statuses =
-                self.advance_admitted(&env, cluster.clone(), git.as_ref(), request).await?;
+                self.advance_admitted(&env, cluster.clone(), git.as_ref(), request, &[]).await?;
             observe(&statuses);
             if statuses.iter().any(RolloutStatus::awaits_person) {
                 return Ok(Followed::Paused(statuses));

@@ -97,7 +97,8 @@ pub struct ObjectPlan {
     /// instance ids: after applying it, the sync releases that manager's fields.
     #[serde(skip)]
     pub release_legacy: bool,
-    /// Apply with force: the only conflicts are with that earlier Coxswain manager.
+    /// Apply with force: the only conflicts are with that earlier Coxswain manager, or with the
+    /// env's own rollout field manager.
     #[serde(skip)]
     pub force: bool,
     /// Fields git declares that another field manager changed in the cluster (absent from JSON
@@ -173,6 +174,10 @@ pub struct EnvPlan {
     /// The inventory as read, restricted to objects that still exist (for the sync to update).
     #[serde(skip)]
     pub inventory: Inventory,
+    /// What rollouts whose strategy left `env.yaml` left behind, found among the objects the
+    /// plan read (the engine removes them after the sync; see [`crate::rollout::leftover`]).
+    #[serde(skip)]
+    pub rollout_leftovers: Vec<crate::rollout::leftover::Leftover>,
 }
 
 impl EnvPlan {
@@ -385,6 +390,7 @@ pub async fn plan_env(
         .collect();
     inventory.objects.retain(|uid, _| seen.contains(uid.as_str()));
     inventory.kinds.extend(skipped.iter().map(|s| Gvk::from_api_version(&s.api_version, &s.kind)));
+    let rollout_leftovers = crate::rollout::leftover::find(env, live.values().map(|(r, o)| (r, o)));
     Ok(EnvPlan {
         env: env.name.clone(),
         namespace: env.namespace.clone(),
@@ -395,6 +401,7 @@ pub async fn plan_env(
         rollouts: Vec::new(),
         rollout_writes: false,
         inventory,
+        rollout_leftovers,
     })
 }
 
@@ -450,12 +457,18 @@ async fn classify(
     if !plan.release_legacy && is_unchanged_locally(&desired, &live, &owner.field_manager()) {
         return Ok(plan);
     }
+    // This env's rollouts write with a field manager of their own (the active Service's
+    // selector of a blue-green): once the strategy is gone, git's value is the env's to take.
+    let rollout_manager = crate::rollout::field_manager(owner);
     let result = match cluster.apply(&resource, &desired, &dry_run(plan.force)).await {
-        // Fields the earlier Coxswain manager owns are Coxswain's: take them without --force.
+        // Fields the earlier Coxswain manager or this env's rollouts own are Coxswain's: take
+        // them without --force.
         Err(ClusterError::Conflict { conflicts, .. })
-            if plan.release_legacy
-                && !conflicts.is_empty()
-                && conflicts.iter().all(|c| c.manager == LEGACY_FIELD_MANAGER) =>
+            if !conflicts.is_empty()
+                && conflicts.iter().all(|c| {
+                    (plan.release_legacy && c.manager == LEGACY_FIELD_MANAGER)
+                        || c.manager == rollout_manager
+                }) =>
         {
             plan.force = true;
             cluster.apply(&resource, &desired, &dry_run(true)).await.map_err(reject)?

@@ -303,6 +303,20 @@ impl Checkout {
         Ok(oid)
     }
 
+    /// Moves HEAD (detached) to `commit` and makes the index and work tree match it, so what
+    /// is checked out is exactly that commit: a sync of the checkout records it, clean.
+    pub fn check_out(&self, commit: Oid) -> Result<(), GitOpsError> {
+        let found =
+            self.repo.find_commit(commit).map_err(git(format!("reading commit {commit}")))?;
+        let mut options = git2::build::CheckoutBuilder::new();
+        options.force();
+        // From the old HEAD, so the index takes the commit's blobs too.
+        self.repo
+            .checkout_tree(found.as_object(), Some(&mut options))
+            .map_err(git("checking out the new commit"))?;
+        self.repo.set_head_detached(commit).map_err(git("moving HEAD to the new commit"))
+    }
+
     /// The tree of a commit, if the commit is known here (fetched or local).
     pub fn tree_of(&self, commit: Oid) -> Option<Oid> {
         self.repo.find_commit(commit).ok().map(|c| c.tree_id())

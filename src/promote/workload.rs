@@ -166,6 +166,16 @@ pub async fn edit_workload(
     options: &EditOptions,
     forge: &ForgeAccess<'_>,
 ) -> Result<EditOutcome, PromoteError> {
+    Ok(edit_in_checkout(root, options, forge).await?.0)
+}
+
+/// [`edit_workload`], and the private checkout it worked in: HEAD with the edit committed
+/// (unchanged: HEAD), which `--sync` syncs — the user's working tree never has the edit.
+pub async fn edit_in_checkout(
+    root: &Path,
+    options: &EditOptions,
+    forge: &ForgeAccess<'_>,
+) -> Result<(EditOutcome, Checkout), PromoteError> {
     let user = UserRepo::open(root)?;
     let head = user.head()?;
     let pushing = options.push && !options.dry_run;
@@ -219,7 +229,7 @@ pub async fn edit_workload(
         pull_request: None,
     };
     if old == new {
-        return Ok(outcome);
+        return Ok((outcome, checkout));
     }
     let after = yaml_edit::set_scalar(&before, &path, &new).map_err(edit_error)?;
     let edits = vec![FileEdit { file: file.clone(), before, after }];
@@ -240,7 +250,7 @@ pub async fn edit_workload(
     outcome.branch = Some(branch.clone());
     if options.dry_run {
         outcome.status = EditStatus::DryRun;
-        return Ok(outcome);
+        return Ok((outcome, checkout));
     }
     let protected = env.config.protected;
     let forge = match (forge, pushing && protected) {
@@ -254,18 +264,19 @@ pub async fn edit_workload(
         outcome.line, options.env, options.workload
     );
     let commit = checkout.commit(&edits, &branch, &message, &user.signature()?)?;
+    checkout.check_out(commit)?;
     outcome.commit = Some(commit.to_string());
     let Some(remote) = remote else {
         user.import_branch(&checkout, &branch)?;
         outcome.status = EditStatus::Committed;
-        return Ok(outcome);
+        return Ok((outcome, checkout));
     };
     let token = options.token.as_ref();
     let Some(forge) = forge else {
         let target = format!("refs/heads/{}", outcome.base_branch);
         checkout.push(&user, &remote, &branch, &target, None, token)?;
         outcome.status = EditStatus::Pushed;
-        return Ok(outcome);
+        return Ok((outcome, checkout));
     };
     // Our own branch: a re-run replaces the earlier run's commit, only if the branch did not
     // move since it was listed (force-with-lease).
@@ -300,7 +311,7 @@ pub async fn edit_workload(
         forge.create(&request).await.map_err(pr_error)?
     };
     outcome.pull_request = Some(pr);
-    Ok(outcome)
+    Ok((outcome, checkout))
 }
 
 /// The YAML path and JSON pointer of the edited value, and its new text.

@@ -29,10 +29,17 @@
 //! and colour Deployments, the preview Service — is written by the rollout's own field manager
 //! `coxswain/<instance>/<env>/rollout` and labelled internal, so it is never planned, diffed or
 //! pruned; the state has a field manager of its own.
+//!
+//! Where an NGINX Ingress routes to the workload, a canary takes exact percentages through
+//! canary Ingresses instead of replica ratios ([`traffic`]). What a rollout leaves once its
+//! strategy leaves `env.yaml` is found by the sync's plan and removed after the sync
+//! ([`leftover`]).
 
+pub mod leftover;
 mod preview;
 pub mod spec;
 pub mod state;
+pub mod traffic;
 
 pub use preview::RolloutChange;
 pub use spec::{BlueGreenSpec, CanarySpec, Delay, Pause, Step, Strategy};
@@ -438,7 +445,7 @@ impl Writer {
         let resource = self.resource("apps/v1", "Deployment").await?;
         self.may_write().await?;
         let options = crate::cluster::ApplyOptions {
-            field_manager: format!("{}-state", field_manager(&self.owner)),
+            field_manager: state::field_manager(&self.owner),
             force: true,
             dry_run: false,
         };
@@ -705,7 +712,9 @@ impl<'a> Rollout<'a> {
         }
     }
 
-    /// Applies the current step's split: the canary's replicas, then the stable Deployment's.
+    /// Applies the current step's split: the canary's replicas, then the stable Deployment's
+    /// (through NGINX: the canary Services; stable keeps its full scale, and the canary
+    /// Ingresses take the step's weight once the canary is healthy, in [`Rollout::advance`]).
     async fn set_weights(
         &self,
         w: &mut Writer,
@@ -715,25 +724,101 @@ impl<'a> Rollout<'a> {
         let weight = self.steps().get(state.step).map_or(100, |s| s.weight);
         let canary = canary_replicas(total, weight);
         let target = state.target_template.clone().unwrap_or_default();
-        let object = derived_deployment(
-            self.git,
-            &w.owner,
-            &self.canary_name(),
-            &target,
-            canary,
-            (TRACK_LABEL, "canary"),
-            state.paused,
-        );
+        let object = self.canary_deployment(&w.owner, &target, canary, state.paused);
+        // A selector is immutable: a canary started in the other mode (an NGINX Ingress added
+        // or removed in git meanwhile) is replaced, not patched into a refusal.
+        if let Some(live) = w.get("Deployment", &self.canary_name()).await?
+            && live.pointer("/spec/selector") != object.pointer("/spec/selector")
+        {
+            w.delete("apps/v1", "Deployment", &self.canary_name()).await?;
+        }
         w.apply_rollout(&object).await?;
-        if !state.hpa {
+        let nginx = traffic::nginx(self.env, self.workload);
+        if let Some(nginx) = &nginx {
+            let labels = rollout_labels(&w.owner, self.workload);
+            for service in nginx.canary_services(self.workload, &self.env.namespace, &labels) {
+                w.apply_rollout(&service).await?;
+            }
+            if !state.hpa && state.stable_replicas.take().is_some() {
+                w.apply_as_env(&stable_view(self.git, state, None)).await?;
+            }
+        } else if !state.hpa {
             state.stable_replicas = Some(total - canary);
             w.apply_as_env(&stable_view(self.git, state, state.stable_replicas)).await?;
         }
         state.message = format!(
-            "step {} of {}: weight {weight}%, {canary} of {total} replicas on the new template",
+            "step {} of {}: weight {weight}%, {canary} of {total} replicas on the new template{}",
             state.step + 1,
-            self.steps().len()
+            self.steps().len(),
+            if nginx.is_some() { " (traffic by NGINX canary weight)" } else { "" }
         );
+        Ok(())
+    }
+
+    /// `<name>-canary` running `template`: the stable pods' labels plus the canary track, or,
+    /// through NGINX, without the labels the routed Services select by (see [`traffic`]).
+    fn canary_deployment(
+        &self,
+        owner: &Owner,
+        template: &Value,
+        replicas: u64,
+        paused: bool,
+    ) -> Value {
+        let mut object = derived_deployment(
+            self.git,
+            owner,
+            &self.canary_name(),
+            template,
+            replicas,
+            (TRACK_LABEL, "canary"),
+            paused,
+        );
+        if let (Some(nginx), Some(spec)) =
+            (traffic::nginx(self.env, self.workload), object.get_mut("spec"))
+        {
+            nginx.canary_spec(spec, self.workload);
+        }
+        object
+    }
+
+    /// Through NGINX, once the canary of a step is healthy: the canary Ingresses at the step's
+    /// weight (written when it changed).
+    async fn set_ingress_weight(
+        &self,
+        w: &mut Writer,
+        state: &mut RolloutState,
+        weight: u32,
+    ) -> Result<(), RolloutError> {
+        let Some(nginx) = traffic::nginx(self.env, self.workload) else { return Ok(()) };
+        if state.ingress_weight == Some(weight) {
+            return Ok(());
+        }
+        let labels = rollout_labels(&w.owner, self.workload);
+        for ingress in nginx.canary_ingresses(&self.env.namespace, &labels, weight) {
+            w.apply_rollout(&ingress).await?;
+        }
+        state.ingress_weight = Some(weight);
+        self.save(w, state).await
+    }
+
+    /// Deletes the canary: first its Ingresses (traffic leaves it), then its Services, then
+    /// the Deployment.
+    async fn remove_canary(
+        &self,
+        w: &mut Writer,
+        state: &mut RolloutState,
+    ) -> Result<(), RolloutError> {
+        if let Some(nginx) = traffic::nginx(self.env, self.workload) {
+            for ingress in &nginx.ingresses {
+                let name = traffic::canary_name(ingress.name());
+                w.delete("networking.k8s.io/v1", "Ingress", &name).await?;
+            }
+            for service in &nginx.services {
+                w.delete("v1", "Service", &traffic::canary_name(service.name())).await?;
+            }
+        }
+        state.ingress_weight = None;
+        w.delete("apps/v1", "Deployment", &self.canary_name()).await?;
         Ok(())
     }
 
@@ -777,6 +862,7 @@ impl<'a> Rollout<'a> {
                     let Some(step) = canary.steps.get(state.step) else {
                         return self.promote_canary(w, state).await;
                     };
+                    self.set_ingress_weight(w, &mut state, step.weight).await?;
                     match step.pause {
                         Some(Pause::Manual) => {
                             state.phase = Phase::Paused;
@@ -867,7 +953,7 @@ impl<'a> Rollout<'a> {
         if !self.healthy(w, self.workload).await? {
             return Ok(state);
         }
-        w.delete("apps/v1", "Deployment", &self.canary_name()).await?;
+        self.remove_canary(w, &mut state).await?;
         state.promoting = false;
         state.phase = Phase::Completed;
         state.message = "promoted: stable runs the new template, the canary is gone".into();
@@ -906,17 +992,27 @@ impl<'a> Rollout<'a> {
         Ok(state)
     }
 
-    /// Blue-green after a switch: the old colour scales down once `scaleDownDelay` passed.
+    /// Blue-green between rollouts: the active colour follows git's replicas (`coxswain scale`
+    /// changes no template), and after a switch the old colour scales down once
+    /// `scaleDownDelay` passed.
     async fn housekeeping(
         &self,
         w: &mut Writer,
         mut state: RolloutState,
     ) -> Result<RolloutState, RolloutError> {
-        let (Strategy::BlueGreen(_), Some(at), Some(active)) =
-            (self.strategy, state.scale_down_at(), state.active)
-        else {
+        let (Strategy::BlueGreen(_), Some(active)) = (self.strategy, state.active) else {
             return Ok(state);
         };
+        if let Some(replicas) = spec::declared_replicas(&self.git.value)
+            && state.total_replicas != Some(replicas)
+        {
+            let colour = self.colour_deployment(active, &state.stable_template, replicas, false);
+            w.apply_rollout(&colour).await?;
+            state.total_replicas = Some(replicas);
+            state.message = format!("{} scaled to {replicas}", self.colour_name(active));
+            self.save(w, &state).await?;
+        }
+        let Some(at) = state.scale_down_at() else { return Ok(state) };
         if self.now < at {
             return Ok(state);
         }
@@ -1016,13 +1112,10 @@ impl<'a> Rollout<'a> {
         let object = match self.strategy {
             Strategy::Canary(canary) => {
                 let weight = canary.steps.get(state.step).map_or(100, |s| s.weight);
-                derived_deployment(
-                    self.git,
+                self.canary_deployment(
                     &w.owner,
-                    &self.canary_name(),
                     &target,
                     canary_replicas(total, weight),
-                    (TRACK_LABEL, "canary"),
                     state.paused,
                 )
             }
@@ -1043,10 +1136,11 @@ impl<'a> Rollout<'a> {
         match self.strategy {
             Strategy::Canary(_) => {
                 state.stable_replicas = None;
+                // Stable back at full scale, then traffic leaves the canary, then it goes.
                 if !state.hpa {
                     w.apply_as_env(&stable_view(self.git, &state, state.total_replicas)).await?;
                 }
-                w.delete("apps/v1", "Deployment", &self.canary_name()).await?;
+                self.remove_canary(w, &mut state).await?;
             }
             Strategy::BlueGreen(_) => {
                 let preview = state.active.unwrap_or(Colour::Blue).other();

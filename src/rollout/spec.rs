@@ -202,6 +202,24 @@ pub fn check(
                         ),
                     );
                 }
+                if let Some(nginx) = super::traffic::nginx_in(objects, workload) {
+                    let canaries = nginx.services.iter().map(|s| ("Service", s.name())).chain(
+                        nginx.ingresses.iter().map(|i| ("Ingress.networking.k8s.io", i.name())),
+                    );
+                    for (kind, routed) in canaries {
+                        let name = super::traffic::canary_name(routed);
+                        if declared(kind, &name) {
+                            error(
+                                &format!("{at}/canary"),
+                                format!(
+                                    "rollouts.{workload}.canary: {} {name} is declared in git, but \
+                                     the NGINX canary of {routed} is Coxswain's to create; rename it",
+                                    kind.split('.').next().unwrap_or(kind)
+                                ),
+                            );
+                        }
+                    }
+                }
                 let mut previous = 0;
                 for (index, step) in steps.iter().enumerate() {
                     let pointer = format!("{at}/canary/steps/{index}/weight");

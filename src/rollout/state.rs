@@ -115,6 +115,10 @@ pub struct RolloutState {
     /// Blue-green: when the old colour scales down (RFC 3339).
     #[serde(default)]
     pub scale_down_at: Option<String>,
+    /// Canary through NGINX: the weight the canary Ingresses carry (set once the canary of a
+    /// step is healthy, so no traffic goes to pods that are not ready).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ingress_weight: Option<u32>,
     #[serde(default)]
     pub message: String,
 }
@@ -140,6 +144,7 @@ impl RolloutState {
             hpa: false,
             active: None,
             scale_down_at: None,
+            ingress_weight: None,
             message: String::new(),
         }
     }
@@ -159,6 +164,11 @@ fn parse_time(text: Option<&str>) -> Option<DateTime<Utc>> {
 
 pub fn timestamp(time: DateTime<Utc>) -> String {
     time.to_rfc3339_opts(SecondsFormat::Secs, true)
+}
+
+/// The field manager of the state annotation: `coxswain/<instance>/<env>/rollout-state`.
+pub fn field_manager(owner: &crate::ownership::Owner) -> String {
+    format!("{}-state", super::field_manager(owner))
 }
 
 /// The Deployment that carries the state of `workload`'s rollout.

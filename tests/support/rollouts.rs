@@ -70,3 +70,40 @@ pub fn set_image(root: &Path, env: &str, file: &str, image: &str) {
     let end = start + text[start..].find('\n').expect("line end");
     std::fs::write(&path, format!("{}{image}{}", &text[..start], &text[end..])).expect("write");
 }
+
+/// An NGINX Ingress routing `/` of web.example to Service web (and `/docs` to docs).
+pub const INGRESS: &str = "\
+apiVersion: networking.k8s.io/v1
+kind: Ingress
+metadata:
+  name: web
+  annotations:
+    nginx.ingress.kubernetes.io/proxy-body-size: 8m
+spec:
+  ingressClassName: nginx
+  rules:
+    - host: web.example
+      http:
+        paths:
+          - path: /
+            pathType: Prefix
+            backend:
+              service: {name: web, port: {number: 80}}
+          - path: /docs
+            pathType: Prefix
+            backend:
+              service: {name: docs, port: {number: 80}}
+";
+
+/// A git repo with the env `edge` in `namespace`: Deployment web (4 replicas) behind Service
+/// web, routed by an NGINX Ingress, and `rollouts` (an env.yaml naming namespace `shop`).
+pub fn nginx_repo(namespace: &str, rollouts: &str) -> tempfile::TempDir {
+    git_repo(&[
+        (
+            "environments/edge/env.yaml",
+            rollouts.replace("namespace: shop", &format!("namespace: {namespace}")),
+        ),
+        ("environments/edge/web.yaml", workload("web", 4, "registry.example/web:1.0.0")),
+        ("environments/edge/ingress.yaml", INGRESS.to_owned()),
+    ])
+}
