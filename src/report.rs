@@ -39,11 +39,13 @@ fn xml_escape(text: &str) -> String {
         .replace('\'', "&apos;")
 }
 
-/// `JUnit` XML: a test suite `coxswain-sync`, a test case per environment.
-pub fn junit(reports: &[SyncReport]) -> String {
+/// `JUnit` XML: a test suite named `suite` (`coxswain-sync`, `coxswain-rollback`), a test case
+/// per environment.
+pub fn junit(suite: &str, reports: &[SyncReport]) -> String {
     let failures = reports.iter().filter(|r| is_failure(r.status)).count();
     let mut out = format!(
-        "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<testsuite name=\"coxswain-sync\" tests=\"{}\" failures=\"{failures}\">\n",
+        "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<testsuite name=\"{}\" tests=\"{}\" failures=\"{failures}\">\n",
+        xml_escape(suite),
         reports.len()
     );
     for report in reports {

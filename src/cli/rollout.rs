@@ -3,7 +3,7 @@
 use super::args::{GitEditArgs, RolloutOp};
 use super::render::{self, Format};
 use super::signals::cancel_on_signals;
-use crate::engine::{Engine, EngineError, ForgeSettings, RolloutRequest};
+use crate::engine::{Engine, EngineError, RolloutRequest};
 use crate::exit::ExitCode;
 use crate::promote::workload::{EditOptions, WorkloadEdit};
 use crate::rollout::Action;
@@ -25,7 +25,7 @@ pub(super) async fn edit_command(
         dry_run: git.dry_run,
         token: None,
     };
-    let forge = ForgeSettings { repository: git.github_repo, api: git.github_api };
+    let forge = git.github.settings();
     let outcome = engine.edit_workload(options, &forge).await?;
     render::workload_edit(&outcome, git.output);
     Ok(ExitCode::Ok)
