@@ -415,6 +415,11 @@ fn rollback_writes_the_reports_sync_writes_and_prints_json_or_yaml() {
     let junit = std::fs::read_to_string(file("r.xml")).expect("junit");
     assert!(junit.contains("name=\"coxswain-rollback\""), "{junit}");
     assert!(junit.contains("tests=\"1\"") && junit.contains("failures=\"0\""), "{junit}");
+    assert!(
+        junit.contains("<testcase name=\"dev\" classname=\"coxswain.rollback\" time=\""),
+        "{junit}"
+    );
+    assert!(junit.contains(" timestamp=\""), "{junit}");
     let markdown = std::fs::read_to_string(file("r.md")).expect("markdown");
     assert!(markdown.starts_with("### Coxswain rollback: `dev` to revision 1\n"), "{markdown}");
     assert!(markdown.contains("- revision 1 matches commit "), "{markdown}");

@@ -10,9 +10,11 @@ use crate::plan::render::PlanReport;
 use crate::promote::PromoteOutcome;
 use crate::report;
 use crate::sync::{SyncReport, SyncStatus};
+use chrono::{DateTime, FixedOffset};
 use clap::ValueEnum;
 use std::io::IsTerminal as _;
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 #[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub(super) enum Format {
@@ -136,18 +138,17 @@ pub(super) fn parse_reports(specs: &[String]) -> Result<Vec<(String, PathBuf)>, 
         .collect()
 }
 
-/// Writes the `--report` files: `JUnit` from `reports` (suite `suite`), the Markdown and the
-/// JSON document given (what `-o markdown` and `-o json` print).
+/// Writes the `--report` files: the `JUnit`, Markdown and JSON documents given (the last two
+/// are what `-o markdown` and `-o json` print).
 pub(super) fn write_reports(
     targets: &[(String, PathBuf)],
-    suite: &str,
-    reports: &[SyncReport],
+    junit: &str,
     markdown: &str,
     json: &serde_json::Value,
 ) -> Result<(), EngineError> {
     for (kind, path) in targets {
         let text = match kind.as_str() {
-            "junit" => report::junit(suite, reports),
+            "junit" => junit.to_owned(),
             "markdown" => markdown.to_owned(),
             _ => to_json(json),
         };
@@ -158,6 +159,16 @@ pub(super) fn write_reports(
     Ok(())
 }
 
+/// [`report::junit`] of a run that started at `started`.
+pub(super) fn junit(
+    suite: &str,
+    started: DateTime<FixedOffset>,
+    runs: &[report::Timed<'_>],
+) -> Result<String, EngineError> {
+    report::junit(suite, Some(started), runs)
+        .map_err(|e| EngineError::Usage { message: format!("cannot write the JUnit report: {e}") })
+}
+
 pub(super) fn sync_value(reports: &[SyncReport]) -> serde_json::Value {
     serde_json::json!({"schemaVersion": 1, "environments": reports})
 }
@@ -165,18 +176,20 @@ pub(super) fn sync_value(reports: &[SyncReport]) -> serde_json::Value {
 /// The results of `sync` / `--sync`: reports written, outcomes printed, the exit code.
 pub(super) fn sync(
     root: &Path,
-    outcomes: &[SyncOutcome],
+    (started, outcomes): (DateTime<FixedOffset>, &[(SyncOutcome, Duration)]),
     report_targets: &[(String, PathBuf)],
     output: Format,
     offline_expected: bool,
 ) -> Result<ExitCode, EngineError> {
     let mut reports = Vec::new();
+    let mut times = Vec::new();
     let mut notes = Vec::new();
     let mut offline = Vec::new();
-    for outcome in outcomes {
+    for (outcome, time) in outcomes {
         match outcome {
             SyncOutcome::Finished { report, notes: env_notes } => {
                 reports.push((**report).clone());
+                times.push(*time);
                 notes.extend(env_notes.iter().map(|n| format!("{}: {n}", report.env)));
             }
             SyncOutcome::Offline { env, context, reason, notes: env_notes } => {
@@ -192,13 +205,13 @@ pub(super) fn sync(
             .map(|(env, _, reason)| serde_json::json!({"env": env, "reason": reason}))
             .collect();
     }
-    write_reports(
-        report_targets,
-        "coxswain-sync",
-        &reports,
-        &report::markdown(&reports),
-        &document,
-    )?;
+    let runs: Vec<report::Timed<'_>> = reports
+        .iter()
+        .zip(&times)
+        .map(|(report, time)| report::Timed { report, time: Some(*time) })
+        .collect();
+    let junit = junit("coxswain-sync", started, &runs)?;
+    write_reports(report_targets, &junit, &report::markdown(&reports), &document)?;
     let listing = offline_listing(root, &offline, offline_expected);
     match output {
         Format::Json | Format::Yaml => {

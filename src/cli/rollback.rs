@@ -31,19 +31,18 @@ pub(super) async fn rollback_command(
     let signals = cancel_on_signals(&request.cancel);
     let text = args.output == Format::Text;
     let progress = TerminalProgress::new(approved(args.yes, args.dry_run), text);
+    let started = chrono::Local::now().fixed_offset();
+    let clock = std::time::Instant::now();
     let outcome = engine.rollback(&env, &request, &progress).await;
+    let time = clock.elapsed();
     signals.abort();
     let outcome = outcome?;
     progress.finish();
     let reports = std::slice::from_ref(&outcome.report);
     let value = value(&outcome);
-    render::write_reports(
-        &report_targets,
-        "coxswain-rollback",
-        reports,
-        &markdown(&outcome),
-        &value,
-    )?;
+    let run = report::Timed { report: &outcome.report, time: Some(time) };
+    let junit = render::junit("coxswain-rollback", started, &[run])?;
+    render::write_reports(&report_targets, &junit, &markdown(&outcome), &value)?;
     match args.output {
         Format::Json | Format::Yaml => render::structured(args.output, &value),
         Format::Markdown => print!("{}", markdown(&outcome)),

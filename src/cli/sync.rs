@@ -9,7 +9,7 @@ use crate::engine::{Engine, EngineError, Followed, RolloutRequest, SyncOutcome, 
 use crate::exit::ExitCode;
 use crate::rollout::{Pause, Strategy};
 use crate::sync::SyncStatus;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 /// Whether a write may go ahead without asking: `--yes`, a dry run (nothing to approve), or
 /// `CI=true` (or 1), which approves as `--yes` does and says so on stderr — CI systems set it,
@@ -44,11 +44,13 @@ pub(super) async fn sync_command(engine: &Engine, args: SyncArgs) -> Result<Exit
         ..SyncRequest::default()
     };
     let signals = cancel_on_signals(&request.cancel);
-    let mut outcomes: Vec<SyncOutcome> = Vec::new();
+    let started = chrono::Local::now().fixed_offset();
+    let mut outcomes: Vec<(SyncOutcome, Duration)> = Vec::new();
     for env in &envs {
         if request.cancel.is_cancelled() {
             break; // the environments after an interrupted one are not started
         }
+        let clock = Instant::now();
         let outcome = engine.sync(&env.name, &request, &progress).await;
         let outcome = match outcome {
             Ok(outcome) => outcome,
@@ -63,11 +65,11 @@ pub(super) async fn sync_command(engine: &Engine, args: SyncArgs) -> Result<Exit
         {
             render::dry_run_plan(report);
         }
-        outcomes.push(outcome);
+        outcomes.push((outcome, clock.elapsed()));
     }
     let mut followed = Vec::new();
     if args.wait && !args.dry_run {
-        for outcome in &outcomes {
+        for (outcome, _) in &outcomes {
             let SyncOutcome::Finished { report, .. } = outcome else { continue };
             let settled = matches!(report.status, SyncStatus::Synced | SyncStatus::NoChanges);
             if !settled || engine.env(&report.env)?.config.rollouts.is_empty() {
@@ -114,7 +116,13 @@ pub(super) async fn sync_command(engine: &Engine, args: SyncArgs) -> Result<Exit
     }
     signals.abort();
     progress.finish();
-    let code = render::sync(engine.root(), &outcomes, &report_targets, args.output, args.offline)?;
+    let code = render::sync(
+        engine.root(),
+        (started, &outcomes),
+        &report_targets,
+        args.output,
+        args.offline,
+    )?;
     if code != ExitCode::Ok {
         return Ok(code);
     }
