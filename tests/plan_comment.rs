@@ -195,3 +195,45 @@ fn a_refused_token_fails_the_plan_without_printing_the_token() {
     assert_eq!(code, 1);
     assert!(stderr.contains("needs GitHub access: set GITHUB_TOKEN (or GH_TOKEN)"), "{stderr}");
 }
+
+fn copy_dir(from: &std::path::Path, to: &std::path::Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for entry in std::fs::read_dir(from).unwrap() {
+        let entry = entry.unwrap();
+        let target = to.join(entry.file_name());
+        if entry.path().is_dir() {
+            copy_dir(&entry.path(), &target);
+        } else {
+            std::fs::copy(entry.path(), target).unwrap();
+        }
+    }
+}
+
+#[test]
+fn a_plan_that_fails_replaces_the_earlier_plan_on_the_pull_request() {
+    let server = ForgeServer::start(Mode::Normal);
+    let pr = server.open_pull("feature", "main").to_string();
+    let repo = tempfile::tempdir().unwrap();
+    for folder in ["environments", "pipelines", "models"] {
+        copy_dir(
+            &std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join(folder),
+            &repo.path().join(folder),
+        );
+    }
+    let root = repo.path().to_str().unwrap();
+    let args = ["plan", "dev", "--comment-pr", &pr, "--repo", root];
+    let (code, _, stderr) = coxswain(&server, "test-token", &args);
+    assert_eq!(code, 0, "{stderr}");
+    let broken = "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: [unclosed\n";
+    std::fs::write(repo.path().join("environments/dev/broken.yaml"), broken).unwrap();
+    let (code, stdout, stderr) = coxswain(&server, "test-token", &args);
+    assert_eq!(code, 1, "{stdout}{stderr}");
+    assert!(stderr.contains("dev: plan comment updated"), "{stderr}");
+    assert!(stderr.contains("environments/dev/broken.yaml"), "{stderr}");
+    let comments = server.comments(pr.parse().unwrap());
+    assert_eq!(comments.len(), 1, "{comments:?}");
+    let body = &comments[0].body;
+    assert!(body.contains("The plan could not be made"), "{body}");
+    assert!(body.contains("environments/dev/broken.yaml"), "{body}");
+    assert!(!body.contains("| dev | Deployment.apps"), "{body}");
+}

@@ -546,35 +546,21 @@ impl Engine {
         (host_token, forge)
     }
 
-    /// Posts each env's plan on pull request `number`, one comment per env edited in place
+    /// Posts `plans` on pull request `number`, one comment per env edited in place
     /// ([`promote::plan_comment`]). The forge is found as for `promote` (the repository from
     /// `settings`, else the `origin` remote's URL; the token from `GITHUB_TOKEN` / `GH_TOKEN`).
-    pub async fn comment_plan(
+    pub async fn comment_plans(
         &self,
         number: u64,
-        report: &PlanReport,
+        plans: &[promote::plan_comment::EnvComment],
         settings: &ForgeSettings,
         full_report: Option<&str>,
     ) -> Result<Vec<promote::plan_comment::Posted>, EngineError> {
-        use promote::plan_comment::{CommentError, EnvComment, post};
+        use promote::plan_comment::CommentError;
         let (_, forge) = self.github("origin", settings);
         let forge =
             forge.map_err(|why| CommentError::NoForge { number, reason: why.to_string() })?;
-        let plans: Vec<EnvComment> = report
-            .environments
-            .iter()
-            .map(|env| {
-                let single = PlanReport::new(vec![env.clone()]);
-                EnvComment {
-                    env: env.env.clone(),
-                    noteworthy: single.summary.has_changes()
-                        || single.summary.errors > 0
-                        || !env.skipped.is_empty(),
-                    markdown: single.render_markdown(),
-                }
-            })
-            .collect();
-        Ok(post(&forge, number, &plans, full_report).await?)
+        Ok(promote::plan_comment::post(&forge, number, plans, full_report).await?)
     }
 
     /// `coxswain set image` / `coxswain scale`: the value edited in git, committed in a private

@@ -4,6 +4,8 @@
 //! `gh pr comment --edit-last` cannot do: it edits whichever comment the token wrote last).
 
 use super::forge::{Comment, Forge, ForgeError};
+use crate::plan::EnvPlan;
+use crate::plan::render::PlanReport;
 use serde::Serialize;
 use std::fmt::Write as _;
 
@@ -32,6 +34,34 @@ pub struct EnvComment {
     /// existing comment (the PR's earlier changes are gone) but opens none, so a repo of ten
     /// environments does not put ten "No changes." comments on every pull request.
     pub noteworthy: bool,
+}
+
+impl EnvComment {
+    /// The plan of one environment.
+    pub fn of_plan(plan: &EnvPlan) -> Self {
+        let single = PlanReport::new(vec![plan.clone()]);
+        Self {
+            env: plan.env.clone(),
+            noteworthy: single.summary.has_changes()
+                || single.summary.errors > 0
+                || !plan.skipped.is_empty(),
+            markdown: single.render_markdown(),
+        }
+    }
+
+    /// A plan that could not be made: replaces the env's earlier plan, which would otherwise
+    /// stay on the pull request looking current.
+    pub fn failed(env: &str, error: &str) -> Self {
+        Self {
+            env: env.to_owned(),
+            markdown: format!(
+                "### Coxswain plan\n\n❌ **The plan could not be made**; fix this and push \
+                 again:\n\n~~~text\n{}\n~~~\n",
+                error.replace("~~~", "~ ~ ~")
+            ),
+            noteworthy: true,
+        }
+    }
 }
 
 /// What was done with one environment's comment.
