@@ -137,6 +137,7 @@ mod tests {
             health: Vec::new(),
             revision: Some(3),
             rolled_back_to: None,
+            rollouts: Vec::new(),
             error,
         }
     }

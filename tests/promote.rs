@@ -828,3 +828,48 @@ fn a_credential_in_the_remote_url_is_never_printed() {
     assert!(!all.contains("ghp_s3cret") && !all.contains("bob:"), "{all}");
     assert!(all.contains("https://***@127.0.0.1:9/acme/gitops.git"), "{all}");
 }
+
+/// The app's set image: one `Session` call previews the edit (nothing committed), a second
+/// commits and pushes it onto an unprotected env's branch; the user's checkout stays as it was.
+#[test]
+fn the_app_previews_then_pushes_a_set_image() {
+    use coxswain::app_api::Session;
+    use coxswain::promote::workload::{EditStatus, WorkloadEdit};
+    let fx = fixture();
+    let before = user_state(&fx.work);
+    let main = remote_branch(&fx, "main").unwrap();
+    let cluster: Arc<dyn Cluster> = Arc::new(MemoryCluster::new());
+    let connector: coxswain::engine::Connector = Arc::new(move |_context| {
+        let cluster = cluster.clone();
+        Box::pin(async move { Ok(cluster) })
+    });
+    let session = Session::open(&fx.work, connector).expect("session");
+    let edit = || WorkloadEdit::Image {
+        container: "server".into(),
+        image: "ghcr.io/acme-ml/iris-server:1.2.0".into(),
+    };
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let detail = runtime.block_on(session.detail("dev")).expect("detail");
+    let deployment = detail
+        .resources
+        .iter()
+        .find(|r| r.key.group_kind == "Deployment.apps")
+        .and_then(|r| r.editable.clone())
+        .expect("the Deployment is editable");
+    assert_eq!(deployment.containers[0].name, "server");
+    assert_eq!(deployment.replicas, None, "an HPA owns dev's scale");
+
+    let preview =
+        runtime.block_on(session.edit_workload("dev", "iris-server", edit(), false)).unwrap();
+    assert_eq!(preview.status, EditStatus::DryRun);
+    assert!(preview.diff.contains("+          image: ghcr.io/acme-ml/iris-server:1.2.0"));
+    assert_eq!(remote_branch(&fx, "main"), Some(main), "a preview pushes nothing");
+
+    let pushed =
+        runtime.block_on(session.edit_workload("dev", "iris-server", edit(), true)).unwrap();
+    assert_eq!(pushed.status, EditStatus::Pushed);
+    let tip = remote_branch(&fx, "main").unwrap();
+    let remote = Repository::open_bare(&fx.remote).unwrap();
+    assert!(support::diff_text(&remote, main, tip).contains("iris-server:1.2.0"));
+    assert_eq!(user_state(&fx.work), before, "the user's checkout must not change");
+}

@@ -300,6 +300,7 @@ fn blue_green_switches_after_the_new_colour_is_healthy_and_back_in_one_write() {
         .block_on(h.engine(root).advance_rollouts("bluegreen", &RolloutRequest::default()))
         .expect("advance");
     assert_eq!(statuses[0].active_color, Some(Colour::Green));
+    assert_eq!(statuses[0].actions, [Action::Undo], "switching back is what is left");
     let active = h.service("store", "api");
     assert_eq!(active.pointer("/spec/selector/coxswain.dev~1color"), Some(&json!("green")));
     assert_eq!(replicas(&h.deployment("store", "api-blue").expect("blue kept")), 2);
@@ -576,6 +577,12 @@ fn the_app_session_reads_and_steers_rollouts_with_one_call_each() {
     let h = Harness::new();
     sync(&h.engine(root), "canary");
     set_image(root, "canary", "web.yaml", "registry.example/web:2.0.0");
+    // Only the pod template changed: no object's plan changes (stable keeps its template during
+    // a rollout), yet the env is out of sync, since its next sync starts the canary.
+    let only_template = coxswain::app_api::Session::open(root, h.connector()).expect("session");
+    let detail = runtime().block_on(only_template.detail("canary")).expect("detail");
+    assert_eq!(detail.overview.sync_state, coxswain::app_api::SyncState::OutOfSync);
+    assert_eq!(h.cli(root, &["plan", "--env", "canary", "--detailed-exitcode"]), ExitCode::Changes);
     let settings = "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: settings\ndata:\n  a: b\n";
     std::fs::write(root.join("environments/canary/settings.yaml"), settings).expect("write");
     // The app's Apply: the preview (which lists the pending rollout) is what the sync applies.
@@ -585,20 +592,64 @@ fn the_app_session_reads_and_steers_rollouts_with_one_call_each() {
         assert_eq!(preview.plan.rollouts.len(), 1, "{:?}", preview.plan.rollouts);
         session.sync("canary", &preview.fingerprint, false, &Silent).await
     });
-    assert!(applied.is_ok_and(|r| r.error.is_none()), "the app's Apply was refused");
+    let applied = applied.expect("the app's Apply was refused");
+    assert!(applied.error.is_none(), "{:?}", applied.error);
+    assert!(
+        applied.rollouts.iter().any(|line| line.contains("step 1 of 3")),
+        "the report says where the rollout stands: {:?}",
+        applied.rollouts
+    );
     assert!(h.deployment("shop", "web-canary").is_some(), "the app's Apply starts the canary");
     let rollouts = runtime().block_on(session.rollouts("canary")).expect("rollouts");
     assert_eq!(rollouts.len(), 1);
     assert_eq!((rollouts[0].workload.as_str(), rollouts[0].weight), ("web", Some(25)));
+    assert_eq!(rollouts[0].actions, [Action::Resume, Action::Promote, Action::Abort]);
     let json = serde_json::to_value(&rollouts[0]).expect("json");
     assert_eq!(json["new"]["images"], json!(["registry.example/web:2.0.0"]));
-    let paused =
-        runtime().block_on(session.rollout("canary", "web", Action::Pause)).expect("pause");
+    // Every button previews first: abort's preview lists the stable Deployment back at 4 on the
+    // old image and the canary's deletion, and writes nothing.
+    let revisions = || runtime().block_on(session.history("canary")).expect("history").len();
+    let before = revisions();
+    let preview = runtime()
+        .block_on(session.preview_rollout("canary", "web", Action::Abort))
+        .expect("preview");
+    let changed: Vec<(String, &str)> =
+        preview.changes.iter().map(|c| (c.key.to_string(), c.action.as_str())).collect();
+    assert_eq!(
+        changed,
+        [
+            ("Deployment.apps shop/web".to_owned(), "update"),
+            ("Deployment.apps shop/web-canary".to_owned(), "prune")
+        ]
+    );
+    assert!(preview.changes[0].diff.contains("+  replicas: 4"), "{}", preview.changes[0].diff);
+    assert!(preview.message.starts_with("aborted"), "{}", preview.message);
+    assert!(h.deployment("shop", "web-canary").is_some(), "a preview deleted the canary");
+    assert_eq!(replicas(&h.deployment("shop", "web").expect("web")), 3, "a preview scaled stable");
+    assert_eq!(revisions(), before, "a preview was recorded in history");
+    // Pause, confirmed on the state its preview saw; the abort previewed before it is then stale.
+    let pause = runtime()
+        .block_on(session.preview_rollout("canary", "web", Action::Pause))
+        .expect("preview");
+    assert_eq!(pause.changes.len(), 1, "{:?}", pause.changes);
+    assert!(pause.changes[0].diff.contains("+  paused: true"), "{}", pause.changes[0].diff);
+    let paused = runtime()
+        .block_on(session.rollout("canary", "web", Action::Pause, &pause.fingerprint))
+        .expect("pause");
     assert!(paused.paused);
+    let stale = runtime()
+        .block_on(session.rollout("canary", "web", Action::Abort, &preview.fingerprint))
+        .expect_err("the abort was previewed before the pause");
+    assert!(stale.message.contains("moved on since the preview"), "{}", stale.message);
+    assert!(h.deployment("shop", "web-canary").is_some(), "a stale confirmation aborted");
     let error = runtime()
-        .block_on(session.rollout("canary", "nope", Action::Abort))
+        .block_on(session.preview_rollout("canary", "nope", Action::Abort))
         .expect_err("not declared");
     assert_eq!(error.code, "rollout-not-declared");
+    // The env's detail carries its rollouts (the panel, refreshed by the cluster watch).
+    let detail = runtime().block_on(session.detail("canary")).expect("detail");
+    assert_eq!(detail.rollouts.len(), 1);
+    assert!(detail.rollouts[0].paused);
 }
 
 #[test]

@@ -9,9 +9,11 @@
 use crate::commands::RepoState;
 use coxswain::app_api::{
     ApiError, EnvDetail, EnvOverview, Preview, RemoteStatus, RepoInfo, RollbackOutcome,
+    RolloutPreview,
 };
 use coxswain::history::Revision;
 use coxswain::promote::PromoteOutcome;
+use coxswain::promote::workload::{EditOutcome, WorkloadEdit};
 use coxswain::sync::{SyncEvent, SyncReport};
 use std::any::TypeId;
 use std::collections::{BTreeMap, HashSet};
@@ -67,6 +69,9 @@ const ROOTS: &[fn(&mut Declarations)] = &[
     |d| d.visit::<RollbackOutcome>(),
     |d| d.visit::<RemoteStatus>(),
     |d| d.visit::<PromoteOutcome>(),
+    |d| d.visit::<RolloutPreview>(),
+    |d| d.visit::<EditOutcome>(),
+    |d| d.visit::<WorkloadEdit>(),
 ];
 
 /// The whole file: a header, then every declaration in name order.

@@ -4,10 +4,12 @@
 use crate::AppState;
 use crate::progress::ChannelProgress;
 use coxswain::app_api::{
-    ApiError, EnvDetail, EnvOverview, Preview, RemoteStatus, RepoInfo, RollbackOutcome,
+    Action, ApiError, EnvDetail, EnvOverview, Preview, RemoteStatus, RepoInfo, RollbackOutcome,
+    RolloutPreview, RolloutStatus,
 };
 use coxswain::history::Revision;
 use coxswain::promote::PromoteOutcome;
+use coxswain::promote::workload::{EditOutcome, WorkloadEdit};
 use coxswain::sync::SyncReport;
 use serde::Serialize;
 use serde_json::Value;
@@ -110,6 +112,42 @@ pub async fn rollback(
     on_progress: Channel<Value>,
 ) -> Result<RollbackOutcome> {
     state.session()?.rollback(&env, to, &fingerprint, git, &ChannelProgress::new(on_progress)).await
+}
+
+/// What a rollout operation (pause, resume, promote, abort, undo) would write.
+#[tauri::command]
+pub async fn preview_rollout(
+    state: State<'_, AppState>,
+    env: String,
+    workload: String,
+    action: Action,
+) -> Result<RolloutPreview> {
+    state.session()?.preview_rollout(&env, &workload, action).await
+}
+
+/// The rollout operation, if the rollout is still where the preview saw it.
+#[tauri::command]
+pub async fn rollout(
+    state: State<'_, AppState>,
+    env: String,
+    workload: String,
+    action: Action,
+    fingerprint: String,
+) -> Result<RolloutStatus> {
+    state.session()?.rollout(&env, &workload, action, &fingerprint).await
+}
+
+/// `set image` / `scale` in git: the edit's diff without `commit`; with it, commit and push (a
+/// pull request for protected envs).
+#[tauri::command]
+pub async fn edit_workload(
+    state: State<'_, AppState>,
+    env: String,
+    workload: String,
+    edit: WorkloadEdit,
+    commit: bool,
+) -> Result<EditOutcome> {
+    state.session()?.edit_workload(&env, &workload, edit, commit).await
 }
 
 /// Runs CPU-bound work (model validation) on a blocking thread, off the async workers.

@@ -155,6 +155,10 @@ pub struct Resource {
     #[serde(skip_serializing_if = "Vec::is_empty")]
     #[cfg_attr(feature = "ts", ts(as = "Option<Vec<Drift>>", optional))]
     pub drift: Vec<Drift>,
+    /// Git's images and replicas of a workload, for set image / scale; absent for other kinds.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "ts", ts(optional))]
+    pub editable: Option<crate::promote::workload::Editable>,
 }
 
 /// Everything the env detail view shows, from one plan.
@@ -166,6 +170,8 @@ pub struct EnvDetail {
     pub resources: Vec<Resource>,
     /// Policy findings and input warnings, with `file:line`.
     pub findings: Vec<Diagnostic>,
+    /// The env's canary and blue-green rollouts as the cluster has them (its rollout panel).
+    pub rollouts: Vec<crate::rollout::RolloutStatus>,
 }
 
 /// A pipeline and its stages, for the promote view's from → to pickers.

@@ -16,6 +16,7 @@ pub use dto::{
 
 use crate::cluster::{ClusterError, WatchEvent};
 use crate::diagnostic::Diagnostic;
+pub use crate::engine::RolloutPreview;
 pub use crate::engine::{Connector, Preview, RollbackOutcome, default_connector};
 use crate::engine::{
     Engine, EngineError, ForgeSettings, RollbackRequest, RolloutRequest, SyncOutcome, SyncRequest,
@@ -24,6 +25,7 @@ pub use crate::git::{REMOTE_COMMITS_SHOWN, RemoteCommit, RemoteStatus};
 use crate::health;
 use crate::history::Revision;
 use crate::plan::PlanOptions;
+use crate::promote::workload::{EditOptions, EditOutcome, WorkloadEdit};
 use crate::promote::{PromoteOptions, PromoteOutcome};
 pub use crate::repo::{envs_touched, envs_touched_with, overlay_dirs};
 pub use crate::rollout::{Action, RolloutStatus};
@@ -138,7 +140,12 @@ impl Session {
             last_revision: None,
         };
         if env.has_errors() {
-            return Ok(EnvDetail { overview, resources: Vec::new(), findings });
+            return Ok(EnvDetail {
+                overview,
+                resources: Vec::new(),
+                findings,
+                rollouts: Vec::new(),
+            });
         }
         let planned = async {
             let plan = self.engine.plan(&env, context.as_deref(), &PlanOptions::default()).await?;
@@ -153,7 +160,12 @@ impl Session {
             Ok(planned) => planned,
             Err(error) => {
                 overview.errors.push(error.into());
-                return Ok(EnvDetail { overview, resources: Vec::new(), findings });
+                return Ok(EnvDetail {
+                    overview,
+                    resources: Vec::new(),
+                    findings,
+                    rollouts: Vec::new(),
+                });
             }
         };
         let resources: Vec<Resource> = plan
@@ -167,6 +179,11 @@ impl Session {
                 health: o.source.is_some().then(|| health::assess(o.live.as_ref())),
                 diff: o.diff.clone(),
                 drift: o.drift.clone(),
+                editable: env
+                    .objects
+                    .iter()
+                    .find(|git| git.key == o.key)
+                    .and_then(crate::promote::workload::Editable::of),
             })
             .collect();
         overview.counts = Counts::of(&plan);
@@ -175,13 +192,24 @@ impl Session {
         overview.errors.extend(plan.errors.iter().map(ApiError::from_diagnostic));
         overview.sync_state = if !plan.errors.is_empty() {
             SyncState::Unknown
-        } else if plan.has_changes() {
+        } else if plan.has_changes() || plan.rollout_writes {
             SyncState::OutOfSync
         } else {
             SyncState::Synced
         };
         overview.last_revision = last_revision;
-        Ok(EnvDetail { overview, resources, findings })
+        let rollouts = if env.config.rollouts.is_empty() {
+            Vec::new()
+        } else {
+            match self.engine.rollout_statuses(name, context.as_deref()).await {
+                Ok(rollouts) => rollouts,
+                Err(error) => {
+                    overview.errors.push(error.into());
+                    Vec::new()
+                }
+            }
+        };
+        Ok(EnvDetail { overview, resources, findings, rollouts })
     }
 
     /// The live object `id` (a [`Resource::id`]) as normalised YAML; `None` when it does not exist.
@@ -241,15 +269,32 @@ impl Session {
         Ok(self.engine.rollout_statuses(name, self.context(name).as_deref()).await?)
     }
 
+    /// What a rollout operation would write (dry run), and the fingerprint to confirm it with.
+    pub async fn preview_rollout(
+        &self,
+        name: &str,
+        workload: &str,
+        action: Action,
+    ) -> Result<RolloutPreview, ApiError> {
+        let request = RolloutRequest { context: self.context(name), ..RolloutRequest::default() };
+        Ok(self.engine.preview_rollout(name, workload, action, &request).await?)
+    }
+
     /// A person's rollout operation — pause, resume, promote, abort, undo — through the sync's
-    /// gates and the env's lock, recorded in history; the status after it.
+    /// gates and the env's lock, recorded in history, if the rollout is still where the preview
+    /// with `fingerprint` saw it; the status after it.
     pub async fn rollout(
         &self,
         name: &str,
         workload: &str,
         action: Action,
+        fingerprint: &str,
     ) -> Result<RolloutStatus, ApiError> {
-        let request = RolloutRequest { context: self.context(name), ..RolloutRequest::default() };
+        let request = RolloutRequest {
+            context: self.context(name),
+            fingerprint: Some(fingerprint.to_owned()),
+            ..RolloutRequest::default()
+        };
         Ok(self.engine.rollout(name, workload, action, &request).await?)
     }
 
@@ -307,6 +352,29 @@ impl Session {
         options.dry_run = !create;
         let context = self.context(to);
         Ok(self.engine.promote(options, &ForgeSettings::from_env(), context.as_deref()).await?)
+    }
+
+    /// `set image` / `scale` of `workload` in git: without `commit`, the edit only (its diff);
+    /// with it, committed in a private checkout of HEAD and pushed onto the env's branch, or as
+    /// a pull request for a protected env. The user's working tree is never touched; the next
+    /// sync applies it.
+    pub async fn edit_workload(
+        &self,
+        name: &str,
+        workload: &str,
+        edit: WorkloadEdit,
+        commit: bool,
+    ) -> Result<EditOutcome, ApiError> {
+        let options = EditOptions {
+            env: name.to_owned(),
+            workload: workload.to_owned(),
+            edit,
+            remote: "origin".into(),
+            push: true,
+            dry_run: !commit,
+            token: None,
+        };
+        Ok(self.engine.edit_workload(options, &ForgeSettings::from_env()).await?)
     }
 
     /// Watch streams over the env's owned objects, one per kind it declares.

@@ -38,7 +38,10 @@ pub(super) async fn plan_command(engine: &Engine, args: PlanArgs) -> Result<Exit
     let report = planned?;
     Ok(if report.summary.errors > 0 {
         ExitCode::Error
-    } else if args.detailed_exitcode && report.summary.has_changes() {
+    } else if args.detailed_exitcode
+        && (report.summary.has_changes()
+            || report.environments.iter().any(|plan| plan.rollout_writes))
+    {
         ExitCode::Changes
     } else {
         ExitCode::Ok

@@ -19,7 +19,7 @@ pub use connections::{Connector, connector_with_kubeconfig, default_connector};
 pub use error::{EngineError, failure_code, failure_exit_code};
 pub use gates::{Admission, Verification};
 pub use rollback::{RollbackOutcome, RollbackRequest};
-pub use rollout::{Followed, RolloutRequest, recorded_state};
+pub use rollout::{Followed, RolloutPreview, RolloutRequest, recorded_state};
 #[cfg(feature = "model-validation")]
 pub use validate::{ModelValidation, ValidateRequest};
 
@@ -247,7 +247,8 @@ impl Engine {
         let mut plan = plan_env(cluster.as_ref(), &env, options)
             .await
             .map_err(|e| EngineError::cluster(&env.name, e))?;
-        plan.rollouts = rollouts;
+        plan.rollouts = rollouts.lines;
+        plan.rollout_writes = rollouts.writes;
         Ok(plan)
     }
 
@@ -362,7 +363,8 @@ impl Engine {
         };
         let mut report = sync::sync_env(cluster.clone(), &view, &options, &confirming).await;
         if let Some(plan) = report.plan.as_mut() {
-            plan.rollouts = rollouts;
+            plan.rollouts = rollouts.lines;
+            plan.rollout_writes = rollouts.writes;
         }
         if request.dry_run && report.failure_kind() == Some(FailureKind::Unreachable) {
             let reason = report.error.map(|f| f.message).unwrap_or_default();
@@ -388,11 +390,13 @@ impl Engine {
             };
             let git = admission.git.as_ref();
             match self.advance_admitted(&env, cluster.clone(), git, &rollout_request).await {
-                Ok(statuses) => notes.extend(
-                    statuses
+                Ok(statuses) => {
+                    report.rollouts = statuses
                         .iter()
-                        .map(|s| format!("rollout {} ({}): {}", s.workload, s.strategy, s.message)),
-                ),
+                        .map(|s| format!("rollout {} ({}): {}", s.workload, s.strategy, s.message))
+                        .collect();
+                    notes.extend(report.rollouts.iter().cloned());
+                }
                 Err(error) => {
                     let message =
                         format!("the sync applied, but its rollouts did not go on: {error}");

@@ -9,9 +9,12 @@ use crate::history::{self, Outcome, Revision};
 use crate::lock::{LockError, SyncLock};
 use crate::ownership::Owner;
 use crate::repo::Environment;
-use crate::rollout::{self, Action, Rollout, RolloutError, RolloutState, RolloutStatus, Writer};
+use crate::rollout::{
+    self, Action, Rollout, RolloutChange, RolloutError, RolloutState, RolloutStatus, Writer, Writes,
+};
 use crate::sync::{CancelToken, Failure, FailureKind, SyncOptions};
 use chrono::{DateTime, Utc};
+use serde::Serialize;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -28,6 +31,9 @@ pub struct RolloutRequest {
     pub poll_interval: Duration,
     /// The clock (tests set it to step through timed pauses); `None`: now.
     pub now: Option<DateTime<Utc>>,
+    /// The [`RolloutPreview::fingerprint`] the person confirmed: the operation is refused when
+    /// the rollout's recorded state changed since.
+    pub fingerprint: Option<String>,
 }
 
 impl Default for RolloutRequest {
@@ -38,6 +44,7 @@ impl Default for RolloutRequest {
             timeout: Duration::from_mins(30),
             poll_interval: Duration::from_secs(2),
             now: None,
+            fingerprint: None,
         }
     }
 }
@@ -46,6 +53,22 @@ impl RolloutRequest {
     fn now(&self) -> DateTime<Utc> {
         self.now.unwrap_or_else(Utc::now)
     }
+}
+
+/// What a rollout operation would write, shown before a person confirms it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+#[serde(rename_all = "camelCase")]
+pub struct RolloutPreview {
+    pub action: Action,
+    /// Where the rollout stands now.
+    pub status: RolloutStatus,
+    /// Every object the operation writes (dry-run results), in order.
+    pub changes: Vec<RolloutChange>,
+    /// Where it stands after, in a sentence.
+    pub message: String,
+    /// Of the recorded state previewed (pass it back to [`Engine::rollout`]).
+    pub fingerprint: String,
 }
 
 /// What [`Engine::follow_rollouts`] ended on.
@@ -85,9 +108,9 @@ impl Engine {
         &self,
         env: &Environment,
         cluster: &dyn Cluster,
-    ) -> Result<(Environment, Vec<String>), EngineError> {
+    ) -> Result<(Environment, rollout::Pending), EngineError> {
         if env.config.rollouts.is_empty() || env.has_errors() {
-            return Ok((env.clone(), Vec::new()));
+            return Ok((env.clone(), rollout::Pending::default()));
         }
         let mut states = Vec::new();
         for (workload, strategy) in &env.config.rollouts {
@@ -140,11 +163,47 @@ impl Engine {
         let message = format!("rollout {} {workload}", action.as_str());
         self.under_lease(&env, cluster.clone(), request, git.as_ref(), &message, async |w| {
             let state = rollout.load(w.cluster.as_ref()).await?;
+            if let Some(confirmed) = &request.fingerprint
+                && *confirmed != rollout::state::fingerprint(state.as_ref())
+            {
+                return Err(RolloutError::Refused {
+                    workload: workload.to_owned(),
+                    message: "the rollout moved on since the preview; preview it again".into(),
+                });
+            }
             rollout.act(w, state, action).await
         })
         .await?;
         let state = rollout.load(cluster.as_ref()).await?;
         Ok(rollout.status(cluster.as_ref(), state.as_ref()).await?)
+    }
+
+    /// What `action` on `workload` would write now, without writing (the same gates, no lease):
+    /// applies are server-side dry runs, deletes are listed. A refusal is an error, as it would be.
+    pub async fn preview_rollout(
+        &self,
+        env: &str,
+        workload: &str,
+        action: Action,
+        request: &RolloutRequest,
+    ) -> Result<RolloutPreview, EngineError> {
+        let env = self.env(env)?;
+        let rollout = Rollout::of(&env, workload, request.now())?;
+        let (cluster, _) = self.admit_rollout(&env, request).await?;
+        let state = rollout.load(cluster.as_ref()).await?;
+        let status = rollout.status(cluster.as_ref(), state.as_ref()).await?;
+        let fingerprint = rollout::state::fingerprint(state.as_ref());
+        let mut writer = Writer {
+            cluster: cluster.clone(),
+            writes: Writes::Previewed { action, changes: Vec::new() },
+            cancel: request.cancel.clone(),
+            owner: Owner::of(&env),
+            namespace: env.namespace.clone(),
+            written: Vec::new(),
+        };
+        let after = rollout.act(&mut writer, state, action).await?;
+        let changes = writer.previewed();
+        Ok(RolloutPreview { action, status, changes, message: after.message, fingerprint })
     }
 
     /// Starts, restarts or advances every rollout of `env` as far as it can go now (the step
@@ -270,7 +329,7 @@ impl Engine {
         let owner = Owner::of(env);
         let mut writer = Writer {
             cluster: cluster.clone(),
-            fence: lock.fence(),
+            writes: Writes::Fenced(lock.fence()),
             cancel: request.cancel.clone(),
             owner: owner.clone(),
             namespace: env.namespace.clone(),

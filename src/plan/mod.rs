@@ -167,6 +167,9 @@ pub struct EnvPlan {
     #[serde(skip_serializing_if = "Vec::is_empty", default)]
     #[cfg_attr(feature = "ts", ts(as = "Option<Vec<String>>", optional))]
     pub rollouts: Vec<String>,
+    /// The next sync writes for a rollout (see [`crate::rollout::Pending::writes`]).
+    #[serde(skip)]
+    pub rollout_writes: bool,
     /// The inventory as read, restricted to objects that still exist (for the sync to update).
     #[serde(skip)]
     pub inventory: Inventory,
@@ -390,6 +393,7 @@ pub async fn plan_env(
         errors,
         skipped,
         rollouts: Vec::new(),
+        rollout_writes: false,
         inventory,
     })
 }
@@ -578,12 +582,23 @@ fn error_code(error: &ClusterError) -> &'static str {
 
 /// A unified diff of two normalised objects, as YAML. `None` on one side is a create or delete.
 pub fn unified_diff(key: &ObjectKey, before: Option<&Value>, after: Option<&Value>) -> String {
+    diff_after(key, before, after, "sync")
+}
+
+/// [`unified_diff`] with the header `after <what>: KEY` (what writes it: a sync, a rollout
+/// operation).
+pub fn diff_after(
+    key: &ObjectKey,
+    before: Option<&Value>,
+    after: Option<&Value>,
+    what: &str,
+) -> String {
     let old = before.map(yaml::to_yaml).unwrap_or_default();
     let new = after.map(yaml::to_yaml).unwrap_or_default();
     let name = key.to_string();
     similar::TextDiff::from_lines(&old, &new)
         .unified_diff()
         .context_radius(3)
-        .header(&format!("live: {name}"), &format!("after sync: {name}"))
+        .header(&format!("live: {name}"), &format!("after {what}: {name}"))
         .to_string()
 }

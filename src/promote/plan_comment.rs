@@ -30,9 +30,10 @@ pub enum CommentError {
 pub struct EnvComment {
     pub env: String,
     pub markdown: String,
-    /// Changes, errors or skipped objects: worth a new comment. A plan without any updates an
-    /// existing comment (the PR's earlier changes are gone) but opens none, so a repo of ten
-    /// environments does not put ten "No changes." comments on every pull request.
+    /// Changes (rollout steps included), errors or skipped objects: worth a new comment. A plan
+    /// without any updates an existing comment (the PR's earlier changes are gone) but opens
+    /// none, so a repo of ten environments does not put ten "No changes." comments on every
+    /// pull request.
     pub noteworthy: bool,
 }
 
@@ -43,6 +44,7 @@ impl EnvComment {
         Self {
             env: plan.env.clone(),
             noteworthy: single.summary.has_changes()
+                || plan.rollout_writes
                 || single.summary.errors > 0
                 || !plan.skipped.is_empty(),
             markdown: single.render_markdown(),

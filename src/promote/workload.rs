@@ -18,7 +18,9 @@ use std::fmt::Write as _;
 use std::path::Path;
 
 /// The value to change.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+#[serde(rename_all = "camelCase")]
 pub enum WorkloadEdit {
     /// `spec.template.spec.containers[name=container].image`.
     Image { container: String, image: String },
@@ -110,6 +112,53 @@ impl EditOutcome {
 const POD_TEMPLATE_KINDS: [&str; 4] =
     ["Deployment.apps", "StatefulSet.apps", "DaemonSet.apps", "Job.batch"];
 const SCALABLE_KINDS: [&str; 2] = ["Deployment.apps", "StatefulSet.apps"];
+
+/// What `set image` and `scale` can edit on a git object: its containers' images, and its
+/// replicas when git declares them. `None` for objects that run no pods.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+#[serde(rename_all = "camelCase")]
+pub struct Editable {
+    pub containers: Vec<ContainerImage>,
+    /// `spec.replicas` as git declares it; `None`: not scalable here (an HPA owns the scale, or
+    /// the kind has no replicas).
+    pub replicas: Option<u64>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+#[serde(rename_all = "camelCase")]
+pub struct ContainerImage {
+    pub name: String,
+    pub image: String,
+}
+
+impl Editable {
+    pub fn of(object: &crate::repo::DesiredObject) -> Option<Self> {
+        let kind = object.key.group_kind.as_str();
+        if !POD_TEMPLATE_KINDS.contains(&kind) {
+            return None;
+        }
+        let text = |value: &Value, field: &str| {
+            value.get(field).and_then(Value::as_str).unwrap_or_default().to_owned()
+        };
+        let containers = object
+            .value
+            .pointer("/spec/template/spec/containers")
+            .and_then(Value::as_array)
+            .map(|list| {
+                list.iter()
+                    .map(|c| ContainerImage { name: text(c, "name"), image: text(c, "image") })
+                    .collect()
+            })
+            .unwrap_or_default();
+        let replicas = SCALABLE_KINDS
+            .contains(&kind)
+            .then(|| object.value.pointer("/spec/replicas").and_then(Value::as_u64))
+            .flatten();
+        Some(Self { containers, replicas })
+    }
+}
 
 /// Edits the workload in git (see the module docs).
 pub async fn edit_workload(

@@ -30,9 +30,11 @@
 //! `coxswain/<instance>/<env>/rollout` and labelled internal, so it is never planned, diffed or
 //! pruned; the state has a field manager of its own.
 
+mod preview;
 pub mod spec;
 pub mod state;
 
+pub use preview::RolloutChange;
 pub use spec::{BlueGreenSpec, CanarySpec, Delay, Pause, Step, Strategy};
 pub use state::{Colour, Phase, RolloutState};
 
@@ -84,7 +86,7 @@ impl RolloutError {
 
 /// An operation a person (or CI) asks of a rollout.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize)]
-#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(rename = "RolloutAction"))]
 #[serde(rename_all = "camelCase")]
 pub enum Action {
     /// Stop at the current step (the canary or new colour Deployment gets `spec.paused`).
@@ -152,6 +154,8 @@ pub struct RolloutStatus {
     pub active_color: Option<Colour>,
     /// What is happening or awaited, in a sentence.
     pub message: String,
+    /// What a person can ask of it now (the app's buttons); any other operation is refused.
+    pub actions: Vec<Action>,
 }
 
 impl RolloutStatus {
@@ -217,14 +221,22 @@ pub fn view(env: &Environment, states: &[(String, Option<RolloutState>)]) -> Env
 
 /// What the next sync does to each rollout of `env`, one sentence each (the plan shows them: the
 /// view hides a template change from the diff, since stable keeps its template).
-pub fn pending(env: &Environment, states: &[(String, Option<RolloutState>)]) -> Vec<String> {
-    let mut out = Vec::new();
+pub fn pending(env: &Environment, states: &[(String, Option<RolloutState>)]) -> Pending {
+    let mut out = Pending::default();
     for (workload, strategy) in &env.config.rollouts {
         let Some(git) = spec::deployment(&env.objects, workload) else { continue };
         let template = git.value.pointer("/spec/template").cloned().unwrap_or_else(|| json!({}));
         let hash = state::template_hash(&template);
         let state = states.iter().find(|(w, _)| w == workload).and_then(|(_, s)| s.as_ref());
         let kind = strategy.kind();
+        // A sync writes for a rollout it records for the first time or starts.
+        let writes = state.is_none_or(|s| {
+            s.stable_hash != hash
+                && !(s.phase == Phase::Aborted && s.aborted_hash.as_deref() == Some(&hash))
+                && !(matches!(s.phase, Phase::Progressing | Phase::Paused)
+                    && (s.promoting || s.target_hash.as_deref() == Some(&hash)))
+        });
+        out.writes |= writes;
         let line = match state {
             None => match strategy {
                 Strategy::Canary(_) => {
@@ -260,9 +272,19 @@ pub fn pending(env: &Environment, states: &[(String, Option<RolloutState>)]) -> 
             },
             Some(_) => continue,
         };
-        out.push(line);
+        out.lines.push(line);
     }
     out
+}
+
+/// What the next sync does to an env's rollouts.
+#[derive(Debug, Default)]
+pub struct Pending {
+    /// One sentence per rollout.
+    pub lines: Vec<String>,
+    /// Whether it writes for one (records a stable template, or starts a rollout): the env is
+    /// out of sync even when no object's plan changes.
+    pub writes: bool,
 }
 
 /// Git's Deployment with the rollout's stable template, and `replicas` in place of git's when
@@ -280,11 +302,20 @@ fn stable_view(git: &DesiredObject, state: &RolloutState, replicas: Option<u64>)
     object
 }
 
+/// How a [`Writer`] writes.
+pub enum Writes {
+    /// For real, each write checked against the env's lease first.
+    Fenced(Fence),
+    /// Not at all: applies are server-side dry runs, deletes are only noted, and each change
+    /// is collected for the operation's preview (no lease needed).
+    Previewed { action: Action, changes: Vec<RolloutChange> },
+}
+
 /// Writes of one rollout operation: each checks the cancel token and the env's lease first,
 /// and is remembered for the history record.
 pub struct Writer {
     pub cluster: Arc<dyn Cluster>,
-    pub fence: Fence,
+    pub writes: Writes,
     pub cancel: CancelToken,
     pub owner: Owner,
     pub namespace: String,
@@ -296,7 +327,41 @@ impl Writer {
         if self.cancel.is_cancelled() {
             return Err(RolloutError::Interrupted);
         }
-        Ok(self.fence.check(true).await?)
+        match &self.writes {
+            Writes::Fenced(fence) => Ok(fence.check(true).await?),
+            Writes::Previewed { .. } => Ok(()),
+        }
+    }
+
+    /// The changes a preview collected (none when it wrote for real).
+    pub fn previewed(self) -> Vec<RolloutChange> {
+        match self.writes {
+            Writes::Previewed { changes, .. } => changes,
+            Writes::Fenced(_) => Vec::new(),
+        }
+    }
+
+    fn previewing(&self) -> bool {
+        matches!(self.writes, Writes::Previewed { .. })
+    }
+
+    /// In a preview, notes the change from the live object to `after` (`None`: deleted).
+    async fn preview(
+        &mut self,
+        resource: &ResourceType,
+        name: &str,
+        after: Option<&Value>,
+    ) -> Result<(), RolloutError> {
+        if !self.previewing() {
+            return Ok(());
+        }
+        let live = self.cluster.get(resource, Some(&self.namespace), name).await?;
+        let key = ObjectKey::new(&resource.gvk, Some(&self.namespace), name);
+        if let Writes::Previewed { action, changes } = &mut self.writes {
+            let operation = format!("rollout {}", action.as_str());
+            changes.extend(RolloutChange::between(key, live.as_ref(), after, &operation));
+        }
+        Ok(())
     }
 
     async fn resource(&self, api_version: &str, kind: &str) -> Result<ResourceType, RolloutError> {
@@ -311,9 +376,10 @@ impl Writer {
         let options = crate::cluster::ApplyOptions {
             field_manager: field_manager(&self.owner),
             force: true,
-            dry_run: false,
+            dry_run: self.previewing(),
         };
         let applied = self.cluster.apply(&resource, object, &options).await?;
+        self.preview(&resource, &name_of(object), Some(&applied)).await?;
         self.note(object);
         Ok(applied)
     }
@@ -323,8 +389,9 @@ impl Writer {
         let value = desired_with_ownership(object, &self.owner);
         let resource = self.cluster.resolve(&object.gvk).await?;
         self.may_write().await?;
-        let applied =
-            self.cluster.apply(&resource, &value, &self.owner.apply_options(false, false)).await?;
+        let options = self.owner.apply_options(false, self.previewing());
+        let applied = self.cluster.apply(&resource, &value, &options).await?;
+        self.preview(&resource, object.name(), Some(&applied)).await?;
         self.note(&value);
         Ok(applied)
     }
@@ -337,6 +404,10 @@ impl Writer {
     ) -> Result<bool, RolloutError> {
         let resource = self.resource(api_version, kind).await?;
         self.may_write().await?;
+        if self.previewing() {
+            self.preview(&resource, name, None).await?;
+            return Ok(true);
+        }
         let deleted = self.cluster.delete(&resource, Some(&self.namespace), name, None).await?;
         if deleted {
             let key = ObjectKey::new(&resource.gvk, Some(&self.namespace), name);
@@ -360,6 +431,9 @@ impl Writer {
     /// Records the state on its Deployment, as the state's own field manager (bookkeeping:
     /// not listed among what the operation wrote).
     async fn save(&mut self, state: &RolloutState, holder: &str) -> Result<(), RolloutError> {
+        if self.previewing() {
+            return Ok(());
+        }
         let object = state::to_annotation(state, holder, &self.namespace);
         let resource = self.resource("apps/v1", "Deployment").await?;
         self.may_write().await?;
@@ -371,6 +445,10 @@ impl Writer {
         self.cluster.apply(&resource, &object, &options).await?;
         Ok(())
     }
+}
+
+fn name_of(object: &Value) -> String {
+    object.pointer("/metadata/name").and_then(Value::as_str).unwrap_or_default().to_owned()
 }
 
 fn api_kind(object: &Value) -> (String, String) {
@@ -1155,7 +1233,34 @@ impl<'a> Rollout<'a> {
                 || "no rollout recorded yet: the next sync records the stable template".into(),
                 |s| s.message.clone(),
             ),
+            actions: self.actions(state),
         })
+    }
+
+    /// The operations [`Rollout::act`] accepts on `state`.
+    fn actions(&self, state: Option<&RolloutState>) -> Vec<Action> {
+        let Some(state) = state else { return Vec::new() };
+        if state.promoting {
+            return vec![Action::Promote];
+        }
+        match state.phase {
+            Phase::Progressing | Phase::Paused => {
+                let held = state.paused || state.phase == Phase::Paused;
+                vec![
+                    if held { Action::Resume } else { Action::Pause },
+                    Action::Promote,
+                    Action::Abort,
+                ]
+            }
+            Phase::Completed
+                if state.previous_template.is_some()
+                    && (matches!(self.strategy, Strategy::Canary(_))
+                        || state.scale_down_at.is_some()) =>
+            {
+                vec![Action::Undo]
+            }
+            Phase::Completed | Phase::Aborted => Vec::new(),
+        }
     }
 }
 

@@ -191,6 +191,14 @@ pub fn template_hash(template: &Value) -> String {
     })
 }
 
+/// Identifies a recorded state: an operation previewed on one state is refused on another (the
+/// rollout moved on, or someone else acted, between the preview and the confirmation).
+pub fn fingerprint(state: Option<&RolloutState>) -> String {
+    state
+        .and_then(|s| serde_json::to_value(s).ok())
+        .map_or_else(|| "none".to_owned(), |value| template_hash(&value))
+}
+
 /// The apply that records `state` on its Deployment `holder`: the annotation alone.
 pub(super) fn to_annotation(state: &RolloutState, holder: &str, namespace: &str) -> Value {
     let text = serde_json::to_string(state).unwrap_or_default();

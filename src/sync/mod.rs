@@ -172,6 +172,11 @@ pub struct SyncReport {
     /// Serialised as its message (see [`Failure`]).
     #[cfg_attr(feature = "ts", ts(as = "Option<String>"))]
     pub error: Option<Failure>,
+    /// Where the env's rollouts stand after the sync (started, advanced, waiting), a sentence
+    /// each; filled in by the engine. Absent from JSON when the env has none.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    #[cfg_attr(feature = "ts", ts(as = "Option<Vec<String>>", optional))]
+    pub rollouts: Vec<String>,
 }
 
 impl SyncReport {
@@ -193,6 +198,7 @@ impl SyncReport {
             revision: None,
             rolled_back_to: None,
             error: None,
+            rollouts: Vec::new(),
         }
     }
 

@@ -33,9 +33,20 @@ function freePort() {
   });
 }
 
+const CANARY = `rollouts:
+  iris-server:
+    canary:
+      steps:
+        - {weight: 25, pause: 10m}
+        - {weight: 50, pause: manual}
+        - {weight: 100}
+`;
+
 /** The example repo copied into a fresh git repository with one commit. */
 function exampleRepo(dir) {
   for (const folder of ['environments', 'pipelines', 'models']) cpSync(join(top, folder), join(dir, folder), { recursive: true });
+  // staging rolls iris-server out as a canary (README, "Rollouts").
+  writeFileSync(join(dir, 'environments/staging/env.yaml'), readFileSync(join(dir, 'environments/staging/env.yaml'), 'utf8') + CANARY);
   const git = (...args) =>
     execFileSync('git', ['-c', 'user.name=E2E', '-c', 'user.email=e2e@example.invalid', '-c', 'init.defaultBranch=main', ...args], {
       cwd: dir,
@@ -234,6 +245,58 @@ describe('coxswain-app', () => {
     // The user's checkout is left as it was.
     assert.equal(execFileSync('git', ['status', '--porcelain'], { cwd: repo, encoding: 'utf8' }), '');
     assert.equal(execFileSync('git', ['branch', '--show-current'], { cwd: repo, encoding: 'utf8' }).trim(), 'main');
+  });
+
+  it('steers a canary of staging: started by a sync, paused, resumed and promoted, each after a preview', async () => {
+    const rollout = async (action, label) => {
+      await driver.click(`[data-testid="rollout-${action}"]`);
+      const after = await waitFor(`the ${action} preview`, () => driver.text('[data-testid="rollout-after"]'), 60);
+      if (label) await shot(label);
+      await driver.click('[data-testid="rollout-confirm"]');
+      const result = await waitFor(`the ${action} result`, () => driver.text('[data-testid="rollout-result"]'), 60);
+      await driver.click('[data-testid="rollout-done"]');
+      return { after, result };
+    };
+    const step = () => driver.text('[data-testid="rollout-step"]');
+    const applyStaging = async (expected) => {
+      await waitFor('staging to have changes', () => driver.execute('return !document.querySelector(arguments[0])?.disabled', '[data-testid="apply"]'), 60);
+      await driver.click('[data-testid="apply"]');
+      await waitFor('the preview', () => driver.text('[data-testid="preview-summary"]'));
+      assert.match(await confirmAndWait(), expected);
+      const rollouts = await driver.text('[data-testid="result-rollout"]');
+      await driver.click('[data-testid="done"]');
+      return rollouts;
+    };
+    await overview();
+    await driver.click('[data-testid="env-card-staging"]');
+    await waitFor('the resource table', () => driver.count('[data-testid="resources"] tbody tr'));
+    assert.match(await applyStaging(/Synced/), /recorded|stable/);
+    // A new image in git: the next sync starts the canary instead of rolling stable.
+    const manifest = join(repo, 'environments/staging/iris-server.yaml');
+    writeFileSync(manifest, readFileSync(manifest, 'utf8').replace('iris-server:1.0.0', 'iris-server:1.1.0'));
+    // No object changes (stable keeps its template); the sync starts the canary.
+    assert.match(await applyStaging(/No object changed/), /step 1 of 3/);
+    await driver.click('[data-testid="tab-rollouts"]');
+    assert.match(await waitFor('step 1', async () => ((await step())?.includes('step 1 of 3') ? step() : null), 30), /25%/);
+    assert.match(await driver.text('[data-testid="side-canary"]'), /iris-server:1\.1\.0/);
+    assert.match(await driver.text('[data-testid="side-stable"]'), /iris-server:1\.0\.0/);
+    await shot('rollout-canary');
+
+    const pause = await rollout('pause', 'rollout-preview');
+    assert.match(pause.after, /paused/);
+    await waitFor('paused', async () => /paused/.test(await driver.text('[data-testid="rollout-phase"]')), 30);
+    await rollout('resume');
+    // Resumed, the step's own 10-minute pause runs on: still step 1, progressing.
+    await waitFor('resumed', async () => (await driver.text('[data-testid="rollout-phase"]')) === 'progressing', 30);
+    assert.match(await step(), /step 1 of 3/);
+    const promote = await rollout('promote');
+    assert.match(promote.result, /promoted/);
+    await waitFor('completed', async () => /completed/.test(await driver.text('[data-testid="rollout-phase"]')), 30);
+    assert.match(await driver.text('[data-testid="side-canary"]'), /none/);
+    assert.match(await driver.text('[data-testid="side-stable"]'), /iris-server:1\.1\.0/);
+    await shot('rollout-promoted');
+    await driver.click('[data-testid="tab-history"]');
+    await waitFor('the rollout operations in history', async () => /rollout promote iris-server/.test(await driver.text('[data-testid="history"]')), 30);
   });
 
   it('keeps the webdriver log quiet about errors', () => {

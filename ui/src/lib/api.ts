@@ -14,6 +14,9 @@ import type {
   RepoState,
   Revision,
   RollbackOutcome,
+  RolloutAction,
+  RolloutPreview,
+  RolloutStatus,
   SyncReport,
 } from './types';
 
@@ -35,6 +38,10 @@ export interface Api {
     git: boolean,
     onProgress: (e: ProgressEvent) => void,
   ): Promise<RollbackOutcome>;
+  /** What a rollout operation would write (dry run); nothing changes. */
+  previewRollout(env: string, workload: string, action: RolloutAction): Promise<RolloutPreview>;
+  /** The operation, refused when the rollout moved on since the preview with `fingerprint`. */
+  rollout(env: string, workload: string, action: RolloutAction, fingerprint: string): Promise<RolloutStatus>;
   setContext(env: string, context: string | null): Promise<void>;
   /** Dry run: what moves and every gate's result; nothing committed. */
   promotePreview(from: string, to: string): Promise<PromoteOutcome>;
@@ -86,6 +93,8 @@ export const tauriApi: Api = {
   previewRollback: (env, to) => call('preview_rollback', { env, to }),
   rollback: (env, to, fingerprint, git, onProgress) =>
     call('rollback', { env, to, fingerprint, git, onProgress: channel(onProgress) }),
+  previewRollout: (env, workload, action) => call('preview_rollout', { env, workload, action }),
+  rollout: (env, workload, action, fingerprint) => call('rollout', { env, workload, action, fingerprint }),
   setContext: (env, context) => call('set_context', { env, context }),
   promotePreview: (from, to) => call('promote_preview', { from, to }),
   promote: (from, to) => call('promote', { from, to }),

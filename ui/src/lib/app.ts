@@ -8,6 +8,7 @@ import {
   createPromoteStore,
   createRemoteStore,
   createRepoStore,
+  createRolloutOperationStore,
 } from './stores';
 
 export const api = tauriApi;
@@ -18,6 +19,10 @@ export const remote = createRemoteStore(api);
 export const promotion = createPromoteStore(api);
 export const operation = createOperationStore(api, (env) => {
   // The watchers push the new plan too; fetching here makes the result visible at once.
+  void envs.loadDetail(env);
+  void history.load(env);
+});
+export const rolloutOperation = createRolloutOperationStore(api, (env) => {
   void envs.loadDetail(env);
   void history.load(env);
 });

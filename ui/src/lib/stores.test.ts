@@ -8,8 +8,9 @@ import {
   createPromoteStore,
   createRemoteStore,
   createRepoStore,
+  createRolloutOperationStore,
 } from './stores';
-import type { EnvDetail, EnvOverview, Preview, ProgressEvent, PromoteOutcome, SyncReport } from './types';
+import type { EnvDetail, EnvOverview, Preview, ProgressEvent, PromoteOutcome, RolloutPreview, RolloutStatus, SyncReport } from './types';
 
 const card = (name: string, update = 0): EnvOverview => ({
   name,
@@ -25,7 +26,7 @@ const card = (name: string, update = 0): EnvOverview => ({
   lastRevision: null,
 });
 
-const detail = (name: string, update = 0): EnvDetail => ({ overview: card(name, update), resources: [], findings: [] });
+const detail = (name: string, update = 0): EnvDetail => ({ overview: card(name, update), resources: [], findings: [], rollouts: [] });
 
 const preview = (fingerprint: string, target: number | null = null): Preview => ({
   env: 'dev',
@@ -55,6 +56,8 @@ function fakeApi(overrides: Partial<Api> = {}): Api {
     history: fail('history'),
     previewRollback: fail('previewRollback'),
     rollback: fail('rollback'),
+    previewRollout: fail('previewRollout'),
+    rollout: fail('rollout'),
     setContext: fail('setContext'),
     promotePreview: fail('promotePreview'),
     promote: fail('promote'),
@@ -175,6 +178,53 @@ describe('operation store', () => {
     );
     await store.previewSync('dev');
     expect(get(store)).toMatchObject({ phase: 'failed', error: { location: 'environments/dev/a.yaml:22' } });
+  });
+});
+
+const rolloutStatus = (message: string, paused = false): RolloutStatus => ({
+  env: 'prod', workload: 'web', strategy: 'canary', phase: 'paused', paused, step: 1, steps: 3, weight: 25,
+  stable: null, new: null, activeColor: null, message, actions: ['resume', 'promote', 'abort'],
+});
+
+const rolloutPreview = (fingerprint: string): RolloutPreview => ({
+  action: 'pause', status: rolloutStatus('step 1 of 3'), changes: [], message: 'paused', fingerprint,
+});
+
+describe('rollout operation store', () => {
+  it('previews, then runs the operation with the previewed fingerprint and refreshes the env', async () => {
+    const rollout = vi.fn(() => Promise.resolve(rolloutStatus('paused', true)));
+    const finished = vi.fn();
+    const store = createRolloutOperationStore(
+      fakeApi({ previewRollout: () => Promise.resolve(rolloutPreview('f1')), rollout }),
+      finished,
+    );
+    await store.preview('prod', 'web', 'pause');
+    expect(get(store)).toMatchObject({ phase: 'confirm', workload: 'web', action: 'pause' });
+    await store.confirm();
+    expect(rollout).toHaveBeenCalledWith('prod', 'web', 'pause', 'f1');
+    expect(get(store)).toMatchObject({ phase: 'done', status: { paused: true } });
+    expect(finished).toHaveBeenCalledWith('prod');
+  });
+
+  it('shows the core’s refusal, and a newer preview wins over a slower older one', async () => {
+    let releaseFirst: (p: RolloutPreview) => void = () => {};
+    const first = new Promise<RolloutPreview>((resolve) => (releaseFirst = resolve));
+    const previews = [first, Promise.resolve(rolloutPreview('f2'))];
+    const store = createRolloutOperationStore(
+      fakeApi({
+        previewRollout: () => previews.shift() ?? Promise.reject(new Error('no more')),
+        rollout: () => Promise.reject({ code: 'refused', message: 'web: the rollout moved on since the preview; preview it again', location: null }),
+      }),
+    );
+    const older = store.preview('prod', 'web', 'abort');
+    await store.preview('prod', 'web', 'pause');
+    releaseFirst(rolloutPreview('f1'));
+    await older;
+    expect(get(store)).toMatchObject({ phase: 'confirm', action: 'pause', preview: { fingerprint: 'f2' } });
+    await store.confirm();
+    expect(get(store)).toMatchObject({ phase: 'failed', error: { code: 'refused' } });
+    store.close();
+    expect(get(store).phase).toBe('idle');
   });
 });
 

@@ -13,6 +13,9 @@ import type {
   RemoteStatus,
   RepoInfo,
   Revision,
+  RolloutAction,
+  RolloutPreview,
+  RolloutStatus,
   SyncReport,
 } from './types';
 
@@ -179,6 +182,61 @@ export function createOperationStore(api: Api, onFinished: (env: string) => void
   };
 }
 
+// ---------------------------------------------------------------- rollout operations
+
+export type RolloutOperationState =
+  | { phase: 'idle' }
+  | { phase: 'previewing'; env: string; workload: string; action: RolloutAction }
+  | { phase: 'confirm'; env: string; workload: string; action: RolloutAction; preview: RolloutPreview }
+  | { phase: 'running'; env: string; workload: string; action: RolloutAction; preview: RolloutPreview }
+  | { phase: 'done'; env: string; workload: string; action: RolloutAction; status: RolloutStatus }
+  | { phase: 'failed'; env: string; workload: string; action: RolloutAction; error: ApiError };
+
+export interface RolloutOperationStore extends Readable<RolloutOperationState> {
+  /** Shows what `action` would write; nothing changes yet. */
+  preview(env: string, workload: string, action: RolloutAction): Promise<void>;
+  /** Runs the previewed operation; the core refuses if the rollout moved on since. */
+  confirm(): Promise<void>;
+  close(): void;
+}
+
+export function createRolloutOperationStore(api: Api, onFinished: (env: string) => void = () => {}): RolloutOperationStore {
+  const store = writable<RolloutOperationState>({ phase: 'idle' });
+  // A newer preview (another button) wins over a slower older one.
+  let latest = 0;
+  return {
+    subscribe: store.subscribe,
+    async preview(env, workload, action) {
+      const call = ++latest;
+      store.set({ phase: 'previewing', env, workload, action });
+      try {
+        const preview = await api.previewRollout(env, workload, action);
+        if (call === latest) store.set({ phase: 'confirm', env, workload, action, preview });
+      } catch (error) {
+        if (call === latest) store.set({ phase: 'failed', env, workload, action, error: toApiError(error) });
+      }
+    },
+    async confirm() {
+      const state = get(store);
+      if (state.phase !== 'confirm') return;
+      const { env, workload, action, preview } = state;
+      const call = ++latest;
+      store.set({ phase: 'running', env, workload, action, preview });
+      try {
+        const status = await api.rollout(env, workload, action, preview.fingerprint);
+        if (call === latest) store.set({ phase: 'done', env, workload, action, status });
+      } catch (error) {
+        if (call === latest) store.set({ phase: 'failed', env, workload, action, error: toApiError(error) });
+      }
+      onFinished(env);
+    },
+    close() {
+      latest++;
+      store.set({ phase: 'idle' });
+    },
+  };
+}
+
 // ---------------------------------------------------------------- history
 
 export interface HistoryState {
@@ -325,9 +383,11 @@ export function createRepoStore(api: Api): RepoStore {
   };
 }
 
+export type EnvTab = 'resources' | 'rollouts' | 'history';
+
 export type Route =
   | { view: 'overview' }
-  | { view: 'env'; env: string; tab: 'resources' | 'history' }
+  | { view: 'env'; env: string; tab: EnvTab }
   | { view: 'promote'; from?: string; to?: string }
   | { view: 'repos' };
 

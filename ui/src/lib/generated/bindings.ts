@@ -49,6 +49,13 @@ export type Check = { name: string, measured: string, threshold: string, verdict
 detail: string, };
 
 /**
+ * A blue-green colour.
+ */
+export type Colour = "blue" | "green";
+
+export type ContainerImage = { name: string, image: string, };
+
+/**
  * How many objects a sync would touch, by action (the namespace counts as a create).
  */
 export type Counts = { create: number, update: number, prune: number, orphan: number, unchanged: number, };
@@ -86,6 +93,32 @@ live: string | null,
  */
 git: string | null, };
 
+export type EditOutcome = { status: EditStatus, env: string, workload: string,
+/**
+ * The manifest and the line of the value.
+ */
+file: string, line: number, old: string, new: string, diff: string, branch: string | null, commit: string | null,
+/**
+ * The branch the commit goes onto (or the pull request merges into).
+ */
+baseBranch: string, pullRequest: PullRequest | null, };
+
+/**
+ * How the edit ended.
+ */
+export type EditStatus = "unchanged" | "dryRun" | "committed" | "pushed" | "pullRequestOpened" | "pullRequestUpdated";
+
+/**
+ * What `set image` and `scale` can edit on a git object: its containers' images, and its
+ * replicas when git declares them. `None` for objects that run no pods.
+ */
+export type Editable = { containers: Array<ContainerImage>,
+/**
+ * `spec.replicas` as git declares it; `None`: not scalable here (an HPA owns the scale, or
+ * the kind has no replicas).
+ */
+replicas: number | null, };
+
 /**
  * Everything the env detail view shows, from one plan.
  */
@@ -93,7 +126,11 @@ export type EnvDetail = { overview: EnvOverview, resources: Array<Resource>,
 /**
  * Policy findings and input warnings, with `file:line`.
  */
-findings: Array<Diagnostic>, };
+findings: Array<Diagnostic>,
+/**
+ * The env's canary and blue-green rollouts as the cluster has them (its rollout panel).
+ */
+rollouts: Array<RolloutStatus>, };
 
 /**
  * One environment card of the overview.
@@ -293,6 +330,11 @@ groupKind: string, namespace: string | null, name: string, };
 export type Outcome = "succeeded" | "unhealthy" | "failed" | "interrupted";
 
 /**
+ * Where a rollout is.
+ */
+export type Phase = "completed" | "progressing" | "paused" | "aborted";
+
+/**
  * A pipeline: ordered stages, each an environment fed from another.
  */
 export type Pipeline = { name: string,
@@ -438,6 +480,10 @@ diff: string,
  */
 drift?: Array<Drift>,
 /**
+ * Git's images and replicas of a workload, for set image / scale; absent for other kinds.
+ */
+editable?: Editable,
+/**
  * `Kind.group` (group omitted for the core group), stable across API versions.
  */
 groupKind: string, namespace: string | null, name: string, };
@@ -481,9 +527,98 @@ commit: string | null,
 branch: string | null, };
 
 /**
+ * An operation a person (or CI) asks of a rollout.
+ */
+export type RolloutAction = "pause" | "resume" | "promote" | "abort" | "undo";
+
+/**
+ * One object an operation would write.
+ */
+export type RolloutChange = {
+/**
+ * `create`, `update` or `prune` (a delete).
+ */
+action: Action,
+/**
+ * Unified diff of normalised YAML, live → after the operation.
+ */
+diff: string,
+/**
+ * `Kind.group` (group omitted for the core group), stable across API versions.
+ */
+groupKind: string, namespace: string | null, name: string, };
+
+/**
+ * What a rollout operation would write, shown before a person confirms it.
+ */
+export type RolloutPreview = { action: RolloutAction,
+/**
+ * Where the rollout stands now.
+ */
+status: RolloutStatus,
+/**
+ * Every object the operation writes (dry-run results), in order.
+ */
+changes: Array<RolloutChange>,
+/**
+ * Where it stands after, in a sentence.
+ */
+message: string,
+/**
+ * Of the recorded state previewed (pass it back to [`Engine::rollout`]).
+ */
+fingerprint: string, };
+
+/**
+ * Where a rollout stands: what `coxswain rollout status` shows and the app renders.
+ */
+export type RolloutStatus = { env: string, workload: string,
+/**
+ * `canary` or `blueGreen`.
+ */
+strategy: string,
+/**
+ * `None`: nothing recorded yet (the next sync records the stable template).
+ */
+phase: Phase | null,
+/**
+ * Paused by `coxswain rollout pause` (a step's own pause shows as phase `paused`).
+ */
+paused: boolean,
+/**
+ * Canary: the current step (1-based) of `steps`, and its weight.
+ */
+step: number | null, steps: number, weight: number | null,
+/**
+ * Canary: the stable Deployment; blue-green: the active colour.
+ */
+stable: Side | null,
+/**
+ * Canary: `<name>-canary`; blue-green: the colour rolled out behind the preview Service.
+ */
+new: Side | null, activeColor: Colour | null,
+/**
+ * What is happening or awaited, in a sentence.
+ */
+message: string,
+/**
+ * What a person can ask of it now (the app's buttons); any other operation is refused.
+ */
+actions: Array<RolloutAction>, };
+
+/**
  * How bad a diagnostic is. Errors stop a plan or sync; warnings are reported only.
  */
 export type Severity = "warning" | "error";
+
+/**
+ * One side of a rollout as the cluster has it: a Deployment, its images and replicas.
+ */
+export type Side = { deployment: string, images: Array<string>, replicas: number, ready: number, paused: boolean, health: Health,
+/**
+ * Why it is not healthy (a failing pod: container, reason, restarts).
+ */
+message: string, };
 
 /**
  * An object that claims to be the env's (it carries its labels) but that Coxswain will not
@@ -534,7 +669,12 @@ rolledBackTo: number | null,
 /**
  * Serialised as its message (see [`Failure`]).
  */
-error: string | null, };
+error: string | null,
+/**
+ * Where the env's rollouts stand after the sync (started, advanced, waiting), a sentence
+ * each; filled in by the engine. Absent from JSON when the env has none.
+ */
+rollouts?: Array<string>, };
 
 /**
  * Whether git and the cluster agree for an environment.
@@ -581,3 +721,8 @@ export type Verdict = "pass" | "fail" | "skipped";
  * Whether a restored revision was checked against git.
  */
 export type Verification = { "state": "verified", commit: string, } | { "state": "unverified", reason: string, };
+
+/**
+ * The value to change.
+ */
+export type WorkloadEdit = { "image": { container: string, image: string, } } | { "replicas": number };
