@@ -2,8 +2,11 @@
 //! (a PR comment or job summary) and JSON.
 
 use crate::plan::render::PlanReport;
-use crate::sync::{SyncReport, SyncStatus};
+use crate::sync::{FailureKind, SyncReport, SyncStatus};
+use chrono::{DateTime, FixedOffset};
+use quick_junit::{NonSuccessKind, Report, TestCase, TestCaseStatus, TestSuite};
 use std::fmt::Write as _;
+use std::time::Duration;
 
 /// Whether a status means the run failed (for exit codes and `JUnit`).
 pub fn is_failure(status: SyncStatus) -> bool {
@@ -31,47 +34,62 @@ pub fn markdown_cell(text: &str) -> String {
     if flat.contains('`') { flat } else { format!("`{flat}`") }
 }
 
-fn xml_escape(text: &str) -> String {
-    text.replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
-        .replace('"', "&quot;")
-        .replace('\'', "&apos;")
+/// One environment's outcome and how long it took (`JUnit`'s `time`).
+#[derive(Debug, Clone, Copy)]
+pub struct Timed<'a> {
+    pub report: &'a SyncReport,
+    pub time: Option<Duration>,
 }
 
-/// `JUnit` XML: a test suite `coxswain-sync`, a test case per environment.
-pub fn junit(reports: &[SyncReport]) -> String {
-    let failures = reports.iter().filter(|r| is_failure(r.status)).count();
-    let mut out = format!(
-        "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<testsuite name=\"coxswain-sync\" tests=\"{}\" failures=\"{failures}\">\n",
-        reports.len()
-    );
-    for report in reports {
-        let _ = write!(
-            out,
-            "  <testcase classname=\"coxswain.sync\" name=\"{}\">",
-            xml_escape(&report.env)
-        );
-        if is_failure(report.status) {
-            let message = report.error.clone().unwrap_or_default();
-            let _ = write!(
-                out,
-                "\n    <failure message=\"{}\" type=\"{}\">{}</failure>\n  ",
-                xml_escape(status_text(report.status)),
-                xml_escape(status_text(report.status)),
-                xml_escape(&message)
-            );
+/// `JUnit` XML through quick-junit (escaping, and characters XML cannot hold dropped): a test
+/// suite `suite` (`coxswain-sync`, `coxswain-rollback`) started at `started`, a test case per
+/// environment with its time. A gate or health failure is a `failure`; anything else that
+/// stopped the environment (an error, the lock, an interruption) an `error`.
+pub fn junit(
+    suite: &str,
+    started: Option<DateTime<FixedOffset>>,
+    runs: &[Timed<'_>],
+) -> Result<String, quick_junit::SerializeError> {
+    let classname = suite.replacen('-', ".", 1);
+    let mut test_suite = TestSuite::new(suite);
+    if let Some(started) = started {
+        test_suite.set_timestamp(started);
+    }
+    if runs.iter().all(|run| run.time.is_some()) {
+        test_suite.set_time(runs.iter().filter_map(|run| run.time).sum());
+    }
+    for run in runs {
+        let report = run.report;
+        let status = if is_failure(report.status) {
+            let gate = matches!(report.status, SyncStatus::Unhealthy | SyncStatus::RolledBack)
+                || report.failure_kind().is_some_and(FailureKind::is_gate);
+            let kind = if gate { NonSuccessKind::Failure } else { NonSuccessKind::Error };
+            let mut status = TestCaseStatus::non_success(kind);
+            status.set_message(status_text(report.status)).set_type(status_text(report.status));
+            if let Some(error) = &report.error {
+                status.set_description(error.to_string());
+            }
+            status
+        } else {
+            TestCaseStatus::success()
+        };
+        let mut case = TestCase::new(report.env.as_str(), status);
+        case.set_classname(classname.as_str());
+        if let Some(time) = run.time {
+            case.set_time(time);
         }
-        let summary = format!(
-            "applied {}, pruned {}, revision {}",
+        case.set_system_out(format!(
+            "{}: applied {}, pruned {}, revision {}",
+            status_text(report.status),
             report.applied.len(),
             report.pruned.len(),
             report.revision.map_or("-".into(), |r| r.to_string())
-        );
-        let _ = writeln!(out, "<system-out>{}</system-out></testcase>", xml_escape(&summary));
+        ));
+        test_suite.add_test_case(case);
     }
-    out.push_str("</testsuite>\n");
-    out
+    let mut out = Report::new(suite);
+    out.add_test_suite(test_suite);
+    out.to_string()
 }
 
 /// Markdown: the outcome per environment, then the plan.
@@ -100,4 +118,66 @@ pub fn markdown(reports: &[SyncReport]) -> String {
         out.push_str(&PlanReport::new(plans).render_markdown());
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::sync::Failure;
+
+    fn report(env: &str, status: SyncStatus, error: Option<Failure>) -> SyncReport {
+        SyncReport {
+            env: env.into(),
+            namespace: format!("iris-{env}"),
+            status,
+            plan: None,
+            applied: vec!["Deployment.apps iris-dev/iris-server".into()],
+            pruned: Vec::new(),
+            prune_skipped: Vec::new(),
+            health: Vec::new(),
+            revision: Some(3),
+            rolled_back_to: None,
+            rollouts: Vec::new(),
+            error,
+        }
+    }
+
+    fn started() -> DateTime<FixedOffset> {
+        DateTime::parse_from_rfc3339("2026-12-01T06:00:00+01:00").unwrap()
+    }
+
+    #[test]
+    fn junit_has_a_case_per_env_with_times_failures_and_errors() {
+        let synced = report("dev", SyncStatus::Synced, None);
+        let unhealthy = report(
+            "staging",
+            SyncStatus::Unhealthy,
+            Some(Failure::new(FailureKind::Health, "Deployment iris-server: 0/2 ready")),
+        );
+        let locked = report(
+            "prod",
+            SyncStatus::LockHeld,
+            Some(Failure::new(FailureKind::Lock, "held by ci@runner-7 since 05:59")),
+        );
+        let runs = [
+            Timed { report: &synced, time: Some(Duration::from_millis(1_250)) },
+            Timed { report: &unhealthy, time: Some(Duration::from_mins(5)) },
+            Timed { report: &locked, time: Some(Duration::from_millis(40)) },
+        ];
+        insta::assert_snapshot!(junit("coxswain-sync", Some(started()), &runs).unwrap());
+    }
+
+    #[test]
+    fn junit_text_is_xml_safe() {
+        // Markup, quotes, an ANSI colour and a NUL from a container log in the failure text.
+        let failure = Failure::new(
+            FailureKind::Apply,
+            "rejected <Deployment> \"a&b\" 'c': \u{1b}[31mcrash\u{1b}[0m\u{0} done",
+        );
+        let failed = report("a<b>&\"c\"", SyncStatus::Failed, Some(failure));
+        let xml =
+            junit("coxswain-rollback", None, &[Timed { report: &failed, time: None }]).unwrap();
+        insta::assert_snapshot!(xml);
+        assert!(!xml.contains('\u{1b}') && !xml.contains('\u{0}'), "{xml:?}");
+    }
 }

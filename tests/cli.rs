@@ -26,8 +26,24 @@ fn coxswain(args: &[&str], envs: &[(&str, &str)]) -> (i32, String, String) {
 
 #[test]
 fn the_main_job_without_a_cluster_checks_everything_offline_and_names_the_command() {
+    // A dry run that could not reach the cluster checked the offline part, but fails: in CI
+    // it would otherwise pass without the plan ever being checked.
     let (code, stdout, stderr) = coxswain(&["--sync", "--dry-run"], &[]);
+    assert_eq!(code, 1, "{stdout}{stderr}");
+    assert!(stdout.contains("No cluster reachable"), "{stdout}");
+    assert!(stdout.contains("dev: model iris-classifier"), "{stdout}");
+    assert!(
+        stderr.contains("the dry run could not reach the cluster of dev, staging, prod")
+            && stderr.contains("pass --offline"),
+        "{stderr}"
+    );
+    let (code, _, stderr) = coxswain(&["sync", "--env", "dev", "--dry-run", "-o", "json"], &[]);
+    assert_eq!(code, 1, "{stderr}");
+    // --offline says a check without a cluster is expected: it does not try one.
+    let (code, stdout, stderr) = coxswain(&["--sync", "--dry-run", "--offline"], &[]);
     assert_eq!(code, 0, "{stdout}{stderr}");
+    assert!(stdout.contains("Offline (--offline); checked everything"), "{stdout}");
+    assert!(stdout.contains("dev: not contacted (--offline)"), "{stdout}");
     for env in ["dev", "staging", "prod"] {
         assert!(stdout.contains(&format!("{env}: model iris-classifier")), "{stdout}");
         assert!(
@@ -38,7 +54,17 @@ fn the_main_job_without_a_cluster_checks_everything_offline_and_names_the_comman
             "{stdout}"
         );
     }
-    assert!(stdout.contains("No cluster reachable"), "{stdout}");
+    // JSON stays one document on stdout; the offline envs are in it.
+    let (code, stdout, stderr) =
+        coxswain(&["sync", "--env", "dev", "--dry-run", "--offline", "-o", "json"], &[]);
+    assert_eq!(code, 0, "{stdout}{stderr}");
+    let json: serde_json::Value = serde_json::from_str(&stdout).expect("one JSON document");
+    assert_eq!(json["offline"][0]["env"], "dev", "{json}");
+    assert!(stderr.contains("Offline (--offline)"), "{stderr}");
+    // --offline is for dry runs only.
+    let (code, _, stderr) = coxswain(&["--sync", "--offline"], &[]);
+    assert_eq!(code, 2, "{stderr}");
+    assert!(stderr.contains("--dry-run"), "{stderr}");
     // Without --dry-run an unreachable cluster is an error, never a silent success.
     let (code, stdout, _) = coxswain(&["--sync", "--env", "dev"], &[]);
     assert_eq!(code, 1, "{stdout}");
@@ -216,4 +242,48 @@ fn yaml_output_is_the_json_document_in_yaml() {
         assert_eq!(documents.len(), 1, "{yaml}");
         assert_eq!(documents[0].value, from_json, "{args:?}:\n{yaml}");
     }
+}
+
+#[test]
+fn the_environment_is_positional_with_env_kept_as_an_alias() {
+    let memory = [("COXSWAIN_CLUSTER", "memory")];
+    for (positional, flag) in [
+        (vec!["check", "staging", "-o", "json"], vec!["check", "--env", "staging", "-o", "json"]),
+        (vec!["plan", "dev", "-o", "json"], vec!["plan", "--env", "dev", "-o", "json"]),
+        (vec!["history", "dev", "-o", "json"], vec!["history", "--env", "dev", "-o", "json"]),
+        (
+            vec!["sync", "dev", "--dry-run", "-o", "json"],
+            vec!["sync", "--env", "dev", "--dry-run", "-o", "json"],
+        ),
+    ] {
+        let (code, by_position, stderr) = coxswain(&positional, &memory);
+        assert_eq!(code, 0, "{positional:?}: {by_position}{stderr}");
+        let (code, by_flag, stderr) = coxswain(&flag, &memory);
+        assert_eq!(code, 0, "{flag:?}: {by_flag}{stderr}");
+        let by_position: serde_json::Value = serde_json::from_str(&by_position).unwrap();
+        let by_flag: serde_json::Value = serde_json::from_str(&by_flag).unwrap();
+        assert_eq!(by_position, by_flag, "{positional:?}");
+        let text = by_position.to_string();
+        assert!(text.contains("\"dev\"") || text.contains("\"staging\""), "{text}");
+        // (check also lists the pipelines, which name every stage)
+        if positional[0] != "check" {
+            assert!(!text.contains("\"prod\""), "{positional:?} named one env: {text}");
+        }
+    }
+    // Both at once, or none where one is needed, is a usage error that names the argument.
+    let (code, _, stderr) = coxswain(&["plan", "dev", "--env", "prod"], &memory);
+    assert_eq!(code, 2, "{stderr}");
+    assert!(stderr.contains("cannot be used with"), "{stderr}");
+    for command in ["history", "rollback"] {
+        let (code, _, stderr) = coxswain(&[command], &memory);
+        assert_eq!(code, 2, "{stderr}");
+        assert!(stderr.contains("<ENV>"), "{command}: {stderr}");
+    }
+    let (code, _, stderr) = coxswain(&["validate", "dev", "--model", "m.onnx"], &[]);
+    assert_eq!(code, 2, "{stderr}");
+    // --sync keeps --env (a word after it would be a command).
+    let (code, stdout, stderr) =
+        coxswain(&["--sync", "--env", "dev", "--dry-run", "--offline"], &[]);
+    assert_eq!(code, 0, "{stdout}{stderr}");
+    assert!(stdout.contains("for: dev."), "{stdout}");
 }

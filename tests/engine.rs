@@ -377,6 +377,55 @@ fn an_unverifiable_revision_needs_consent_on_the_cli_and_a_verified_one_restores
     assert_eq!(cluster.object(&config).expect("config")["data"]["LOG_LEVEL"], "warn");
 }
 
+#[test]
+fn rollback_writes_the_reports_sync_writes_and_prints_json_or_yaml() {
+    let repo = example_git_repo();
+    let cluster = synced_dev(repo.path());
+    edit(repo.path(), "environments/dev/config.yaml", "LOG_LEVEL: debug", "LOG_LEVEL: warn");
+    commit_all(repo.path(), "quieter");
+    assert_eq!(cli(repo.path(), &cluster, &["sync", "--env", "dev", "--yes"]), ExitCode::Ok);
+    let out = tempfile::tempdir().expect("temp dir");
+    let file = |name: &str| out.path().join(name).display().to_string();
+    let writes = cluster.requests().writes();
+    let bad = ["rollback", "--env", "dev", "--to", "1", "--yes", "--report", "xml=x"];
+    assert_eq!(cli(repo.path(), &cluster, &bad), ExitCode::Error);
+    assert_eq!(cluster.requests().writes(), writes, "a bad --report is refused before writing");
+    let dry = ["rollback", "dev", "--to", "1", "--dry-run", "-o", "yaml"];
+    assert_eq!(cli(repo.path(), &cluster, &dry), ExitCode::Ok);
+    assert_eq!(cluster.requests().writes(), writes);
+
+    let reports = [
+        format!("json={}", file("r.json")),
+        format!("junit={}", file("r.xml")),
+        format!("markdown={}", file("r.md")),
+    ];
+    let mut args = vec!["rollback", "--env", "dev", "--to", "1", "--yes", "-o", "json"];
+    for report in &reports {
+        args.extend(["--report", report.as_str()]);
+    }
+    assert_eq!(cli(repo.path(), &cluster, &args), ExitCode::Ok);
+    let json: Value =
+        serde_json::from_str(&std::fs::read_to_string(file("r.json")).expect("json")).unwrap();
+    assert_eq!(json["schemaVersion"], 1, "{json}");
+    assert_eq!(json["environments"][0]["env"], "dev", "{json}");
+    assert_eq!(json["environments"][0]["status"], "synced", "{json}");
+    assert_eq!(json["rollback"]["target"]["number"], 1, "{json}");
+    assert_eq!(json["rollback"]["verification"]["state"], "verified", "{json}");
+    assert!(json["rollback"].get("report").is_none(), "{json}");
+    let junit = std::fs::read_to_string(file("r.xml")).expect("junit");
+    assert!(junit.contains("name=\"coxswain-rollback\""), "{junit}");
+    assert!(junit.contains("tests=\"1\"") && junit.contains("failures=\"0\""), "{junit}");
+    assert!(
+        junit.contains("<testcase name=\"dev\" classname=\"coxswain.rollback\" time=\""),
+        "{junit}"
+    );
+    assert!(junit.contains(" timestamp=\""), "{junit}");
+    let markdown = std::fs::read_to_string(file("r.md")).expect("markdown");
+    assert!(markdown.starts_with("### Coxswain rollback: `dev` to revision 1\n"), "{markdown}");
+    assert!(markdown.contains("- revision 1 matches commit "), "{markdown}");
+    assert!(markdown.contains("| dev | ✅ synced |"), "{markdown}");
+}
+
 struct RecoverOnRollback(MemoryCluster);
 
 impl Progress for RecoverOnRollback {

@@ -7,7 +7,7 @@ mod forge_server;
 mod support;
 
 use coxswain::cluster::Cluster;
-use coxswain::promote::forge::{Forge, ForgeError, NewPullRequest, PullRequest};
+use coxswain::promote::forge::{Comment, Forge, ForgeError, NewPullRequest, PullRequest};
 use coxswain::promote::{
     ClusterAccess, ForgeAccess, PromoteOptions, PromoteStatus, Services, promote,
 };
@@ -549,8 +549,14 @@ impl Forge for RecordingForge {
     async fn update(&self, number: u64, _: &str, _: &str) -> Result<PullRequest, ForgeError> {
         Ok(PullRequest { number, url: String::new() })
     }
-    async fn comment(&self, _: u64, _: &str) -> Result<(), ForgeError> {
-        Ok(())
+    async fn comments(&self, _: u64) -> Result<Vec<Comment>, ForgeError> {
+        Ok(Vec::new())
+    }
+    async fn create_comment(&self, _: u64, body: &str) -> Result<Comment, ForgeError> {
+        Ok(Comment { id: 1, body: body.into(), url: String::new() })
+    }
+    async fn edit_comment(&self, id: u64, body: &str) -> Result<Comment, ForgeError> {
+        Ok(Comment { id, body: body.into(), url: String::new() })
     }
 }
 

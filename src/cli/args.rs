@@ -3,6 +3,7 @@
 #![allow(clippy::doc_markdown)]
 
 use super::duration::parse_duration;
+use super::env_arg::{EnvFilter, EnvName, SyncCommand};
 use super::render::Format;
 use clap::parser::ValueSource;
 use clap::{ArgMatches, Args, CommandFactory as _, Parser, Subcommand};
@@ -86,35 +87,19 @@ impl Cli {
 pub(super) enum Command {
     /// Load every environment and pipeline and run the policy gate (no cluster needed).
     Check {
-        /// Only this environment.
-        #[arg(long)]
-        env: Option<String>,
+        #[command(flatten)]
+        env: EnvFilter,
         #[arg(short, long, value_enum, default_value_t = Format::Text)]
         output: Format,
     },
     /// Show what a sync would change: an exact, noise-free diff against the live cluster.
-    Plan {
-        /// Only this environment.
-        #[arg(long)]
-        env: Option<String>,
-        /// kubeconfig context (default: the env's `context`, else the current context).
-        #[arg(long)]
-        context: Option<String>,
-        #[arg(short, long, value_enum, default_value_t = Format::Text)]
-        output: Format,
-        /// Exit 2 when there are changes, 0 when there are none (as Terraform does).
-        #[arg(long)]
-        detailed_exitcode: bool,
-        /// Plan as if taking ownership of fields other managers own.
-        #[arg(long)]
-        force_conflicts: bool,
-    },
+    Plan(PlanArgs),
     /// Apply git to the cluster: preview, lock, apply in order, wait for health, prune, record.
-    Sync(SyncArgs),
+    Sync(SyncCommand),
     /// List an environment's sync revisions.
     History {
-        #[arg(long)]
-        env: String,
+        #[command(flatten)]
+        env: EnvName,
         #[arg(long)]
         context: Option<String>,
         #[arg(short, long, value_enum, default_value_t = Format::Text)]
@@ -124,13 +109,12 @@ pub(super) enum Command {
     /// regression against the model of the env it promotes into.
     #[cfg(feature = "model-validation")]
     Validate {
-        /// Validate this env's model (default: every env that declares one).
-        #[arg(long, conflicts_with = "model")]
-        env: Option<String>,
+        #[command(flatten)]
+        env: EnvFilter,
         /// Validate this ONNX file (repo-relative) instead of an env's model; needs --spec.
         /// Outside a Coxswain repo: relative to the working directory, and the spec's paths
         /// relative to the spec file.
-        #[arg(long, requires = "spec")]
+        #[arg(long, requires = "spec", conflicts_with_all = ["env", "env_name"])]
         model: Option<String>,
         /// Expected sha256 of --model.
         #[arg(long, requires = "model")]
@@ -148,31 +132,7 @@ pub(super) enum Command {
         output: Format,
     },
     /// Restore an earlier revision (preview first), recorded as a new revision.
-    Rollback {
-        #[arg(long)]
-        env: String,
-        /// The revision to restore (default: the last successful one before the newest).
-        #[arg(long)]
-        to: Option<u64>,
-        /// Also commit the env folder as it was at that revision (on a branch for protected envs).
-        #[arg(long)]
-        git: bool,
-        #[arg(long)]
-        context: Option<String>,
-        /// Show the preview only.
-        #[arg(long)]
-        dry_run: bool,
-        /// Apply without asking.
-        #[arg(long, short)]
-        yes: bool,
-        #[arg(long, value_parser = parse_duration, default_value = "5m")]
-        timeout: Duration,
-        /// Restore a revision whose manifests cannot be checked against its git commit (not
-        /// synced from a commit, synced from uncommitted changes, or the commit is not here).
-        /// Never for protected environments.
-        #[arg(long)]
-        allow_unverified: bool,
-    },
+    Rollback(RollbackArgs),
     /// Print a shell completion script: e.g. `coxswain completions bash > /etc/bash_completion.d/coxswain`.
     Completions {
         #[arg(value_enum)]
@@ -228,12 +188,8 @@ pub(super) enum Command {
         /// The git remote to push to.
         #[arg(long, default_value = "origin")]
         remote: String,
-        /// GitHub repository OWNER/NAME (default: the remote's URL). The token is read from GITHUB_TOKEN or GH_TOKEN.
-        #[arg(long, env = "GITHUB_REPOSITORY")]
-        github_repo: Option<String>,
-        /// GitHub REST API URL; for GitHub Enterprise Server https://HOST/api/v3.
-        #[arg(long, env = "GITHUB_API_URL")]
-        github_api: Option<String>,
+        #[command(flatten)]
+        github: GitHubArgs,
         /// kubeconfig context of the dryRun gate (default: the target env's `context`, else the
         /// current context).
         #[arg(long)]
@@ -274,6 +230,24 @@ pub(super) enum SetWhat {
     },
 }
 
+/// Where GitHub is (promotions, edits of protected envs, plan comments).
+#[derive(Args, Clone)]
+pub(super) struct GitHubArgs {
+    /// GitHub repository OWNER/NAME (default: the remote's URL). The token is read from
+    /// GITHUB_TOKEN or GH_TOKEN.
+    #[arg(long, env = "GITHUB_REPOSITORY")]
+    pub(super) github_repo: Option<String>,
+    /// GitHub REST API URL; for GitHub Enterprise Server https://HOST/api/v3.
+    #[arg(long, env = "GITHUB_API_URL")]
+    pub(super) github_api: Option<String>,
+}
+
+impl GitHubArgs {
+    pub(super) fn settings(self) -> crate::engine::ForgeSettings {
+        crate::engine::ForgeSettings { repository: self.github_repo, api: self.github_api }
+    }
+}
+
 /// Where a git edit goes.
 #[derive(Args, Clone)]
 pub(super) struct GitEditArgs {
@@ -288,12 +262,8 @@ pub(super) struct GitEditArgs {
     /// The git remote to push to.
     #[arg(long, default_value = "origin")]
     pub(super) remote: String,
-    /// GitHub repository OWNER/NAME (default: the remote's URL). The token is read from GITHUB_TOKEN or GH_TOKEN.
-    #[arg(long, env = "GITHUB_REPOSITORY")]
-    pub(super) github_repo: Option<String>,
-    /// GitHub REST API URL; for GitHub Enterprise Server https://HOST/api/v3.
-    #[arg(long, env = "GITHUB_API_URL")]
-    pub(super) github_api: Option<String>,
+    #[command(flatten)]
+    pub(super) github: GitHubArgs,
     /// After the commit, sync the environment as `coxswain sync --env E` does (every gate,
     /// the env's Lease, rollouts started), from the commit just made. Not after a dry run, nor
     /// for a protected env: its change is a pull request, synced once merged.
@@ -310,6 +280,61 @@ pub(super) struct GitEditArgs {
 }
 
 #[derive(Args, Clone)]
+pub(super) struct PlanArgs {
+    #[command(flatten)]
+    pub(super) env: EnvFilter,
+    /// kubeconfig context (default: the env's `context`, else the current context).
+    #[arg(long)]
+    pub(super) context: Option<String>,
+    #[arg(short, long, value_enum, default_value_t = Format::Text)]
+    pub(super) output: Format,
+    /// Exit 2 when there are changes, 0 when there are none (as Terraform does).
+    #[arg(long)]
+    pub(super) detailed_exitcode: bool,
+    /// Plan as if taking ownership of fields other managers own.
+    #[arg(long)]
+    pub(super) force_conflicts: bool,
+    /// Post the plan on this GitHub pull request: one comment per environment, edited in place
+    /// by the next run. The token is read from GITHUB_TOKEN or GH_TOKEN.
+    #[arg(long, value_name = "NUMBER")]
+    pub(super) comment_pr: Option<u64>,
+    #[command(flatten)]
+    pub(super) github: GitHubArgs,
+}
+
+#[derive(Args, Clone)]
+pub(super) struct RollbackArgs {
+    #[command(flatten)]
+    pub(super) env: EnvName,
+    /// The revision to restore (default: the last successful one before the newest).
+    #[arg(long)]
+    pub(super) to: Option<u64>,
+    /// Also commit the env folder as it was at that revision (on a branch for protected envs).
+    #[arg(long)]
+    pub(super) git: bool,
+    #[arg(long)]
+    pub(super) context: Option<String>,
+    /// Show the preview only.
+    #[arg(long)]
+    pub(super) dry_run: bool,
+    /// Apply without asking.
+    #[arg(long, short)]
+    pub(super) yes: bool,
+    #[arg(long, value_parser = parse_duration, default_value = "5m")]
+    pub(super) timeout: Duration,
+    /// Restore a revision whose manifests cannot be checked against its git commit (not
+    /// synced from a commit, synced from uncommitted changes, or the commit is not here).
+    /// Never for protected environments.
+    #[arg(long)]
+    pub(super) allow_unverified: bool,
+    /// Write a report: junit=FILE, markdown=FILE or json=FILE (repeatable).
+    #[arg(long = "report", value_name = "KIND=FILE")]
+    pub(super) reports: Vec<String>,
+    #[arg(short, long, value_enum, default_value_t = Format::Text)]
+    pub(super) output: Format,
+}
+
+#[derive(Args, Clone)]
 pub(super) struct SyncArgs {
     /// Only this environment.
     #[arg(long)]
@@ -317,9 +342,14 @@ pub(super) struct SyncArgs {
     /// kubeconfig context (default: the env's `context`, else the current context).
     #[arg(long)]
     pub(super) context: Option<String>,
-    /// Preview only: do everything up to the writes.
+    /// Preview only: do everything up to the writes. A dry run that cannot reach the cluster
+    /// fails (exit 1) unless --offline is given.
     #[arg(long)]
     pub(super) dry_run: bool,
+    /// With --dry-run: check only what needs no cluster (manifests, policy, models), without
+    /// contacting one; exit 0 when that is clean.
+    #[arg(long, requires = "dry_run")]
+    pub(super) offline: bool,
     /// Apply without asking (CI=true implies it).
     #[arg(long, short)]
     pub(super) yes: bool,

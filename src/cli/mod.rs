@@ -4,31 +4,26 @@
 
 mod args;
 mod duration;
+mod env_arg;
 mod logging;
+mod plan;
 mod progress;
 mod render;
+mod rollback;
 mod rollout;
 mod signals;
+mod sync;
 #[cfg(feature = "model-validation")]
 mod validation;
 
-use crate::engine::{
-    Connector, Engine, EngineError, Followed, ForgeSettings, RollbackRequest, RolloutRequest,
-    SyncOutcome, SyncRequest, connector_with_kubeconfig,
-};
+use crate::engine::{Connector, Engine, EngineError, connector_with_kubeconfig};
 use crate::exit::ExitCode;
-use crate::plan::PlanOptions;
 use crate::promote::workload::WorkloadEdit;
-use crate::rollout::{Pause, Strategy};
-use crate::sync::{CancelToken, SyncStatus};
-use args::{Cli, Command, SetWhat, SyncArgs};
+use args::{Cli, Command, SetWhat};
 use clap::{CommandFactory as _, FromArgMatches as _, Parser as _};
 use logging::init_tracing;
-use progress::TerminalProgress;
-use render::Format;
 use rollout::{edit_command, rollout_command};
-use signals::cancel_on_signals;
-use std::time::Duration;
+use sync::sync_command;
 
 /// Runs the command line given by the process arguments.
 pub fn main() -> std::process::ExitCode {
@@ -154,29 +149,16 @@ async fn run(cli: Cli, connector: Connector) -> Result<ExitCode, EngineError> {
             message: "nothing to do: give a command (see --help) or --sync".into(),
         }),
         Some(Command::Check { env, output }) => {
-            let report = engine.check(env.as_deref())?;
+            let report = engine.check(env.get().as_deref())?;
             render::check(&report, output);
             Ok(report.exit_code())
         }
-        Some(Command::Plan { env, context, output, detailed_exitcode, force_conflicts }) => {
-            let options = PlanOptions { force_conflicts, ..PlanOptions::default() };
-            let report = engine.plan_all(env.as_deref(), context.as_deref(), &options).await?;
-            render::plan(&report, output);
-            Ok(if report.summary.errors > 0 {
-                ExitCode::Error
-            } else if detailed_exitcode
-                && (report.summary.has_changes()
-                    || report.environments.iter().any(|plan| plan.rollout_writes))
-            {
-                ExitCode::Changes
-            } else {
-                ExitCode::Ok
-            })
-        }
-        Some(Command::Sync(args)) => sync_command(&engine, args).await,
+        Some(Command::Plan(args)) => plan::plan_command(&engine, args).await,
+        Some(Command::Sync(command)) => sync_command(&engine, command.get()).await,
         // Answered above, before a repo is needed.
         Some(Command::Completions { .. } | Command::Man) => Ok(ExitCode::Ok),
         Some(Command::History { env, context, output }) => {
+            let env = env.get()?;
             let (revisions, unreadable) = engine.history_listing(&env, context.as_deref()).await?;
             render::history(&env, &revisions, &unreadable, output);
             Ok(ExitCode::Ok)
@@ -184,7 +166,7 @@ async fn run(cli: Cli, connector: Connector) -> Result<ExitCode, EngineError> {
         #[cfg(feature = "model-validation")]
         Some(Command::Validate { env, model, sha256, spec, against_env, no_baseline, output }) => {
             let request = crate::engine::ValidateRequest {
-                env,
+                env: env.get(),
                 model,
                 sha256,
                 spec,
@@ -194,35 +176,7 @@ async fn run(cli: Cli, connector: Connector) -> Result<ExitCode, EngineError> {
             let results = engine.validate(&request)?;
             Ok(validation::validations(&results, output))
         }
-        Some(Command::Rollback {
-            env,
-            to,
-            git,
-            context,
-            dry_run,
-            yes,
-            timeout,
-            allow_unverified,
-        }) => {
-            let request = RollbackRequest {
-                to,
-                context,
-                dry_run,
-                timeout,
-                with_git: git,
-                allow_unverified,
-                fingerprint: None,
-                cancel: CancelToken::new(),
-            };
-            let signals = cancel_on_signals(&request.cancel);
-            let progress = TerminalProgress::new(approved(yes, dry_run), true);
-            let outcome = engine.rollback(&env, &request, &progress).await;
-            signals.abort();
-            let outcome = outcome?;
-            progress.finish();
-            render::rollback(&outcome, dry_run);
-            Ok(render::sync_exit_code(std::slice::from_ref(&outcome.report)))
-        }
+        Some(Command::Rollback(args)) => rollback::rollback_command(&engine, args).await,
         Some(Command::Set { what: SetWhat::Image { workload, assignment, git } }) => {
             let Some((container, image)) =
                 assignment.split_once('=').filter(|(c, i)| !c.is_empty() && !i.is_empty())
@@ -247,8 +201,7 @@ async fn run(cli: Cli, connector: Connector) -> Result<ExitCode, EngineError> {
             no_push,
             dry_run,
             remote,
-            github_repo,
-            github_api,
+            github,
             context,
             output,
         }) => {
@@ -261,136 +214,10 @@ async fn run(cli: Cli, connector: Connector) -> Result<ExitCode, EngineError> {
             options.push = !no_push;
             options.dry_run = dry_run;
             options.remote = remote;
-            let forge = ForgeSettings { repository: github_repo, api: github_api };
+            let forge = github.settings();
             let outcome = engine.promote(options.clone(), &forge, context.as_deref()).await?;
             render::promotion(&outcome, &options.command, output);
             Ok(outcome.exit_code())
         }
     }
-}
-
-/// Whether a write may go ahead without asking: `--yes`, a dry run (nothing to approve), or
-/// `CI=true` (or 1), which approves as `--yes` does and says so on stderr — CI systems set it,
-/// and a sync that writes because of a variable nobody typed must leave a trace in the log.
-fn approved(yes: bool, dry_run: bool) -> bool {
-    if yes || dry_run {
-        return true;
-    }
-    let ci = std::env::var("CI").is_ok_and(|v| v == "true" || v == "1");
-    if ci {
-        eprintln!(
-            "note: CI={} approves the sync as --yes does (pass --yes to say so)",
-            std::env::var("CI").unwrap_or_default()
-        );
-    }
-    ci
-}
-
-async fn sync_command(engine: &Engine, args: SyncArgs) -> Result<ExitCode, EngineError> {
-    let report_targets = render::parse_reports(&args.reports)?;
-    let envs = engine.environments(args.env.as_deref())?;
-    let progress =
-        TerminalProgress::new(approved(args.yes, args.dry_run), args.output == Format::Text);
-    let request = SyncRequest {
-        context: args.context.clone(),
-        dry_run: args.dry_run,
-        force_conflicts: args.force_conflicts,
-        prune_dangerous: args.prune_dangerous,
-        timeout: args.timeout,
-        concurrency: args.concurrency,
-        ..SyncRequest::default()
-    };
-    let signals = cancel_on_signals(&request.cancel);
-    let mut outcomes: Vec<SyncOutcome> = Vec::new();
-    for env in &envs {
-        if request.cancel.is_cancelled() {
-            break; // the environments after an interrupted one are not started
-        }
-        let outcome = engine.sync(&env.name, &request, &progress).await;
-        let outcome = match outcome {
-            Ok(outcome) => outcome,
-            Err(error) => {
-                signals.abort();
-                return Err(error);
-            }
-        };
-        if args.dry_run
-            && args.output == Format::Text
-            && let SyncOutcome::Finished { report, .. } = &outcome
-        {
-            render::dry_run_plan(report);
-        }
-        outcomes.push(outcome);
-    }
-    let mut followed = Vec::new();
-    if args.wait && !args.dry_run {
-        for outcome in &outcomes {
-            let SyncOutcome::Finished { report, .. } = outcome else { continue };
-            let settled = matches!(report.status, SyncStatus::Synced | SyncStatus::NoChanges);
-            if !settled || engine.env(&report.env)?.config.rollouts.is_empty() {
-                continue;
-            }
-            // --timeout bounds the waits for health; the steps' own timed pauses come on top.
-            let pauses: Duration = engine
-                .env(&report.env)?
-                .config
-                .rollouts
-                .values()
-                .filter_map(|strategy| match strategy {
-                    Strategy::Canary(canary) => Some(&canary.steps),
-                    Strategy::BlueGreen(_) => None,
-                })
-                .flatten()
-                .filter_map(|step| match step.pause {
-                    Some(Pause::For(delay)) => Some(delay.0),
-                    _ => None,
-                })
-                .sum();
-            let rollout_request = RolloutRequest {
-                context: args.context.clone(),
-                cancel: request.cancel.clone(),
-                timeout: args.timeout + pauses,
-                ..RolloutRequest::default()
-            };
-            let text = args.output == Format::Text;
-            let observe = move |statuses: &[crate::rollout::RolloutStatus]| {
-                if text {
-                    for status in statuses {
-                        eprintln!("rollout {}/{}: {}", status.env, status.workload, status.message);
-                    }
-                }
-            };
-            match engine.follow_rollouts(&report.env, &rollout_request, &observe).await {
-                Ok(result) => followed.push(result),
-                Err(error) => {
-                    signals.abort();
-                    return Err(error);
-                }
-            }
-        }
-    }
-    signals.abort();
-    progress.finish();
-    let code = render::sync(engine.root(), &outcomes, &report_targets, args.output)?;
-    if code != ExitCode::Ok {
-        return Ok(code);
-    }
-    if args.output == Format::Text {
-        for result in &followed {
-            render::rollouts(result.statuses(), Format::Text);
-        }
-    }
-    Ok(if followed.iter().any(|f| matches!(f, Followed::Degraded(_))) {
-        eprintln!(
-            "a canary or new colour is degraded: see above; `coxswain rollout abort` goes back to stable"
-        );
-        ExitCode::GateFailed
-    } else if followed.iter().any(|f| matches!(f, Followed::TimedOut(_))) {
-        eprintln!("a rollout did not finish within --timeout (plus its steps' pauses)");
-        ExitCode::GateFailed
-    } else if followed.iter().any(|f| matches!(f, Followed::Paused(_))) {
-        ExitCode::RolloutPaused
-    } else {
-        ExitCode::Ok
-    })
 }

@@ -3,16 +3,18 @@
 
 use super::args::ColorChoice;
 use crate::check::CheckReport;
-use crate::engine::{EngineError, RollbackOutcome, SyncOutcome, Verification, failure_exit_code};
+use crate::engine::{EngineError, SyncOutcome, failure_exit_code};
 use crate::exit::ExitCode;
 use crate::history::Revision;
 use crate::plan::render::PlanReport;
 use crate::promote::PromoteOutcome;
 use crate::report;
 use crate::sync::{SyncReport, SyncStatus};
+use chrono::{DateTime, FixedOffset};
 use clap::ValueEnum;
 use std::io::IsTerminal as _;
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 #[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub(super) enum Format {
@@ -136,45 +138,87 @@ pub(super) fn parse_reports(specs: &[String]) -> Result<Vec<(String, PathBuf)>, 
         .collect()
 }
 
-fn sync_value(reports: &[SyncReport]) -> serde_json::Value {
+/// Writes the `--report` files: the `JUnit`, Markdown and JSON documents given (the last two
+/// are what `-o markdown` and `-o json` print).
+pub(super) fn write_reports(
+    targets: &[(String, PathBuf)],
+    junit: &str,
+    markdown: &str,
+    json: &serde_json::Value,
+) -> Result<(), EngineError> {
+    for (kind, path) in targets {
+        let text = match kind.as_str() {
+            "junit" => junit.to_owned(),
+            "markdown" => markdown.to_owned(),
+            _ => to_json(json),
+        };
+        std::fs::write(path, text).map_err(|e| EngineError::Usage {
+            message: format!("writing the report {}: {e}", path.display()),
+        })?;
+    }
+    Ok(())
+}
+
+/// [`report::junit`] of a run that started at `started`.
+pub(super) fn junit(
+    suite: &str,
+    started: DateTime<FixedOffset>,
+    runs: &[report::Timed<'_>],
+) -> Result<String, EngineError> {
+    report::junit(suite, Some(started), runs)
+        .map_err(|e| EngineError::Usage { message: format!("cannot write the JUnit report: {e}") })
+}
+
+pub(super) fn sync_value(reports: &[SyncReport]) -> serde_json::Value {
     serde_json::json!({"schemaVersion": 1, "environments": reports})
 }
 
 /// The results of `sync` / `--sync`: reports written, outcomes printed, the exit code.
 pub(super) fn sync(
     root: &Path,
-    outcomes: &[SyncOutcome],
+    (started, outcomes): (DateTime<FixedOffset>, &[(SyncOutcome, Duration)]),
     report_targets: &[(String, PathBuf)],
     output: Format,
+    offline_expected: bool,
 ) -> Result<ExitCode, EngineError> {
     let mut reports = Vec::new();
+    let mut times = Vec::new();
     let mut notes = Vec::new();
     let mut offline = Vec::new();
-    for outcome in outcomes {
+    for (outcome, time) in outcomes {
         match outcome {
             SyncOutcome::Finished { report, notes: env_notes } => {
                 reports.push((**report).clone());
+                times.push(*time);
                 notes.extend(env_notes.iter().map(|n| format!("{}: {n}", report.env)));
             }
             SyncOutcome::Offline { env, context, reason, notes: env_notes } => {
                 notes.extend(env_notes.iter().map(|n| format!("{env}: {n}")));
-                offline.push((env, context, reason));
+                offline.push((env.as_str(), context.as_deref(), reason.as_str()));
             }
         }
     }
-    for (kind, path) in report_targets {
-        let text = match kind.as_str() {
-            "junit" => report::junit(&reports),
-            "markdown" => report::markdown(&reports),
-            _ => to_json(&sync_value(&reports)),
-        };
-        std::fs::write(path, text).map_err(|e| EngineError::Usage {
-            message: format!("writing the report {}: {e}", path.display()),
-        })?;
+    let mut document = sync_value(&reports);
+    if !offline.is_empty() {
+        document["offline"] = offline
+            .iter()
+            .map(|(env, _, reason)| serde_json::json!({"env": env, "reason": reason}))
+            .collect();
     }
+    let runs: Vec<report::Timed<'_>> = reports
+        .iter()
+        .zip(&times)
+        .map(|(report, time)| report::Timed { report, time: Some(*time) })
+        .collect();
+    let junit = junit("coxswain-sync", started, &runs)?;
+    write_reports(report_targets, &junit, &report::markdown(&reports), &document)?;
+    let listing = offline_listing(root, &offline, offline_expected);
     match output {
-        Format::Json | Format::Yaml => structured(output, &sync_value(&reports)),
-        Format::Markdown => print!("{}", report::markdown(&reports)),
+        Format::Json | Format::Yaml => {
+            structured(output, &document);
+            eprint!("{listing}");
+        }
+        Format::Markdown => print!("{}{listing}", report::markdown(&reports)),
         Format::Text | Format::Github => {
             if output == Format::Github {
                 github(&crate::annotations::sync(&reports), "", &report::markdown(&reports));
@@ -186,24 +230,45 @@ pub(super) fn sync(
             for note in &notes {
                 println!("{note}");
             }
+            print!("{listing}");
         }
     }
-    if !offline.is_empty() {
-        let names: Vec<&str> = offline.iter().map(|o| o.0.as_str()).collect();
-        println!(
-            "\nNo cluster reachable; checked everything that needs none (manifests, policy, models) for: {}.",
-            names.join(", ")
+    let code = sync_exit_code(&reports);
+    if offline.is_empty() || offline_expected || code != ExitCode::Ok {
+        return Ok(code);
+    }
+    let names: Vec<&str> = offline.iter().map(|o| o.0).collect();
+    eprintln!(
+        "error: the dry run could not reach the cluster of {}, so it was not checked against \
+         one; pass --offline if a check without a cluster is what you want",
+        names.join(", ")
+    );
+    Ok(ExitCode::Error)
+}
+
+/// The environments a dry run checked without a cluster, and the command that checks them
+/// against one.
+fn offline_listing(root: &Path, offline: &[(&str, Option<&str>, &str)], expected: bool) -> String {
+    use std::fmt::Write as _;
+    if offline.is_empty() {
+        return String::new();
+    }
+    let names: Vec<&str> = offline.iter().map(|o| o.0).collect();
+    let why = if expected { "Offline (--offline)" } else { "No cluster reachable" };
+    let mut out = format!(
+        "\n{why}; checked everything that needs none (manifests, policy, models) for: {}.\n",
+        names.join(", ")
+    );
+    for (env, context, reason) in offline {
+        let context = context.map(|c| format!(" --context {c}")).unwrap_or_default();
+        let _ = writeln!(out, "  {env}: {reason}");
+        let _ = writeln!(
+            out,
+            "  to preview and sync it against a cluster: coxswain --sync --repo {} --env {env}{context}",
+            root.display()
         );
-        for (env, context, reason) in &offline {
-            println!("  {env}: {reason}");
-            let context = context.as_deref().map(|c| format!(" --context {c}")).unwrap_or_default();
-            println!(
-                "  to preview and sync it against a cluster: coxswain --sync --repo {} --env {env}{context}",
-                root.display()
-            );
-        }
     }
-    Ok(sync_exit_code(&reports))
+    out
 }
 
 /// A set-image or scale edit: text, or the outcome as JSON.
@@ -319,38 +384,6 @@ pub(super) fn history(
                 eprintln!("warning: skipped unreadable revision {}: {}", u.object, u.reason);
             }
         }
-    }
-}
-
-pub(super) fn rollback(outcome: &RollbackOutcome, dry_run: bool) {
-    let report = &outcome.report;
-    if dry_run {
-        dry_run_plan(report);
-    }
-    let detail = report.error.as_ref().map(|e| format!(": {e}")).unwrap_or_default();
-    println!(
-        "{}: {} (revision {} restored{detail})",
-        report.env,
-        report::status_text(report.status),
-        outcome.target.number
-    );
-    match &outcome.verification {
-        Verification::Verified { commit } => {
-            println!("revision {} matches commit {commit}", outcome.target.number);
-        }
-        Verification::Unverified { reason } => {
-            println!("revision {} was not verified against git: {reason}", outcome.target.number);
-        }
-    }
-    match (&outcome.commit, &outcome.branch) {
-        (Some(oid), Some(branch)) => {
-            println!("committed {oid} on branch {branch}; open a pull request to merge it");
-        }
-        (Some(oid), None) => println!(
-            "committed {oid}: environments/{} now matches revision {}",
-            report.env, outcome.target.number
-        ),
-        _ => {}
     }
 }
 

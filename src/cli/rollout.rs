@@ -4,7 +4,7 @@ use super::args::{GitEditArgs, RolloutOp};
 use super::progress::TerminalProgress;
 use super::render::{self, Format};
 use super::signals::cancel_on_signals;
-use crate::engine::{Engine, EngineError, ForgeSettings, RolloutRequest, SyncRequest};
+use crate::engine::{Engine, EngineError, RolloutRequest, SyncRequest};
 use crate::exit::ExitCode;
 use crate::promote::workload::{EditOptions, EditOutcome, EditStatus, WorkloadEdit};
 use crate::rollout::Action;
@@ -27,7 +27,7 @@ pub(super) async fn edit_command(
         dry_run: git.dry_run,
         token: None,
     };
-    let forge = ForgeSettings { repository: git.github_repo, api: git.github_api };
+    let forge = git.github.settings();
     if !git.sync {
         let outcome = engine.edit_workload(options, &forge).await?;
         render::workload_edit(&outcome, git.output);
@@ -35,7 +35,7 @@ pub(super) async fn edit_command(
     }
     let request = SyncRequest { context: git.context, ..SyncRequest::default() };
     let progress =
-        TerminalProgress::new(super::approved(git.yes, false), git.output == Format::Text);
+        TerminalProgress::new(super::sync::approved(git.yes, false), git.output == Format::Text);
     let signals = cancel_on_signals(&request.cancel);
     let output = git.output;
     let text = output == Format::Text;
@@ -45,6 +45,8 @@ pub(super) async fn edit_command(
             render::workload_edit(outcome, output);
         }
     };
+    let started = chrono::Local::now().fixed_offset();
+    let clock = std::time::Instant::now();
     let result = Box::pin(engine.edit_and_sync(options, &forge, &request, &progress, &show)).await;
     signals.abort();
     let (outcome, synced) = result?;
@@ -67,7 +69,7 @@ pub(super) async fn edit_command(
         );
         return Ok(ExitCode::Ok);
     };
-    render::sync(engine.root(), &[synced], &[], git.output)
+    render::sync(engine.root(), (started, &[(synced, clock.elapsed())]), &[], git.output, false)
 }
 
 /// `coxswain rollout OPERATION [WORKLOAD] --env E`: parse, one engine call, render.

@@ -30,6 +30,9 @@ pub enum EngineError {
     Git(#[from] GitError),
     #[error(transparent)]
     Promote(#[from] PromoteError),
+    /// Posting the plan on a pull request (`plan --comment-pr`).
+    #[error(transparent)]
+    Comment(#[from] crate::promote::plan_comment::CommentError),
     #[cfg(feature = "model-validation")]
     #[error(transparent)]
     Validate(#[from] crate::validate::ValidateError),
@@ -99,6 +102,8 @@ impl EngineError {
             Self::Git(GitError::Fetch { .. }) => "git-fetch",
             Self::Git(GitError::Git { .. }) => "git",
             Self::Promote(error) => promote_code(error),
+            Self::Comment(crate::promote::plan_comment::CommentError::NoForge { .. }) => "no-forge",
+            Self::Comment(_) => "forge",
             #[cfg(feature = "model-validation")]
             Self::Validate(_) => "model",
             Self::Refused(failure) => return failure_code(failure),

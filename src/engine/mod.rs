@@ -63,6 +63,8 @@ pub struct SyncRequest {
     /// kube context override (default: the env's `context`, else the current one).
     pub context: Option<String>,
     pub dry_run: bool,
+    /// With `dry_run`: check only what needs no cluster, without contacting one (`--offline`).
+    pub offline: bool,
     pub force_conflicts: bool,
     pub prune_dangerous: bool,
     pub timeout: Duration,
@@ -84,6 +86,7 @@ impl Default for SyncRequest {
         Self {
             context: None,
             dry_run: false,
+            offline: false,
             force_conflicts: false,
             prune_dangerous: false,
             timeout: options.timeout,
@@ -318,6 +321,9 @@ impl Engine {
             reason,
             notes,
         };
+        if request.dry_run && request.offline {
+            return Ok(offline("not contacted (--offline)".into(), notes));
+        }
         let cluster = match self.connections.get(context.as_deref()).await {
             Ok(cluster) => cluster,
             Err(error) if request.dry_run && error.is_offline() => {
@@ -552,6 +558,23 @@ impl Engine {
             token.as_deref(),
         );
         (host_token, forge)
+    }
+
+    /// Posts `plans` on pull request `number`, one comment per env edited in place
+    /// ([`promote::plan_comment`]). The forge is found as for `promote` (the repository from
+    /// `settings`, else the `origin` remote's URL; the token from `GITHUB_TOKEN` / `GH_TOKEN`).
+    pub async fn comment_plans(
+        &self,
+        number: u64,
+        plans: &[promote::plan_comment::EnvComment],
+        settings: &ForgeSettings,
+        full_report: Option<&str>,
+    ) -> Result<Vec<promote::plan_comment::Posted>, EngineError> {
+        use promote::plan_comment::CommentError;
+        let (_, forge) = self.github("origin", settings);
+        let forge =
+            forge.map_err(|why| CommentError::NoForge { number, reason: why.to_string() })?;
+        Ok(promote::plan_comment::post(&forge, number, plans, full_report).await?)
     }
 
     /// `coxswain set image` / `coxswain scale`: the value edited in git, committed in a private

@@ -15,6 +15,18 @@ pub struct PullRequest {
     pub url: String,
 }
 
+/// A comment on a pull request (GitHub: an issue comment).
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+pub struct Comment {
+    /// The forge's id, to edit the comment later.
+    pub id: u64,
+    #[serde(default)]
+    pub body: String,
+    /// The page people open, anchored at the comment.
+    #[serde(rename = "html_url", default)]
+    pub url: String,
+}
+
 /// What to open.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct NewPullRequest {
@@ -67,8 +79,21 @@ pub trait Forge: Send + Sync {
     async fn update(&self, number: u64, title: &str, body: &str)
     -> Result<PullRequest, ForgeError>;
     /// Adds a comment (reviewers are notified, unlike for a body edit).
-    async fn comment(&self, number: u64, body: &str) -> Result<(), ForgeError>;
+    async fn comment(&self, number: u64, body: &str) -> Result<(), ForgeError> {
+        self.create_comment(number, body).await.map(|_| ())
+    }
+    /// Every comment on pull request `number`, oldest first.
+    async fn comments(&self, number: u64) -> Result<Vec<Comment>, ForgeError>;
+    /// Adds a comment and returns it (with its id, for [`Forge::edit_comment`]).
+    async fn create_comment(&self, number: u64, body: &str) -> Result<Comment, ForgeError>;
+    /// Replaces the body of comment `id`.
+    async fn edit_comment(&self, id: u64, body: &str) -> Result<Comment, ForgeError>;
 }
+
+/// Comments read per page (GitHub's maximum), and the pages read at most: a pull request with
+/// more than 10,000 comments has its newest ones unread.
+const COMMENTS_PER_PAGE: usize = 100;
+const MAX_COMMENT_PAGES: u32 = 100;
 
 /// GitHub's REST API v3.
 pub struct GitHub {
@@ -256,12 +281,31 @@ impl Forge for GitHub {
         self.send(reqwest::Method::PATCH, &path, Some(body)).await
     }
 
-    async fn comment(&self, number: u64, body: &str) -> Result<(), ForgeError> {
+    async fn comments(&self, number: u64) -> Result<Vec<Comment>, ForgeError> {
+        let mut all = Vec::new();
+        for page in 1..=MAX_COMMENT_PAGES {
+            let path = format!(
+                "/repos/{}/{}/issues/{number}/comments?per_page={COMMENTS_PER_PAGE}&page={page}",
+                self.owner, self.repo
+            );
+            let found: Vec<Comment> = self.send(reqwest::Method::GET, &path, None).await?;
+            let last = found.len() < COMMENTS_PER_PAGE;
+            all.extend(found);
+            if last {
+                break;
+            }
+        }
+        Ok(all)
+    }
+
+    async fn create_comment(&self, number: u64, body: &str) -> Result<Comment, ForgeError> {
         let path = format!("/repos/{}/{}/issues/{number}/comments", self.owner, self.repo);
-        let _: serde_json::Value = self
-            .send(reqwest::Method::POST, &path, Some(serde_json::json!({ "body": body })))
-            .await?;
-        Ok(())
+        self.send(reqwest::Method::POST, &path, Some(serde_json::json!({ "body": body }))).await
+    }
+
+    async fn edit_comment(&self, id: u64, body: &str) -> Result<Comment, ForgeError> {
+        let path = format!("/repos/{}/{}/issues/comments/{id}", self.owner, self.repo);
+        self.send(reqwest::Method::PATCH, &path, Some(serde_json::json!({ "body": body }))).await
     }
 }
 

@@ -15,6 +15,7 @@ pub mod change;
 pub mod forge;
 pub mod gates;
 pub mod gitops;
+pub mod plan_comment;
 mod render;
 pub mod workload;
 

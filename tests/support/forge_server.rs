@@ -1,7 +1,8 @@
 //! A stand-in for GitHub's pull-request API, for promotion tests.
 //!
-//! It keeps pull requests in memory and answers the calls `coxswain promote` makes (list open
-//! pull requests by head, create, update, comment) the way GitHub does, including the 422 for a
+//! It keeps pull requests and their comments in memory and answers the calls `coxswain promote`
+//! and `coxswain plan --comment-pr` make (list open pull requests by head, create, update;
+//! list comments a page at a time, create, edit) the way GitHub does, including the 422 for a
 //! second open pull request from the same branch, so a duplicate would fail the test. Every
 //! request is recorded for assertions. HTTP/1.1, one request per connection, on 127.0.0.1.
 
@@ -44,10 +45,19 @@ struct Pull {
     body: String,
 }
 
+/// A comment on a pull request, as stored.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredComment {
+    pub id: u64,
+    pub issue: u64,
+    pub body: String,
+}
+
 #[derive(Default)]
 struct State {
     requests: Vec<Recorded>,
     pulls: Vec<Pull>,
+    comments: Vec<StoredComment>,
 }
 
 pub struct ForgeServer {
@@ -87,6 +97,33 @@ impl ForgeServer {
 
     pub fn pull_count(&self) -> usize {
         self.state.lock().unwrap_or_else(PoisonError::into_inner).pulls.len()
+    }
+
+    /// Opens a pull request directly (for tests that comment on one) and returns its number.
+    pub fn open_pull(&self, head: &str, base: &str) -> u64 {
+        let mut state = self.state.lock().unwrap_or_else(PoisonError::into_inner);
+        let number = state.pulls.len() as u64 + 1;
+        state.pulls.push(Pull {
+            number,
+            head: head.into(),
+            base: base.into(),
+            title: head.into(),
+            body: String::new(),
+        });
+        number
+    }
+
+    /// Adds a comment directly (someone else's), as if posted through the API.
+    pub fn add_comment(&self, issue: u64, body: &str) {
+        let mut state = self.state.lock().unwrap_or_else(PoisonError::into_inner);
+        let id = next_comment_id(&state);
+        state.comments.push(StoredComment { id, issue, body: body.into() });
+    }
+
+    /// The comments of pull request `issue`, oldest first.
+    pub fn comments(&self, issue: u64) -> Vec<StoredComment> {
+        let state = self.state.lock().unwrap_or_else(PoisonError::into_inner);
+        state.comments.iter().filter(|c| c.issue == issue).cloned().collect()
     }
 }
 
@@ -159,6 +196,31 @@ fn pull_json(pull: &Pull) -> Value {
     })
 }
 
+fn next_comment_id(state: &State) -> u64 {
+    state.comments.iter().map(|c| c.id).max().unwrap_or(1000) + 1
+}
+
+/// GitHub's answer to a comment body over its limit.
+fn too_long(body: &str) -> Option<(u16, Value)> {
+    (body.chars().count() > 65_536).then(|| {
+        (
+            422,
+            json!({"message": "Validation Failed", "errors": [{"resource": "IssueComment", "code": "custom", "field": "body", "message": "body is too long (maximum is 65536 characters)"}]}),
+        )
+    })
+}
+
+fn comment_json(comment: &StoredComment) -> Value {
+    json!({
+        "id": comment.id,
+        "body": comment.body,
+        "html_url": format!(
+            "https://github.example/acme/gitops/pull/{}#issuecomment-{}",
+            comment.issue, comment.id
+        ),
+    })
+}
+
 fn answer(state: &mut State, request: &Recorded, mode: Mode) -> (u16, Value) {
     if mode == Mode::Unauthorized || request.authorization.as_deref() != Some("Bearer test-token") {
         return (401, json!({"message": "Bad credentials", "status": "401"}));
@@ -221,12 +283,53 @@ fn answer(state: &mut State, request: &Recorded, mode: Mode) -> (u16, Value) {
             }
             (200, pull_json(pull))
         }
+        ("GET", ["repos", _, _, "issues", number, "comments"]) => {
+            let number: u64 = number.parse().unwrap_or(0);
+            if !state.pulls.iter().any(|p| p.number == number) {
+                return (404, json!({"message": "Not Found"}));
+            }
+            // GitHub's paging: per_page (default 30, at most 100) and page (from 1).
+            let per_page = query("per_page").parse::<usize>().unwrap_or(30).clamp(1, 100);
+            let page = query("page").parse::<usize>().unwrap_or(1).max(1);
+            let found: Vec<Value> = state
+                .comments
+                .iter()
+                .filter(|c| c.issue == number)
+                .skip((page - 1) * per_page)
+                .take(per_page)
+                .map(comment_json)
+                .collect();
+            (200, Value::Array(found))
+        }
         ("POST", ["repos", _, _, "issues", number, "comments"]) => {
             let number: u64 = number.parse().unwrap_or(0);
             if !state.pulls.iter().any(|p| p.number == number) {
                 return (404, json!({"message": "Not Found"}));
             }
-            (201, json!({"id": 1, "body": field("body")}))
+            let Some(body) = field("body") else {
+                return (422, json!({"message": "Invalid request: body is required"}));
+            };
+            if let Some(refusal) = too_long(&body) {
+                return refusal;
+            }
+            let comment = StoredComment { id: next_comment_id(state), issue: number, body };
+            let reply = comment_json(&comment);
+            state.comments.push(comment);
+            (201, reply)
+        }
+        ("PATCH", ["repos", _, _, "issues", "comments", id]) => {
+            let id: u64 = id.parse().unwrap_or(0);
+            let Some(body) = field("body") else {
+                return (422, json!({"message": "Invalid request: body is required"}));
+            };
+            if let Some(refusal) = too_long(&body) {
+                return refusal;
+            }
+            let Some(comment) = state.comments.iter_mut().find(|c| c.id == id) else {
+                return (404, json!({"message": "Not Found"}));
+            };
+            comment.body = body;
+            (200, comment_json(comment))
         }
         _ => (404, json!({"message": "Not Found"})),
     }
