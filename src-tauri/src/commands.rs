@@ -88,6 +88,12 @@ pub async fn sync_env(
     state.session()?.sync(&env, &fingerprint, force_conflicts.unwrap_or(false), &progress).await
 }
 
+/// Stops the env's running sync or rollback before its next write; `false` when none runs.
+#[tauri::command]
+pub async fn cancel_operation(state: State<'_, AppState>, env: String) -> Result<bool> {
+    Ok(state.session()?.cancel(&env))
+}
+
 #[tauri::command]
 pub async fn history(state: State<'_, AppState>, env: String) -> Result<Vec<Revision>> {
     state.session()?.history(&env).await

@@ -32,6 +32,7 @@ pub fn builder<R: Runtime>(
         commands::live_object,
         commands::preview_sync,
         commands::sync_env,
+        commands::cancel_operation,
         commands::history,
         commands::preview_rollback,
         commands::rollback,

@@ -31,6 +31,8 @@ export interface Api {
   /** With `forceConflicts`, the plan takes back fields another field manager took over. */
   previewSync(env: string, forceConflicts: boolean): Promise<Preview>;
   syncEnv(env: string, fingerprint: string, forceConflicts: boolean, onProgress: (e: ProgressEvent) => void): Promise<SyncReport>;
+  /** Stops the env's running sync or rollback before its next write; false when none runs. */
+  cancelOperation(env: string): Promise<boolean>;
   history(env: string): Promise<Revision[]>;
   previewRollback(env: string, to: number | null): Promise<Preview>;
   rollback(
@@ -93,6 +95,7 @@ export const tauriApi: Api = {
   previewSync: (env, forceConflicts) => call('preview_sync', { env, forceConflicts }),
   syncEnv: (env, fingerprint, forceConflicts, onProgress) =>
     call('sync_env', { env, fingerprint, forceConflicts, onProgress: channel(onProgress) }),
+  cancelOperation: (env) => call('cancel_operation', { env }),
   history: (env) => call('history', { env }),
   previewRollback: (env, to) => call('preview_rollback', { env, to }),
   rollback: (env, to, fingerprint, git, onProgress) =>
