@@ -4,8 +4,8 @@
 use crate::AppState;
 use crate::progress::ChannelProgress;
 use coxswain::app_api::{
-    Action, ApiError, EnvDetail, EnvOverview, Preview, RemoteStatus, RepoInfo, RollbackOutcome,
-    RolloutPreview, RolloutStatus,
+    Action, ApiError, EnvDetail, EnvOverview, PodProblem, Preview, RemoteStatus, RepoInfo,
+    RollbackOutcome, RolloutPreview, RolloutStatus,
 };
 use coxswain::history::Revision;
 use coxswain::promote::PromoteOutcome;
@@ -65,6 +65,16 @@ pub async fn live_object(
     id: String,
 ) -> Result<Option<String>> {
     state.session()?.live_object(&env, &id).await
+}
+
+/// A workload's failing pods, with the last lines of crashed containers' logs.
+#[tauri::command]
+pub async fn workload_pods(
+    state: State<'_, AppState>,
+    env: String,
+    id: String,
+) -> Result<Vec<PodProblem>> {
+    state.session()?.workload_pods(&env, &id).await
 }
 
 #[tauri::command]

@@ -30,6 +30,7 @@ pub fn builder<R: Runtime>(
         commands::overview,
         commands::env_detail,
         commands::live_object,
+        commands::workload_pods,
         commands::preview_sync,
         commands::sync_env,
         commands::cancel_operation,

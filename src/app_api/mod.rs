@@ -23,6 +23,7 @@ use crate::engine::{
 };
 pub use crate::git::{REMOTE_COMMITS_SHOWN, RemoteCommit, RemoteStatus};
 use crate::health;
+pub use crate::health::pods::PodProblem;
 use crate::history::Revision;
 use crate::plan::PlanOptions;
 use crate::promote::workload::{EditOptions, EditOutcome, WorkloadEdit};
@@ -201,6 +202,19 @@ impl Session {
                     .and_then(crate::promote::workload::Editable::of),
             })
             .collect();
+        // A workload still progressing may be failing: its pods say so (crash loop, image pull,
+        // unschedulable), as the sync's health wait would report it.
+        let mut resources = resources;
+        for resource in &mut resources {
+            let progressing =
+                resource.health.as_ref().is_some_and(|h| h.health == health::Health::Progressing);
+            if progressing && health::pods::runs_pods(&resource.key.group_kind) {
+                let problems = self.engine.workload_pods(name, &resource.id, context.as_deref());
+                if let Some(problem) = problems.await.ok().and_then(|p| p.into_iter().next()) {
+                    resource.health = Some(problem.assessment());
+                }
+            }
+        }
         overview.counts = Counts::of(&plan);
         overview.health =
             resources.iter().filter_map(|r| r.health.as_ref().map(|h| h.health)).max();
@@ -230,6 +244,12 @@ impl Session {
     /// The live object `id` (a [`Resource::id`]) as normalised YAML; `None` when it does not exist.
     pub async fn live_object(&self, env: &str, id: &str) -> Result<Option<String>, ApiError> {
         Ok(self.engine.live_object(env, id, self.context(env).as_deref()).await?)
+    }
+
+    /// The failing pods of workload `id` (a [`Resource::id`]) with their crashed containers'
+    /// last log lines: what the app shows under an unhealthy workload.
+    pub async fn workload_pods(&self, env: &str, id: &str) -> Result<Vec<PodProblem>, ApiError> {
+        Ok(self.engine.workload_pods(env, id, self.context(env).as_deref()).await?)
     }
 
     /// The plan a sync of `env` would apply now, after every gate. With `force_conflicts` the

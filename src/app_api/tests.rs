@@ -383,3 +383,44 @@ async fn cancel_stops_a_running_sync_before_its_next_write_and_records_what_it_a
     assert_eq!(history.first().map(|r| r.outcome), Some(crate::history::Outcome::Interrupted));
     assert!(!session.cancel("dev"), "the finished sync is no longer cancellable");
 }
+
+#[tokio::test]
+async fn a_crash_looping_workload_shows_its_pods_with_the_last_log_lines() {
+    let repo = example_repo();
+    let (session, memory) = session(repo.path());
+    let image = "ghcr.io/acme-ml/iris-server:1.1.0";
+    memory.fail_pods(
+        image,
+        coxswain_memcluster::PodFault::CrashLoop {
+            restarts: 3,
+            log: "loading /models/model.onnx\nKeyError: 'MODEL_PATH'\n".into(),
+        },
+    );
+    let id = "Deployment.apps iris-dev/iris-server";
+    assert!(session.workload_pods("dev", id).await.expect("pods").is_empty(), "not deployed yet");
+    let preview = session.preview_sync("dev", false).await.expect("preview");
+    let report = session.sync("dev", &preview.fingerprint, false, &Recorder::default()).await;
+    assert!(
+        report.is_ok_and(|r| r.status != sync::SyncStatus::Synced),
+        "a crash loop is not healthy"
+    );
+    // The resource table reports it where it is: degraded, with the pod's reason.
+    let detail = session.detail("dev").await.expect("detail");
+    let health = detail.resources.iter().find(|r| r.id == id).and_then(|r| r.health.clone());
+    assert!(
+        health.as_ref().is_some_and(|h| h.health == Health::Degraded && h.message.contains("CrashLoopBackOff")),
+        "{health:?}"
+    );
+    let problems = session.workload_pods("dev", id).await.expect("pods");
+    assert!(!problems.is_empty());
+    let first = &problems[0];
+    assert_eq!((first.reason.as_str(), first.restarts), ("CrashLoopBackOff", 3));
+    assert_eq!(first.container.as_deref(), Some("server"));
+    assert!(
+        first.log.as_deref().is_some_and(|l| l.contains("KeyError: 'MODEL_PATH'")),
+        "{first:?}"
+    );
+    let error =
+        session.workload_pods("dev", "Deployment.apps iris-dev/nope").await.expect_err("unknown");
+    assert!(error.message.contains("not declared"), "{}", error.message);
+}

@@ -7,6 +7,7 @@ import type {
   EditOutcome,
   EnvDetail,
   EnvOverview,
+  PodProblem,
   Preview,
   ProgressEvent,
   PromoteOutcome,
@@ -28,6 +29,8 @@ export interface Api {
   overview(): Promise<EnvOverview[]>;
   envDetail(env: string): Promise<EnvDetail>;
   liveObject(env: string, id: string): Promise<string | null>;
+  /** A workload's failing pods, with crashed containers' last log lines. */
+  workloadPods(env: string, id: string): Promise<PodProblem[]>;
   /** With `forceConflicts`, the plan takes back fields another field manager took over. */
   previewSync(env: string, forceConflicts: boolean): Promise<Preview>;
   syncEnv(env: string, fingerprint: string, forceConflicts: boolean, onProgress: (e: ProgressEvent) => void): Promise<SyncReport>;
@@ -92,6 +95,7 @@ export const tauriApi: Api = {
   overview: () => call('overview'),
   envDetail: (env) => call('env_detail', { env }),
   liveObject: (env, id) => call('live_object', { env, id }),
+  workloadPods: (env, id) => call('workload_pods', { env, id }),
   previewSync: (env, forceConflicts) => call('preview_sync', { env, forceConflicts }),
   syncEnv: (env, fingerprint, forceConflicts, onProgress) =>
     call('sync_env', { env, fingerprint, forceConflicts, onProgress: channel(onProgress) }),

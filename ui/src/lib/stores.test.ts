@@ -52,6 +52,7 @@ function fakeApi(overrides: Partial<Api> = {}): Api {
     overview: fail('overview'),
     envDetail: fail('envDetail'),
     liveObject: fail('liveObject'),
+    workloadPods: fail('workloadPods'),
     previewSync: fail('previewSync'),
     syncEnv: fail('syncEnv'),
     cancelOperation: fail('cancelOperation'),
