@@ -225,6 +225,18 @@ pub async fn open_in_browser(url: String) -> Result<()> {
         .map_err(|error| ApiError::new("open-failed", format!("cannot open {url}: {error}")))
 }
 
+/// Help → Open logs: the folder of the app's log files in the file manager.
+#[tauri::command]
+pub async fn open_logs(state: State<'_, AppState>) -> Result<String> {
+    let dir = state
+        .log_dir()
+        .ok_or_else(|| ApiError::new("no-logs", "the app could not create its log folder"))?;
+    open::that_detached(&dir).map_err(|error| {
+        ApiError::new("open-failed", format!("cannot open {}: {error}", dir.display()))
+    })?;
+    Ok(dir.display().to_string())
+}
+
 fn is_web_url(url: &str) -> bool {
     ["https://", "http://"].iter().any(|scheme| {
         url.get(..scheme.len()).is_some_and(|head| head.eq_ignore_ascii_case(scheme))

@@ -58,6 +58,8 @@ export interface Api {
   promote(from: string, to: string): Promise<PromoteOutcome>;
   /** Opens an http(s) page (a pull request) in the user's browser. */
   openInBrowser(url: string): Promise<void>;
+  /** Help → Open logs: shows the app's log folder; returns its path. */
+  openLogs(): Promise<string>;
   remoteStatus(): Promise<RemoteStatus | null>;
   onRemoteStatus(handler: (payload: { status?: RemoteStatus | null; error?: ApiError }) => void): Promise<UnlistenFn>;
   onEnvUpdated(handler: (detail: EnvDetail) => void): Promise<UnlistenFn>;
@@ -111,6 +113,7 @@ export const tauriApi: Api = {
   promotePreview: (from, to) => call('promote_preview', { from, to }),
   promote: (from, to) => call('promote', { from, to }),
   openInBrowser: (url) => call('open_in_browser', { url }),
+  openLogs: () => call('open_logs'),
   remoteStatus: () => call('remote_status'),
   onRemoteStatus: (handler) =>
     listen<{ status?: RemoteStatus | null; error?: ApiError }>('remote-status', (e) => handler(e.payload)),

@@ -66,6 +66,7 @@ function fakeApi(overrides: Partial<Api> = {}): Api {
     promotePreview: fail('promotePreview'),
     promote: fail('promote'),
     openInBrowser: fail('openInBrowser'),
+    openLogs: fail('openLogs'),
     remoteStatus: fail('remoteStatus'),
     onRemoteStatus: () => Promise.resolve(() => {}),
     onEnvUpdated: () => Promise.resolve(() => {}),
