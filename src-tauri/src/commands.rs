@@ -87,7 +87,8 @@ pub async fn preview_sync(
 }
 
 #[tauri::command]
-pub async fn sync_env(
+pub async fn sync_env<R: Runtime>(
+    app: AppHandle<R>,
     state: State<'_, AppState>,
     env: String,
     fingerprint: String,
@@ -95,7 +96,13 @@ pub async fn sync_env(
     on_progress: Channel<Value>,
 ) -> Result<SyncReport> {
     let progress = ChannelProgress::new(on_progress);
-    state.session()?.sync(&env, &fingerprint, force_conflicts.unwrap_or(false), &progress).await
+    let session = state.session()?;
+    let report =
+        session.sync(&env, &fingerprint, force_conflicts.unwrap_or(false), &progress).await;
+    if let Ok(report) = &report {
+        crate::notices::when_away(&app, crate::notices::finished(report));
+    }
+    report
 }
 
 /// Stops the env's running sync or rollback before its next write; `false` when none runs.
@@ -119,7 +126,8 @@ pub async fn preview_rollback(
 }
 
 #[tauri::command]
-pub async fn rollback(
+pub async fn rollback<R: Runtime>(
+    app: AppHandle<R>,
     state: State<'_, AppState>,
     env: String,
     to: u64,
@@ -127,7 +135,13 @@ pub async fn rollback(
     git: bool,
     on_progress: Channel<Value>,
 ) -> Result<RollbackOutcome> {
-    state.session()?.rollback(&env, to, &fingerprint, git, &ChannelProgress::new(on_progress)).await
+    let session = state.session()?;
+    let outcome =
+        session.rollback(&env, to, &fingerprint, git, &ChannelProgress::new(on_progress)).await;
+    if let Ok(outcome) = &outcome {
+        crate::notices::when_away(&app, crate::notices::finished(&outcome.report));
+    }
+    outcome
 }
 
 /// What a rollout operation (pause, resume, promote, abort, undo) would write.

@@ -8,6 +8,7 @@ mod bindings;
 mod commands;
 mod launch;
 mod logs;
+mod notices;
 mod progress;
 mod recent;
 mod state;
@@ -73,6 +74,7 @@ pub fn run(launch: &Launch) -> std::process::ExitCode {
     let repo = launch.repo.clone();
     let result = builder(tauri::Builder::default(), default_connector(), None)
         .plugin(tauri_plugin_dialog::init())
+        .plugin(tauri_plugin_notification::init())
         .setup(move |app| {
             if std::env::var_os(GPU_VAR).is_none()
                 && let Some(window) = app.get_webview_window("main")

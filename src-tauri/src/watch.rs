@@ -178,6 +178,8 @@ async fn replan<R: Runtime>(
     files: Arc<RepoWatch>,
     mut receiver: mpsc::UnboundedReceiver<Trigger>,
 ) {
+    // Each env's sync state at its last re-plan here, to tell drift from a steady state.
+    let mut states = std::collections::HashMap::new();
     while let Some(first) = receiver.recv().await {
         tokio::time::sleep(match first {
             Trigger::Files(_) => FILE_DEBOUNCE,
@@ -186,6 +188,7 @@ async fn replan<R: Runtime>(
         .await;
         let mut reload = BTreeSet::new();
         let mut envs = BTreeSet::new();
+        let mut from_cluster = BTreeSet::new();
         let mut pending = vec![first];
         while let Ok(more) = receiver.try_recv() {
             pending.push(more);
@@ -197,6 +200,7 @@ async fn replan<R: Runtime>(
                     reload.extend(names);
                 }
                 Trigger::Cluster(name) => {
+                    from_cluster.insert(name.clone());
                     envs.insert(name);
                 }
             }
@@ -209,6 +213,14 @@ async fn replan<R: Runtime>(
         for env in envs {
             match session.detail(&env).await {
                 Ok(detail) => {
+                    let previous = states.insert(env.clone(), detail.overview.sync_state);
+                    // Only the cluster changed (not the files): someone else wrote.
+                    if from_cluster.contains(&env) && !reload.contains(&env) {
+                        let running = session.is_running(&env);
+                        if let Some(notice) = crate::notices::drift(previous, &detail, running) {
+                            crate::notices::show(&app, notice);
+                        }
+                    }
                     let _ = app.emit(ENV_UPDATED, &detail);
                 }
                 Err(error) => {

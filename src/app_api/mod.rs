@@ -279,6 +279,11 @@ impl Session {
         running.get(name).map(CancelToken::cancel).is_some()
     }
 
+    /// Whether a sync or rollback of `name` started here is running (its writes are not drift).
+    pub fn is_running(&self, name: &str) -> bool {
+        self.running.lock().unwrap_or_else(PoisonError::into_inner).contains_key(name)
+    }
+
     fn start(&self, name: &str) -> Running<'_> {
         let cancel = CancelToken::new();
         let mut running = self.running.lock().unwrap_or_else(PoisonError::into_inner);
