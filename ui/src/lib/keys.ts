@@ -27,7 +27,7 @@ export function shortcutFor(event: KeyboardEvent): Shortcut | null {
   return null;
 }
 
-/** Marks the filter input `/` focuses (one per view). */
+/** Marks the filter input `/` focuses (one per view; written literally in the views). */
 export const FILTER_ATTRIBUTE = 'data-shortcut-filter';
 
 /** Focuses the current view's filter; false when the view has none. */
