@@ -71,6 +71,7 @@ const ROOTS: &[fn(&mut Declarations)] = &[
     |d| d.visit::<PromoteOutcome>(),
     |d| d.visit::<RolloutPreview>(),
     |d| d.visit::<EditOutcome>(),
+    |d| d.visit::<coxswain::app_api::PodProblem>(),
     |d| d.visit::<WorkloadEdit>(),
 ];
 

@@ -4,8 +4,8 @@
 use crate::AppState;
 use crate::progress::ChannelProgress;
 use coxswain::app_api::{
-    Action, ApiError, EnvDetail, EnvOverview, Preview, RemoteStatus, RepoInfo, RollbackOutcome,
-    RolloutPreview, RolloutStatus,
+    Action, ApiError, EnvDetail, EnvOverview, PodProblem, Preview, RemoteStatus, RepoInfo,
+    RollbackOutcome, RolloutPreview, RolloutStatus,
 };
 use coxswain::history::Revision;
 use coxswain::promote::PromoteOutcome;
@@ -67,6 +67,16 @@ pub async fn live_object(
     state.session()?.live_object(&env, &id).await
 }
 
+/// A workload's failing pods, with the last lines of crashed containers' logs.
+#[tauri::command]
+pub async fn workload_pods(
+    state: State<'_, AppState>,
+    env: String,
+    id: String,
+) -> Result<Vec<PodProblem>> {
+    state.session()?.workload_pods(&env, &id).await
+}
+
 #[tauri::command]
 pub async fn preview_sync(
     state: State<'_, AppState>,
@@ -86,6 +96,12 @@ pub async fn sync_env(
 ) -> Result<SyncReport> {
     let progress = ChannelProgress::new(on_progress);
     state.session()?.sync(&env, &fingerprint, force_conflicts.unwrap_or(false), &progress).await
+}
+
+/// Stops the env's running sync or rollback before its next write; `false` when none runs.
+#[tauri::command]
+pub async fn cancel_operation(state: State<'_, AppState>, env: String) -> Result<bool> {
+    Ok(state.session()?.cancel(&env))
 }
 
 #[tauri::command]
@@ -207,6 +223,18 @@ pub async fn open_in_browser(url: String) -> Result<()> {
     }
     open::that_detached(&url)
         .map_err(|error| ApiError::new("open-failed", format!("cannot open {url}: {error}")))
+}
+
+/// Help → Open logs: the folder of the app's log files in the file manager.
+#[tauri::command]
+pub async fn open_logs(state: State<'_, AppState>) -> Result<String> {
+    let dir = state
+        .log_dir()
+        .ok_or_else(|| ApiError::new("no-logs", "the app could not create its log folder"))?;
+    open::that_detached(&dir).map_err(|error| {
+        ApiError::new("open-failed", format!("cannot open {}: {error}", dir.display()))
+    })?;
+    Ok(dir.display().to_string())
 }
 
 fn is_web_url(url: &str) -> bool {

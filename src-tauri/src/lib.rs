@@ -7,6 +7,7 @@
 mod bindings;
 mod commands;
 mod launch;
+mod logs;
 mod progress;
 mod recent;
 mod state;
@@ -30,8 +31,10 @@ pub fn builder<R: Runtime>(
         commands::overview,
         commands::env_detail,
         commands::live_object,
+        commands::workload_pods,
         commands::preview_sync,
         commands::sync_env,
+        commands::cancel_operation,
         commands::history,
         commands::preview_rollback,
         commands::rollback,
@@ -43,6 +46,7 @@ pub fn builder<R: Runtime>(
         commands::promote_preview,
         commands::promote,
         commands::open_in_browser,
+        commands::open_logs,
     ])
 }
 
@@ -77,6 +81,10 @@ pub fn run(launch: &Launch) -> std::process::ExitCode {
                 tracing::warn!(%error, "could not switch the webview to software rendering");
             }
             let state = app.state::<AppState>();
+            if let Ok(dir) = app.path().app_log_dir() {
+                state.set_log_dir(logs::init(&dir));
+            }
+            tracing::info!(version = env!("CARGO_PKG_VERSION"), "coxswain-app started");
             if let Ok(dir) = app.path().app_config_dir() {
                 state.set_recent_file(dir.join("recent-repos.json"));
             }

@@ -14,6 +14,8 @@ pub struct AppState {
     watchers: Mutex<Option<watch::Watchers>>,
     recent_file: Mutex<Option<PathBuf>>,
     startup_error: Mutex<Option<ApiError>>,
+    /// Where the log files go (`None`: not logging).
+    log_dir: Mutex<Option<PathBuf>>,
 }
 
 impl AppState {
@@ -24,6 +26,7 @@ impl AppState {
             watchers: Mutex::new(None),
             recent_file: Mutex::new(recent_file),
             startup_error: Mutex::new(None),
+            log_dir: Mutex::new(None),
         }
     }
 
@@ -70,6 +73,14 @@ impl AppState {
 
     pub fn set_startup_error(&self, error: ApiError) {
         *lock(&self.startup_error) = Some(error);
+    }
+
+    pub fn set_log_dir(&self, dir: Option<PathBuf>) {
+        *lock(&self.log_dir) = dir;
+    }
+
+    pub fn log_dir(&self) -> Option<PathBuf> {
+        lock(&self.log_dir).clone()
     }
 
     pub fn startup_error(&self) -> Option<ApiError> {

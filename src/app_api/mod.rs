@@ -23,22 +23,38 @@ use crate::engine::{
 };
 pub use crate::git::{REMOTE_COMMITS_SHOWN, RemoteCommit, RemoteStatus};
 use crate::health;
+pub use crate::health::pods::PodProblem;
 use crate::history::Revision;
 use crate::plan::PlanOptions;
 use crate::promote::workload::{EditOptions, EditOutcome, WorkloadEdit};
 use crate::promote::{PromoteOptions, PromoteOutcome};
 pub use crate::repo::{envs_touched, envs_touched_with, overlay_dirs};
 pub use crate::rollout::{Action, RolloutStatus};
-use crate::sync::{FailureKind, Progress, SyncReport, SyncStatus};
+use crate::sync::{CancelToken, FailureKind, Progress, SyncReport, SyncStatus};
 use futures::stream::BoxStream;
 use std::collections::{BTreeSet, HashMap};
 use std::path::Path;
-use std::sync::{PoisonError, RwLock};
+use std::sync::{Mutex, PoisonError, RwLock};
 
 /// One open repo: the engine, and the kube context the user picked per environment.
 pub struct Session {
     engine: Engine,
     contexts: RwLock<HashMap<String, String>>,
+    /// The cancel token of each env's running sync or rollback (the Cancel button).
+    running: Mutex<HashMap<String, CancelToken>>,
+}
+
+/// An env's running operation, registered for [`Session::cancel`] until dropped.
+struct Running<'a> {
+    session: &'a Session,
+    env: String,
+    cancel: CancelToken,
+}
+
+impl Drop for Running<'_> {
+    fn drop(&mut self) {
+        self.session.running.lock().unwrap_or_else(PoisonError::into_inner).remove(&self.env);
+    }
 }
 
 impl Session {
@@ -47,7 +63,7 @@ impl Session {
         let holder = format!("{} (desktop)", crate::lock::default_holder());
         let engine = Engine::open(path, connector)?.with_holder(holder);
         engine.load_all(None)?;
-        Ok(Self { engine, contexts: RwLock::new(HashMap::new()) })
+        Ok(Self { engine, contexts: RwLock::new(HashMap::new()), running: Mutex::default() })
     }
 
     pub fn root(&self) -> &Path {
@@ -186,6 +202,19 @@ impl Session {
                     .and_then(crate::promote::workload::Editable::of),
             })
             .collect();
+        // A workload still progressing may be failing: its pods say so (crash loop, image pull,
+        // unschedulable), as the sync's health wait would report it.
+        let mut resources = resources;
+        for resource in &mut resources {
+            let progressing =
+                resource.health.as_ref().is_some_and(|h| h.health == health::Health::Progressing);
+            if progressing && health::pods::runs_pods(&resource.key.group_kind) {
+                let problems = self.engine.workload_pods(name, &resource.id, context.as_deref());
+                if let Some(problem) = problems.await.ok().and_then(|p| p.into_iter().next()) {
+                    resource.health = Some(problem.assessment());
+                }
+            }
+        }
         overview.counts = Counts::of(&plan);
         overview.health =
             resources.iter().filter_map(|r| r.health.as_ref().map(|h| h.health)).max();
@@ -217,6 +246,12 @@ impl Session {
         Ok(self.engine.live_object(env, id, self.context(env).as_deref()).await?)
     }
 
+    /// The failing pods of workload `id` (a [`Resource::id`]) with their crashed containers'
+    /// last log lines: what the app shows under an unhealthy workload.
+    pub async fn workload_pods(&self, env: &str, id: &str) -> Result<Vec<PodProblem>, ApiError> {
+        Ok(self.engine.workload_pods(env, id, self.context(env).as_deref()).await?)
+    }
+
     /// The plan a sync of `env` would apply now, after every gate. With `force_conflicts` the
     /// plan takes ownership of fields another manager changed since the last sync (someone's
     /// `kubectl edit`); without it such fields are reported as conflicts.
@@ -237,6 +272,20 @@ impl Session {
         }
     }
 
+    /// Stops `name`'s running sync or rollback before its next write; what it applied so far is
+    /// recorded in history as an interrupted revision. `false` when none is running.
+    pub fn cancel(&self, name: &str) -> bool {
+        let running = self.running.lock().unwrap_or_else(PoisonError::into_inner);
+        running.get(name).map(CancelToken::cancel).is_some()
+    }
+
+    fn start(&self, name: &str) -> Running<'_> {
+        let cancel = CancelToken::new();
+        let mut running = self.running.lock().unwrap_or_else(PoisonError::into_inner);
+        running.insert(name.to_owned(), cancel.clone());
+        Running { session: self, env: name.to_owned(), cancel }
+    }
+
     /// Syncs `env` if its plan still has the previewed `fingerprint` (previewed with the same
     /// `force_conflicts`); events go to `progress`. A gate's refusal is an error.
     pub async fn sync(
@@ -246,9 +295,11 @@ impl Session {
         force_conflicts: bool,
         progress: &dyn Progress,
     ) -> Result<SyncReport, ApiError> {
+        let running = self.start(name);
         let request = SyncRequest {
             force_conflicts,
             fingerprint: Some(fingerprint.to_owned()),
+            cancel: running.cancel.clone(),
             ..self.sync_request(name)
         };
         match self.engine.sync(name, &request, progress).await? {
@@ -326,9 +377,11 @@ impl Session {
         with_git: bool,
         progress: &dyn Progress,
     ) -> Result<RollbackOutcome, ApiError> {
+        let running = self.start(name);
         let request = RollbackRequest {
             with_git,
             fingerprint: Some(fingerprint.to_owned()),
+            cancel: running.cancel.clone(),
             ..self.rollback_request(name, Some(to))
         };
         let outcome = self.engine.rollback(name, &request, progress).await?;

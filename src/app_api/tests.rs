@@ -344,3 +344,83 @@ fn remote_status_lists_fetched_commits_the_checkout_lacks_with_the_envs_they_tou
     let plain = tempfile::tempdir().expect("temp dir");
     assert_eq!(remote_status(plain.path(), &known).expect("no git"), None);
 }
+
+/// Cancels the env's sync when the first object of a tier is applied (the app's Cancel button
+/// pressed mid-sync).
+struct CancelOnFirstApply<'a> {
+    session: &'a Session,
+    cancelled: Mutex<bool>,
+}
+
+impl Progress for CancelOnFirstApply<'_> {
+    fn event(&self, env: &str, event: &SyncEvent) {
+        let mut cancelled = self.cancelled.lock().expect("lock");
+        if matches!(event, SyncEvent::Applied { .. }) && !*cancelled {
+            *cancelled = self.session.cancel(env);
+        }
+    }
+}
+
+#[tokio::test]
+async fn cancel_stops_a_running_sync_before_its_next_write_and_records_what_it_applied() {
+    let repo = example_repo();
+    let (session, memory) = session(repo.path());
+    assert!(!session.cancel("dev"), "nothing runs yet");
+    let preview = session.preview_sync("dev", false).await.expect("preview");
+    let progress = CancelOnFirstApply { session: &session, cancelled: Mutex::new(false) };
+    let report = session.sync("dev", &preview.fingerprint, false, &progress).await.expect("sync");
+    assert!(*progress.cancelled.lock().expect("lock"), "the sync was running");
+    assert_eq!(report.status, sync::SyncStatus::Interrupted, "{:?}", report.error);
+    // The first tier (config) went in; the Deployment of a later tier did not.
+    assert!(config_map_value(&memory, "iris-dev", "LOG_LEVEL").is_some());
+    let deployment = ObjectKey {
+        group_kind: "Deployment.apps".into(),
+        namespace: Some("iris-dev".into()),
+        name: "iris-server".into(),
+    };
+    assert!(memory.object(&deployment).is_none(), "a write after the cancel");
+    let history = session.history("dev").await.expect("history");
+    assert_eq!(history.first().map(|r| r.outcome), Some(crate::history::Outcome::Interrupted));
+    assert!(!session.cancel("dev"), "the finished sync is no longer cancellable");
+}
+
+#[tokio::test]
+async fn a_crash_looping_workload_shows_its_pods_with_the_last_log_lines() {
+    let repo = example_repo();
+    let (session, memory) = session(repo.path());
+    let image = "ghcr.io/acme-ml/iris-server:1.1.0";
+    memory.fail_pods(
+        image,
+        coxswain_memcluster::PodFault::CrashLoop {
+            restarts: 3,
+            log: "loading /models/model.onnx\nKeyError: 'MODEL_PATH'\n".into(),
+        },
+    );
+    let id = "Deployment.apps iris-dev/iris-server";
+    assert!(session.workload_pods("dev", id).await.expect("pods").is_empty(), "not deployed yet");
+    let preview = session.preview_sync("dev", false).await.expect("preview");
+    let report = session.sync("dev", &preview.fingerprint, false, &Recorder::default()).await;
+    assert!(
+        report.is_ok_and(|r| r.status != sync::SyncStatus::Synced),
+        "a crash loop is not healthy"
+    );
+    // The resource table reports it where it is: degraded, with the pod's reason.
+    let detail = session.detail("dev").await.expect("detail");
+    let health = detail.resources.iter().find(|r| r.id == id).and_then(|r| r.health.clone());
+    assert!(
+        health.as_ref().is_some_and(|h| h.health == Health::Degraded && h.message.contains("CrashLoopBackOff")),
+        "{health:?}"
+    );
+    let problems = session.workload_pods("dev", id).await.expect("pods");
+    assert!(!problems.is_empty());
+    let first = &problems[0];
+    assert_eq!((first.reason.as_str(), first.restarts), ("CrashLoopBackOff", 3));
+    assert_eq!(first.container.as_deref(), Some("server"));
+    assert!(
+        first.log.as_deref().is_some_and(|l| l.contains("KeyError: 'MODEL_PATH'")),
+        "{first:?}"
+    );
+    let error =
+        session.workload_pods("dev", "Deployment.apps iris-dev/nope").await.expect_err("unknown");
+    assert!(error.message.contains("not declared"), "{}", error.message);
+}

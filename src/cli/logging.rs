@@ -13,8 +13,9 @@ pub(super) fn init_tracing(verbose: u8, ansi: bool) {
         .try_init();
 }
 
-/// The log filter for `-v` repeated `verbose` times (see [`init_tracing`]).
-fn tracing_filter(verbose: u8) -> String {
+/// The log filter for `-v` repeated `verbose` times (see [`init_tracing`]); the desktop app's
+/// log file uses it too.
+pub fn tracing_filter(verbose: u8) -> String {
     const OURS: [&str; 5] =
         ["coxswain", "coxswain_cluster", "coxswain_model", "coxswain_memcluster", "coxswain_app"];
     let level = match verbose {

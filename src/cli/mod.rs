@@ -22,6 +22,7 @@ use crate::promote::workload::WorkloadEdit;
 use args::{Cli, Command, SetWhat};
 use clap::{CommandFactory as _, FromArgMatches as _, Parser as _};
 use logging::init_tracing;
+pub use logging::tracing_filter;
 use rollout::{edit_command, rollout_command};
 use sync::sync_command;
 

@@ -67,8 +67,20 @@ fn no_memory_cluster() -> ClusterError {
 #[cfg(feature = "demo")]
 #[allow(clippy::unnecessary_wraps)] // the same signature as the build without the demo
 fn memory_cluster() -> Result<std::sync::Arc<dyn Cluster>, ClusterError> {
-    Ok(std::sync::Arc::new(coxswain_memcluster::MemoryCluster::new()))
+    let memory = coxswain_memcluster::MemoryCluster::new();
+    // Pods of these images run but never become ready (a model server loading slowly): to see
+    // a sync wait for health, and be cancelled, in the demo.
+    for image in std::env::var(NOT_READY_VAR).unwrap_or_default().split(',') {
+        if !image.trim().is_empty() {
+            memory.fail_pods(image.trim(), coxswain_memcluster::PodFault::NotReady);
+        }
+    }
+    Ok(std::sync::Arc::new(memory))
 }
+
+/// Images whose pods the in-memory cluster never makes ready (comma-separated).
+#[cfg(feature = "demo")]
+const NOT_READY_VAR: &str = "COXSWAIN_MEMORY_NOT_READY";
 
 /// Not reached (`backend` refuses `memory` in this build first); an error all the same.
 #[cfg(not(feature = "demo"))]

@@ -10,6 +10,7 @@
 mod connections;
 mod error;
 pub mod gates;
+mod pods;
 mod rollback;
 mod rollout;
 #[cfg(feature = "model-validation")]

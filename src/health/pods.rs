@@ -27,7 +27,9 @@ pub fn runs_pods(group_kind: &str) -> bool {
 }
 
 /// One failing pod (and container) of a rollout.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+#[serde(rename_all = "camelCase")]
 pub struct PodProblem {
     pub pod: String,
     /// `None` for a pod that never got a node (Unschedulable).
@@ -121,6 +123,15 @@ pub fn problem(pod: &Value) -> Option<PodProblem> {
         message: text(unschedulable, "/message").unwrap_or_default().to_owned(),
         log: None,
     })
+}
+
+/// Every problem among the pods of `workload`'s current rollout, one per pod.
+pub fn workload_problems(
+    workload: &Value,
+    replica_sets: &[Value],
+    pods: &[Value],
+) -> Vec<PodProblem> {
+    current_pods(workload, replica_sets, pods).into_iter().filter_map(problem).collect()
 }
 
 /// The first problem among the pods of `workload`'s current rollout.

@@ -15,6 +15,9 @@ import { WebDriver, waitFor } from './webdriver.mjs';
 import { startForge } from './forge.mjs';
 import { exampleRepo, saveShot, startApp } from './launch.mjs';
 
+/** A model server image that never becomes ready in the demo cluster. */
+const LOADING_IMAGE = 'ghcr.io/acme-ml/iris-server:9.9.9-loading';
+
 describe('coxswain-app', () => {
   const work = mkdtempSync(join(tmpdir(), 'coxswain-e2e-'));
   const repo = exampleRepo(join(work, 'repo'));
@@ -49,6 +52,8 @@ describe('coxswain-app', () => {
   before(async () => {
     forge = await startForge();
     app = await startApp({
+      // A model server that never becomes ready: a sync waits for its health (and is cancelled).
+      COXSWAIN_MEMORY_NOT_READY: LOADING_IMAGE,
       COXSWAIN_REPO: repo,
       XDG_CONFIG_HOME: join(work, 'config'),
       // GitHub as GitHub Actions describes it, pointed at the stand-in.
@@ -311,6 +316,30 @@ describe('coxswain-app', () => {
     const pushed = execFileSync('git', ['--git-dir', `${repo}.git`, 'show', 'main:environments/dev/iris-server.yaml'], { encoding: 'utf8' });
     assert.match(pushed, /iris-server:1\.2\.0/);
     assert.equal(status(), before, 'the working tree is left as it was');
+  });
+
+  it('cancels a sync that waits for a model server which never becomes ready', async () => {
+    const manifest = join(repo, 'environments/dev/iris-server.yaml');
+    const original = readFileSync(manifest, 'utf8');
+    writeFileSync(manifest, original.replace(/ghcr\.io\/acme-ml\/iris-server:[0-9.]+/, LOADING_IMAGE));
+    try {
+      await overview();
+      await driver.click('[data-testid="env-card-dev"]');
+      await waitFor('dev to have changes', () => driver.execute('return !document.querySelector(arguments[0])?.disabled', '[data-testid="apply"]'), 60);
+      await driver.click('[data-testid="apply"]');
+      await waitFor('the preview', () => driver.text('[data-testid="preview-summary"]'));
+      await driver.click('[data-testid="confirm"]');
+      await waitFor('the sync waiting for health', async () => /progressing/.test((await driver.text('[data-testid="preview-modal"]')) ?? ''), 60);
+      await shot('sync-cancel');
+      await driver.click('[data-testid="cancel-running"]');
+      const result = await waitFor('the result', () => driver.text('[data-testid="result"]'), 60);
+      assert.match(result, /Interrupted/);
+      await driver.click('[data-testid="done"]');
+      await driver.click('[data-testid="tab-history"]');
+      await waitFor('an interrupted revision', async () => /interrupted/.test((await driver.text('[data-testid="history"]')) ?? ''), 30);
+    } finally {
+      writeFileSync(manifest, original);
+    }
   });
 
   it('keeps the webdriver log quiet about errors', () => {

@@ -24,6 +24,9 @@ pub enum PodFault {
     /// No node can run the pod (`PodScheduled=False`, reason `Unschedulable`), e.g. for a GPU
     /// request no node satisfies.
     Unschedulable { message: String },
+    /// The container runs but is not ready yet (a model server still loading its weights, its
+    /// readiness probe not passing): `Running`, not `Ready`, no restarts.
+    NotReady,
 }
 
 /// The kinds whose pods this module creates.
@@ -146,6 +149,9 @@ pub(super) fn failing_status(pod: &Value, container: &str, fault: &PodFault, now
             if name != container {
                 return json!({"name": name, "image": image, "ready": true, "restartCount": 0, "started": true, "state": {"running": {"startedAt": now}}});
             }
+            if matches!(fault, PodFault::NotReady) {
+                return json!({"name": name, "image": image, "ready": false, "restartCount": 0, "started": true, "state": {"running": {"startedAt": now}}});
+            }
             let back_off = format!(
                 "back-off 40s restarting failed container={name} pod={pod_name}_{}",
                 pod.pointer("/metadata/namespace").and_then(Value::as_str).unwrap_or_default()
@@ -171,12 +177,15 @@ pub(super) fn failing_status(pod: &Value, container: &str, fault: &PodFault, now
                     0,
                     json!({}),
                 ),
-                PodFault::Unschedulable { .. } => (json!({}), 0, json!({})),
+                PodFault::Unschedulable { .. } | PodFault::NotReady => (json!({}), 0, json!({})),
             };
             json!({"name": name, "image": image, "ready": false, "restartCount": restarts, "started": false, "state": {"waiting": waiting}, "lastState": last})
         })
         .collect();
-    let phase = if matches!(fault, PodFault::CrashLoop { .. } | PodFault::OomKilled { .. }) {
+    let phase = if matches!(
+        fault,
+        PodFault::CrashLoop { .. } | PodFault::OomKilled { .. } | PodFault::NotReady
+    ) {
         "Running"
     } else {
         "Pending"

@@ -7,6 +7,7 @@ import type {
   EditOutcome,
   EnvDetail,
   EnvOverview,
+  PodProblem,
   Preview,
   ProgressEvent,
   PromoteOutcome,
@@ -28,9 +29,13 @@ export interface Api {
   overview(): Promise<EnvOverview[]>;
   envDetail(env: string): Promise<EnvDetail>;
   liveObject(env: string, id: string): Promise<string | null>;
+  /** A workload's failing pods, with crashed containers' last log lines. */
+  workloadPods(env: string, id: string): Promise<PodProblem[]>;
   /** With `forceConflicts`, the plan takes back fields another field manager took over. */
   previewSync(env: string, forceConflicts: boolean): Promise<Preview>;
   syncEnv(env: string, fingerprint: string, forceConflicts: boolean, onProgress: (e: ProgressEvent) => void): Promise<SyncReport>;
+  /** Stops the env's running sync or rollback before its next write; false when none runs. */
+  cancelOperation(env: string): Promise<boolean>;
   history(env: string): Promise<Revision[]>;
   previewRollback(env: string, to: number | null): Promise<Preview>;
   rollback(
@@ -53,6 +58,8 @@ export interface Api {
   promote(from: string, to: string): Promise<PromoteOutcome>;
   /** Opens an http(s) page (a pull request) in the user's browser. */
   openInBrowser(url: string): Promise<void>;
+  /** Help → Open logs: shows the app's log folder; returns its path. */
+  openLogs(): Promise<string>;
   remoteStatus(): Promise<RemoteStatus | null>;
   onRemoteStatus(handler: (payload: { status?: RemoteStatus | null; error?: ApiError }) => void): Promise<UnlistenFn>;
   onEnvUpdated(handler: (detail: EnvDetail) => void): Promise<UnlistenFn>;
@@ -90,9 +97,11 @@ export const tauriApi: Api = {
   overview: () => call('overview'),
   envDetail: (env) => call('env_detail', { env }),
   liveObject: (env, id) => call('live_object', { env, id }),
+  workloadPods: (env, id) => call('workload_pods', { env, id }),
   previewSync: (env, forceConflicts) => call('preview_sync', { env, forceConflicts }),
   syncEnv: (env, fingerprint, forceConflicts, onProgress) =>
     call('sync_env', { env, fingerprint, forceConflicts, onProgress: channel(onProgress) }),
+  cancelOperation: (env) => call('cancel_operation', { env }),
   history: (env) => call('history', { env }),
   previewRollback: (env, to) => call('preview_rollback', { env, to }),
   rollback: (env, to, fingerprint, git, onProgress) =>
@@ -104,6 +113,7 @@ export const tauriApi: Api = {
   promotePreview: (from, to) => call('promote_preview', { from, to }),
   promote: (from, to) => call('promote', { from, to }),
   openInBrowser: (url) => call('open_in_browser', { url }),
+  openLogs: () => call('open_logs'),
   remoteStatus: () => call('remote_status'),
   onRemoteStatus: (handler) =>
     listen<{ status?: RemoteStatus | null; error?: ApiError }>('remote-status', (e) => handler(e.payload)),

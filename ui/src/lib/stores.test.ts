@@ -52,8 +52,10 @@ function fakeApi(overrides: Partial<Api> = {}): Api {
     overview: fail('overview'),
     envDetail: fail('envDetail'),
     liveObject: fail('liveObject'),
+    workloadPods: fail('workloadPods'),
     previewSync: fail('previewSync'),
     syncEnv: fail('syncEnv'),
+    cancelOperation: fail('cancelOperation'),
     history: fail('history'),
     previewRollback: fail('previewRollback'),
     rollback: fail('rollback'),
@@ -64,6 +66,7 @@ function fakeApi(overrides: Partial<Api> = {}): Api {
     promotePreview: fail('promotePreview'),
     promote: fail('promote'),
     openInBrowser: fail('openInBrowser'),
+    openLogs: fail('openLogs'),
     remoteStatus: fail('remoteStatus'),
     onRemoteStatus: () => Promise.resolve(() => {}),
     onEnvUpdated: () => Promise.resolve(() => {}),
@@ -112,6 +115,25 @@ describe('env store', () => {
 });
 
 describe('operation store', () => {
+  it('cancels a running sync once, and shows how it ended', async () => {
+    let finish: (r: SyncReport) => void = () => {};
+    const syncEnv = vi.fn(() => new Promise<SyncReport>((resolve) => (finish = resolve)));
+    const cancelOperation = vi.fn(() => Promise.resolve(true));
+    const store = createOperationStore(fakeApi({ previewSync: () => Promise.resolve(preview('fp')), syncEnv, cancelOperation }));
+    await store.cancel();
+    expect(cancelOperation).not.toHaveBeenCalled();
+    await store.previewSync('dev');
+    const running = store.confirm();
+    await store.cancel();
+    await store.cancel();
+    expect(cancelOperation).toHaveBeenCalledTimes(1);
+    expect(cancelOperation).toHaveBeenCalledWith('dev');
+    expect(get(store)).toMatchObject({ phase: 'running', cancelling: true });
+    finish(report('interrupted'));
+    await running;
+    expect(get(store)).toMatchObject({ phase: 'done', report: { status: 'interrupted' } });
+  });
+
   it('confirms a forced preview as a forced sync, and only that preview', async () => {
     const previewSync = vi.fn((_env: string, force: boolean) => Promise.resolve(preview(force ? 'fp-forced' : 'fp-plain')));
     const syncEnv = vi.fn(() => Promise.resolve(report('synced')));

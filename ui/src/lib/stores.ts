@@ -108,7 +108,7 @@ export type OperationState =
   | { phase: 'idle' }
   | { phase: 'previewing'; kind: OperationKind; env: string }
   | { phase: 'confirm'; kind: OperationKind; env: string; preview: Preview; git: boolean; forceConflicts: boolean }
-  | { phase: 'running'; kind: OperationKind; env: string; preview: Preview; progress: ProgressState }
+  | { phase: 'running'; kind: OperationKind; env: string; preview: Preview; progress: ProgressState; cancelling?: boolean }
   | {
       phase: 'done';
       kind: OperationKind;
@@ -128,6 +128,8 @@ export interface OperationStore extends Readable<OperationState> {
   /** Shows the plan that restores revision `to` (null: the last good one before the newest). */
   previewRollback(env: string, to: number | null): Promise<void>;
   setGit(git: boolean): void;
+  /** Asks the running sync or rollback to stop before its next write. */
+  cancel(): Promise<void>;
   /** Applies the previewed plan; the core refuses if the plan changed since the preview. */
   confirm(): Promise<void>;
   close(): void;
@@ -154,6 +156,16 @@ export function createOperationStore(api: Api, onFinished: (env: string) => void
     previewRollback: (env, to) => preview('rollback', env, () => api.previewRollback(env, to)),
     setGit(git) {
       store.update((s) => (s.phase === 'confirm' ? { ...s, git } : s));
+    },
+    async cancel() {
+      const state = get(store);
+      if (state.phase !== 'running' || state.cancelling) return;
+      store.set({ ...state, cancelling: true });
+      try {
+        await api.cancelOperation(state.env);
+      } catch {
+        // The operation's own result (interrupted, or finished first) is what the user sees.
+      }
     },
     async confirm() {
       const state = get(store);

@@ -359,6 +359,27 @@ namespaces: number,
 drifted: number, };
 
 /**
+ * One failing pod (and container) of a rollout.
+ */
+export type PodProblem = { pod: string,
+/**
+ * `None` for a pod that never got a node (Unschedulable).
+ */
+container: string | null,
+/**
+ * `CrashLoopBackOff`, `ImagePullBackOff`, `OOMKilled`, `Unschedulable`, ...
+ */
+reason: string, restarts: number,
+/**
+ * What the kubelet or the scheduler said.
+ */
+message: string,
+/**
+ * The last lines of the crashed instance's log, when read.
+ */
+log: string | null, };
+
+/**
  * A plan shown before a write, and the fingerprint that write must match.
  */
 export type Preview = { env: string, plan: EnvPlan, summary: PlanSummary, fingerprint: string,
