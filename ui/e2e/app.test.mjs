@@ -331,6 +331,10 @@ describe('coxswain-app', () => {
       await driver.click('[data-testid="confirm"]');
       await waitFor('the sync waiting for health', async () => /progressing/.test((await driver.text('[data-testid="preview-modal"]')) ?? ''), 60);
       await shot('sync-cancel');
+      // Esc does not close the preview while the sync runs.
+      await driver.keys(WebDriver.ESCAPE);
+      await driver.painted();
+      assert.equal(await driver.count('[data-testid="cancel-running"]'), 1, 'the running preview stays open on Esc');
       await driver.click('[data-testid="cancel-running"]');
       const result = await waitFor('the result', () => driver.text('[data-testid="result"]'), 60);
       assert.match(result, /Interrupted/);
