@@ -7,76 +7,26 @@
 
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFileSync, spawn } from 'node:child_process';
-import { cpSync, mkdtempSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { dirname, join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
 import { WebDriver, waitFor } from './webdriver.mjs';
 import { startForge } from './forge.mjs';
+import { exampleRepo, saveShot, startApp } from './launch.mjs';
 
-const here = dirname(fileURLToPath(import.meta.url));
-const top = resolve(here, '../..');
-const app = process.env.COXSWAIN_APP ?? join(process.env.CARGO_TARGET_DIR ?? join(top, 'target'), 'debug/coxswain-app');
-const shots = process.env.COXSWAIN_SCREENSHOTS ?? join(top, 'docs/screenshots');
-
-/** A free loopback port. */
-function freePort() {
-  return new Promise((resolvePort, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address();
-      server.close(() => resolvePort(port));
-    });
-  });
-}
-
+/** A model server image that never becomes ready in the demo cluster. */
 const LOADING_IMAGE = 'ghcr.io/acme-ml/iris-server:9.9.9-loading';
-
-const CANARY = `rollouts:
-  iris-server:
-    canary:
-      steps:
-        - {weight: 25, pause: 10m}
-        - {weight: 50, pause: manual}
-        - {weight: 100}
-`;
-
-/** The example repo copied into a fresh git repository with one commit. */
-function exampleRepo(dir) {
-  for (const folder of ['environments', 'pipelines', 'models']) cpSync(join(top, folder), join(dir, folder), { recursive: true });
-  // staging rolls iris-server out as a canary (README, "Rollouts").
-  writeFileSync(join(dir, 'environments/staging/env.yaml'), readFileSync(join(dir, 'environments/staging/env.yaml'), 'utf8') + CANARY);
-  const git = (...args) =>
-    execFileSync('git', ['-c', 'user.name=E2E', '-c', 'user.email=e2e@example.invalid', '-c', 'init.defaultBranch=main', ...args], {
-      cwd: dir,
-      stdio: 'ignore',
-    });
-  git('init', '-q');
-  git('add', '.');
-  git('commit', '-q', '-m', 'example repo');
-  // The remote promotions push to: a bare repository beside it.
-  execFileSync('git', ['init', '-q', '--bare', `${dir}.git`]);
-  git('remote', 'add', 'origin', `file://${dir}.git`);
-  git('push', '-q', '-u', 'origin', 'main');
-  return dir;
-}
 
 describe('coxswain-app', () => {
   const work = mkdtempSync(join(tmpdir(), 'coxswain-e2e-'));
   const repo = exampleRepo(join(work, 'repo'));
   const config = join(repo, 'environments/dev/config.yaml');
+  let app;
   let driver;
-  let tauriDriver;
   let forge;
-  let driverLog = '';
 
-  const shot = async (name) => {
-    mkdirSync(shots, { recursive: true });
-    writeFileSync(join(shots, `${name}.png`), await driver.screenshot());
-  };
+  const shot = (name) => saveShot(driver, name);
   const changes = (env) => driver.text(`[data-testid="changes-${env}"]`);
   const overview = async () => {
     await driver.click('[data-testid="nav-overview"]');
@@ -101,36 +51,21 @@ describe('coxswain-app', () => {
 
   before(async () => {
     forge = await startForge();
-    const port = await freePort();
-    const nativePort = await freePort();
-    tauriDriver = spawn('tauri-driver', ['--port', String(port), '--native-port', String(nativePort)], {
-      env: {
-        ...process.env,
-        COXSWAIN_CLUSTER: 'memory',
-        // WebKitWebDriver's screenshots never return from a webview without GPU compositing
-        // (the app's default) under Xvfb; everything else behaves the same either way.
-        COXSWAIN_APP_GPU: '1',
-        // A model server that never becomes ready: a sync waits for its health (and is cancelled).
-        COXSWAIN_MEMORY_NOT_READY: LOADING_IMAGE,
-        COXSWAIN_REPO: repo,
-        XDG_CONFIG_HOME: join(work, 'config'),
-        // GitHub as GitHub Actions describes it, pointed at the stand-in.
-        GITHUB_TOKEN: 'e2e-token',
-        GITHUB_REPOSITORY: 'acme/gitops',
-        GITHUB_API_URL: forge.url,
-      },
-      stdio: ['ignore', 'pipe', 'pipe'],
+    app = await startApp({
+      // A model server that never becomes ready: a sync waits for its health (and is cancelled).
+      COXSWAIN_MEMORY_NOT_READY: LOADING_IMAGE,
+      COXSWAIN_REPO: repo,
+      XDG_CONFIG_HOME: join(work, 'config'),
+      // GitHub as GitHub Actions describes it, pointed at the stand-in.
+      GITHUB_TOKEN: 'e2e-token',
+      GITHUB_REPOSITORY: 'acme/gitops',
+      GITHUB_API_URL: forge.url,
     });
-    tauriDriver.stdout.on('data', (d) => (driverLog += d));
-    tauriDriver.stderr.on('data', (d) => (driverLog += d));
-    driver = new WebDriver(`http://127.0.0.1:${port}`);
-    await waitFor('tauri-driver', () => fetch(`http://127.0.0.1:${port}/status`).then((r) => r.ok), 30);
-    await driver.start({ 'tauri:options': { application: app } });
+    driver = app.driver;
   });
 
   after(async () => {
-    await driver?.quit();
-    tauriDriver?.kill();
+    await app?.stop();
     forge?.close();
     rmSync(work, { recursive: true, force: true });
   });
@@ -146,6 +81,58 @@ describe('coxswain-app', () => {
     assert.equal(await changes('prod'), '7');
     assert.equal(await driver.text('[data-testid="sync-state-dev"]'), 'Out of sync');
     await shot('overview');
+  });
+
+  it('filters with /, closes the preview with Esc and keeps the focus inside it', async () => {
+    const active = () => driver.execute('return document.activeElement?.dataset?.testid ?? document.activeElement?.tagName');
+    const cards = () => driver.count('[data-testid^="env-card-"]');
+    // `/` focuses the overview's filter; Esc in it clears it.
+    await driver.execute('document.activeElement?.blur()');
+    await driver.keys('/');
+    assert.equal(await active(), 'env-filter');
+    await driver.keys('prod');
+    await waitFor('one card', async () => (await cards()) === 1);
+    assert.equal(await driver.count('[data-testid="env-card-prod"]'), 1);
+    await driver.keys(WebDriver.ESCAPE);
+    await waitFor('three cards again', async () => (await cards()) === 3);
+
+    await driver.click('[data-testid="env-card-dev"]');
+    const rows = () => driver.count('[data-testid="resources"] tbody tr');
+    const total = await waitFor('the resource table', rows);
+    await driver.execute('document.activeElement?.blur()');
+    await driver.keys('/');
+    assert.equal(await active(), 'resource-filter');
+    await driver.keys('configmap');
+    await waitFor('only the ConfigMap', async () => (await rows()) < total);
+    const kinds = await driver.execute('return [...document.querySelectorAll("[data-testid=resources] tbody tr td:first-child")].map(td => td.textContent)');
+    assert.deepEqual(kinds, ['ConfigMap']);
+    assert.match(await driver.text('[data-testid="resource-count"]'), new RegExp(`^1 of ${total}$`));
+    await shot('resource-filter');
+    await driver.keys('-nothing-like-this');
+    assert.match(await waitFor('no match', () => driver.text('[data-testid="no-match"]')), /No resource matches/);
+    await driver.keys(WebDriver.ESCAPE);
+    await waitFor('every row again', async () => (await rows()) === total);
+
+    // The preview takes the focus, Tab and Shift+Tab stay inside it, Esc closes it.
+    await driver.execute('document.querySelector("[data-testid=apply]").focus()');
+    await driver.click('[data-testid="apply"]');
+    await waitFor('the preview', () => driver.text('[data-testid="preview-summary"]'));
+    const inside = () => driver.execute('return !!document.activeElement?.closest("[data-testid=preview-modal]")');
+    assert.ok(await inside(), 'the focus moved into the preview');
+    for (let i = 0; i < 40; i++) await driver.keys(WebDriver.TAB);
+    assert.ok(await inside(), 'Tab keeps the focus in the preview');
+    await driver.keys(WebDriver.SHIFT_TAB, WebDriver.SHIFT_TAB, WebDriver.SHIFT_TAB);
+    assert.ok(await inside(), 'Shift+Tab keeps the focus in the preview');
+    // The sticky footer sits at the bottom edge of the window: no diff text shows below it.
+    await driver.execute('document.querySelector(".modal-backdrop").scrollTop = 0');
+    await driver.painted();
+    const gap = await driver.execute('return innerHeight - document.querySelector("[data-testid=preview-modal] footer").getBoundingClientRect().bottom');
+    assert.ok(Math.abs(gap) < 1, `footer ends ${gap}px above the window's bottom`);
+    await driver.keys(WebDriver.ESCAPE);
+    await waitFor('the preview to close', async () => (await driver.count('[data-testid="preview-modal"]')) === 0);
+    // And the focus went back to the Apply button.
+    assert.equal(await active(), 'apply');
+    await overview();
   });
 
   it('applies dev after showing the exact plan', async () => {
@@ -344,6 +331,10 @@ describe('coxswain-app', () => {
       await driver.click('[data-testid="confirm"]');
       await waitFor('the sync waiting for health', async () => /progressing/.test((await driver.text('[data-testid="preview-modal"]')) ?? ''), 60);
       await shot('sync-cancel');
+      // Esc does not close the preview while the sync runs.
+      await driver.keys(WebDriver.ESCAPE);
+      await driver.painted();
+      assert.equal(await driver.count('[data-testid="cancel-running"]'), 1, 'the running preview stays open on Esc');
       await driver.click('[data-testid="cancel-running"]');
       const result = await waitFor('the result', () => driver.text('[data-testid="result"]'), 60);
       assert.match(result, /Interrupted/);
@@ -356,6 +347,6 @@ describe('coxswain-app', () => {
   });
 
   it('keeps the webdriver log quiet about errors', () => {
-    assert.doesNotMatch(driverLog, /panicked/);
+    assert.doesNotMatch(app.log(), /panicked/);
   });
 });

@@ -4,6 +4,11 @@
 const ELEMENT = 'element-6066-11e4-a52e-4f735466cecf';
 
 export class WebDriver {
+  static ESCAPE = '\uE00C';
+  static TAB = '\uE004';
+  static SHIFT = '\uE008';
+  /** Shift+Tab, for `keys`. */
+  static SHIFT_TAB = 'shift+tab';
   /** @param {string} base e.g. http://127.0.0.1:4444 */
   constructor(base) {
     this.base = base;
@@ -57,6 +62,26 @@ export class WebDriver {
     // WebKitWebDriver refuses clicks on elements outside the viewport.
     await this.execute('document.querySelector(arguments[0]).scrollIntoView({ block: "center" });', css);
     await this.command('POST', this.sessionPath(`/element/${element}/click`), {});
+  }
+
+  /**
+   * Types keys into whatever has the focus, as a user would (W3C actions): characters, or
+   * `WebDriver.ESCAPE`/`WebDriver.TAB`/`WebDriver.SHIFT` codes.
+   */
+  async keys(...keys) {
+    const actions = [];
+    for (const key of keys) {
+      if (key === WebDriver.SHIFT_TAB) {
+        actions.push({ type: 'keyDown', value: WebDriver.SHIFT }, { type: 'keyDown', value: WebDriver.TAB });
+        actions.push({ type: 'keyUp', value: WebDriver.TAB }, { type: 'keyUp', value: WebDriver.SHIFT });
+        continue;
+      }
+      for (const char of key) {
+        actions.push({ type: 'keyDown', value: char }, { type: 'keyUp', value: char });
+      }
+    }
+    await this.command('POST', this.sessionPath('/actions'), { actions: [{ type: 'key', id: 'keyboard', actions }] });
+    await this.command('DELETE', this.sessionPath('/actions')).catch(() => {});
   }
 
   /** The rendered text of the first match, or null when nothing matches. */

@@ -196,6 +196,25 @@ describe('operation store', () => {
     expect(get(store)).toEqual({ phase: 'idle' });
   });
 
+  it('stays closed when a preview closed while planning arrives, and a newer preview wins', async () => {
+    const pending: ((p: Preview) => void)[] = [];
+    const store = createOperationStore(fakeApi({ previewSync: () => new Promise<Preview>((resolve) => pending.push(resolve)) }));
+    const closed = store.previewSync('dev');
+    expect(get(store)).toMatchObject({ phase: 'previewing' });
+    store.close();
+    pending[0]?.(preview('late'));
+    await closed;
+    expect(get(store)).toEqual({ phase: 'idle' });
+
+    const older = store.previewSync('dev');
+    const newer = store.previewSync('dev', true);
+    pending[2]?.(preview('new'));
+    await newer;
+    pending[1]?.(preview('old'));
+    await older;
+    expect(get(store)).toMatchObject({ phase: 'confirm', preview: { fingerprint: 'new' }, forceConflicts: true });
+  });
+
   it('shows a preview error with its location', async () => {
     const store = createOperationStore(
       fakeApi({ previewSync: () => Promise.reject({ code: 'image-tag', message: 'policy gate failed', location: 'environments/dev/a.yaml:22' }) }),
@@ -274,6 +293,16 @@ describe('workload edit store', () => {
     expect(calls).toEqual([false, true]);
     expect(get(store)).toMatchObject({ phase: 'done', outcome: { status: 'pushed' } });
     expect(finished).toHaveBeenCalledWith('dev');
+  });
+
+  it('stays closed when a preview closed while editing arrives', async () => {
+    let release: (o: EditOutcome) => void = () => {};
+    const store = createWorkloadEditStore(fakeApi({ editWorkload: () => new Promise<EditOutcome>((resolve) => (release = resolve)) }));
+    const closed = store.preview('dev', 'iris-server', edit);
+    store.close();
+    release(editOutcome('dryRun'));
+    await closed;
+    expect(get(store)).toEqual({ phase: 'idle' });
   });
 
   it('has nothing to confirm when git already has the value', async () => {

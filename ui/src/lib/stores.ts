@@ -137,13 +137,16 @@ export interface OperationStore extends Readable<OperationState> {
 
 export function createOperationStore(api: Api, onFinished: (env: string) => void = () => {}): OperationStore {
   const store = writable<OperationState>({ phase: 'idle' });
+  // A preview closed (Esc, ×) before it arrived stays closed; a newer one wins over an older one.
+  let latest = 0;
   const preview = async (kind: OperationKind, env: string, load: () => Promise<Preview>, forceConflicts = false) => {
+    const call = ++latest;
     store.set({ phase: 'previewing', kind, env });
     try {
       const result = await load();
-      store.set({ phase: 'confirm', kind, env, preview: result, git: false, forceConflicts });
+      if (call === latest) store.set({ phase: 'confirm', kind, env, preview: result, git: false, forceConflicts });
     } catch (error) {
-      store.set({ phase: 'failed', kind, env, error: toApiError(error), progress: null });
+      if (call === latest) store.set({ phase: 'failed', kind, env, error: toApiError(error), progress: null });
     }
   };
   return {
@@ -192,7 +195,10 @@ export function createOperationStore(api: Api, onFinished: (env: string) => void
       }
       onFinished(env);
     },
-    close: () => store.set({ phase: 'idle' }),
+    close() {
+      latest++;
+      store.set({ phase: 'idle' });
+    },
   };
 }
 
@@ -269,13 +275,16 @@ export interface WorkloadEditStore extends Readable<WorkloadEditState> {
 
 export function createWorkloadEditStore(api: Api, onFinished: (env: string) => void = () => {}): WorkloadEditStore {
   const store = writable<WorkloadEditState>({ phase: 'idle' });
+  // A preview closed before it arrived stays closed (committing cannot be closed).
+  let latest = 0;
   const run = async (env: string, workload: string, edit: WorkloadEdit, commit: boolean, shown: EditOutcome | null) => {
+    const call = ++latest;
     store.set({ phase: commit ? 'committing' : 'previewing', env, workload, edit, outcome: shown });
     try {
       const outcome = await api.editWorkload(env, workload, edit, commit);
-      store.set({ phase: commit ? 'done' : 'preview', env, workload, edit, outcome });
+      if (call === latest) store.set({ phase: commit ? 'done' : 'preview', env, workload, edit, outcome });
     } catch (error) {
-      store.set({ phase: 'failed', env, workload, edit, error: toApiError(error) });
+      if (call === latest) store.set({ phase: 'failed', env, workload, edit, error: toApiError(error) });
     }
     if (commit) onFinished(env);
   };
@@ -287,7 +296,10 @@ export function createWorkloadEditStore(api: Api, onFinished: (env: string) => v
       if (state.phase !== 'preview' || state.outcome.status !== 'dryRun') return;
       await run(state.env, state.workload, state.edit, true, state.outcome);
     },
-    close: () => store.set({ phase: 'idle' }),
+    close() {
+      latest++;
+      store.set({ phase: 'idle' });
+    },
   };
 }
 
