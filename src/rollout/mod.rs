@@ -135,6 +135,9 @@ pub struct Side {
     pub health: Health,
     /// Why it is not healthy (a failing pod: container, reason, restarts).
     pub message: String,
+    /// The model version its pods serve, as the pod template says it: a container's
+    /// `MODEL_VERSION` environment variable, else the `app.kubernetes.io/version` label.
+    pub model_version: Option<String>,
 }
 
 /// Where a rollout stands: what `coxswain rollout status` shows and the app renders.
@@ -1412,6 +1415,25 @@ async fn assess(cluster: &dyn Cluster, namespace: &str, live: &Value) -> health:
         .map_or(assessment, |problem| problem.assessment())
 }
 
+/// See [`Side::model_version`].
+fn model_version(deployment: &Value) -> Option<String> {
+    let template = deployment.pointer("/spec/template")?;
+    let from_env = template
+        .pointer("/spec/containers")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .filter_map(|c| c.get("env").and_then(Value::as_array))
+        .flatten()
+        .find(|var| var.get("name").and_then(Value::as_str) == Some("MODEL_VERSION"))
+        .and_then(|var| var.get("value").and_then(Value::as_str));
+    from_env
+        .or_else(|| {
+            template.pointer("/metadata/labels/app.kubernetes.io~1version").and_then(Value::as_str)
+        })
+        .map(str::to_owned)
+}
+
 fn side_of(name: &str, live: &Value, assessment: health::Assessment) -> Side {
     let count = |pointer: &str| live.pointer(pointer).and_then(Value::as_u64).unwrap_or(0);
     let images = live
@@ -1423,6 +1445,7 @@ fn side_of(name: &str, live: &Value, assessment: health::Assessment) -> Side {
         .collect();
     Side {
         deployment: name.to_owned(),
+        model_version: model_version(live),
         images,
         replicas: count("/spec/replicas"),
         ready: count("/status/readyReplicas"),
@@ -1454,13 +1477,14 @@ impl RolloutStatus {
             let Some(side) = side else { continue };
             let _ = writeln!(
                 out,
-                "  {label:<8}{:<28}{:<40}{}/{} ready, {}{}",
+                "  {label:<8}{:<28}{:<40}{}/{} ready, {}{}{}",
                 side.deployment,
                 side.images.join(","),
                 side.ready,
                 side.replicas,
                 side.health.as_str(),
-                if side.paused { ", paused" } else { "" }
+                if side.paused { ", paused" } else { "" },
+                side.model_version.as_ref().map(|v| format!(", model {v}")).unwrap_or_default()
             );
             if side.health == Health::Degraded {
                 let first = side.message.lines().next().unwrap_or_default();
@@ -1484,5 +1508,22 @@ mod tests {
         assert_eq!(canary_replicas(10, 1), 1);
         assert_eq!(canary_replicas(3, 50), 2);
         assert_eq!(canary_replicas(0, 50), 1);
+    }
+
+    #[test]
+    fn the_model_version_comes_from_model_version_else_the_version_label() {
+        let deployment = |template: Value| json!({"spec": {"template": template}});
+        let env = json!({"spec": {"containers": [
+            {"name": "sidecar"},
+            {"name": "server", "env": [{"name": "LOG", "value": "x"}, {"name": "MODEL_VERSION", "value": "1.2.0"}]},
+        ]}, "metadata": {"labels": {"app.kubernetes.io/version": "9"}}});
+        assert_eq!(model_version(&deployment(env)).as_deref(), Some("1.2.0"));
+        let label = json!({"metadata": {"labels": {"app.kubernetes.io/version": "2.0"}}, "spec": {"containers": [{"name": "s"}]}});
+        assert_eq!(model_version(&deployment(label)).as_deref(), Some("2.0"));
+        assert_eq!(
+            model_version(&deployment(json!({"spec": {"containers": [{"name": "s"}]}}))),
+            None
+        );
+        assert_eq!(model_version(&json!({"kind": "Deployment"})), None);
     }
 }

@@ -639,7 +639,12 @@ export type Side = { deployment: string, images: Array<string>, replicas: number
 /**
  * Why it is not healthy (a failing pod: container, reason, restarts).
  */
-message: string, };
+message: string,
+/**
+ * The model version its pods serve, as the pod template says it: a container's
+ * `MODEL_VERSION` environment variable, else the `app.kubernetes.io/version` label.
+ */
+modelVersion: string | null, };
 
 /**
  * An object that claims to be the env's (it carries its labels) but that Coxswain will not
