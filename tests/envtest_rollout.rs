@@ -160,6 +160,18 @@ async fn canary(ctx: &Ctx) {
     let canary = ctx.deployment("web-canary").await.expect("canary");
     assert_eq!(replicas_and_image(&canary).0, 2);
 
+    // The abort's preview, against the real server: server-side dry runs, nothing written.
+    let preview = engine
+        .preview_rollout("canary", "web", Action::Abort, &RolloutRequest::default())
+        .await
+        .expect("abort preview");
+    let changed: Vec<(&str, &str)> =
+        preview.changes.iter().map(|c| (c.key.name.as_str(), c.action.as_str())).collect();
+    assert_eq!(changed, [("web", "update"), ("web-canary", "prune")]);
+    assert!(preview.changes[0].diff.contains("+  replicas: 4"), "{}", preview.changes[0].diff);
+    assert_eq!(replicas_and_image(&ctx.deployment("web").await.expect("web")).0, 2);
+    assert!(ctx.deployment("web-canary").await.is_some(), "the preview deleted the canary");
+
     let now = engine
         .rollout("canary", "web", Action::Abort, &RolloutRequest::default())
         .await
