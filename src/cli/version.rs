@@ -82,22 +82,17 @@ async fn server(connector: &Connector, context: Option<String>, timeout: Duratio
 
 fn text(versions: &Versions) -> String {
     let client = &versions.client;
-    let mut out = format!("client: {} (git {})\n", client.version, client.git_commit);
-    match &versions.server {
-        None => {}
-        Some(Server::Reachable { version }) => {
-            out.push_str(&format!("server: {}", version.git_version));
-            if let Some(platform) = &version.platform {
-                out.push_str(&format!(" ({platform})"));
-            }
-            out.push('\n');
-        }
-        Some(Server::Unknown) => out.push_str("server: unknown (the cluster reports no version)\n"),
-        Some(Server::Unreachable { reason }) => {
-            out.push_str(&format!("server: unreachable ({reason})\n"));
-        }
-    }
-    out
+    let client_line = format!("client: {} (git {})\n", client.version, client.git_commit);
+    let server_line = match &versions.server {
+        None => String::new(),
+        Some(Server::Reachable { version }) => match &version.platform {
+            Some(platform) => format!("server: {} ({platform})\n", version.git_version),
+            None => format!("server: {}\n", version.git_version),
+        },
+        Some(Server::Unknown) => "server: unknown (the cluster reports no version)\n".to_owned(),
+        Some(Server::Unreachable { reason }) => format!("server: unreachable ({reason})\n"),
+    };
+    client_line + &server_line
 }
 
 #[cfg(test)]
