@@ -287,3 +287,28 @@ fn the_environment_is_positional_with_env_kept_as_an_alias() {
     assert_eq!(code, 0, "{stdout}{stderr}");
     assert!(stdout.contains("for: dev."), "{stdout}");
 }
+
+#[test]
+fn version_command_reports_the_server_or_why_not_and_never_fails() {
+    let client = format!("client: {} (git ", env!("CARGO_PKG_VERSION"));
+    // No kubeconfig (empty HOME): the client line, and why there is no server.
+    let (code, stdout, stderr) = coxswain(&["version"], &[]);
+    assert_eq!(code, 0, "{stderr}");
+    assert!(stdout.starts_with(&client), "{stdout}");
+    assert!(
+        stdout.contains("server: unreachable (") && stdout.contains("no kubeconfig"),
+        "{stdout}"
+    );
+    // --client contacts nothing and prints no server line.
+    let (code, stdout, _) = coxswain(&["version", "--client", "-o", "json"], &[]);
+    assert_eq!(code, 0);
+    let json: serde_json::Value = serde_json::from_str(&stdout).unwrap();
+    assert_eq!(json["client"]["version"], env!("CARGO_PKG_VERSION"));
+    assert!(json.get("server").is_none(), "{json}");
+    // The in-process cluster answers with its own, marked version.
+    let memory = [("COXSWAIN_CLUSTER", "memory")];
+    let (code, stdout, stderr) = coxswain(&["version", "-o", "yaml"], &memory);
+    assert_eq!(code, 0, "{stderr}");
+    assert!(stdout.contains("status: reachable"), "{stdout}");
+    assert!(stdout.contains("gitVersion: coxswain-memcluster"), "{stdout}");
+}

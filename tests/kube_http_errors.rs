@@ -525,3 +525,75 @@ async fn namespaced_kind_without_namespace_is_refused_before_sending() {
     insta::assert_snapshot!("name_with_slash", error);
     assert!(server.requests().is_empty());
 }
+
+#[tokio::test]
+async fn server_version_reads_get_version() {
+    let (server, cluster) = setup().await;
+    server.on(
+        "GET",
+        "/version",
+        Reply::json(
+            200,
+            &json!({"major": "1", "minor": "31", "gitVersion": "v1.31.2",
+                    "gitCommit": "abc", "platform": "linux/arm64"}),
+        ),
+    );
+    let version = cluster.server_version().await.expect("version answers");
+    assert_eq!(
+        version,
+        Some(coxswain::cluster::ServerVersion {
+            git_version: "v1.31.2".into(),
+            platform: Some("linux/arm64".into()),
+        })
+    );
+    assert_eq!(server.request_lines(), vec!["GET /version"]);
+    server.on("GET", "/version", Reply::raw(200, "<html>proxy</html>"));
+    let error = expect_err(cluster.server_version().await);
+    assert!(error.to_string().contains("the server version (GET /version)"), "{error}");
+}
+
+/// `coxswain version` end to end: the binary reads a kubeconfig pointing at the scripted
+/// server; a second kubeconfig points at a closed port and still exits 0.
+#[tokio::test(flavor = "multi_thread")]
+async fn version_command_asks_the_kubeconfig_cluster() {
+    let server = MockApiServer::start().await.expect("mock server starts");
+    server.on("GET", "/version", Reply::json(200, &json!({"gitVersion": "v1.30.0"})));
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let closed_url = format!("http://{}", closed.local_addr().expect("addr"));
+    drop(closed);
+    let dir = tempfile::tempdir().expect("tempdir");
+    let write = |name: &str, url: &str| {
+        let path = dir.path().join(name);
+        let kubeconfig = format!(
+            "apiVersion: v1\nkind: Config\ncurrent-context: t\nclusters:\n- name: t\n  \
+             cluster: {{server: \"{url}\"}}\ncontexts:\n- name: t\n  context: {{cluster: t, \
+             user: u}}\nusers:\n- name: u\n  user: {{token: x}}\n"
+        );
+        std::fs::write(&path, kubeconfig).expect("write kubeconfig");
+        path
+    };
+    let reachable = write("reachable", &server.url());
+    let unreachable = write("unreachable", &closed_url);
+    let run = |kubeconfig: std::path::PathBuf| {
+        tokio::task::spawn_blocking(move || {
+            let output = std::process::Command::new(env!("CARGO_BIN_EXE_coxswain"))
+                .arg("--kubeconfig")
+                .arg(kubeconfig)
+                .args(["version", "--timeout", "20s"])
+                .env_remove("COXSWAIN_CLUSTER")
+                .env_remove("HTTPS_PROXY")
+                .env_remove("HTTP_PROXY")
+                .output()
+                .expect("binary runs");
+            let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
+            (output.status.code(), stdout)
+        })
+    };
+    let (code, stdout) = run(reachable).await.expect("joins");
+    assert_eq!(code, Some(0), "{stdout}");
+    assert!(stdout.ends_with("server: v1.30.0\n"), "{stdout}");
+    let (code, stdout) = run(unreachable).await.expect("joins");
+    assert_eq!(code, Some(0), "{stdout}");
+    assert!(stdout.contains("server: unreachable ("), "{stdout}");
+    assert!(stdout.contains(&closed_url), "{stdout}");
+}

@@ -140,6 +140,22 @@ pub(super) enum Command {
     },
     /// Print the manual page (roff): `coxswain man | man -l -`.
     Man,
+    /// Print the client's version and git commit and, when a cluster is configured and answers,
+    /// the API server's version (as kubectl version does). Never fails: an unreachable cluster
+    /// is reported as such.
+    Version {
+        /// The client's version only; contact no cluster.
+        #[arg(long)]
+        client: bool,
+        /// kubeconfig context to ask (default: the current context).
+        #[arg(long, conflicts_with = "client")]
+        context: Option<String>,
+        /// How long to wait for the server (connecting included).
+        #[arg(long, value_parser = parse_duration, default_value = "5s")]
+        timeout: Duration,
+        #[arg(short, long, value_enum, default_value_t = Format::Text)]
+        output: Format,
+    },
     /// Progressive delivery: show or steer a Deployment's canary or blue-green rollout.
     Rollout {
         #[arg(value_enum)]

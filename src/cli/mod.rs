@@ -15,6 +15,7 @@ mod signals;
 mod sync;
 #[cfg(feature = "model-validation")]
 mod validation;
+mod version;
 
 use crate::engine::{Connector, Engine, EngineError, connector_with_kubeconfig};
 use crate::exit::ExitCode;
@@ -118,6 +119,7 @@ pub fn is_headless_invocation(args: &[String]) -> bool {
                     | "promote"
                     | "completions"
                     | "man"
+                    | "version"
                     | "rollout"
                     | "set"
                     | "scale"
@@ -134,6 +136,12 @@ async fn run(cli: Cli, connector: Connector) -> Result<ExitCode, EngineError> {
             return Ok(ExitCode::Ok);
         }
         Some(Command::Man) => return Ok(render::man_page(Cli::command())),
+        Some(Command::Version { client, context, timeout, output }) => {
+            let (context, timeout, output) = (context.clone(), *timeout, *output);
+            return Ok(
+                version::version_command(&connector, *client, context, timeout, output).await
+            );
+        }
         _ => {}
     }
     #[cfg(feature = "model-validation")]
@@ -157,7 +165,9 @@ async fn run(cli: Cli, connector: Connector) -> Result<ExitCode, EngineError> {
         Some(Command::Plan(args)) => plan::plan_command(&engine, args).await,
         Some(Command::Sync(command)) => sync_command(&engine, command.get()).await,
         // Answered above, before a repo is needed.
-        Some(Command::Completions { .. } | Command::Man) => Ok(ExitCode::Ok),
+        Some(Command::Completions { .. } | Command::Man | Command::Version { .. }) => {
+            Ok(ExitCode::Ok)
+        }
         Some(Command::History { env, context, output }) => {
             let env = env.get()?;
             let (revisions, unreadable) = engine.history_listing(&env, context.as_deref()).await?;

@@ -18,7 +18,7 @@ use self::errors::Target;
 use self::transport::{Call, Repeat, Transport};
 use super::{
     ApplyOptions, Cluster, ClusterError, LogRequest, ObjectKey, Preconditions, ResourceType,
-    WatchEvent,
+    ServerVersion, WatchEvent,
 };
 use crate::cluster::Gvk;
 use async_trait::async_trait;
@@ -193,6 +193,17 @@ impl KubeCluster {
 
 #[async_trait]
 impl Cluster for KubeCluster {
+    async fn server_version(&self) -> Result<Option<ServerVersion>, ClusterError> {
+        let target = Target::ServerVersion;
+        let body = self.transport.call(&Call::get("/version".to_owned()), &target).await?;
+        serde_json::from_value(parse(&body, &target)?).map(Some).map_err(|error| {
+            ClusterError::Other {
+                target: target.to_string(),
+                message: format!("the API server sent an unreadable version: {error}"),
+            }
+        })
+    }
+
     async fn resolve(&self, gvk: &Gvk) -> Result<ResourceType, ClusterError> {
         self.discovery.resolve(&self.transport, gvk).await
     }

@@ -15,7 +15,8 @@ mod types;
 
 pub use error::{ClusterError, FieldConflict};
 pub use types::{
-    ApplyOptions, Gvk, LogRequest, ObjectKey, Preconditions, ResourceType, WatchEvent,
+    ApplyOptions, Gvk, LogRequest, ObjectKey, Preconditions, ResourceType, ServerVersion,
+    WatchEvent,
 };
 
 use async_trait::async_trait;
@@ -101,6 +102,12 @@ pub trait Cluster: Send + Sync {
         request: &LogRequest,
     ) -> Result<Option<String>, ClusterError> {
         let _ = (namespace, pod, request);
+        Ok(None)
+    }
+
+    /// The server's version (`GET /version`), for `coxswain version`. `Ok(None)` when the
+    /// implementation has none to report (the default).
+    async fn server_version(&self) -> Result<Option<ServerVersion>, ClusterError> {
         Ok(None)
     }
 }

@@ -4,7 +4,7 @@
 
 use crate::{
     ApplyOptions, Cluster, ClusterError, Gvk, LogRequest, ObjectKey, Preconditions, ResourceType,
-    WatchEvent,
+    ServerVersion, WatchEvent,
 };
 use async_trait::async_trait;
 use futures::stream::BoxStream;
@@ -170,5 +170,10 @@ impl Cluster for Recording {
     ) -> Result<Option<String>, ClusterError> {
         self.note(Verb::Log, format!("Pod {namespace}/{pod} container {}", request.container));
         self.inner.pod_log(namespace, pod, request).await
+    }
+
+    /// Not noted: it reads no object, and the recorded requests are about objects.
+    async fn server_version(&self) -> Result<Option<ServerVersion>, ClusterError> {
+        self.inner.server_version().await
     }
 }

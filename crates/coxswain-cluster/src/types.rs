@@ -157,6 +157,18 @@ pub enum WatchEvent {
     },
 }
 
+/// The API server's build (`GET /version`), as `kubectl version` shows it under "Server
+/// Version". Only the fields a person reads are kept; the rest of the answer is ignored.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ServerVersion {
+    /// The release, e.g. `v1.31.2`.
+    pub git_version: String,
+    /// `os/arch` of the server binary, when it says.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub platform: Option<String>,
+}
+
 /// What to read of a container's log: the tail of the current or the previous (crashed)
 /// instance, bounded so a chatty container cannot blow up a health message.
 #[derive(Debug, Clone, PartialEq, Eq)]

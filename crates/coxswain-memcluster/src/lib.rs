@@ -34,7 +34,7 @@ use async_trait::async_trait;
 use coxswain_cluster::fieldset::{Schema, canonicalize_quantities, values_equal};
 use coxswain_cluster::{
     ApplyOptions, Cluster, ClusterError, FIELD_MANAGER, FieldConflict, Gvk, LogRequest, ObjectKey,
-    Preconditions, ResourceType, WatchEvent,
+    Preconditions, ResourceType, ServerVersion, WatchEvent,
 };
 use futures::stream::BoxStream;
 use instrument::{Faults, Verdict};
@@ -380,6 +380,15 @@ impl Cluster for MemoryCluster {
         self.serve(Verb::Watch, target, |state| {
             state.watch(resource, namespace, label_selector, resource_version)
         })
+    }
+
+    /// This crate's version, marked so no one mistakes it for a Kubernetes release.
+    async fn server_version(&self) -> Result<Option<ServerVersion>, ClusterError> {
+        Ok(Some(ServerVersion {
+            git_version: concat!("coxswain-memcluster ", env!("CARGO_PKG_VERSION"), " (in-memory)")
+                .to_owned(),
+            platform: None,
+        }))
     }
 
     /// Only previous-instance logs of pods failed by [`MemoryCluster::fail_pods`] exist.

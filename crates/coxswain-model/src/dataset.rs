@@ -1,8 +1,9 @@
 //! The validation dataset: a numeric CSV with a header row (tabular models), or named arrays in
 //! a `.npz` bundle or a folder of `.npy` files (any model: several inputs, images, token ids).
 //!
-//! The CSV parser is hand-written on purpose: the format is "numbers separated by commas", and
-//! owning it lets every error name the line and column a reviewer has to fix. Array datasets
+//! CSV goes through the `csv` crate, so quoted fields (a header name with a comma in it), CRLF
+//! line ends and a byte-order mark read the way spreadsheets write them; each record's position
+//! keeps every error naming the line and column a reviewer has to fix. Array datasets
 //! are checked against the spec's inputs here, before any model runs, so a wrong array name,
 //! dtype or shape is an error that names the array; their rows are streamed later (arrays.rs).
 
@@ -311,7 +312,8 @@ impl Csv {
 }
 
 /// Parses `text` (the contents of `file`). Labels must be non-negative integers for
-/// classification; any finite number for regression.
+/// classification; any finite number for regression. Blank lines are skipped; the first
+/// non-blank record is the header.
 pub(crate) fn parse_csv(
     file: &str,
     text: &str,
@@ -319,13 +321,28 @@ pub(crate) fn parse_csv(
     task: Task,
 ) -> Result<Csv, ValidationError> {
     let text = text.strip_prefix('\u{feff}').unwrap_or(text);
-    let mut lines = text.lines().enumerate().map(|(i, l)| (i + 1, l.trim_end_matches('\r')));
-    let header: Vec<String> = loop {
-        match lines.next() {
-            Some((_, l)) if l.trim().is_empty() => {}
-            Some((_, l)) => break l.split(',').map(|c| unquote(c.trim()).to_owned()).collect(),
-            None => return Err(ValidationError::EmptyDataset { file: file.to_owned() }),
+    // `flexible`: a row with the wrong number of cells is reported below with both counts,
+    // rather than as the crate's generic "found record with N fields".
+    let mut reader = csv::ReaderBuilder::new()
+        .has_headers(false)
+        .flexible(true)
+        .trim(csv::Trim::All)
+        .from_reader(text.as_bytes());
+    let mut lines = LineCounter::new(text.as_bytes());
+    let mut records = reader.records().filter_map(|r| match r {
+        Ok(record) if is_blank(&record) => None,
+        Ok(record) => {
+            let byte = record.position().map_or(0, csv::Position::byte);
+            Some(Ok((lines.line_at(usize::try_from(byte).unwrap_or(usize::MAX)), record)))
         }
+        Err(e) => {
+            let line = e.position().map(|p| lines.line_at(usize::try_from(p.byte()).unwrap_or(0)));
+            Some(Err(csv_error(file, line, &e)))
+        }
+    });
+    let header: Vec<String> = match records.next() {
+        Some(record) => record?.1.iter().map(str::to_owned).collect(),
+        None => return Err(ValidationError::EmptyDataset { file: file.to_owned() }),
     };
     let Some(label_ix) = header.iter().position(|h| h == label_column) else {
         return Err(ValidationError::LabelColumnMissing {
@@ -338,11 +355,8 @@ pub(crate) fn parse_csv(
         header.iter().enumerate().filter(|(i, _)| *i != label_ix).map(|(_, h)| h.clone()).collect();
     let mut features = Vec::new();
     let mut labels = Vec::new();
-    for (line, l) in lines {
-        if l.trim().is_empty() {
-            continue;
-        }
-        let cells: Vec<&str> = l.split(',').collect();
+    for record in records {
+        let (line, cells) = record?;
         if cells.len() != header.len() {
             return Err(ValidationError::DatasetColumns {
                 file: file.to_owned(),
@@ -351,14 +365,13 @@ pub(crate) fn parse_csv(
                 found: cells.len(),
             });
         }
-        for (ix, (cell, name)) in cells.iter().zip(&header).enumerate() {
+        for (ix, (raw, name)) in cells.iter().zip(&header).enumerate() {
             let cell_error = |reason: String| ValidationError::DatasetCell {
                 file: file.to_owned(),
                 line,
                 column: name.clone(),
                 reason,
             };
-            let raw = unquote(cell.trim());
             let value: f64 =
                 raw.parse().map_err(|_| cell_error(format!("`{raw}` is not a number")))?;
             if !value.is_finite() {
@@ -386,8 +399,49 @@ pub(crate) fn parse_csv(
     Ok(Csv { feature_names, features, labels })
 }
 
-fn unquote(s: &str) -> &str {
-    s.strip_prefix('"').and_then(|s| s.strip_suffix('"')).unwrap_or(s)
+/// The line a byte offset is on. `csv::Position::line` undercounts line breaks inside quoted
+/// fields (csv-core 0.1.13 skips them on its fast path), so lines are counted here from the
+/// record's byte offset, which is exact. Records come in order, so counting is incremental.
+struct LineCounter<'a> {
+    text: &'a [u8],
+    offset: usize,
+    line: usize,
+}
+
+impl<'a> LineCounter<'a> {
+    fn new(text: &'a [u8]) -> Self {
+        Self { text, offset: 0, line: 1 }
+    }
+
+    /// The line of the first character at or after `byte` that is not a line break (a record's
+    /// position may point at the empty lines the reader skipped before it).
+    fn line_at(&mut self, byte: usize) -> usize {
+        let byte = byte.min(self.text.len()).max(self.offset);
+        self.line += self.text[self.offset..byte].iter().filter(|b| **b == b'\n').count();
+        self.offset = byte;
+        let skipped = self.text[byte..].iter().take_while(|b| matches!(b, b'\r' | b'\n'));
+        self.line + skipped.filter(|b| **b == b'\n').count()
+    }
+}
+
+/// A line of only whitespace (the crate skips empty lines, not `"  "`). A row of empty cells
+/// (`,,`) is not blank: it is reported as cells that are not numbers.
+fn is_blank(record: &csv::StringRecord) -> bool {
+    record.len() == 1 && record[0].is_empty()
+}
+
+/// A record the crate could not read (from memory, only invalid UTF-8 can cause that, and the
+/// text was checked before), with the line it starts on when the crate knows it.
+fn csv_error(file: &str, line: Option<usize>, e: &csv::Error) -> ValidationError {
+    let reason = match e.kind() {
+        csv::ErrorKind::Utf8 { err, .. } => format!("field {} is not UTF-8 text", err.field() + 1),
+        _ => e.to_string(),
+    };
+    let file = match line {
+        Some(line) => format!("{file}:{line}"),
+        None => file.to_owned(),
+    };
+    ValidationError::DatasetFile { file, reason }
 }
 
 #[cfg(test)]
@@ -412,6 +466,43 @@ mod tests {
         );
         // Regression accepts the same value.
         assert!(parse_csv("d.csv", "a,y\n1,0\n2,0.5\n", "y", Task::Regression).is_ok());
+    }
+
+    #[test]
+    fn quoted_fields_may_hold_commas_and_quotes() {
+        let text = "\"petal, length\",\"say \"\"hi\"\"\",y\n\"1.5\", 2 ,\"0\"\n";
+        let ds = parse_csv("d.csv", text, "y", Task::Classification).unwrap();
+        assert_eq!(ds.feature_names, ["petal, length", "say \"hi\""]);
+        assert_eq!(ds.features, [1.5, 2.0]);
+        assert_eq!(ds.labels, [0.0]);
+    }
+
+    #[test]
+    fn crlf_blank_lines_and_bom_are_accepted() {
+        let text = "\u{feff}\r\n  \r\na,y\r\n1,0\r\n\r\n2,1\r\n";
+        let ds = parse_csv("d.csv", text, "y", Task::Classification).unwrap();
+        assert_eq!(ds.feature_names, ["a"]);
+        assert_eq!(ds.features, [1.0, 2.0]);
+        assert_eq!(ds.labels, [0.0, 1.0]);
+    }
+
+    #[test]
+    fn bad_row_names_its_line_after_crlf_and_multiline_quotes() {
+        // The quoted header cell spans two lines, so the bad row is on line 5.
+        let text = "\"a\r\nb\",y\r\n1,0\r\n2,1\r\nx,0\r\n";
+        let err = parse_csv("d.csv", text, "y", Task::Classification).unwrap_err();
+        assert_eq!(err.to_string(), "d.csv:5: column `a\r\nb`: `x` is not a number");
+        // Skipped blank lines still count.
+        let err = parse_csv("d.csv", "a,y\n\n \n\n1,x\n", "y", Task::Regression).unwrap_err();
+        assert_eq!(err.to_string(), "d.csv:5: column `y`: `x` is not a number");
+        let err = parse_csv("d.csv", "a,y\r\n1,0\r\n1,0,3\r\n", "y", Task::Regression).unwrap_err();
+        assert_eq!(err.to_string(), "d.csv:3: expected 2 columns (as in the header), found 3");
+    }
+
+    #[test]
+    fn a_row_of_empty_cells_is_an_error_not_skipped() {
+        let err = parse_csv("d.csv", "a,y\n1,0\n,\n", "y", Task::Regression).unwrap_err();
+        assert_eq!(err.to_string(), "d.csv:3: column `a`: `` is not a number");
     }
 
     #[test]

@@ -18,6 +18,8 @@ pub(super) enum Target {
     Collection { gvk: Gvk, namespace: Option<String> },
     /// The resource list of a group-version, fetched to resolve `gvk`.
     Discovery { gvk: Gvk },
+    /// `GET /version`.
+    ServerVersion,
 }
 
 impl fmt::Display for Target {
@@ -33,6 +35,7 @@ impl fmt::Display for Target {
             Self::Discovery { gvk } => {
                 write!(f, "discovery of {} for {}", gvk.api_version(), gvk.kind)
             }
+            Self::ServerVersion => f.write_str("the server version (GET /version)"),
         }
     }
 }
@@ -90,6 +93,7 @@ pub(super) fn from_response(status: u16, body: &[u8], target: &Target) -> Cluste
             Target::Collection { gvk, .. } | Target::Discovery { gvk } => {
                 ClusterError::UnknownKind { gvk: gvk.to_string() }
             }
+            Target::ServerVersion => other(format!("not found (404): {message}")),
         },
         409 => match target {
             Target::Object(key) if parsed.reason == "AlreadyExists" => {
