@@ -40,7 +40,9 @@ mod tests {
         let files: Vec<_> = std::fs::read_dir(&logs).expect("logs").flatten().collect();
         assert_eq!(files.len(), 1, "{files:?}");
         let name = files[0].file_name().to_string_lossy().into_owned();
-        assert!(name.starts_with("coxswain-app.") && name.ends_with(".log"), "{name}");
+        let path = std::path::Path::new(&name);
+        assert!(name.starts_with("coxswain-app."), "{name}");
+        assert_eq!(path.extension().and_then(|e| e.to_str()), Some("log"), "{name}");
         let text = std::fs::read_to_string(files[0].path()).expect("read");
         assert!(text.contains("a line for the log file"), "{text}");
     }

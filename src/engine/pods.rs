@@ -1,5 +1,5 @@
 //! The failing pods of a workload, with the last lines of a crashed container's log: what the
-//! app shows under an unhealthy workload, read on demand (one LIST of pods, one of ReplicaSets,
+//! app shows under an unhealthy workload, read on demand (one LIST of pods, one of `ReplicaSets`,
 //! one bounded log read per crashed container).
 
 use super::{Engine, EngineError};
