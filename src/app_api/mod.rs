@@ -30,7 +30,7 @@ use crate::promote::workload::{EditOptions, EditOutcome, WorkloadEdit};
 use crate::promote::{PromoteOptions, PromoteOutcome};
 pub use crate::repo::{envs_touched, envs_touched_with, overlay_dirs};
 pub use crate::rollout::{Action, RolloutStatus};
-use crate::sync::{CancelToken, FailureKind, Progress, SyncReport, SyncStatus};
+use crate::sync::{CancelToken, FailureKind, Progress, SyncReport, SyncStatus, Workload};
 use futures::stream::BoxStream;
 use std::collections::{BTreeSet, HashMap};
 use std::path::Path;
@@ -205,14 +205,24 @@ impl Session {
         // A workload still progressing may be failing: its pods say so (crash loop, image pull,
         // unschedulable), as the sync's health wait would report it.
         let mut resources = resources;
-        for resource in &mut resources {
-            let progressing =
-                resource.health.as_ref().is_some_and(|h| h.health == health::Health::Progressing);
-            if progressing && health::pods::runs_pods(&resource.key.group_kind) {
-                let problems = self.engine.workload_pods(name, &resource.id, context.as_deref());
-                if let Some(problem) = problems.await.ok().and_then(|p| p.into_iter().next()) {
-                    resource.health = Some(problem.assessment());
-                }
+        let mut assessments: Vec<(usize, health::Assessment)> = resources
+            .iter()
+            .enumerate()
+            .filter_map(|(index, r)| Some((index, r.health.clone()?)))
+            .filter(|(_, a)| a.health == health::Health::Progressing)
+            .collect();
+        if !assessments.is_empty() {
+            let mut workloads: Vec<Workload<'_>> = assessments
+                .iter_mut()
+                .map(|(index, assessment)| Workload {
+                    key: &plan.objects[*index].key,
+                    live: plan.objects[*index].live.as_ref(),
+                    assessment,
+                })
+                .collect();
+            self.engine.inspect_workloads(name, context.as_deref(), &mut workloads).await;
+            for (index, assessment) in assessments {
+                resources[index].health = Some(assessment);
             }
         }
         overview.counts = Counts::of(&plan);

@@ -1,10 +1,12 @@
 //! The failing pods of a workload, with the last lines of a crashed container's log: what the
 //! app shows under an unhealthy workload, read on demand (one LIST of pods, one of `ReplicaSets`,
-//! one bounded log read per crashed container).
+//! one bounded log read per crashed container); and, for a whole env view, why its progressing
+//! workloads are not ready (one LIST of pods and of `ReplicaSets` for all of them).
 
 use super::{Engine, EngineError};
 use crate::cluster::{Gvk, LogRequest};
 use crate::health::pods::{self, PodProblem};
+use crate::sync::{PodInspector, Workload};
 
 /// At most this many pods are shown (and their logs read): the first ones tell the story.
 const SHOWN: usize = 10;
@@ -56,5 +58,20 @@ impl Engine {
             }
         }
         Ok(problems)
+    }
+
+    /// Sharpens the assessments of `env`'s progressing workloads from their pods (a crash loop
+    /// becomes degraded with the pod's reason), as the sync's health wait does, without reading
+    /// logs. Best effort: a cluster that cannot be reached or refuses to list pods changes nothing.
+    pub async fn inspect_workloads(
+        &self,
+        env: &str,
+        context: Option<&str>,
+        workloads: &mut [Workload<'_>],
+    ) {
+        let Ok(env) = self.env(env) else { return };
+        if let Ok(cluster) = self.cluster(&env, context).await {
+            PodInspector::without_logs().inspect(cluster.as_ref(), workloads).await;
+        }
     }
 }

@@ -10,16 +10,16 @@
 
 mod cancel;
 mod failure;
+pub mod pod_inspector;
 mod summary;
 pub mod tiers;
 
 pub use cancel::CancelToken;
 pub use failure::{Failure, FailureKind};
+pub use pod_inspector::{PodInspector, Workload};
 
-use crate::cluster::{
-    Cluster, ClusterError, Gvk, LogRequest, ObjectKey, Preconditions, ResourceType,
-};
-use crate::health::{self, Assessment, Health, pods};
+use crate::cluster::{Cluster, ClusterError, Gvk, ObjectKey, Preconditions, ResourceType};
+use crate::health::{self, Assessment, Health};
 use crate::history::{self, Outcome, Revision};
 use crate::inventory::{self, Entry};
 use crate::lock::{Fence, LeaseLost, LockError, SyncLock};
@@ -952,7 +952,7 @@ fn blocks(env: &Environment, assessment: &Assessment) -> bool {
 /// Polls health of the applied objects (one LIST per kind per round) until all are healthy,
 /// one is degraded (no point waiting), or the timeout passes. While a workload is not healthy,
 /// each round also lists the pods (and `ReplicaSets`) of its namespace once, to fail at once on
-/// pods that will not start ([`pods`]).
+/// pods that will not start ([`PodInspector`]).
 async fn wait_for_health(
     cluster: &dyn Cluster,
     env: &Environment,
@@ -971,7 +971,7 @@ async fn wait_for_health(
     }
     let selector = owned_selector(&env.name);
     let mut reported: BTreeMap<String, Assessment> = BTreeMap::new();
-    let mut inspector = PodInspector::default();
+    let mut inspector = PodInspector::with_logs();
     loop {
         let mut live: Vec<(ObjectKey, Option<Value>)> = Vec::new();
         for (resource, keys) in kinds.values() {
@@ -995,7 +995,16 @@ async fn wait_for_health(
                 assessment: health::assess(object.as_ref()),
             })
             .collect();
-        inspector.inspect(cluster, &live, &mut states).await;
+        let mut workloads: Vec<Workload<'_>> = live
+            .iter()
+            .zip(states.iter_mut())
+            .map(|((key, object), state)| Workload {
+                key,
+                live: object.as_ref(),
+                assessment: &mut state.assessment,
+            })
+            .collect();
+        inspector.inspect(cluster, &mut workloads).await;
         for state in &states {
             if reported.get(&state.object) != Some(&state.assessment) {
                 progress.event(
@@ -1025,73 +1034,6 @@ async fn wait_for_health(
             options.poll_interval.min(options.timeout.saturating_sub(started.elapsed())),
         )
         .await;
-    }
-}
-
-/// Reads the pods of workloads that are not healthy yet, best effort: a cluster that refuses
-/// to list pods (RBAC) or serve logs leaves the assessments as they are.
-#[derive(Default)]
-struct PodInspector {
-    /// Previous-instance logs already read, by namespace, pod and container: read once.
-    logs: BTreeMap<(String, String, String), Option<String>>,
-}
-
-impl PodInspector {
-    async fn inspect(
-        &mut self,
-        cluster: &dyn Cluster,
-        live: &[(ObjectKey, Option<Value>)],
-        states: &mut [ObjectHealth],
-    ) {
-        let mut namespaces: BTreeMap<&str, Vec<usize>> = BTreeMap::new();
-        for (index, ((key, object), state)) in live.iter().zip(states.iter()).enumerate() {
-            if object.is_some()
-                && state.assessment.health == Health::Progressing
-                && pods::runs_pods(&key.group_kind)
-                && let Some(namespace) = key.namespace.as_deref()
-            {
-                namespaces.entry(namespace).or_default().push(index);
-            }
-        }
-        if namespaces.is_empty() {
-            return;
-        }
-        let resolve = |api_version: &'static str, kind: &'static str| async move {
-            cluster.resolve(&Gvk::from_api_version(api_version, kind)).await.ok()
-        };
-        let Some(pod_resource) = resolve("v1", "Pod").await else { return };
-        let replica_set_resource = resolve("apps/v1", "ReplicaSet").await;
-        for (namespace, indices) in namespaces {
-            let Ok(pod_list) = cluster.list(&pod_resource, Some(namespace), None).await else {
-                continue;
-            };
-            let has_deployment = indices.iter().any(|&i| live[i].0.group_kind == "Deployment.apps");
-            let replica_sets = match (&replica_set_resource, has_deployment) {
-                (Some(resource), true) => {
-                    cluster.list(resource, Some(namespace), None).await.unwrap_or_default()
-                }
-                _ => Vec::new(),
-            };
-            for index in indices {
-                let Some(workload) = &live[index].1 else { continue };
-                let Some(mut problem) = pods::workload_problem(workload, &replica_sets, &pod_list)
-                else {
-                    continue;
-                };
-                if problem.has_previous_log()
-                    && let Some(container) = problem.container.clone()
-                {
-                    let key = (namespace.to_owned(), problem.pod.clone(), container);
-                    if !self.logs.contains_key(&key) {
-                        let request = LogRequest::previous_tail(&key.2);
-                        let log = cluster.pod_log(namespace, &key.1, &request).await.ok().flatten();
-                        self.logs.insert(key.clone(), log);
-                    }
-                    problem.log = self.logs.get(&key).cloned().flatten();
-                }
-                states[index].assessment = problem.assessment();
-            }
-        }
     }
 }
 
