@@ -23,6 +23,8 @@
 
 #[path = "../tests/support/envtest.rs"]
 mod envtest;
+#[path = "support/manifests.rs"]
+mod manifests;
 
 use coxswain::cluster::kube_api::KubeCluster;
 use coxswain::cluster::recording::{Recording, Verb};
@@ -41,7 +43,6 @@ const DEFAULT_OBJECTS: usize = 1_000;
 const CHANGED: usize = 10;
 /// Repetitions of the cheap measurements (re-sync, plan); the median is reported.
 const REPEAT: usize = 5;
-const OBJECTS_PER_FILE: usize = 50;
 
 fn main() -> std::process::ExitCode {
     let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
@@ -124,46 +125,8 @@ async fn server_version(client: &kube::Client) -> String {
     client.apiserver_version().await.map_or_else(|_| "?".into(), |info| info.git_version)
 }
 
-fn manifests(count: usize, changed_image: usize) -> Vec<(String, String)> {
-    let mut objects = Vec::with_capacity(count);
-    for i in 0..count {
-        let name = format!("model-{:04}", i / 3);
-        let object = match i % 3 {
-            0 => {
-                let version = if i / 3 < changed_image { "1.1.0" } else { "1.0.0" };
-                format!(
-                    "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: {name}\n  labels: {{app: {name}}}\n\
-                     spec:\n  replicas: 0\n  selector:\n    matchLabels: {{app: {name}}}\n  template:\n    \
-                     metadata:\n      labels: {{app: {name}}}\n    spec:\n      containers:\n        \
-                     - name: server\n          image: ghcr.io/acme/{name}:{version}\n          \
-                     ports:\n            - {{name: http, containerPort: 8080}}\n          \
-                     env:\n            - {{name: MODEL_NAME, value: {name}}}\n          \
-                     envFrom:\n            - configMapRef: {{name: {name}}}\n          \
-                     resources:\n            requests: {{cpu: 100m, memory: 128Mi}}\n            \
-                     limits: {{memory: 256Mi}}\n          \
-                     readinessProbe: {{httpGet: {{path: /ready, port: http}}}}\n"
-                )
-            }
-            1 => format!(
-                "apiVersion: v1\nkind: Service\nmetadata:\n  name: {name}\nspec:\n  selector: {{app: {name}}}\n  \
-                 ports:\n    - {{name: http, port: 80, targetPort: http}}\n"
-            ),
-            _ => format!(
-                "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: {name}\ndata:\n  LOG_LEVEL: info\n  \
-                 MAX_BATCH: \"32\"\n  THREADS: \"2\"\n"
-            ),
-        };
-        objects.push(object);
-    }
-    objects
-        .chunks(OBJECTS_PER_FILE)
-        .enumerate()
-        .map(|(i, chunk)| (format!("objects-{i:03}.yaml"), chunk.join("---\n")))
-        .collect()
-}
-
 fn environment(namespace: &str, count: usize, changed: usize) -> Result<Environment, String> {
-    let files: Vec<SourceFile> = manifests(count, changed)
+    let files: Vec<SourceFile> = manifests::generate(count, changed)
         .into_iter()
         .map(|(name, text)| SourceFile {
             path: format!("environments/bench/{name}"),
@@ -422,7 +385,7 @@ fn kubectl_rows(
     let namespace = format!("kubectl-bench-{}", std::process::id());
     let dir = tempfile::tempdir().map_err(|e| format!("temp dir: {e}"))?;
     let write = |changed: usize| -> Result<(), String> {
-        for (name, text) in manifests(count, changed) {
+        for (name, text) in manifests::generate(count, changed) {
             std::fs::write(dir.path().join(name), text).map_err(|e| e.to_string())?;
         }
         Ok(())

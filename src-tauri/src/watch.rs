@@ -18,8 +18,13 @@ use tokio::sync::mpsc;
 pub const ENV_UPDATED: &str = "env-updated";
 /// Emitted when re-planning an env fails; its payload is `{env, error}`.
 pub const ENV_ERROR: &str = "env-error";
-/// How long file events are gathered before re-planning.
-const FILE_DEBOUNCE: Duration = Duration::from_millis(300);
+/// File events are gathered until none came for this long: an editor's save (write, rename,
+/// chmod) comes in bursts a few milliseconds apart, and what the person sees must follow the
+/// save within 200 ms.
+const FILE_QUIET: Duration = Duration::from_millis(40);
+/// ... but no longer than this after the first, so a tool that keeps writing (a checkout of a
+/// branch) still shows progress.
+const FILE_GATHER_AT_MOST: Duration = Duration::from_millis(500);
 /// How long cluster events are gathered before re-planning.
 const CLUSTER_DEBOUNCE: Duration = Duration::from_millis(500);
 /// Wait before re-opening a cluster watch that failed or ended.
@@ -181,15 +186,22 @@ async fn replan<R: Runtime>(
     // Each env's sync state at its last re-plan here, to tell drift from a steady state.
     let mut states = std::collections::HashMap::new();
     while let Some(first) = receiver.recv().await {
-        tokio::time::sleep(match first {
-            Trigger::Files(_) => FILE_DEBOUNCE,
-            Trigger::Cluster(_) => CLUSTER_DEBOUNCE,
-        })
-        .await;
+        let mut pending = vec![first];
+        if matches!(pending[0], Trigger::Files(_)) {
+            let until = tokio::time::Instant::now() + FILE_GATHER_AT_MOST;
+            loop {
+                let quiet = until.min(tokio::time::Instant::now() + FILE_QUIET);
+                match tokio::time::timeout_at(quiet, receiver.recv()).await {
+                    Ok(Some(more)) => pending.push(more),
+                    Ok(None) | Err(_) => break,
+                }
+            }
+        } else {
+            tokio::time::sleep(CLUSTER_DEBOUNCE).await;
+        }
         let mut reload = BTreeSet::new();
         let mut envs = BTreeSet::new();
         let mut from_cluster = BTreeSet::new();
-        let mut pending = vec![first];
         while let Ok(more) = receiver.try_recv() {
             pending.push(more);
         }
