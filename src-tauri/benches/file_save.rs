@@ -47,7 +47,8 @@ fn main() -> std::process::ExitCode {
     match run() {
         Ok(()) => std::process::ExitCode::SUCCESS,
         Err(error) => {
-            eprintln!("file_save bench failed: {error}");
+            let shown: String = error.chars().take(2_000).collect();
+            eprintln!("file_save bench failed: {shown}");
             std::process::ExitCode::FAILURE
         }
     }
@@ -106,7 +107,9 @@ fn write_repo(root: &Path, namespace: &str, count: usize) -> Result<PathBuf, Str
         std::fs::write(&path, text).map_err(|e| format!("{}: {e}", path.display()))
     };
     write(root.join("coxswain.yaml"), "instance: file-save-bench\n")?;
-    write(dir.join("env.yaml"), &format!("namespace: {namespace}\nprune: true\n"))?;
+    // The generated Deployments run no pods (`replicas: 0`), which the policy allows only when told.
+    let env_yaml = format!("namespace: {namespace}\nprune: true\npolicy:\n  minReplicas: 0\n");
+    write(dir.join("env.yaml"), &env_yaml)?;
     for (name, text) in manifests::generate(count, 0) {
         write(dir.join(name), &text)?;
     }

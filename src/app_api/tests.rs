@@ -385,6 +385,61 @@ async fn cancel_stops_a_running_sync_before_its_next_write_and_records_what_it_a
 }
 
 #[tokio::test]
+async fn the_env_view_lists_pods_once_for_all_its_failing_workloads_and_reads_no_logs() {
+    let repo = example_repo();
+    let dev = repo.path().join("environments/dev");
+    let manifest = std::fs::read_to_string(dev.join("iris-server.yaml")).expect("read");
+    let deployment = manifest.split("\n---").next().expect("the Deployment comes first");
+    for name in ["iris-shadow-a", "iris-shadow-b"] {
+        let copy = deployment.replace("name: iris-server\n", &format!("name: {name}\n")).replace(
+            "app.kubernetes.io/name: iris-server\n",
+            &format!("app.kubernetes.io/name: {name}\n"),
+        );
+        std::fs::write(dev.join(format!("{name}.yaml")), copy).expect("write");
+    }
+    let memory = MemoryCluster::new();
+    let recording = Arc::new(crate::cluster::recording::Recording::new(Arc::new(memory.clone())));
+    let shared = recording.clone();
+    let connector: Connector = Arc::new(move |_context| {
+        let cluster: Arc<dyn Cluster> = shared.clone();
+        Box::pin(async move { Ok(cluster) })
+    });
+    let session = Session::open(repo.path(), connector).expect("open");
+    memory.fail_pods(
+        "ghcr.io/acme-ml/iris-server:1.1.0",
+        coxswain_memcluster::PodFault::CrashLoop { restarts: 2, log: "KeyError\n".into() },
+    );
+    let preview = session.preview_sync("dev", false).await.expect("preview");
+    let report = session.sync("dev", &preview.fingerprint, false, &Recorder::default()).await;
+    assert!(report.is_ok_and(|r| r.status != sync::SyncStatus::Synced), "crash loops");
+
+    recording.reset();
+    let detail = session.detail("dev").await.expect("detail");
+    let degraded: Vec<&str> = detail
+        .resources
+        .iter()
+        .filter(|r| {
+            r.health.as_ref().is_some_and(|h| {
+                h.health == Health::Degraded && h.message.contains("CrashLoopBackOff")
+            })
+        })
+        .map(|r| r.key.name.as_str())
+        .collect();
+    assert_eq!(degraded, ["iris-server", "iris-shadow-a", "iris-shadow-b"]);
+    let requests = recording.take();
+    let count = |verb, target: &str| {
+        requests.iter().filter(|(v, t)| *v == verb && t.starts_with(target)).count()
+    };
+    assert_eq!(count(crate::cluster::recording::Verb::List, "Pod in iris-dev"), 1, "{requests:?}");
+    assert_eq!(
+        count(crate::cluster::recording::Verb::List, "ReplicaSet.apps in iris-dev"),
+        1,
+        "{requests:?}"
+    );
+    assert_eq!(count(crate::cluster::recording::Verb::Log, ""), 0, "{requests:?}");
+}
+
+#[tokio::test]
 async fn a_crash_looping_workload_shows_its_pods_with_the_last_log_lines() {
     let repo = example_repo();
     let (session, memory) = session(repo.path());
