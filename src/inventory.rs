@@ -15,13 +15,22 @@
 
 use crate::cluster::{Cluster, ClusterError, Gvk, ObjectKey, ResourceType};
 use crate::ownership::{ENV_LABEL, INSTANCE_LABEL, INTERNAL_LABEL, Owner};
+use base64::Engine as _;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use std::collections::{BTreeMap, BTreeSet};
+use std::io::{Read as _, Write as _};
 
 pub const INVENTORY_NAME: &str = "coxswain-inventory";
 const KINDS_KEY: &str = "kinds";
 const OBJECTS_KEY: &str = "objects";
+/// Where the entries go, gzipped, when their JSON is larger than [`INLINE_LIMIT`]: a `ConfigMap`
+/// holds at most 1 MiB, which plain entries pass at about 9,000 objects.
+const COMPRESSED_OBJECTS_KEY: &str = "objects.json.gz";
+/// Entries up to this size stay readable text in `data.objects`.
+const INLINE_LIMIT: usize = 256 * 1024;
+/// A compressed inventory inflating past this is refused (a planted object), not read.
+const MAX_INFLATED_BYTES: u64 = 64 * 1024 * 1024;
 
 pub fn config_map_gvk() -> Gvk {
     Gvk::from_api_version("v1", "ConfigMap")
@@ -140,7 +149,16 @@ pub fn parse(object: &Value) -> Inventory {
             (!kind.is_empty()).then(|| Gvk::from_api_version(api_version, kind))
         })
         .collect();
-    let (objects, no_uids) = match data(OBJECTS_KEY).map(serde_json::from_str::<Vec<Entry>>) {
+    let entries = match (data(OBJECTS_KEY), compressed_entries(object)) {
+        (Some(text), _) => {
+            Some(serde_json::from_str::<Vec<Entry>>(text).map_err(|e| e.to_string()))
+        }
+        (None, Some(inflated)) => {
+            Some(inflated.and_then(|json| serde_json::from_slice(&json).map_err(|e| e.to_string())))
+        }
+        (None, None) => None,
+    };
+    let (objects, no_uids) = match entries {
         None => (
             BTreeMap::new(),
             Some(format!(
@@ -177,17 +195,47 @@ pub fn inventory_object(
     let lines: Vec<String> =
         kinds.iter().map(|gvk| format!("{}/{}", gvk.api_version(), gvk.kind)).collect();
     let entries: Vec<&Entry> = objects.values().collect();
+    let entries = serde_json::to_string(&entries).unwrap_or_else(|_| "[]".to_owned());
     let mut labels = owner.labels();
     labels.insert(INTERNAL_LABEL.to_owned(), json!("true"));
-    json!({
+    let mut object = json!({
         "apiVersion": "v1",
         "kind": "ConfigMap",
         "metadata": {"name": INVENTORY_NAME, "namespace": namespace, "labels": labels},
-        "data": {
-            KINDS_KEY: lines.join("\n"),
-            OBJECTS_KEY: serde_json::to_string(&entries).unwrap_or_else(|_| "[]".to_owned()),
+        "data": {KINDS_KEY: lines.join("\n")}
+    });
+    if entries.len() <= INLINE_LIMIT {
+        object["data"][OBJECTS_KEY] = json!(entries);
+    } else {
+        let mut encoder = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::best());
+        // Writing to a Vec cannot fail.
+        let _ = encoder.write_all(entries.as_bytes());
+        let gzip = encoder.finish().unwrap_or_default();
+        object["binaryData"] =
+            json!({COMPRESSED_OBJECTS_KEY: base64::engine::general_purpose::STANDARD.encode(gzip)});
+    }
+    object
+}
+
+/// The inflated JSON of `binaryData`'s compressed entries, if there are any.
+fn compressed_entries(object: &Value) -> Option<Result<Vec<u8>, String>> {
+    let encoded = object.pointer(&format!("/binaryData/{COMPRESSED_OBJECTS_KEY}"))?;
+    let inflate = || {
+        let encoded = encoded.as_str().ok_or("not a string")?;
+        let gzip = base64::engine::general_purpose::STANDARD
+            .decode(encoded)
+            .map_err(|e| format!("not base64: {e}"))?;
+        let mut json = Vec::new();
+        flate2::read::GzDecoder::new(gzip.as_slice())
+            .take(MAX_INFLATED_BYTES + 1)
+            .read_to_end(&mut json)
+            .map_err(|e| format!("not gzip: {e}"))?;
+        if json.len() as u64 > MAX_INFLATED_BYTES {
+            return Err(format!("inflates past {MAX_INFLATED_BYTES} bytes"));
         }
-    })
+        Ok(json)
+    };
+    Some(inflate().map_err(|e: String| format!("{COMPRESSED_OBJECTS_KEY}: {e}")))
 }
 
 #[cfg(test)]
@@ -234,5 +282,45 @@ mod tests {
             parse(&json!({"metadata": {"labels": {ENV_LABEL: "prod", INSTANCE_LABEL: "repo-b"}}}));
         let why = other_repo.claimed_by_other(&owner(), "ns").unwrap_or_default();
         assert!(why.contains("instance repo-b") && why.contains("instance repo-a"), "{why}");
+    }
+
+    #[test]
+    fn a_large_inventory_is_stored_gzipped_under_the_config_map_limit_and_read_back() {
+        let objects: BTreeMap<String, Entry> = (0..10_000)
+            .map(|i| {
+                let uid = format!("{:08x}-4d3c-4b2a-9f8e-{:012x}", i * 7919, i * 104_729);
+                let entry = Entry {
+                    uid: uid.clone(),
+                    api_version: "apps/v1".into(),
+                    kind: "Deployment".into(),
+                    namespace: Some("models".into()),
+                    name: format!("model-{i:05}"),
+                };
+                (uid, entry)
+            })
+            .collect();
+        let object = inventory_object(&owner(), "models", &objects, &BTreeSet::new());
+        assert!(object.pointer("/data/objects").is_none(), "too large to inline");
+        let stored = serde_json::to_string(&object).expect("json").len();
+        assert!(stored < 1024 * 1024, "{stored} bytes: over a ConfigMap's 1 MiB");
+        let read = parse(&object);
+        assert_eq!(read.no_uids, None);
+        assert_eq!(read.objects, objects);
+
+        // Small ones stay readable text.
+        let few: BTreeMap<String, Entry> = objects.into_iter().take(3).collect();
+        let object = inventory_object(&owner(), "models", &few, &BTreeSet::new());
+        assert!(object.pointer("/data/objects").and_then(Value::as_str).is_some());
+        assert_eq!(parse(&object).objects, few);
+    }
+
+    #[test]
+    fn a_corrupt_compressed_inventory_prunes_nothing_and_says_why() {
+        let planted = json!({"metadata": {"labels": {ENV_LABEL: "prod"}},
+            "binaryData": {"objects.json.gz": "bm90IGd6aXA="}});
+        let read = parse(&planted);
+        assert!(read.objects.is_empty());
+        let why = read.no_uids.expect("unreadable");
+        assert!(why.contains("objects.json.gz: not gzip"), "{why}");
     }
 }

@@ -68,8 +68,9 @@ fn object_count() -> Result<usize, String> {
 struct Backend {
     name: String,
     cluster: Arc<dyn Cluster>,
-    test_env: Option<envtest::TestEnv>,
+    /// Stopped before the control plane (fields drop in order).
     _controller: Option<envtest::RolloutController>,
+    test_env: Option<envtest::TestEnv>,
 }
 
 fn backend(runtime: &tokio::runtime::Runtime, namespace: &str) -> Result<Backend, String> {

@@ -21,7 +21,7 @@ pub const ENV_ERROR: &str = "env-error";
 /// File events are gathered until none came for this long: an editor's save (write, rename,
 /// chmod) comes in bursts a few milliseconds apart, and what the person sees must follow the
 /// save within 200 ms.
-const FILE_QUIET: Duration = Duration::from_millis(40);
+const FILE_QUIET: Duration = Duration::from_millis(25);
 /// ... but no longer than this after the first, so a tool that keeps writing (a checkout of a
 /// branch) still shows progress.
 const FILE_GATHER_AT_MOST: Duration = Duration::from_millis(500);

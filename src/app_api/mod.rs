@@ -184,6 +184,8 @@ impl Session {
                 });
             }
         };
+        let declared: HashMap<&crate::cluster::ObjectKey, &crate::repo::DesiredObject> =
+            env.objects.iter().map(|git| (&git.key, git)).collect();
         let resources: Vec<Resource> = plan
             .objects
             .iter()
@@ -195,11 +197,9 @@ impl Session {
                 health: o.source.is_some().then(|| health::assess(o.live.as_ref())),
                 diff: o.diff.clone(),
                 drift: o.drift.clone(),
-                editable: env
-                    .objects
-                    .iter()
-                    .find(|git| git.key == o.key)
-                    .and_then(crate::promote::workload::Editable::of),
+                editable: declared
+                    .get(&o.key)
+                    .and_then(|git| crate::promote::workload::Editable::of(git)),
             })
             .collect();
         // A workload still progressing may be failing: its pods say so (crash loop, image pull,

@@ -31,7 +31,7 @@ use crate::history::{self, Revision};
 use crate::normalize::{mask_secret_pair, normalize};
 use crate::pipeline::{self, Pipeline};
 use crate::plan::render::{PlanReport, PlanSummary};
-use crate::plan::{EnvPlan, PlanOptions, plan_env};
+use crate::plan::{EnvPlan, PlanOptions, UnchangedMemo, plan_env};
 use crate::promote::{self, ClusterAccess, ForgeAccess, PromoteOptions, PromoteOutcome, Services};
 use crate::repo::{Environment, Repo};
 use crate::rollout::leftover::Leftover;
@@ -42,10 +42,10 @@ use crate::sync::{
 use connections::Connections;
 use futures::stream::BoxStream;
 use serde::Serialize;
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::hash::{Hash as _, Hasher as _};
 use std::path::Path;
-use std::sync::{Arc, PoisonError, RwLock};
+use std::sync::{Arc, Mutex, PoisonError, RwLock};
 use std::time::Duration;
 
 /// One open repo and its clusters.
@@ -56,6 +56,8 @@ pub struct Engine {
     envs: RwLock<BTreeMap<String, Environment>>,
     connections: Connections,
     holder: String,
+    /// Per env, what its last plan found unchanged (see [`UnchangedMemo`]).
+    unchanged: Mutex<HashMap<String, Arc<UnchangedMemo>>>,
 }
 
 /// How to sync one environment.
@@ -156,6 +158,7 @@ impl Engine {
             envs: RwLock::new(BTreeMap::new()),
             connections: Connections::new(connector),
             holder: crate::lock::default_holder(),
+            unchanged: Mutex::new(HashMap::new()),
         })
     }
 
@@ -249,7 +252,15 @@ impl Engine {
     ) -> Result<EnvPlan, EngineError> {
         let cluster = self.cluster(env, context).await?;
         let (env, rollouts) = self.rollout_view_and_pending(env, cluster.as_ref()).await?;
-        let mut plan = plan_env(cluster.as_ref(), &env, options)
+        let memo = self
+            .unchanged
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .entry(env.name.clone())
+            .or_default()
+            .clone();
+        let options = PlanOptions { unchanged: Some(memo), ..options.clone() };
+        let mut plan = plan_env(cluster.as_ref(), &env, &options)
             .await
             .map_err(|e| EngineError::cluster(&env.name, e))?;
         plan.rollouts = rollouts.lines;

@@ -5,7 +5,10 @@
 //! "unchanged"; only objects that may change get a server-side dry-run apply, and the preview is
 //! the diff between the live object and the dry-run result, both normalised.
 
+mod memo;
 pub mod render;
+
+pub use memo::UnchangedMemo;
 
 use crate::cluster::{Cluster, ClusterError, FieldConflict, Gvk, ObjectKey, ResourceType};
 use crate::diagnostic::Diagnostic;
@@ -30,11 +33,13 @@ pub struct PlanOptions {
     pub force_conflicts: bool,
     /// Requests in flight at once (LISTs and dry-runs).
     pub concurrency: usize,
+    /// What the env's previous plan found unchanged (re-planning as files change).
+    pub unchanged: Option<std::sync::Arc<UnchangedMemo>>,
 }
 
 impl Default for PlanOptions {
     fn default() -> Self {
-        Self { force_conflicts: false, concurrency: 8 }
+        Self { force_conflicts: false, concurrency: 8, unchanged: None }
     }
 }
 
@@ -454,8 +459,18 @@ async fn classify(
     };
     // Applied by a Coxswain version before instance ids: adopt it, then release that manager.
     plan.release_legacy = apply_entry(&live, LEGACY_FIELD_MANAGER).is_some();
-    if !plan.release_legacy && is_unchanged_locally(&desired, &live, &owner.field_manager()) {
-        return Ok(plan);
+    if !plan.release_legacy {
+        let manager = owner.field_manager();
+        let memo = options.unchanged.as_deref();
+        if memo.is_some_and(|memo| memo.holds(&key, &desired, &live, &manager)) {
+            return Ok(plan);
+        }
+        if is_unchanged_locally(&desired, &live, &manager) {
+            if let Some(memo) = memo {
+                memo.remember(&key, &desired, &live, &manager);
+            }
+            return Ok(plan);
+        }
     }
     // This env's rollouts write with a field manager of their own (the active Service's
     // selector of a blue-green): once the strategy is gone, git's value is the env's to take.

@@ -255,8 +255,11 @@ pub async fn sync_env(
             ),
         );
     }
-    let plan_options =
-        PlanOptions { force_conflicts: options.force_conflicts, concurrency: options.concurrency };
+    let plan_options = PlanOptions {
+        force_conflicts: options.force_conflicts,
+        concurrency: options.concurrency,
+        unchanged: None,
+    };
     let plan = match plan_env(cluster.as_ref(), env, &plan_options).await {
         Ok(plan) => plan,
         Err(error) => return report.failed(&error),
@@ -332,8 +335,11 @@ async fn locked(
     mut report: SyncReport,
     lock: &SyncLock,
 ) -> SyncReport {
-    let plan_options =
-        PlanOptions { force_conflicts: options.force_conflicts, concurrency: options.concurrency };
+    let plan_options = PlanOptions {
+        force_conflicts: options.force_conflicts,
+        concurrency: options.concurrency,
+        unchanged: None,
+    };
     let plan = match plan_env(cluster.as_ref(), env, &plan_options).await {
         Ok(plan) => plan,
         Err(error) => return report.failed(&error),
