@@ -148,18 +148,10 @@ fn environment(namespace: &str, count: usize, changed: usize) -> Result<Environm
 fn by_verb(calls: Vec<(Verb, String)>) -> BTreeMap<&'static str, u64> {
     let mut counts = BTreeMap::new();
     for (verb, _) in calls {
-        let name = match verb {
-            Verb::Resolve => continue,
-            Verb::List => "list",
-            Verb::Get => "get",
-            Verb::Apply => "apply",
-            Verb::DryRun => "dry-run",
-            Verb::Create => "create",
-            Verb::Replace => "replace",
-            Verb::Delete => "delete",
-            Verb::Watch => "watch",
-            Verb::Log => "log",
-        };
+        if verb == Verb::Resolve {
+            continue;
+        }
+        let name = verb.as_str();
         *counts.entry(name).or_default() += 1;
     }
     counts

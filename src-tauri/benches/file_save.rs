@@ -198,18 +198,10 @@ impl App {
 fn by_verb(calls: Vec<(Verb, String)>) -> String {
     let mut counts: BTreeMap<&str, usize> = BTreeMap::new();
     for (verb, _) in calls {
-        let name = match verb {
-            Verb::Resolve => continue,
-            Verb::List => "list",
-            Verb::Get => "get",
-            Verb::Apply => "apply",
-            Verb::DryRun => "dry-run",
-            Verb::Create => "create",
-            Verb::Replace => "replace",
-            Verb::Delete => "delete",
-            Verb::Watch => "watch",
-            Verb::Log => "log",
-        };
+        if verb == Verb::Resolve {
+            continue;
+        }
+        let name = verb.as_str();
         *counts.entry(name).or_default() += 1;
     }
     let parts: Vec<String> = counts.iter().map(|(verb, n)| format!("{verb} {n}")).collect();

@@ -29,6 +29,22 @@ pub enum Verb {
 }
 
 impl Verb {
+    /// The verb as reports print it (`dry-run`, `list`, …).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Resolve => "resolve",
+            Self::List => "list",
+            Self::Get => "get",
+            Self::Apply => "apply",
+            Self::DryRun => "dry-run",
+            Self::Create => "create",
+            Self::Replace => "replace",
+            Self::Delete => "delete",
+            Self::Watch => "watch",
+            Self::Log => "log",
+        }
+    }
+
     /// Whether the request changes what the server stores.
     pub fn is_write(self) -> bool {
         matches!(self, Self::Apply | Self::Create | Self::Replace | Self::Delete)
