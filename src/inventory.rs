@@ -19,7 +19,6 @@ use base64::Engine as _;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use std::collections::{BTreeMap, BTreeSet};
-use std::io::{Read as _, Write as _};
 
 pub const INVENTORY_NAME: &str = "coxswain-inventory";
 const KINDS_KEY: &str = "kinds";
@@ -29,8 +28,6 @@ const OBJECTS_KEY: &str = "objects";
 const COMPRESSED_OBJECTS_KEY: &str = "objects.json.gz";
 /// Entries up to this size stay readable text in `data.objects`.
 const INLINE_LIMIT: usize = 256 * 1024;
-/// A compressed inventory inflating past this is refused (a planted object), not read.
-const MAX_INFLATED_BYTES: u64 = 64 * 1024 * 1024;
 
 pub fn config_map_gvk() -> Gvk {
     Gvk::from_api_version("v1", "ConfigMap")
@@ -207,10 +204,8 @@ pub fn inventory_object(
     if entries.len() <= INLINE_LIMIT {
         object["data"][OBJECTS_KEY] = json!(entries);
     } else {
-        let mut encoder = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::best());
-        // Writing to a Vec cannot fail.
-        let _ = encoder.write_all(entries.as_bytes());
-        let gzip = encoder.finish().unwrap_or_default();
+        // Compressing into memory cannot fail.
+        let gzip = crate::gzip::compress(entries.as_bytes()).unwrap_or_default();
         object["binaryData"] =
             json!({COMPRESSED_OBJECTS_KEY: base64::engine::general_purpose::STANDARD.encode(gzip)});
     }
@@ -225,15 +220,10 @@ fn compressed_entries(object: &Value) -> Option<Result<Vec<u8>, String>> {
         let gzip = base64::engine::general_purpose::STANDARD
             .decode(encoded)
             .map_err(|e| format!("not base64: {e}"))?;
-        let mut json = Vec::new();
-        flate2::read::GzDecoder::new(gzip.as_slice())
-            .take(MAX_INFLATED_BYTES + 1)
-            .read_to_end(&mut json)
-            .map_err(|e| format!("not gzip: {e}"))?;
-        if json.len() as u64 > MAX_INFLATED_BYTES {
-            return Err(format!("inflates past {MAX_INFLATED_BYTES} bytes"));
-        }
-        Ok(json)
+        crate::gzip::inflate(&gzip).map_err(|error| match error {
+            crate::gzip::InflateError::NotGzip(e) => format!("not gzip: {e}"),
+            too_large @ crate::gzip::InflateError::TooLarge => too_large.to_string(),
+        })
     };
     Some(inflate().map_err(|e: String| format!("{COMPRESSED_OBJECTS_KEY}: {e}")))
 }

@@ -15,6 +15,7 @@ pub mod engine;
 pub mod exit;
 pub use coxswain_cluster::fieldset;
 pub mod git;
+pub mod gzip;
 pub mod health;
 pub mod history;
 pub mod inventory;

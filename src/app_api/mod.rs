@@ -220,7 +220,7 @@ impl Session {
                     assessment,
                 })
                 .collect();
-            self.engine.inspect_workloads(name, context.as_deref(), &mut workloads).await;
+            self.engine.inspect_workloads(&env, context.as_deref(), &mut workloads).await;
             for (index, assessment) in assessments {
                 resources[index].health = Some(assessment);
             }

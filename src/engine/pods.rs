@@ -6,6 +6,7 @@
 use super::{Engine, EngineError};
 use crate::cluster::{Gvk, LogRequest};
 use crate::health::pods::{self, PodProblem};
+use crate::repo::Environment;
 use crate::sync::{PodInspector, Workload};
 
 /// At most this many pods are shown (and their logs read): the first ones tell the story.
@@ -65,12 +66,11 @@ impl Engine {
     /// logs. Best effort: a cluster that cannot be reached or refuses to list pods changes nothing.
     pub async fn inspect_workloads(
         &self,
-        env: &str,
+        env: &Environment,
         context: Option<&str>,
         workloads: &mut [Workload<'_>],
     ) {
-        let Ok(env) = self.env(env) else { return };
-        if let Ok(cluster) = self.cluster(&env, context).await {
+        if let Ok(cluster) = self.cluster(env, context).await {
             PodInspector::without_logs().inspect(cluster.as_ref(), workloads).await;
         }
     }

@@ -20,12 +20,12 @@ mod restore;
 pub use restore::{RestoreError, digest, digest_of, restore};
 
 use crate::cluster::{Cluster, ClusterError, Gvk, ObjectKey, ResourceType};
+use crate::gzip::InflateError;
 use crate::ownership::{ENV_LABEL, INTERNAL_LABEL, Owner};
 use crate::repo::{DesiredObject, Source};
 use base64::Engine as _;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
-use std::io::{Read as _, Write as _};
 
 /// Revisions kept per environment (plus the newest successful one when it is older).
 pub const KEEP: usize = 10;
@@ -42,9 +42,8 @@ const MANIFESTS_KEY: &str = "manifests.json.gz";
 const LEGACY_MANIFESTS_KEY: &str = "manifests.json.gz.b64";
 /// A compressed revision larger than this is refused (a Secret holds at most 1 MiB).
 const MAX_STORED_BYTES: usize = 900 * 1024;
-/// Inflating a revision's manifests stops here: a few hundred KB of gzip can expand to
-/// gigabytes, and a planted revision must not exhaust memory.
-pub const MAX_INFLATED_BYTES: u64 = 64 * 1024 * 1024;
+/// Inflating a revision's manifests stops here (see [`crate::gzip`]).
+pub use crate::gzip::MAX_INFLATED_BYTES;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "ts", derive(ts_rs::TS))]
@@ -330,16 +329,14 @@ pub fn manifests(raw: &Value) -> Result<Vec<StoredObject>, HistoryError> {
             .decode(encoded)
             .map_err(|e| corrupt(format!("{LEGACY_MANIFESTS_KEY} is not base64: {e}")))?
     };
-    let mut json = Vec::new();
-    flate2::read::GzDecoder::new(compressed.as_slice())
-        .take(MAX_INFLATED_BYTES + 1)
-        .read_to_end(&mut json)
-        .map_err(|e| corrupt(format!("the manifests are not valid gzip: {e}")))?;
-    if json.len() as u64 > MAX_INFLATED_BYTES {
-        return Err(corrupt(format!(
-            "the manifests inflate past {MAX_INFLATED_BYTES} bytes; refusing to read further"
-        )));
-    }
+    let json = crate::gzip::inflate(&compressed).map_err(|error| {
+        corrupt(match error {
+            InflateError::NotGzip(e) => format!("the manifests are not valid gzip: {e}"),
+            InflateError::TooLarge => format!(
+                "the manifests inflate past {MAX_INFLATED_BYTES} bytes; refusing to read further"
+            ),
+        })
+    })?;
     serde_json::from_slice(&json)
         .map_err(|e| corrupt(format!("the manifests are not valid JSON: {e}")))
 }
@@ -401,9 +398,9 @@ pub async fn record(
         name: "new revision".into(),
         message: e.to_string(),
     })?;
-    let mut encoder = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
-    let compressed = encoder.write_all(&json).and_then(|()| encoder.finish()).map_err(|e| {
-        HistoryError::Corrupt { name: "new revision".into(), message: e.to_string() }
+    let compressed = crate::gzip::compress(&json).map_err(|e| HistoryError::Corrupt {
+        name: "new revision".into(),
+        message: e.to_string(),
     })?;
     if compressed.len() > MAX_STORED_BYTES {
         return Err(HistoryError::TooLarge { bytes: compressed.len() });
