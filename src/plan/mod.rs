@@ -12,7 +12,7 @@ pub use memo::UnchangedMemo;
 
 use crate::cluster::{Cluster, ClusterError, FieldConflict, Gvk, ObjectKey, ResourceType};
 use crate::diagnostic::Diagnostic;
-use crate::fieldset::{FieldSet, is_subset_object, value_at, values_equal};
+use crate::fieldset::{FieldSet, fields_declared, is_subset_object, value_at, values_equal};
 use crate::inventory::{self, Inventory};
 use crate::normalize::{mask_secret_pair, normalize};
 use crate::ownership::{
@@ -585,10 +585,7 @@ pub fn is_unchanged_locally(desired: &Value, live: &Value, manager: &str) -> boo
     let Some(fields) = apply_entry(live, manager).and_then(|entry| entry.get("fieldsV1")) else {
         return false; // we never applied it: adopting it is a change of ownership
     };
-    match FieldSet::from_fields_v1(fields) {
-        Ok(owned) => owned.difference(&FieldSet::from_object(desired)).is_empty(),
-        Err(_) => false,
-    }
+    fields_declared(fields, desired)
 }
 
 /// Whether a field manager is Coxswain's (any instance or env, or the manager of versions

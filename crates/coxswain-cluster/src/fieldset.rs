@@ -20,7 +20,7 @@ mod tests;
 pub use fields_v1::FieldsV1Error;
 pub use path::{Path, PathElement, compare_values, values_equal};
 pub use quantity::{canonical as canonical_quantity, canonicalize_quantities, same_quantity};
-pub use schema::{ListType, MapKey, Schema, key_of};
+pub use schema::{ListType, MapKey, Schema, SchemaPath, Step, key_of};
 /// Keyed-list lookups by the schema's merge keys, for an API server's server-side apply (the
 /// in-memory cluster's); the engine itself only needs the set operations above.
 pub use walk::{find_element, keyed_elements, lookup_mut};
@@ -194,6 +194,19 @@ pub fn is_subset_object(desired: &Value, live: &Value) -> bool {
         }
         _ => values_equal(desired, live),
     }
+}
+
+/// Whether every field of the `fieldsV1` tree `owned` is one `desired` sets: the same answer as
+/// `FieldSet::from_fields_v1(owned)?.difference(&FieldSet::from_object(desired)).is_empty()`
+/// (false when `owned` does not parse, and when a keyed list of `desired` repeats a key, which the
+/// server refuses), in one walk that builds neither set — the plan asks it
+/// of every object it finds unchanged.
+pub fn fields_declared(owned: &Value, desired: &Value) -> bool {
+    let Some(map) = desired.as_object() else {
+        return FieldSet::from_fields_v1(owned).is_ok_and(|set| set.is_empty());
+    };
+    let root = walk::Declared::Map { map, member: false };
+    walk::fields_declared(&Schema::for_object(desired), &mut Vec::new(), owned, root)
 }
 
 /// The value at `path` inside `object`, keyed-list elements found by merge key.

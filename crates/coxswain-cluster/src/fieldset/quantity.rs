@@ -80,7 +80,10 @@ fn canonicalize_in(schema: &Schema, path: &mut Vec<PathElement>, value: &mut Val
     match value {
         Value::Object(map) => {
             for (field, child) in map.iter_mut() {
-                if schema.is_quantity(path, field) && !child.is_object() && !child.is_array() {
+                if schema.is_quantity(path.as_slice(), field)
+                    && !child.is_object()
+                    && !child.is_array()
+                {
                     if let Some(text) = canonical(child) {
                         *child = Value::String(text);
                     }

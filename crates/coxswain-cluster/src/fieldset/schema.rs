@@ -7,6 +7,61 @@
 use super::PathElement;
 use serde_json::Value;
 
+/// A field path as the schema reads it: the owned elements of a field set, or the borrowed
+/// [`Step`]s of a walk that allocates nothing (the plan's unchanged test runs once per object).
+pub trait SchemaPath {
+    /// How many elements the path has.
+    fn depth(&self) -> usize;
+    /// The field name at `index`; `None` for a list element or past the end.
+    fn field(&self, index: usize) -> Option<&str>;
+    /// Whether the element at `index` is a keyed-list element (`[name="x"]`).
+    fn is_key(&self, index: usize) -> bool;
+}
+
+impl SchemaPath for [PathElement] {
+    fn depth(&self) -> usize {
+        self.len()
+    }
+
+    fn field(&self, index: usize) -> Option<&str> {
+        match self.get(index) {
+            Some(PathElement::Field(name)) => Some(name),
+            _ => None,
+        }
+    }
+
+    fn is_key(&self, index: usize) -> bool {
+        matches!(self.get(index), Some(PathElement::Key(_)))
+    }
+}
+
+/// One element of a borrowed path: what the schema needs to know of it, nothing more.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Step<'a> {
+    Field(&'a str),
+    /// A keyed-list element.
+    Key,
+    /// A set element or a list position.
+    Item,
+}
+
+impl SchemaPath for [Step<'_>] {
+    fn depth(&self) -> usize {
+        self.len()
+    }
+
+    fn field(&self, index: usize) -> Option<&str> {
+        match self.get(index) {
+            Some(Step::Field(name)) => Some(name),
+            _ => None,
+        }
+    }
+
+    fn is_key(&self, index: usize) -> bool {
+        matches!(self.get(index), Some(Step::Key))
+    }
+}
+
 /// How a list field merges under server-side apply.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ListType {
@@ -80,7 +135,7 @@ impl Schema {
     }
 
     /// The list type of field `field` inside the map at `parent`.
-    pub fn list_type(&self, parent: &[PathElement], field: &str) -> ListType {
+    pub fn list_type<P: SchemaPath + ?Sized>(&self, parent: &P, field: &str) -> ListType {
         if is_field_path(parent, &["metadata"]) {
             return match field {
                 "finalizers" => ListType::Set,
@@ -113,17 +168,16 @@ impl Schema {
 
     /// True when field `field` of the map at `parent` is a `resource.Quantity`, which the server
     /// stores in canonical form (see [`super::canonical_quantity`]).
-    pub fn is_quantity(&self, parent: &[PathElement], field: &str) -> bool {
+    pub fn is_quantity<P: SchemaPath + ?Sized>(&self, parent: &P, field: &str) -> bool {
         if !self.builtin {
             return false;
         }
-        let name = |from_end: usize| match parent
-            .len()
-            .checked_sub(from_end + 1)
-            .and_then(|i| parent.get(i))
-        {
-            Some(PathElement::Field(name)) => name.as_str(),
-            _ => "",
+        let name = |from_end: usize| {
+            parent
+                .depth()
+                .checked_sub(from_end + 1)
+                .and_then(|i| parent.field(i))
+                .unwrap_or_default()
         };
         let (map, outer) = (name(0), name(1));
         match (self.kind.as_str(), map) {
@@ -146,7 +200,7 @@ impl Schema {
 
     /// True when the map in field `field` of the map at `parent` is replaced as a whole
     /// (`x-kubernetes-map-type: atomic`): label selectors and node selectors.
-    pub fn is_atomic_map(&self, _parent: &[PathElement], field: &str) -> bool {
+    pub fn is_atomic_map<P: SchemaPath + ?Sized>(&self, _parent: &P, field: &str) -> bool {
         self.builtin
             && matches!(
                 field,
@@ -155,22 +209,20 @@ impl Schema {
     }
 }
 
-fn is_field_path(path: &[PathElement], names: &[&str]) -> bool {
-    path.len() == names.len()
-        && path
-            .iter()
-            .zip(names)
-            .all(|(element, name)| matches!(element, PathElement::Field(f) if f == name))
+fn is_field_path<P: SchemaPath + ?Sized>(path: &P, names: &[&str]) -> bool {
+    path.depth() == names.len()
+        && names.iter().enumerate().all(|(index, name)| path.field(index) == Some(*name))
 }
 
 /// True when `parent` is an element of a containers list (`...containers[name="x"]`).
-fn in_container(parent: &[PathElement]) -> bool {
-    match parent {
-        [.., PathElement::Field(list), PathElement::Key(_)] => {
-            matches!(list.as_str(), "containers" | "initContainers" | "ephemeralContainers")
-        }
-        _ => false,
-    }
+fn in_container<P: SchemaPath + ?Sized>(parent: &P) -> bool {
+    let depth = parent.depth();
+    depth >= 2
+        && parent.is_key(depth - 1)
+        && matches!(
+            parent.field(depth - 2),
+            Some("containers" | "initContainers" | "ephemeralContainers")
+        )
 }
 
 /// The key element naming `item` in a list with merge keys `keys`, or `None` when the item is

@@ -3,7 +3,7 @@
 
 use super::path::{compare_values, values_equal};
 use super::quantity::same_quantity;
-use super::schema::{ListType, MapKey, Schema, key_of};
+use super::schema::{ListType, MapKey, Schema, Step, key_of};
 use super::{Path, PathElement};
 use serde_json::{Map, Value};
 use std::cmp::Ordering;
@@ -169,15 +169,16 @@ pub fn lookup_mut<'a>(
     Some(current)
 }
 
-/// Whether every field `desired` sets has the same value in `live`.
-pub(super) fn subset_map(
+/// Whether every field `desired` sets has the same value in `live`. Walks with borrowed
+/// [`Step`]s: it runs for every object of every plan, and allocates nothing.
+pub(super) fn subset_map<'a>(
     schema: &Schema,
-    path: &mut Vec<PathElement>,
-    desired: &Map<String, Value>,
+    path: &mut Vec<Step<'a>>,
+    desired: &'a Map<String, Value>,
     live: &Map<String, Value>,
 ) -> bool {
     desired.iter().all(|(name, wanted)| {
-        path.push(PathElement::Field(name.clone()));
+        path.push(Step::Field(name));
         let holds = match (wanted, live.get(name)) {
             (Value::Null, found) => found.is_none_or(Value::is_null),
             // Empty lists are omitted by the server when it stores typed objects.
@@ -190,11 +191,11 @@ pub(super) fn subset_map(
     })
 }
 
-fn subset_field(
+fn subset_field<'a>(
     schema: &Schema,
-    path: &mut Vec<PathElement>,
+    path: &mut Vec<Step<'a>>,
     field: &str,
-    wanted: &Value,
+    wanted: &'a Value,
     found: &Value,
 ) -> bool {
     let parent = &path[..path.len() - 1];
@@ -213,18 +214,19 @@ fn subset_field(
                 want.iter().all(|item| have.iter().any(|other| values_equal(item, other)))
             }
             ListType::Map(keys) => {
-                let (Some(want), Some(have)) =
-                    (keyed_elements(want, keys), keyed_elements(have, keys))
-                else {
+                if !all_keyed(want, keys) || !all_keyed(have, keys) {
                     return equal_in(schema, path, wanted, found);
-                };
-                want.iter().all(|(element, item)| {
-                    have.iter().find(|(other, _)| other == element).is_some_and(|(_, live_item)| {
-                        path.push(element.clone());
-                        let holds = subset_map(schema, path, item, live_item);
-                        path.pop();
-                        holds
-                    })
+                }
+                want.iter().filter_map(Value::as_object).all(|item| {
+                    have.iter()
+                        .filter_map(Value::as_object)
+                        .find(|other| same_key(item, other, keys))
+                        .is_some_and(|live_item| {
+                            path.push(Step::Key);
+                            let holds = subset_map(schema, path, item, live_item);
+                            path.pop();
+                            holds
+                        })
                 })
             }
         },
@@ -232,20 +234,70 @@ fn subset_field(
     }
 }
 
+/// Whether every item is a map with each merge key (or its default): what [`keyed_elements`]
+/// checks, without building the elements.
+fn all_keyed(items: &[Value], keys: &[MapKey]) -> bool {
+    items.iter().all(|item| {
+        item.as_object().is_some_and(|map| {
+            keys.iter()
+                .all(|key| key.default.is_some() || map.get(key.name).is_some_and(|v| !v.is_null()))
+        })
+    })
+}
+
+/// A merge key's value in `map`, the default when it is absent or null.
+fn key_value<'a>(map: &'a Map<String, Value>, key: &MapKey) -> Option<KeyValue<'a>> {
+    match map.get(key.name) {
+        Some(value) if !value.is_null() => Some(KeyValue::Value(value)),
+        _ => key.default.map(KeyValue::Default),
+    }
+}
+
+enum KeyValue<'a> {
+    Value(&'a Value),
+    Default(&'static str),
+}
+
+impl KeyValue<'_> {
+    fn matches(&self, other: &Value) -> bool {
+        match self {
+            Self::Value(value) => compare_values(value, other) == Ordering::Equal,
+            Self::Default(text) => other.as_str() == Some(*text),
+        }
+    }
+}
+
+/// Whether two keyed-list items have the same merge key (`key_of` equal, without building it).
+fn same_key(a: &Map<String, Value>, b: &Map<String, Value>, keys: &[MapKey]) -> bool {
+    keys.iter().all(|key| match (key_value(a, key), key_value(b, key)) {
+        (Some(KeyValue::Value(x)), Some(y)) => y.matches(x),
+        (Some(KeyValue::Default(x)), Some(KeyValue::Value(y))) => y.as_str() == Some(x),
+        (Some(KeyValue::Default(x)), Some(KeyValue::Default(y))) => x == y,
+        _ => false,
+    })
+}
+
 /// Deep equality of two values found at `path` (an atomic list or map, replaced as a whole), with
 /// quantities inside compared by their canonical form: an HPA's `metrics` list is atomic, yet the
 /// server rewrites the `averageValue` quantities in it.
-fn equal_in(schema: &Schema, path: &mut Vec<PathElement>, wanted: &Value, found: &Value) -> bool {
+fn equal_in<'a>(
+    schema: &Schema,
+    path: &mut Vec<Step<'a>>,
+    wanted: &'a Value,
+    found: &Value,
+) -> bool {
     match (wanted, found) {
         (Value::Object(want), Value::Object(have)) => {
             want.len() == have.len()
                 && want.iter().all(|(name, value)| {
                     have.get(name).is_some_and(|other| {
-                        if schema.is_quantity(path, name) && !value.is_object() && !value.is_array()
+                        if schema.is_quantity(path.as_slice(), name)
+                            && !value.is_object()
+                            && !value.is_array()
                         {
                             return values_equal(value, other) || same_quantity(value, other);
                         }
-                        path.push(PathElement::Field(name.clone()));
+                        path.push(Step::Field(name));
                         let equal = equal_in(schema, path, value, other);
                         path.pop();
                         equal
@@ -254,8 +306,8 @@ fn equal_in(schema: &Schema, path: &mut Vec<PathElement>, wanted: &Value, found:
         }
         (Value::Array(want), Value::Array(have)) => {
             want.len() == have.len()
-                && want.iter().zip(have).enumerate().all(|(index, (value, other))| {
-                    path.push(PathElement::Index(index));
+                && want.iter().zip(have).all(|(value, other)| {
+                    path.push(Step::Item);
                     let equal = equal_in(schema, path, value, other);
                     path.pop();
                     equal
@@ -263,4 +315,136 @@ fn equal_in(schema: &Schema, path: &mut Vec<PathElement>, wanted: &Value, found:
         }
         _ => values_equal(wanted, found),
     }
+}
+
+/// What the desired object has at a path of a `fieldsV1` tree, as [`collect_map`] sees it.
+#[derive(Clone, Copy)]
+pub(super) enum Declared<'a> {
+    /// A map whose fields the set holds; `member`: the path itself is in the set too (a
+    /// keyed-list element).
+    Map { map: &'a Map<String, Value>, member: bool },
+    /// A set of scalars: its elements are in the set by value, the list itself is not.
+    Set(&'a [Value]),
+    /// A keyed list: its elements are in the set by merge key, the list itself is not.
+    Keyed { items: &'a [Value], keys: &'static [MapKey] },
+    /// A field owned as one value (scalar, null, empty or atomic map, atomic list): in the set,
+    /// nothing below it is.
+    Leaf,
+}
+
+impl Declared<'_> {
+    fn is_member(self) -> bool {
+        match self {
+            Self::Map { member, .. } => member,
+            Self::Leaf => true,
+            Self::Set(_) | Self::Keyed { .. } => false,
+        }
+    }
+}
+
+/// Whether every field of the `fieldsV1` tree `node` (found at `path`, where the desired object
+/// has `here`) is one the desired object sets: `FieldSet::from_fields_v1(node)` minus
+/// `FieldSet::from_object(desired)` is empty, decided in one walk that builds neither set. A
+/// tree that does not parse, or a keyed list with two elements of one key, is never covered.
+pub(super) fn fields_declared<'a>(
+    schema: &Schema,
+    path: &mut Vec<Step<'a>>,
+    node: &Value,
+    here: Declared<'a>,
+) -> bool {
+    let Some(entries) = node.as_object() else { return false };
+    entries.iter().all(|(key, child)| {
+        let Some(child_entries) = child.as_object() else { return false };
+        if key == "." {
+            return here.is_member() && !is_server_path(path);
+        }
+        let Some((step, declared)) = step_into(schema, path, here, key) else { return false };
+        path.push(step);
+        let covered = if child_entries.is_empty() {
+            declared.is_member() && !is_server_path(path)
+        } else {
+            fields_declared(schema, path, child, declared)
+        };
+        path.pop();
+        covered
+    })
+}
+
+/// The desired object's part at the `fieldsV1` entry `key` below `here`; `None` when the set
+/// holds nothing there (or the entry does not parse).
+fn step_into<'a>(
+    schema: &Schema,
+    path: &[Step<'a>],
+    here: Declared<'a>,
+    key: &str,
+) -> Option<(Step<'a>, Declared<'a>)> {
+    let (prefix, rest) = key.split_at_checked(2)?;
+    match (prefix, here) {
+        ("f:", Declared::Map { map, .. }) => {
+            let (name, value) = map.get_key_value(rest)?;
+            Some((Step::Field(name), declared_field(schema, path, name, value)))
+        }
+        ("k:", Declared::Keyed { items, keys }) => {
+            let fields: Map<String, Value> = serde_json::from_str(rest).ok()?;
+            if fields.len() != keys.len() {
+                return None;
+            }
+            let mut matching = items.iter().filter_map(Value::as_object).filter(|item| {
+                keys.iter().all(|key| {
+                    fields.get(key.name).is_some_and(|want| {
+                        key_value(item, key).is_some_and(|have| have.matches(want))
+                    })
+                })
+            });
+            let item = matching.next()?;
+            // Two elements with one key: the server refuses such a list; never call it covered.
+            if matching.next().is_some() {
+                return None;
+            }
+            Some((Step::Key, Declared::Map { map: item, member: true }))
+        }
+        ("v:", Declared::Set(items)) => {
+            let value: Value = serde_json::from_str(rest).ok()?;
+            items
+                .iter()
+                .any(|item| compare_values(item, &value) == Ordering::Equal)
+                .then_some((Step::Item, Declared::Leaf))
+        }
+        _ => None,
+    }
+}
+
+/// What the field `name` (of the map at `parent`) with `value` puts in the set.
+fn declared_field<'a>(
+    schema: &Schema,
+    parent: &[Step<'a>],
+    name: &str,
+    value: &'a Value,
+) -> Declared<'a> {
+    match value {
+        Value::Object(map) if map.is_empty() || schema.is_atomic_map(parent, name) => {
+            Declared::Leaf
+        }
+        Value::Object(map) => Declared::Map { map, member: false },
+        // Atomic lists, sets holding maps or lists, keyed lists missing a key: one value.
+        Value::Array(items) => match schema.list_type(parent, name) {
+            ListType::Set if !items.iter().any(|item| item.is_object() || item.is_array()) => {
+                Declared::Set(items)
+            }
+            ListType::Map(keys) if all_keyed(items, keys) => Declared::Keyed { items, keys },
+            ListType::Atomic | ListType::Set | ListType::Map(_) => Declared::Leaf,
+        },
+        _ => Declared::Leaf,
+    }
+}
+
+/// [`super::is_server_field`] of a borrowed path.
+fn is_server_path(path: &[Step<'_>]) -> bool {
+    if path.first() == Some(&Step::Field("status")) {
+        return true;
+    }
+    super::SERVER_FIELDS.iter().any(|fields| {
+        path.len() == fields.len()
+            && path.iter().zip(*fields).all(|(step, name)| *step == Step::Field(name))
+    })
 }
