@@ -248,6 +248,7 @@ impl Session {
                 }
             }
         };
+        crate::engine::free_in_background(plan);
         Ok(EnvDetail { overview, resources, findings, rollouts })
     }
 

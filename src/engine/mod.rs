@@ -53,7 +53,7 @@ pub struct Engine {
     repo: Repo,
     /// Environment names in pipeline order (dev before prod).
     order: Vec<String>,
-    envs: RwLock<BTreeMap<String, Environment>>,
+    envs: RwLock<BTreeMap<String, Arc<Environment>>>,
     connections: Connections,
     holder: String,
     /// Per env, what its last plan found unchanged (see [`UnchangedMemo`]).
@@ -184,11 +184,11 @@ impl Engine {
     }
 
     /// One environment as loaded from the working tree (cached until [`Engine::reload`]).
-    pub fn env(&self, name: &str) -> Result<Environment, EngineError> {
+    pub fn env(&self, name: &str) -> Result<Arc<Environment>, EngineError> {
         if let Some(env) = self.envs.read().unwrap_or_else(PoisonError::into_inner).get(name) {
             return Ok(env.clone());
         }
-        let env = self.repo.load(Some(name))?.remove(0);
+        let env = Arc::new(self.repo.load(Some(name))?.remove(0));
         let mut envs = self.envs.write().unwrap_or_else(PoisonError::into_inner);
         envs.insert(name.to_owned(), env.clone());
         Ok(env)
@@ -200,7 +200,7 @@ impl Engine {
         loaded.sort_by_key(|e| self.order.iter().position(|n| *n == e.name));
         let mut envs = self.envs.write().unwrap_or_else(PoisonError::into_inner);
         for env in &loaded {
-            envs.insert(env.name.clone(), env.clone());
+            envs.insert(env.name.clone(), Arc::new(env.clone()));
         }
         Ok(loaded)
     }
@@ -224,7 +224,9 @@ impl Engine {
             .collect();
         let mut envs = self.envs.write().unwrap_or_else(PoisonError::into_inner);
         for env in fresh {
-            envs.insert(env.name.clone(), env);
+            if let Some(old) = envs.insert(env.name.clone(), Arc::new(env)) {
+                free_in_background(old);
+            }
         }
     }
 
@@ -531,7 +533,7 @@ impl Engine {
         let (token, forge) = self.github(&options.remote, forge);
         options.token = token;
         let target_context = match self.env(&options.target) {
-            Ok(env) => context.map(str::to_owned).or(env.config.context),
+            Ok(env) => context.map(str::to_owned).or(env.config.context.clone()),
             Err(_) => context.map(str::to_owned),
         };
         let services = Services {
@@ -710,5 +712,15 @@ impl Progress for Confirming<'_> {
             Some(fingerprint) => self::fingerprint(plan) == fingerprint,
             None => self.inner.confirm(plan),
         }
+    }
+}
+
+/// Frees `value` on a blocking thread when there is a runtime (else here): an env or a plan of
+/// thousands of objects takes milliseconds to free, which the person waiting for the re-planned
+/// view would wait for too.
+pub(crate) fn free_in_background<T: Send + 'static>(value: T) {
+    match tokio::runtime::Handle::try_current() {
+        Ok(runtime) => drop(runtime.spawn_blocking(move || drop(value))),
+        Err(_) => drop(value),
     }
 }

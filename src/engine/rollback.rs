@@ -90,7 +90,7 @@ impl Engine {
                 .map_err(EngineError::Refused)?;
         // Workloads with a rollout strategy stay as their rollout holds them (see `rollout`).
         let restored = self.rollout_view(&restored, cluster.as_ref()).await?;
-        Ok((env, cluster, revision, restored, verification))
+        Ok((Environment::clone(&env), cluster, revision, restored, verification))
     }
 
     /// The plan restoring the revision would apply.

@@ -40,9 +40,12 @@ pub fn load_objects(
     let mut objects = Vec::new();
     let mut diagnostics = Vec::new();
     let mut seen: HashMap<ObjectKey, Source> = HashMap::new();
-    for file in files {
-        let Some(text) = decode_utf8(file, &mut diagnostics) else { continue };
-        let documents = match yaml::parse_manifests(text, budget) {
+    for (file, parsed) in files.iter().zip(parse_files(files, budget)) {
+        let Some(parsed) = parsed else {
+            decode_utf8(file, &mut diagnostics);
+            continue;
+        };
+        let documents = match parsed {
             Ok(documents) => documents,
             Err(e) => {
                 diagnostics.push(Diagnostic::error(
@@ -74,6 +77,35 @@ pub fn load_objects(
         }
     }
     (objects, diagnostics)
+}
+
+/// Envs with at least this many files parse them on every core: parsing is most of a load.
+const PARALLEL_PARSE_FROM: usize = 64;
+
+/// Each file's documents, in order; `None` for a file that is not UTF-8.
+fn parse_files(
+    files: &[SourceFile],
+    budget: &ExpansionBudget,
+) -> Vec<Option<Result<Vec<Document>, yaml::YamlError>>> {
+    let parse = |file: &SourceFile| {
+        let text = std::str::from_utf8(&file.contents).ok()?;
+        Some(yaml::parse_manifests(text, budget))
+    };
+    let threads = std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get);
+    if threads < 2 || files.len() < PARALLEL_PARSE_FROM {
+        return files.iter().map(parse).collect();
+    }
+    let chunk = files.len().div_ceil(threads);
+    std::thread::scope(|scope| {
+        let parts: Vec<_> = files
+            .chunks(chunk)
+            .map(|part| scope.spawn(move || part.iter().map(parse).collect::<Vec<_>>()))
+            .collect();
+        parts
+            .into_iter()
+            .flat_map(|part| part.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic)))
+            .collect()
+    })
 }
 
 fn decode_utf8<'a>(file: &'a SourceFile, diagnostics: &mut Vec<Diagnostic>) -> Option<&'a str> {
