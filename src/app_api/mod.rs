@@ -61,7 +61,7 @@ impl Session {
     /// Opens the repo at `path` and loads every environment.
     pub fn open(path: &Path, connector: Connector) -> Result<Self, ApiError> {
         let holder = format!("{} (desktop)", crate::lock::default_holder());
-        let engine = Engine::open(path, connector)?.with_holder(holder);
+        let engine = Engine::open(path, connector)?.with_holder(holder).with_parse_cache();
         engine.load_all(None)?;
         Ok(Self { engine, contexts: RwLock::new(HashMap::new()), running: Mutex::default() })
     }

@@ -169,6 +169,14 @@ impl Engine {
         self
     }
 
+    /// Keeps what each manifest parsed to, so [`Engine::reload`] parses only the files that
+    /// changed (for a process that re-loads on every save: the app).
+    #[must_use]
+    pub fn with_parse_cache(mut self) -> Self {
+        self.repo = self.repo.with_parse_cache();
+        self
+    }
+
     pub fn root(&self) -> &Path {
         self.repo.root()
     }

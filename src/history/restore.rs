@@ -75,7 +75,8 @@ pub fn restore(
     }
     let (files, origin) = as_source_files(&stored);
     let context = EnvContext { name: &env.name, namespace: &env.namespace, config: &env.config };
-    let (objects, diagnostics) = loader::load_objects(context, &files, &ExpansionBudget::default());
+    let (objects, diagnostics) =
+        loader::load_objects(context, &files, &ExpansionBudget::default(), None);
     let problems: Vec<Diagnostic> = diagnostics
         .into_iter()
         .filter(Diagnostic::is_error)

@@ -7,6 +7,7 @@ use super::object::{DesiredObject, Source, is_builtin_cluster_scoped};
 use crate::cluster::{Gvk, ObjectKey};
 use crate::diagnostic::Diagnostic;
 use crate::repo::config::EnvConfig;
+use crate::repo::parse_cache::ParseCache;
 use crate::yaml::{self, Document, ExpansionBudget};
 use serde_json::Value;
 use std::collections::HashMap;
@@ -31,16 +32,18 @@ pub struct EnvContext<'a> {
 
 /// Loads every object of the given files. Files are processed in the order given; callers sort.
 /// Manifests are read as `kubectl` reads them; their alias expansion is charged to `budget`,
-/// which the caller shares across one load of the repo.
+/// which the caller shares across one load of the repo. With `cache`, files parsed before with
+/// the same bytes are not parsed again.
 pub fn load_objects(
     env: EnvContext<'_>,
     files: &[SourceFile],
     budget: &ExpansionBudget,
+    cache: Option<&ParseCache>,
 ) -> (Vec<DesiredObject>, Vec<Diagnostic>) {
     let mut objects = Vec::new();
     let mut diagnostics = Vec::new();
     let mut seen: HashMap<ObjectKey, Source> = HashMap::new();
-    for (file, parsed) in files.iter().zip(parse_files(files, budget)) {
+    for (file, parsed) in files.iter().zip(parse_files(files, budget, cache)) {
         let Some(parsed) = parsed else {
             decode_utf8(file, &mut diagnostics);
             continue;
@@ -86,10 +89,18 @@ const PARALLEL_PARSE_FROM: usize = 64;
 fn parse_files(
     files: &[SourceFile],
     budget: &ExpansionBudget,
+    cache: Option<&ParseCache>,
 ) -> Vec<Option<Result<Vec<Document>, yaml::YamlError>>> {
     let parse = |file: &SourceFile| {
         let text = std::str::from_utf8(&file.contents).ok()?;
-        Some(yaml::parse_manifests(text, budget))
+        if let Some(documents) = cache.and_then(|cache| cache.get(file)) {
+            return Some(documents);
+        }
+        let documents = yaml::parse_manifests(text, budget);
+        if let Some(cache) = cache {
+            cache.put(file, &documents);
+        }
+        Some(documents)
     };
     let threads = std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get);
     if threads < 2 || files.len() < PARALLEL_PARSE_FROM {

@@ -6,6 +6,9 @@ pub mod kustomize;
 pub mod loader;
 pub mod names;
 pub mod object;
+mod parse_cache;
+
+pub use parse_cache::ParseCache;
 
 pub use config::{EnvConfig, ModelRef, PolicySettings};
 pub use instance::Instance;
@@ -53,7 +56,7 @@ impl Environment {
     /// `config_text` is the content of `env.yaml`, if the env has one. The env is a load of
     /// its own: its files get a fresh alias-expansion budget.
     pub fn from_files(name: &str, config_text: Option<&str>, files: &[SourceFile]) -> Self {
-        Self::from_files_in_load(name, config_text, files, &ExpansionBudget::default())
+        Self::from_files_in_load(name, config_text, files, &ExpansionBudget::default(), None)
     }
 
     /// [`Environment::from_files`] as part of a larger load whose files share `budget`.
@@ -62,6 +65,7 @@ impl Environment {
         config_text: Option<&str>,
         files: &[SourceFile],
         budget: &ExpansionBudget,
+        cache: Option<&ParseCache>,
     ) -> Self {
         // A kustomization is rendered only at the env folder's root (see `Repo::load_overlay`);
         // anywhere else it is no manifest, and reading it as one would report nonsense.
@@ -74,7 +78,8 @@ impl Environment {
             files.iter().filter(|f| !is_kustomization(f)).cloned().collect::<Vec<_>>().into()
         };
         Self::build(name, config_text, |context| {
-            let (objects, mut diagnostics) = loader::load_objects(context, &manifests, budget);
+            let (objects, mut diagnostics) =
+                loader::load_objects(context, &manifests, budget, cache);
             diagnostics.extend(kustomizations.iter().map(|file| {
                 Diagnostic::error(
                     &file.path,
@@ -172,6 +177,8 @@ pub struct Repo {
     root: PathBuf,
     /// The repo's instance, or why `coxswain.yaml` cannot name it.
     instance: Result<Instance, Diagnostic>,
+    /// Set for a process that re-loads envs as their files change (the app).
+    parse_cache: Option<ParseCache>,
 }
 
 impl Repo {
@@ -184,7 +191,14 @@ impl Repo {
             return Err(RepoError::NotARepo { path: path.display().to_string() });
         }
         let instance = instance::resolve(&root);
-        Ok(Self { root, instance })
+        Ok(Self { root, instance, parse_cache: None })
+    }
+
+    /// This repo, keeping what each file parsed to so that a re-load parses only changed files.
+    #[must_use]
+    pub fn with_parse_cache(mut self) -> Self {
+        self.parse_cache = Some(ParseCache::default());
+        self
     }
 
     pub fn root(&self) -> &Path {
@@ -272,7 +286,13 @@ impl Repo {
             config_file.as_ref().map(|f| String::from_utf8_lossy(&f.contents).into_owned());
         let overlay = kustomize::find_kustomization(&self.root.join(&env_dir));
         let mut environment = match overlay {
-            None => Environment::from_files_in_load(name, config_text.as_deref(), &files, budget),
+            None => {
+                let cache = self.parse_cache.as_ref();
+                if let Some(cache) = cache {
+                    cache.forget_missing(&format!("{env_dir}/"), &files);
+                }
+                Environment::from_files_in_load(name, config_text.as_deref(), &files, budget, cache)
+            }
             Some(file_name) => {
                 self.load_overlay(name, &env_dir, file_name, config_text.as_deref(), budget)
             }
@@ -326,6 +346,7 @@ impl Repo {
                     context,
                     &[SourceFile { path: file.clone(), contents: rendered.yaml.into_bytes() }],
                     budget,
+                    None,
                 );
                 diagnostics.extend(
                     rendered
