@@ -10,6 +10,7 @@ pub mod app_api;
 pub mod check;
 pub mod cli;
 pub mod cluster;
+pub mod cores;
 pub mod diagnostic;
 pub mod engine;
 pub mod exit;

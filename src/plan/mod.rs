@@ -472,21 +472,8 @@ fn unchanged_locally(
     manager: &str,
     memo: Option<&UnchangedMemo>,
 ) -> Vec<bool> {
-    let check = |candidate: &Candidate| candidate.is_unchanged(manager, memo);
-    let threads = std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get);
-    if threads < 2 || candidates.len() < PARALLEL_CHECK_FROM {
-        return candidates.iter().map(check).collect();
-    }
-    let chunk = candidates.len().div_ceil(threads);
-    std::thread::scope(|scope| {
-        let parts: Vec<_> = candidates
-            .chunks(chunk)
-            .map(|part| scope.spawn(move || part.iter().map(check).collect::<Vec<bool>>()))
-            .collect();
-        parts
-            .into_iter()
-            .flat_map(|part| part.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic)))
-            .collect()
+    crate::cores::map_in_parallel(candidates, PARALLEL_CHECK_FROM, |candidate| {
+        candidate.is_unchanged(manager, memo)
     })
 }
 
