@@ -19,7 +19,8 @@
 //! Targets (issues #3/#5; kubectl against a real kube-apiserver on the reference machine):
 //! `kubectl diff --server-side` of 1,000 objects with 10 changed takes ≈ 13 s → plan ≤ 1.3 s;
 //! `kubectl apply --server-side` takes ≈ 56 s for 1,000 new objects (→ sync ≤ 11.2 s) and ≈ 64 s
-//! when nothing changed (→ re-sync ≤ 1.28 s).
+//! when nothing changed (→ re-sync ≤ 1.28 s). Those hold for the default 1,000 objects; with
+//! 10,000 the only target is issue #17's plan ≤ 1 s, and other counts have none.
 
 #[path = "../tests/support/envtest.rs"]
 mod envtest;
@@ -261,7 +262,7 @@ async fn run() -> Result<(), String> {
             "apply phase {} (lock → last apply); health wait and history after",
             seconds(applied.saturating_sub(locked))
         ),
-        target: Some(Duration::from_secs(56) / 5),
+        target: (count == DEFAULT_OBJECTS).then(|| Duration::from_secs(56) / 5),
     });
 
     // 2. Re-sync with nothing changed.
@@ -290,7 +291,7 @@ async fn run() -> Result<(), String> {
         time: median(times),
         requests,
         note: format!("median of {REPEAT}"),
-        target: Some(Duration::from_secs(64) / 50),
+        target: (count == DEFAULT_OBJECTS).then(|| Duration::from_secs(64) / 50),
     });
 
     // 3. Plan with 10 objects changed.
@@ -318,7 +319,11 @@ async fn run() -> Result<(), String> {
         time: median(times),
         requests,
         note: format!("median of {REPEAT}"),
-        target: Some(Duration::from_millis(1300)),
+        target: match count {
+            DEFAULT_OBJECTS => Some(Duration::from_millis(1300)),
+            10_000 => Some(Duration::from_secs(1)),
+            _ => None,
+        },
     });
 
     // 4. Sync of those changes.
