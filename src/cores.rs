@@ -3,13 +3,15 @@
 
 /// `work` of each item, in order: on scoped threads, one slice each, when there are at least
 /// `parallel_from` items and more than one core; on this thread otherwise (starting threads
-/// costs more than small inputs save). A panic in `work` resumes here.
+/// costs more than small inputs save). No thread gets fewer than half of `parallel_from` items,
+/// however many cores there are. A panic in `work` resumes here.
 pub fn map_in_parallel<T: Sync, R: Send>(
     items: &[T],
     parallel_from: usize,
     work: impl Fn(&T) -> R + Sync,
 ) -> Vec<R> {
-    let threads = std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get);
+    let cores = std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get);
+    let threads = cores.min(items.len() / (parallel_from / 2).max(1));
     if threads < 2 || items.len() < parallel_from.max(2) {
         return items.iter().map(work).collect();
     }
