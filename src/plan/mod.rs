@@ -212,14 +212,15 @@ pub async fn plan_env(
 
     // Desired objects, resolved to their resources.
     let mut resources: HashMap<Gvk, ResourceType> = HashMap::new();
-    let mut desired = Vec::new();
+    let mut resolved = Vec::with_capacity(env.objects.len());
     for object in &env.objects {
-        let resource = match resources.get(&object.gvk) {
-            Some(resource) => resource.clone(),
+        let namespaced = match resources.get(&object.gvk) {
+            Some(resource) => resource.namespaced,
             None => match cluster.resolve(&object.gvk).await {
                 Ok(resource) => {
-                    resources.insert(object.gvk.clone(), resource.clone());
-                    resource
+                    let namespaced = resource.namespaced;
+                    resources.insert(object.gvk.clone(), resource);
+                    namespaced
                 }
                 Err(ClusterError::UnknownKind { .. }) => {
                     errors.push(Diagnostic::error(&object.source.file, object.source.line, "unknown-kind", format!(
@@ -231,9 +232,7 @@ pub async fn plan_env(
                 Err(other) => return Err(other),
             },
         };
-        let mut value = desired_with_ownership(object, &owner);
-        let mut key = object.key.clone();
-        if !resource.namespaced && key.namespace.is_some() {
+        if !namespaced && object.key.namespace.is_some() {
             // The loader took an unfamiliar kind for namespaced; discovery knows better.
             if !env.config.allow_cluster_scoped.iter().any(|k| k == object.kind()) {
                 errors.push(Diagnostic::error(&object.source.file, object.source.line, "cluster-scoped-not-allowed", format!(
@@ -242,13 +241,25 @@ pub async fn plan_env(
                 )));
                 continue;
             }
+        }
+        resolved.push(object);
+    }
+    // The objects to apply, with this env's ownership labels: a copy of each, made on every core.
+    let desired: Vec<_> = crate::cores::map_in_parallel(&resolved, PARALLEL_CHECK_FROM, |object| {
+        let resource = resources.get(&object.gvk)?; // every resolved kind is there
+        let mut value = desired_with_ownership(object, &owner);
+        let mut key = object.key.clone();
+        if !resource.namespaced && key.namespace.is_some() {
             key.namespace = None;
             if let Some(metadata) = value.get_mut("metadata").and_then(Value::as_object_mut) {
                 metadata.remove("namespace");
             }
         }
-        desired.push((key, resource, value, object.source.clone(), object.gvk.clone()));
-    }
+        Some((key, resource.clone(), value, object.source.clone(), object.gvk.clone()))
+    })
+    .into_iter()
+    .flatten()
+    .collect();
 
     // Kinds to LIST: every desired kind, plus kinds applied before (for prune).
     let mut kinds: BTreeMap<String, (ResourceType, bool)> = BTreeMap::new();
