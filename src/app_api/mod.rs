@@ -194,7 +194,7 @@ impl Session {
                 key: o.key.clone(),
                 action: o.action,
                 source: o.source.as_ref().map(ToString::to_string),
-                health: o.source.is_some().then(|| health::assess(o.live.as_ref())),
+                health: o.source.is_some().then(|| health::assess(o.live.as_deref())),
                 diff: o.diff.clone(),
                 drift: o.drift.clone(),
                 editable: declared
@@ -216,7 +216,7 @@ impl Session {
                 .iter_mut()
                 .map(|(index, assessment)| Workload {
                     key: &plan.objects[*index].key,
-                    live: plan.objects[*index].live.as_ref(),
+                    live: plan.objects[*index].live.as_deref(),
                     assessment,
                 })
                 .collect();

@@ -25,6 +25,7 @@ use futures::{StreamExt, TryStreamExt, stream};
 use serde::Serialize;
 use serde_json::Value;
 use std::collections::{BTreeMap, HashMap, HashSet};
+use std::sync::Arc;
 
 /// Options of a plan.
 #[derive(Debug, Clone)]
@@ -92,12 +93,13 @@ pub struct ObjectPlan {
     pub server_dry_run: bool,
     #[serde(skip)]
     pub resource: ResourceType,
-    /// The object to apply, with ownership labels (absent for prune).
+    /// The object to apply, with ownership labels (absent for prune). Shared, as `live` is:
+    /// previews, reports and renderers copy plans, and a plan of 10,000 objects is large.
     #[serde(skip)]
-    pub desired: Option<Value>,
+    pub desired: Option<Arc<Value>>,
     /// The live object as listed (absent for creates).
     #[serde(skip)]
-    pub live: Option<Value>,
+    pub live: Option<Arc<Value>>,
     /// The live object is still owned by the field manager of Coxswain versions before
     /// instance ids: after applying it, the sync releases that manager's fields.
     #[serde(skip)]
@@ -396,7 +398,7 @@ pub async fn plan_env(
             server_dry_run: false,
             resource,
             desired: None,
-            live: Some(object),
+            live: Some(Arc::new(object)),
             release_legacy: false,
             force: false,
             drift: Vec::new(),
@@ -467,8 +469,8 @@ impl Candidate {
             diff: String::new(),
             server_dry_run: false,
             resource: self.resource,
-            desired: Some(self.desired),
-            live: self.live,
+            desired: Some(Arc::new(self.desired)),
+            live: self.live.map(Arc::new),
             release_legacy: false,
             force,
             drift: Vec::new(),

@@ -498,10 +498,10 @@ async fn run_locked(
         );
         // Owned items: a closure over `&ObjectPlan` makes the whole sync future !Send (a
         // higher-ranked lifetime rustc cannot prove), so it could not be spawned on a runtime.
-        let work: Vec<(ObjectKey, ResourceType, Value, bool, bool)> = objects
+        let work: Vec<(ObjectKey, ResourceType, Arc<Value>, bool, bool)> = objects
             .iter()
             .map(|o| {
-                let desired = o.desired.clone().unwrap_or(Value::Null);
+                let desired = o.desired.clone().unwrap_or_else(|| Arc::new(Value::Null));
                 (o.key.clone(), o.resource.clone(), desired, o.force, o.release_legacy)
             })
             .collect();
@@ -759,7 +759,7 @@ async fn prune_one(
     object: &ObjectPlan,
 ) -> Result<Pruned, ClusterError> {
     let (namespace, name) = (object.key.namespace.as_deref(), object.key.name.as_str());
-    let planned = object.live.as_ref().map(Preconditions::of).unwrap_or_default();
+    let planned = object.live.as_deref().map(Preconditions::of).unwrap_or_default();
     let refused = match cluster.delete(&object.resource, namespace, name, Some(&planned)).await {
         Ok(_) => return Ok(Pruned::Deleted),
         Err(ClusterError::Conflict { message, .. }) => message,
@@ -875,7 +875,7 @@ fn pruned_uids(plan: &EnvPlan, report: &SyncReport) -> BTreeSet<String> {
     plan.objects
         .iter()
         .filter(|o| o.action == Action::Prune && pruned.contains(o.key.to_string().as_str()))
-        .filter_map(|o| o.live.as_ref().and_then(Entry::of))
+        .filter_map(|o| o.live.as_deref().and_then(Entry::of))
         .map(|e| e.uid)
         .collect()
 }
@@ -897,7 +897,7 @@ async fn write_inventory(
         .objects
         .iter()
         .filter(|o| o.source.is_some())
-        .filter_map(|o| o.live.as_ref().filter(|live| applies(live, &manager)))
+        .filter_map(|o| o.live.as_deref().filter(|live| applies(live, &manager)))
         .filter_map(Entry::of);
     let mut uid_of: BTreeMap<ObjectKey, String> =
         objects.values().map(|e| (e.key(), e.uid.clone())).collect();
