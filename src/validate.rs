@@ -6,6 +6,7 @@ use crate::pipeline::Pipeline;
 use crate::repo::{Environment, ModelRef};
 pub use coxswain_model::{Limits, ValidationReport, ValidationSpec};
 use std::path::Path;
+use std::sync::Arc;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ValidateError {
@@ -64,11 +65,11 @@ pub fn read_spec_file(path: &Path) -> Result<ValidationSpec, ValidateError> {
 /// The env whose model is the regression baseline for `env`: the one `env` promotes into.
 pub fn baseline_env<'a>(
     pipelines: &[Pipeline],
-    environments: &'a [Environment],
+    environments: &'a [Arc<Environment>],
     env: &str,
 ) -> Option<&'a Environment> {
     let downstream = pipelines.iter().find_map(|p| p.downstream_of(env))?;
-    environments.iter().find(|e| e.name == downstream.env)
+    environments.iter().find(|e| e.name == downstream.env).map(AsRef::as_ref)
 }
 
 /// Validates `candidate` against `spec`, with `baseline` for the regression check.

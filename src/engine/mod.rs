@@ -203,18 +203,19 @@ impl Engine {
     }
 
     /// Every environment (or `only`) in pipeline order, loaded in parallel.
-    pub fn load_all(&self, only: Option<&str>) -> Result<Vec<Environment>, EngineError> {
-        let mut loaded = self.repo.load(only)?;
+    pub fn load_all(&self, only: Option<&str>) -> Result<Vec<Arc<Environment>>, EngineError> {
+        let mut loaded: Vec<Arc<Environment>> =
+            self.repo.load(only)?.into_iter().map(Arc::new).collect();
         loaded.sort_by_key(|e| self.order.iter().position(|n| *n == e.name));
         let mut envs = self.envs.write().unwrap_or_else(PoisonError::into_inner);
         for env in &loaded {
-            envs.insert(env.name.clone(), Arc::new(env.clone()));
+            envs.insert(env.name.clone(), env.clone());
         }
         Ok(loaded)
     }
 
     /// [`Engine::load_all`], refusing any environment with input errors (plan, sync).
-    pub fn environments(&self, only: Option<&str>) -> Result<Vec<Environment>, EngineError> {
+    pub fn environments(&self, only: Option<&str>) -> Result<Vec<Arc<Environment>>, EngineError> {
         let envs = self.load_all(only)?;
         let errors: Vec<Diagnostic> = envs
             .iter()

@@ -72,8 +72,10 @@ impl Engine {
         &self,
         name: &str,
         request: &RollbackRequest,
-    ) -> Result<(Environment, Arc<dyn Cluster>, Revision, Environment, Verification), EngineError>
-    {
+    ) -> Result<
+        (Arc<Environment>, Arc<dyn Cluster>, Revision, Environment, Verification),
+        EngineError,
+    > {
         let env = self.env(name)?;
         // Today's env.yaml decides what a revision may contain: it must load.
         if let Some(error) =
@@ -90,7 +92,7 @@ impl Engine {
                 .map_err(EngineError::Refused)?;
         // Workloads with a rollout strategy stay as their rollout holds them (see `rollout`).
         let restored = self.rollout_view(&restored, cluster.as_ref()).await?;
-        Ok((Environment::clone(&env), cluster, revision, restored, verification))
+        Ok((env, cluster, revision, restored, verification))
     }
 
     /// The plan restoring the revision would apply.

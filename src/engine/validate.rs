@@ -36,11 +36,13 @@ impl Engine {
         let environments = self.environments(None)?;
         let (pipelines, _) = self.pipelines();
         let find_env = |name: &str| {
-            environments.iter().find(|e| e.name == name).ok_or_else(|| EngineError::Usage {
-                message: format!(
-                    "no environment \"{name}\" (found: {})",
-                    self.env_names().join(", ")
-                ),
+            environments.iter().find(|e| e.name == name).map(AsRef::as_ref).ok_or_else(|| {
+                EngineError::Usage {
+                    message: format!(
+                        "no environment \"{name}\" (found: {})",
+                        self.env_names().join(", ")
+                    ),
+                }
             })
         };
         let against = request.against_env.as_deref().map(find_env).transpose()?;
@@ -58,7 +60,11 @@ impl Engine {
         } else {
             let selected: Vec<&Environment> = match &request.env {
                 Some(name) => vec![find_env(name)?],
-                None => environments.iter().filter(|e| e.config.model.is_some()).collect(),
+                None => environments
+                    .iter()
+                    .filter(|e| e.config.model.is_some())
+                    .map(AsRef::as_ref)
+                    .collect(),
             };
             for env in selected {
                 let model = env

@@ -247,7 +247,7 @@ pub async fn plan_env(
         resolved.push(object);
     }
     // The objects to apply, with this env's ownership labels: a copy of each, made on every core.
-    let desired: Vec<_> = crate::cores::map_in_parallel(&resolved, PARALLEL_CHECK_FROM, |object| {
+    let desired: Vec<_> = crate::cores::map_in_parallel(&resolved, PARALLEL_FROM, |object| {
         let resource = resources.get(&object.gvk)?; // every resolved kind is there
         let mut value = desired_with_ownership(object, &owner);
         let mut key = object.key.clone();
@@ -424,9 +424,9 @@ pub async fn plan_env(
     })
 }
 
-/// Envs at least this large check their objects locally on every core: for 10,000 objects the
-/// check is most of a plan's time; for small ones, starting threads would cost more.
-const PARALLEL_CHECK_FROM: usize = 512;
+/// Envs at least this large label and check their objects on every core: for 10,000 objects
+/// that is most of a plan's local work; for small ones, starting threads would cost more.
+const PARALLEL_FROM: usize = 512;
 
 /// A desired object, resolved, with the live object of the same key.
 struct Candidate {
@@ -485,7 +485,7 @@ fn unchanged_locally(
     manager: &str,
     memo: Option<&UnchangedMemo>,
 ) -> Vec<bool> {
-    crate::cores::map_in_parallel(candidates, PARALLEL_CHECK_FROM, |candidate| {
+    crate::cores::map_in_parallel(candidates, PARALLEL_FROM, |candidate| {
         candidate.is_unchanged(manager, memo)
     })
 }
