@@ -90,6 +90,11 @@ export async function startApp(env) {
     async stop() {
       await driver.quit();
       tauriDriver.kill();
+      // The app inherits tauri-driver's output pipes: if it is slow to exit after the quit (seen
+      // once on a loaded machine), those pipes would keep this test process alive. It still
+      // ends with the X display that xvfb-run closes.
+      tauriDriver.stdout.destroy();
+      tauriDriver.stderr.destroy();
     },
   };
 }
